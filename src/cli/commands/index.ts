@@ -1,0 +1,14 @@
+/** The command table: loaded lazily so `warmup status` does not load the sender. */
+import type { CliIo } from '../io.js';
+
+export interface Command {
+  readonly summary: string;
+  load(): Promise<{ run(argv: readonly string[], io: CliIo): Promise<number> }>;
+}
+
+export const commands: Readonly<Record<string, Command>> = {
+  demo: { summary: 'run the embedded example plan (no internet, no real IPs needed)', load: () => import('./demo.js') },
+  validate: { summary: 'check a plan and print its summary', load: () => import('./validate.js') },
+  plan: { summary: 'print the day-by-day schedule before adaptation', load: () => import('./plan.js') },
+  keygen: { summary: 'create a DKIM key and print its DNS record', load: () => import('./keygen.js') },
+};

@@ -1,0 +1,27 @@
+/** What a command may touch of the process: passed in, so commands run in-process in tests. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+}
+
+export const processIo: CliIo = {
+  out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
+  err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+  env: process.env,
+  cwd: process.cwd(),
+};
+
+/** Collects output in memory (tests). */
+export function memoryIo(env: Record<string, string | undefined> = {}, cwd = process.cwd()): CliIo & { stdout: string; stderr: string } {
+  const io = {
+    stdout: '',
+    stderr: '',
+    env,
+    cwd,
+    out(t: string) { io.stdout += t.endsWith('\n') ? t : `${t}\n`; },
+    err(t: string) { io.stderr += t.endsWith('\n') ? t : `${t}\n`; },
+  };
+  return io;
+}

@@ -1,0 +1,17 @@
+/** Loading a plan for a command: prints every error and exits 2 on a bad plan. */
+import { formatIssue, loadPlanFile } from '../plan/load.js';
+import type { Plan, PlanIssue } from '../plan/types.js';
+import { ExitError } from '../util/errors.js';
+import type { CliIo } from './io.js';
+
+export function loadOrExit(file: string, io: CliIo, options: { quietWarnings?: boolean } = {}): { plan: Plan; warnings: readonly PlanIssue[] } {
+  const r = loadPlanFile(file, { cwd: io.cwd, env: io.env });
+  if (!r.ok) {
+    io.err(`${file}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
+    for (const e of r.errors) io.err(`  ${formatIssue(file, e)}`);
+    for (const w of r.warnings) io.err(`  ${formatIssue(file, w)}`);
+    throw new ExitError(2);
+  }
+  if (!options.quietWarnings) for (const w of r.warnings) io.err(formatIssue(file, w));
+  return { plan: r.plan, warnings: r.warnings };
+}

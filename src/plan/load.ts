@@ -1,0 +1,107 @@
+/**
+ * `loadPlan(text) -> { plan } | { errors }`: YAML syntax, then schema, then
+ * rules and files, then schedule warnings. Never throws for a bad plan, and
+ * never touches the database.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { normalizePlan, type PlanFiles } from './normalize.js';
+import { planSchema } from './schema.js';
+import type { Plan, PlanIssue } from './types.js';
+import { scheduleWarnings } from './warnings.js';
+import { formatPath, locate, type KeyPath } from './yaml-locate.js';
+import { convertIssue } from './zod-issues.js';
+
+export type LoadResult =
+  | { readonly ok: true; readonly plan: Plan; readonly warnings: readonly PlanIssue[] }
+  | { readonly ok: false; readonly errors: readonly PlanIssue[]; readonly warnings: readonly PlanIssue[] };
+
+export interface LoadOptions {
+  /** Path of the plan file: names it in messages and anchors relative file names. */
+  readonly file?: string;
+  /** Defaults to the current directory. */
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly files?: PlanFiles;
+}
+
+/** The real file reader. */
+export const diskFiles: PlanFiles = Object.freeze({ read: (p: string) => readFileSync(p, 'utf8') });
+
+/**
+ * Parses and validates a plan.
+ *
+ * @example
+ * const r = loadPlan(readFileSync('plans/small.yaml', 'utf8'), { file: 'plans/small.yaml' });
+ * if (!r.ok) for (const e of r.errors) console.error(formatIssue('small.yaml', e));
+ */
+export function loadPlan(text: string, options: LoadOptions = {}): LoadResult {
+  const cwd = options.cwd ?? process.cwd();
+  const file = options.file ? resolve(cwd, options.file) : null;
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const errors: PlanIssue[] = [];
+  const warnings: PlanIssue[] = [];
+
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
+      errors.push({ severity: 'error', path: '', line: pos.line, column: pos.col, message: `YAML: ${firstLine(e.message)}` });
+    }
+    return { ok: false, errors, warnings };
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  const at = (severity: PlanIssue['severity'], path: KeyPath, message: string, atKey = false): PlanIssue => {
+    const pos = locate(doc, lines, path, atKey);
+    return { severity, path: formatPath(path), line: pos.line, column: pos.column, message };
+  };
+
+  const parsed = planSchema.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      for (const raw of convertIssue(issue, data, planSchema)) errors.push(at('error', raw.path, raw.message, raw.atKey));
+    }
+    return { ok: false, errors: sortIssues(errors), warnings };
+  }
+
+  const plan = normalizePlan(parsed.data, {
+    baseDir: file ? dirname(file) : cwd,
+    cwd,
+    env: options.env ?? process.env,
+    files: options.files ?? diskFiles,
+    file,
+  }, (path, message) => errors.push(at('error', path, message)), (path, message) => warnings.push(at('warning', path, message)));
+
+  if (!plan || errors.length > 0) return { ok: false, errors: sortIssues(errors), warnings: sortIssues(warnings) };
+  scheduleWarnings(plan, (path, message) => warnings.push(at('warning', path, message)));
+  return { ok: true, plan, warnings: sortIssues(warnings) };
+}
+
+/** Reads and loads a plan file; a missing file is an error result too. */
+export function loadPlanFile(path: string, options: Omit<LoadOptions, 'file'> = {}): LoadResult {
+  let text: string;
+  try {
+    text = (options.files ?? diskFiles).read(resolve(options.cwd ?? process.cwd(), path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const message = code === 'ENOENT' ? `plan file not found: ${path}` : `cannot read plan file ${path}: ${(e as Error).message}`;
+    return { ok: false, errors: [{ severity: 'error', path: '', line: 0, column: 0, message }], warnings: [] };
+  }
+  return loadPlan(text, { ...options, file: path });
+}
+
+/** `launch.yaml:14:7 providers.gmail.ramp.growth: must be greater than 1 (got 0.8)` */
+export function formatIssue(fileName: string, issue: PlanIssue): string {
+  const where = issue.line > 0 ? `${basename(fileName)}:${issue.line}:${issue.column}` : basename(fileName);
+  const tag = issue.severity === 'warning' ? ' warning:' : '';
+  return `${where}${tag} ${issue.path ? `${issue.path}: ` : ''}${issue.message}`;
+}
+
+function sortIssues(list: PlanIssue[]): PlanIssue[] {
+  return [...list].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}

@@ -1,0 +1,196 @@
+/**
+ * The written shape of a plan: what an operator may put in the YAML file.
+ * Everything optional here gets its default in normalize.ts; the normalized
+ * `Plan` (types.ts) is a separate, readonly type.
+ *
+ * Cross-field rules (launch after start, no duplicate IPs, ...) live in
+ * normalize.ts so that each can name the exact key it is about.
+ */
+import { z } from 'zod';
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
+const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
+
+/** `YYYY-MM-DD`, a calendar day in the plan's time zone. */
+export const dateString = z.string().regex(DATE, { error: 'must be a date written YYYY-MM-DD' });
+/** `HH:MM` local time, 24-hour clock. */
+export const timeOfDay = z.string().regex(HHMM, { error: 'must be a time of day written HH:MM (24-hour)' });
+/** A duration such as `90s`, `15m`, `2h`, `1d`. */
+export const duration = z.string().regex(DURATION, { error: 'must be a duration such as 30s, 15m, 2h or 1d' });
+
+const positiveInt = z.number().int().positive();
+const fraction = z.number().min(0).max(1);
+
+/** A daily volume ramp: an explicit list of daily volumes, or a curve. */
+export const rampSchema = z.strictObject({
+  /** Explicit volumes per ramp day (stage); after the list the last value holds. */
+  daily: z.array(z.number().int().nonnegative()).min(1).optional(),
+  /** Curve: volume of the first ramp day. */
+  start: positiveInt.optional(),
+  /** Curve: multiplier from one ramp day to the next (1.3 - 2 is usual). */
+  growth: z.number().optional(),
+  /** Curve: volume to reach on launch day; the growth is derived from it. */
+  reach: positiveInt.optional(),
+  /** Curve: the volume never grows above this. */
+  cap: positiveInt.optional(),
+});
+
+/** A ramp, inline or by the name of an entry in `ramps`. */
+export const rampRef = z.union([z.string().min(1), rampSchema]);
+
+const ipEntry = z.strictObject({
+  /** One source address. */
+  address: z.string().optional(),
+  /** A range `first-last` of IPv4 addresses, e.g. 203.0.113.11-203.0.113.40. */
+  range: z.string().optional(),
+  /** EHLO name. For a range a pattern: {octet} last octet, {n} position in the range, {ip} dashed address. */
+  ehlo: z.string().min(1),
+  /** Day this IP joins the ramp (default: the plan's start). */
+  start: dateString.optional(),
+  /** This IP's own ramp for every provider. */
+  ramp: rampRef.optional(),
+});
+
+const imapAccess = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).optional(),
+  tls: z.boolean().optional(),
+  user: z.string().min(1).optional(),
+  password_env: z.string().min(1).optional(),
+  password_file: z.string().min(1).optional(),
+});
+
+const seedEntry = z.union([
+  z.string(),
+  z.strictObject({ address: z.string(), imap: imapAccess.partial().optional() }),
+]);
+
+const policyThresholds = z.strictObject({
+  /** Share of the day's target that must be accepted to advance (SparkPost: 0.9). */
+  advance_at: fraction.optional(),
+  /** Deferral rate at or under which a lane may advance. */
+  max_deferral_rate: fraction.optional(),
+  /** Deferral rate above which the lane steps back instead of holding. */
+  back_off_deferral_rate: fraction.optional(),
+  /** Bounce (5xx) rate above which the lane pauses. */
+  pause_bounce_rate: fraction.optional(),
+  /** Factor applied to the stage on a step back (0.5 halves the volume). */
+  back_off_factor: z.number().gt(0).lt(1).optional(),
+  /** Holds in a row after which a lane is flagged. */
+  flag_after_holds: positiveInt.optional(),
+  /** Share of placements in spam above which a lane holds. */
+  max_spam_rate: fraction.optional(),
+});
+
+const ruleSchema = z.strictObject({
+  name: z.string().min(1),
+  provider: z.string().min(1).optional(),
+  /** Regular expression over "code enhanced text". */
+  match: z.string().min(1),
+  /** `immediate`, or a threshold `COUNT/DURATION` such as `5/1h`. */
+  trigger: z.string().regex(/^(immediate|\d+\/\d+(\.\d+)?(ms|s|m|h|d))$/, {
+    error: 'must be "immediate" or COUNT/DURATION such as 5/1h',
+  }).optional(),
+  action: z.enum(['suspend', 'cut_rate', 'one_connection', 'pause_ip', 'pause_provider', 'stop_all', 'slow_mailbox']),
+  /** For cut_rate: the fraction of the rate that remains. */
+  factor: z.number().gt(0).lt(1).optional(),
+  duration: duration.optional(),
+});
+
+const policySchema = policyThresholds.extend({
+  /** Reply-pattern rules added to (or replacing, by name) the built-in pack. */
+  rules: z.array(ruleSchema).optional(),
+  /** Names of built-in rules to switch off. */
+  disable_rules: z.array(z.string()).optional(),
+});
+
+const providerSchema = z.strictObject({
+  /** Recipient domains of this provider (gmail.com, googlemail.com). */
+  domains: z.array(z.string().min(1)).min(1),
+  /** MX host suffixes that roll other domains up into this provider (.google.com). */
+  mx_suffixes: z.array(z.string().min(1)).optional(),
+  /** Seed mailboxes: addresses, or {address, imap}. */
+  seeds: z.array(seedEntry).optional(),
+  /** A file of seed addresses, one a line (# comments allowed). */
+  seeds_file: z.string().min(1).optional(),
+  /** Files of opt-in, recently engaged recipients, one address a line. */
+  recipients_files: z.array(z.string().min(1)).optional(),
+  ramp: rampRef.optional(),
+  /** Threshold overrides for this provider's lanes. */
+  policy: policyThresholds.optional(),
+  /** Default IMAP access for this provider's seed mailboxes. */
+  imap: imapAccess.optional(),
+});
+
+/** The whole plan file. */
+export const planSchema = z.strictObject({
+  name: z.string().min(1),
+  timezone: z.string().min(1),
+  start: dateString,
+  launch: dateString,
+  window: z.strictObject({ start: timeOfDay, end: timeOfDay }).optional(),
+  /** Weekdays without sending: mon, tue, wed, thu, fri, sat, sun. */
+  skip_days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).optional(),
+  sender: z.strictObject({
+    from: z.strictObject({ address: z.string(), name: z.string().optional() }),
+    envelope_from: z.string().optional(),
+    reply_to: z.string().optional(),
+    dkim: z.strictObject({
+      domain: z.string().min(1),
+      selector: z.string().min(1),
+      private_key_file: z.string().min(1).optional(),
+      private_key_env: z.string().min(1).optional(),
+    }).optional(),
+    unsubscribe: z.strictObject({ url: z.string(), mailto: z.string().optional() }),
+  }),
+  ips: z.array(ipEntry).min(1),
+  providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), providerSchema),
+  ramps: z.record(z.string().min(1), rampSchema).optional(),
+  policy: policySchema.optional(),
+  dnsbl: z.strictObject({
+    zones: z.array(z.string().min(1)).optional(),
+    interval: duration.optional(),
+    /** Resume a de-listed IP by itself after this cool-down (default: only `warmup resume`). */
+    auto_resume_after: duration.optional(),
+  }).optional(),
+  imap: z.strictObject({ poll_interval: duration.optional(), missing_after: duration.optional() }).optional(),
+  alerts: z.strictObject({
+    webhook: z.strictObject({ url: z.string().url(), secret_env: z.string().min(1).optional() }).optional(),
+  }).optional(),
+  content: z.strictObject({
+    subjects: z.array(z.string().min(1)).min(1).optional(),
+    text: z.string().optional(),
+    text_file: z.string().optional(),
+    html: z.string().optional(),
+    html_file: z.string().optional(),
+  }).optional(),
+  delivery: z.strictObject({
+    /** DNS servers, `host` or `host:port`; default: the system's. */
+    dns_servers: z.array(z.string().min(1)).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    tls: z.enum(['opportunistic', 'require', 'none']).optional(),
+    timeouts: z.strictObject({ connect: duration.optional(), greeting: duration.optional(), command: duration.optional() }).optional(),
+    max_connections_per_mx: positiveInt.optional(),
+    messages_per_connection: positiveInt.optional(),
+    /** Provider name or domain -> `host:port`, replacing the MX lookup. */
+    routes: z.record(z.string().min(1), z.string().min(1)).optional(),
+    retry: z.strictObject({ intervals: z.array(duration).min(1).optional(), expire: duration.optional() }).optional(),
+    /** A lane that fell behind sends at most this multiple of its hourly share. */
+    catch_up_factor: z.number().min(1).optional(),
+  }).optional(),
+  warnings: z.strictObject({
+    /** Warn when a seed mailbox would get more than this many messages a day. */
+    mailbox_per_day: positiveInt.optional(),
+    /** Warn (snowshoeing) when the peak day gives an IP less than this. */
+    ip_peak_per_day: positiveInt.optional(),
+  }).optional(),
+  store: z.strictObject({ path: z.string().min(1) }).optional(),
+});
+
+/** The plan as written (before defaults). */
+export type WrittenPlan = z.infer<typeof planSchema>;
+export type WrittenRamp = z.infer<typeof rampSchema>;
+export type WrittenRule = z.infer<typeof ruleSchema>;
+export type WrittenThresholds = z.infer<typeof policyThresholds>;
+export type WrittenImap = z.infer<typeof imapAccess>;

@@ -1,0 +1,123 @@
+/**
+ * The normalized plan: every default filled, every file read, every range
+ * expanded. Built only by `loadPlan`; readonly everywhere after.
+ */
+
+export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+
+/** A volume ramp in stages: stage 1 is a lane's first sending day. */
+export type Ramp =
+  | { readonly kind: 'daily'; readonly name: string; readonly daily: readonly number[] }
+  | { readonly kind: 'curve'; readonly name: string; readonly start: number; readonly growth: number; readonly cap: number | null };
+
+export interface PlanIp {
+  readonly address: string;
+  readonly ehlo: string;
+  /** First day this IP ramps (YYYY-MM-DD, plan time zone). */
+  readonly start: string;
+  /** Overrides the providers' ramps for this IP, when set. */
+  readonly ramp: Ramp | null;
+}
+
+export interface ImapAccess {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  readonly user: string;
+  /** Where the password comes from; it is read only when used, never stored. */
+  readonly password: { readonly env: string } | { readonly file: string };
+}
+
+export interface Seed {
+  readonly address: string;
+  readonly imap: ImapAccess | null;
+}
+
+export interface Thresholds {
+  readonly advanceAt: number;
+  readonly maxDeferralRate: number;
+  readonly backOffDeferralRate: number;
+  readonly pauseBounceRate: number;
+  readonly backOffFactor: number;
+  readonly flagAfterHolds: number;
+  readonly maxSpamRate: number;
+}
+
+export interface Provider {
+  readonly name: string;
+  readonly domains: readonly string[];
+  /** Lower-case, each starting with a dot. */
+  readonly mxSuffixes: readonly string[];
+  readonly seeds: readonly Seed[];
+  /** Opt-in recipients read from `recipients_files`. */
+  readonly recipients: readonly string[];
+  readonly ramp: Ramp;
+  readonly thresholds: Thresholds;
+}
+
+export interface Rule {
+  readonly name: string;
+  readonly provider: string | null;
+  readonly match: RegExp;
+  /** null: at once; otherwise `count` matches within `windowMs`. */
+  readonly trigger: { readonly count: number; readonly windowMs: number } | null;
+  readonly action: 'suspend' | 'cut_rate' | 'one_connection' | 'pause_ip' | 'pause_provider' | 'stop_all' | 'slow_mailbox';
+  readonly factor: number | null;
+  readonly durationMs: number | null;
+}
+
+export interface Plan {
+  /** Absolute path of the plan file, or null when loaded from text. */
+  readonly file: string | null;
+  readonly name: string;
+  readonly timezone: string;
+  readonly start: string;
+  readonly launch: string;
+  /** Minutes after local midnight. */
+  readonly window: { readonly start: number; readonly end: number };
+  readonly skipDays: readonly Weekday[];
+  readonly sender: {
+    readonly from: { readonly address: string; readonly name: string | null };
+    readonly envelopeFrom: string;
+    readonly replyTo: string | null;
+    readonly dkim: { readonly domain: string; readonly selector: string; readonly privateKeyPem: string } | null;
+    readonly unsubscribe: { readonly url: string; readonly mailto: string | null };
+  };
+  readonly ips: readonly PlanIp[];
+  readonly providers: readonly Provider[];
+  readonly policy: {
+    readonly thresholds: Thresholds;
+    readonly rules: readonly Rule[];
+    readonly disabledRules: readonly string[];
+  };
+  readonly dnsbl: { readonly zones: readonly string[]; readonly intervalMs: number; readonly autoResumeAfterMs: number | null };
+  readonly imap: { readonly pollIntervalMs: number; readonly missingAfterMs: number };
+  readonly alerts: { readonly webhook: { readonly url: string; readonly secretEnv: string | null } | null };
+  readonly content: { readonly subjects: readonly string[]; readonly text: string; readonly html: string };
+  readonly delivery: {
+    readonly dnsServers: readonly string[];
+    readonly port: number;
+    readonly tls: 'opportunistic' | 'require' | 'none';
+    readonly timeouts: { readonly connectMs: number; readonly greetingMs: number; readonly commandMs: number };
+    readonly maxConnectionsPerMx: number;
+    readonly messagesPerConnection: number;
+    /** Provider name or domain -> host:port. */
+    readonly routes: ReadonlyMap<string, { readonly host: string; readonly port: number }>;
+    readonly retry: { readonly intervalsMs: readonly number[]; readonly expireMs: number };
+    readonly catchUpFactor: number;
+  };
+  readonly warnings: { readonly mailboxPerDay: number; readonly ipPeakPerDay: number };
+  /** Absolute path of the SQLite database. */
+  readonly storePath: string;
+}
+
+/** One problem found in a plan, located in the YAML file. */
+export interface PlanIssue {
+  readonly severity: 'error' | 'warning';
+  /** Dotted key path, e.g. `providers.gmail.ramp.growth`; empty for the whole file. */
+  readonly path: string;
+  /** 1-based; 0 when the issue has no place in the file. */
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+}

@@ -1,0 +1,109 @@
+/**
+ * Calendar arithmetic on plan-local dates (`YYYY-MM-DD`) and conversions between
+ * instants and wall-clock time in an IANA zone. Pure: every function takes the
+ * instant it is about; nothing reads the clock.
+ */
+import type { Weekday } from '../plan/types.js';
+
+const DAY_MS = 86_400_000;
+const WEEKDAYS: readonly Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+
+function dateToUtcMs(date: string): number {
+  const [y, m, d] = date.split('-').map(Number);
+  return Date.UTC(y!, m! - 1, d!);
+}
+
+function utcMsToDate(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** True when `date` is a real calendar day written YYYY-MM-DD. */
+export function isValidDate(date: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(date) && utcMsToDate(dateToUtcMs(date)) === date;
+}
+
+export function addDays(date: string, days: number): string {
+  return utcMsToDate(dateToUtcMs(date) + days * DAY_MS);
+}
+
+/** Whole days from `a` to `b` (b - a). */
+export function daysBetween(a: string, b: string): number {
+  return Math.round((dateToUtcMs(b) - dateToUtcMs(a)) / DAY_MS);
+}
+
+export function weekdayOf(date: string): Weekday {
+  return WEEKDAYS[new Date(dateToUtcMs(date)).getUTCDay()]!;
+}
+
+/** True when the zone name is one this Node knows. */
+export function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatterFor(zone: string): Intl.DateTimeFormat {
+  let f = formatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', second: '2-digit',
+    });
+    formatters.set(zone, f);
+  }
+  return f;
+}
+
+/** Wall-clock reading of an instant in a zone. */
+export function localTime(instantMs: number, zone: string): { date: string; minutes: number; seconds: number } {
+  const parts: Record<string, string> = {};
+  for (const p of formatterFor(zone).formatToParts(new Date(instantMs))) parts[p.type] = p.value;
+  return {
+    date: `${parts.year}-${parts.month}-${parts.day}`,
+    minutes: Number(parts.hour) * 60 + Number(parts.minute),
+    seconds: Number(parts.second),
+  };
+}
+
+/** Offset of the zone from UTC at an instant, in ms (local - UTC). */
+function offsetAt(instantMs: number, zone: string): number {
+  const t = localTime(instantMs, zone);
+  const asUtc = dateToUtcMs(t.date) + t.minutes * 60_000 + t.seconds * 1000;
+  return asUtc - Math.floor(instantMs / 1000) * 1000;
+}
+
+/**
+ * The instant at which the wall clock in `zone` shows `date` + `minutes`.
+ * DST-safe: a time that does not exist (spring forward) maps to the instant
+ * just after the gap; an ambiguous time (fall back) maps to its first occurrence.
+ * `minutes` may be 1440 (midnight that ends the day).
+ */
+export function zonedInstant(date: string, minutes: number, zone: string): number {
+  const naive = dateToUtcMs(date) + minutes * 60_000;
+  const first = naive - offsetAt(naive, zone);
+  const second = naive - offsetAt(first, zone);
+  if (first === second) {
+    // Fall back: an earlier instant may show the same wall time.
+    const earlier = naive - offsetAt(first - 3_600_000, zone);
+    if (earlier < first && localMatches(earlier, date, minutes, zone)) return earlier;
+    return first;
+  }
+  // Either a fall-back ambiguity resolved the other way or a spring-forward gap.
+  if (localMatches(second, date, minutes, zone)) return Math.min(first, second);
+  return Math.max(first, second);
+}
+
+function localMatches(instantMs: number, date: string, minutes: number, zone: string): boolean {
+  const t = localTime(instantMs, zone);
+  const want = addDays(date, Math.floor(minutes / 1440));
+  return t.date === want && t.minutes === minutes % 1440;
+}
+
+/** Formats minutes after midnight as HH:MM. */
+export function formatMinutes(minutes: number): string {
+  return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+}

@@ -1,0 +1,107 @@
+/**
+ * Ramp arithmetic: the volume of a stage, and a lane's calendar before any
+ * adaptation (the preview). Pure.
+ */
+import type { Plan, PlanIp, Provider, Ramp, Weekday } from '../plan/types.js';
+import { addDays, daysBetween, weekdayOf } from './calendar.js';
+
+/** Volume of ramp stage `stage` (1 = a lane's first sending day). */
+export function stageVolume(ramp: Ramp, stage: number): number {
+  if (stage < 1) return 0;
+  if (ramp.kind === 'daily') return ramp.daily[Math.min(stage, ramp.daily.length) - 1]!;
+  const v = Math.round(ramp.start * ramp.growth ** (stage - 1));
+  return ramp.cap === null ? v : Math.min(ramp.cap, v);
+}
+
+/** The first stage at which the ramp stops growing, or null if it grows forever. */
+export function plateauStage(ramp: Ramp): number | null {
+  if (ramp.kind === 'daily') return ramp.daily.length;
+  if (ramp.cap === null) return null;
+  let stage = 1;
+  while (stageVolume(ramp, stage) < ramp.cap && stage < 10_000) stage++;
+  return stage;
+}
+
+/** True when no sending happens on `date`. */
+export function isSkipDay(date: string, skipDays: readonly Weekday[]): boolean {
+  return skipDays.includes(weekdayOf(date));
+}
+
+/** Sending days in [from, until) (until exclusive). */
+export function countSendingDays(from: string, until: string, skipDays: readonly Weekday[]): number {
+  let n = 0;
+  for (let d = from; daysBetween(d, until) > 0; d = addDays(d, 1)) if (!isSkipDay(d, skipDays)) n++;
+  return n;
+}
+
+/** The ramp a lane follows: the IP's own, else the provider's. */
+export function laneRamp(ip: PlanIp, provider: Provider): Ramp {
+  return ip.ramp ?? provider.ramp;
+}
+
+/**
+ * The stage a lane is at on `date` before any adaptation: the count of sending
+ * days from the IP's start to `date` inclusive, or 0 if it does not send then.
+ */
+export function plannedStage(plan: Plan, ip: PlanIp, date: string): number {
+  if (daysBetween(ip.start, date) < 0 || isSkipDay(date, plan.skipDays)) return 0;
+  return countSendingDays(ip.start, addDays(date, 1), plan.skipDays);
+}
+
+export interface PreviewLane {
+  readonly ip: string;
+  readonly provider: string;
+  readonly stage: number;
+  readonly volume: number;
+}
+
+export interface PreviewDay {
+  /** 1-based day of the plan (start = 1). */
+  readonly day: number;
+  readonly date: string;
+  readonly weekday: Weekday;
+  /** Launch day: volumes show the capacity each lane is ready for. */
+  readonly launch: boolean;
+  readonly skip: boolean;
+  readonly lanes: readonly PreviewLane[];
+  readonly perIp: Readonly<Record<string, number>>;
+  readonly perProvider: Readonly<Record<string, number>>;
+  readonly total: number;
+}
+
+/**
+ * The whole schedule from start to launch day inclusive. On launch day each
+ * lane shows the next stage's volume: what it is ready to carry.
+ */
+export function previewPlan(plan: Plan, filter: { ip?: string; provider?: string } = {}): PreviewDay[] {
+  const ips = plan.ips.filter((i) => !filter.ip || i.address === filter.ip);
+  const providers = plan.providers.filter((p) => !filter.provider || p.name === filter.provider);
+  const days: PreviewDay[] = [];
+  const span = daysBetween(plan.start, plan.launch);
+  for (let i = 0; i <= span; i++) {
+    const date = addDays(plan.start, i);
+    const launch = i === span;
+    const skip = !launch && isSkipDay(date, plan.skipDays);
+    const lanes: PreviewLane[] = [];
+    const perIp: Record<string, number> = {};
+    const perProvider: Record<string, number> = {};
+    let total = 0;
+    for (const ip of ips) {
+      let stage = 0;
+      if (launch) {
+        stage = daysBetween(ip.start, date) < 0 ? 0 : countSendingDays(ip.start, date, plan.skipDays) + 1;
+      } else {
+        stage = plannedStage(plan, ip, date);
+      }
+      for (const provider of providers) {
+        const volume = stageVolume(laneRamp(ip, provider), stage);
+        lanes.push({ ip: ip.address, provider: provider.name, stage, volume });
+        perIp[ip.address] = (perIp[ip.address] ?? 0) + volume;
+        perProvider[provider.name] = (perProvider[provider.name] ?? 0) + volume;
+        total += volume;
+      }
+    }
+    days.push({ day: i + 1, date, weekday: weekdayOf(date), launch, skip, lanes, perIp, perProvider, total });
+  }
+  return days;
+}

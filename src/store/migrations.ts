@@ -1,0 +1,142 @@
+/**
+ * Schema migrations, in code and in order. Never edit a shipped migration:
+ * add the next one. Types used here are the portable subset (integer, bigint,
+ * real, text) so the same migrations run on PostgreSQL.
+ */
+import type { Kysely, Migration } from 'kysely';
+
+export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001_initial': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.createTable('runs')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('plan', 'text', (c) => c.notNull())
+        .addColumn('plan_file', 'text')
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('speed', 'real', (c) => c.notNull().defaultTo(1))
+        .addColumn('ended_at', 'bigint')
+        .addColumn('end_reason', 'text')
+        .execute();
+
+      await db.schema.createTable('lanes')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('plan', 'text', (c) => c.notNull())
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('stage', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('state', 'text', (c) => c.notNull().defaultTo('active'))
+        .addColumn('state_until', 'bigint')
+        .addColumn('state_reason', 'text')
+        .addColumn('rate_factor', 'real', (c) => c.notNull().defaultTo(1))
+        .addColumn('rate_until', 'bigint')
+        .addColumn('max_connections', 'integer')
+        .addColumn('holds_in_row', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('decided_day', 'text')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('lanes_plan_ip_provider', ['plan', 'ip', 'provider'])
+        .execute();
+
+      await db.schema.createTable('messages')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('lane_id', 'integer', (c) => c.notNull().references('lanes.id'))
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('recipient', 'text', (c) => c.notNull())
+        .addColumn('message_id', 'text', (c) => c.notNull().unique())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .addUniqueConstraint('messages_lane_day_seq', ['lane_id', 'day', 'seq'])
+        .execute();
+      // The retry queue: what is due next, per status.
+      await db.schema.createIndex('messages_status_due').on('messages').columns(['status', 'next_attempt_at']).execute();
+
+      await db.schema.createTable('attempts')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('message_id', 'integer', (c) => c.notNull().references('messages.id'))
+        .addColumn('lane_id', 'integer', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('latency_ms', 'integer')
+        .addColumn('mx_host', 'text')
+        .addColumn('mx_address', 'text')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('code', 'integer')
+        .addColumn('enhanced', 'text')
+        .addColumn('reply', 'text')
+        .addColumn('stage', 'text')
+        .addColumn('retry', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      // Per-lane per-day aggregates and the in-day sliding windows read this index.
+      await db.schema.createIndex('attempts_lane_day').on('attempts').columns(['lane_id', 'day', 'outcome']).execute();
+      await db.schema.createIndex('attempts_lane_time').on('attempts').columns(['lane_id', 'started_at']).execute();
+      await db.schema.createIndex('attempts_message').on('attempts').columns(['message_id']).execute();
+
+      await db.schema.createTable('lane_days')
+        .addColumn('lane_id', 'integer', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('target', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('sent', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('accepted', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('deferred', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('bounced', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('failed', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('expired', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('retries', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('inbox', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('spam', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('missing', 'integer', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('lane_days_pk', ['lane_id', 'day'])
+        .execute();
+
+      await db.schema.createTable('events')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('plan', 'text', (c) => c.notNull())
+        .addColumn('lane_id', 'integer')
+        .addColumn('ip', 'text')
+        .addColumn('provider', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('from_state', 'text')
+        .addColumn('to_state', 'text')
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('cause', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      await db.schema.createIndex('events_at').on('events').columns(['plan', 'at']).execute();
+
+      await db.schema.createTable('dnsbl_results')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('zone', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('answer', 'text')
+        .addColumn('meaning', 'text')
+        .addColumn('txt', 'text')
+        .execute();
+      await db.schema.createIndex('dnsbl_ip_zone_at').on('dnsbl_results').columns(['ip', 'zone', 'at']).execute();
+
+      await db.schema.createTable('placements')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('message_id', 'integer', (c) => c.notNull().references('messages.id'))
+        .addColumn('lane_id', 'integer', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('mailbox', 'text', (c) => c.notNull())
+        .addColumn('folder', 'text')
+        .addColumn('placement', 'text', (c) => c.notNull())
+        .addColumn('arrived_after_ms', 'bigint')
+        .addColumn('checked_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('placements_lane_day').on('placements').columns(['lane_id', 'day']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const t of ['placements', 'dnsbl_results', 'events', 'lane_days', 'attempts', 'messages', 'lanes', 'runs']) {
+        await db.schema.dropTable(t).execute();
+      }
+    },
+  },
+});

@@ -1,0 +1,149 @@
+/**
+ * Typed schema of the warmup database. Times are epoch milliseconds (INTEGER /
+ * BIGINT), days are plan-local `YYYY-MM-DD` strings. Column types stay within
+ * what SQLite and PostgreSQL share, so a fleet can later point at one server.
+ */
+import type { Generated } from 'kysely';
+
+export interface RunsTable {
+  id: Generated<number>;
+  plan: string;
+  plan_file: string | null;
+  host: string;
+  pid: number;
+  started_at: number;
+  /** Clock speed: 1 is real time. */
+  speed: number;
+  ended_at: number | null;
+  end_reason: string | null;
+}
+
+export type LaneState = 'active' | 'suspended' | 'paused';
+
+export interface LanesTable {
+  id: Generated<number>;
+  plan: string;
+  ip: string;
+  provider: string;
+  /** Ramp stage reached (days actually ramped, not calendar days). */
+  stage: number;
+  state: LaneState;
+  /** For a suspension: when it lapses (epoch ms). */
+  state_until: number | null;
+  state_reason: string | null;
+  /** Fraction of the planned rate in force (rules may cut it). */
+  rate_factor: number;
+  rate_until: number | null;
+  /** Connection cap set by a rule (null: the plan's). */
+  max_connections: number | null;
+  holds_in_row: number;
+  /** Last day whose day-end decision was made. */
+  decided_day: string | null;
+  updated_at: number;
+}
+
+export type MessageStatus = 'queued' | 'in_flight' | 'accepted' | 'deferred' | 'bounced' | 'expired';
+
+export interface MessagesTable {
+  id: Generated<number>;
+  lane_id: number;
+  /** Plan-local day whose volume this message counts against. */
+  day: string;
+  /** 1-based position in the lane's day. */
+  seq: number;
+  recipient: string;
+  /** The Message-ID header value, without angle brackets. */
+  message_id: string;
+  status: MessageStatus;
+  attempts: number;
+  created_at: number;
+  next_attempt_at: number | null;
+  finished_at: number | null;
+}
+
+export type Outcome = 'accepted' | 'deferred' | 'bounced' | 'network' | 'timeout' | 'tls' | 'protocol' | 'dns' | 'interrupted';
+
+export interface AttemptsTable {
+  id: Generated<number>;
+  message_id: number;
+  lane_id: number;
+  day: string;
+  started_at: number;
+  latency_ms: number | null;
+  mx_host: string | null;
+  mx_address: string | null;
+  outcome: Outcome;
+  code: number | null;
+  enhanced: string | null;
+  reply: string | null;
+  stage: string | null;
+  retry: number;
+}
+
+/** Per lane per day running totals, kept in step with attempts so status never scans them. */
+export interface LaneDaysTable {
+  lane_id: number;
+  day: string;
+  target: number;
+  /** Messages created (first attempts) this day. */
+  sent: number;
+  accepted: number;
+  deferred: number;
+  bounced: number;
+  failed: number;
+  expired: number;
+  retries: number;
+  inbox: number;
+  spam: number;
+  missing: number;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  at: number;
+  plan: string;
+  lane_id: number | null;
+  ip: string | null;
+  provider: string | null;
+  kind: string;
+  from_state: string | null;
+  to_state: string | null;
+  /** operator | policy | rule:<name> | dnsbl | daemon */
+  actor: string;
+  /** JSON: the figures, the rule and reply, or the operator's reason. */
+  cause: string;
+}
+
+export interface DnsblResultsTable {
+  id: Generated<number>;
+  at: number;
+  ip: string;
+  zone: string;
+  status: 'listed' | 'clear' | 'error' | 'unknown';
+  answer: string | null;
+  meaning: string | null;
+  txt: string | null;
+}
+
+export interface PlacementsTable {
+  id: Generated<number>;
+  message_id: number;
+  lane_id: number;
+  day: string;
+  mailbox: string;
+  folder: string | null;
+  placement: 'inbox' | 'spam' | 'other' | 'missing';
+  arrived_after_ms: number | null;
+  checked_at: number;
+}
+
+export interface Database {
+  runs: RunsTable;
+  lanes: LanesTable;
+  messages: MessagesTable;
+  attempts: AttemptsTable;
+  lane_days: LaneDaysTable;
+  events: EventsTable;
+  dnsbl_results: DnsblResultsTable;
+  placements: PlacementsTable;
+}
