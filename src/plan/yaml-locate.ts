@@ -2,7 +2,7 @@
  * Finds where a key path sits in the YAML source, so every plan error can say
  * `file:line:column key.path: message`.
  */
-import { isMap, isScalar, type Document, type LineCounter, type Node } from 'yaml';
+import { isCollection, isMap, isScalar, type Document, type LineCounter, type Node } from 'yaml';
 
 export type KeyPath = readonly (string | number)[];
 
@@ -31,7 +31,9 @@ export function locate(doc: Document, lines: LineCounter, path: KeyPath, atKey =
     const prefix = path.slice(0, depth);
     const exists = depth === 0 || doc.hasIn(prefix);
     if (!exists) continue;
-    const wantKey = atKey || depth < path.length;
+    // A whole mapping or list is best pointed at by its key (`gmail:`), not its first entry.
+    const value = depth === 0 ? null : doc.getIn(prefix, true);
+    const wantKey = atKey || depth < path.length || isCollection(value);
     if (wantKey && depth > 0) {
       const parent = doc.getIn(prefix.slice(0, -1), true) as Node | undefined;
       const last = prefix[prefix.length - 1];

@@ -78,8 +78,9 @@ function offsetAt(instantMs: number, zone: string): number {
 
 /**
  * The instant at which the wall clock in `zone` shows `date` + `minutes`.
- * DST-safe: a time that does not exist (spring forward) maps to the instant
- * just after the gap; an ambiguous time (fall back) maps to its first occurrence.
+ * DST-safe, as Temporal's 'compatible' disambiguation: a time that does not
+ * exist (spring forward) is shifted forward by the gap; an ambiguous time
+ * (fall back) maps to its first occurrence.
  * `minutes` may be 1440 (midnight that ends the day).
  */
 export function zonedInstant(date: string, minutes: number, zone: string): number {

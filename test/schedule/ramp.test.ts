@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { loadPlan } from '../../src/plan/load.js';
+import type { Ramp } from '../../src/plan/types.js';
+import { countSendingDays, plannedStage, previewPlan, stageVolume } from '../../src/schedule/ramp.js';
+import { fixtureDir, validText } from '../plan/helpers.js';
+
+const curve = (start: number, growth: number, cap: number | null): Ramp => ({ kind: 'curve', name: 't', start, growth, cap });
+const daily = (...d: number[]): Ramp => ({ kind: 'daily', name: 't', daily: d });
+
+describe('stageVolume', () => {
+  it.each([
+    [curve(50, 1.5, null), 1, 50],
+    [curve(50, 1.5, null), 2, 75],
+    [curve(50, 1.5, null), 5, 253],
+    [curve(50, 1.5, 200), 5, 200],
+    [curve(100, 2, 1000), 4, 800],
+    [curve(100, 2, 1000), 5, 1000],
+    [daily(5, 10, 20), 1, 5],
+    [daily(5, 10, 20), 3, 20],
+    [daily(5, 10, 20), 9, 20],
+    [curve(50, 1.5, null), 0, 0],
+  ])('%o at stage %i is %i', (ramp, stage, volume) => {
+    expect(stageVolume(ramp, stage)).toBe(volume);
+  });
+});
+
+describe('sending days and stages', () => {
+  it('counts days without the skipped weekdays', () => {
+    // 2026-12-01 is a Tuesday; the week to the 8th has one Sunday and one Saturday.
+    expect(countSendingDays('2026-12-01', '2026-12-08', [])).toBe(7);
+    expect(countSendingDays('2026-12-01', '2026-12-08', ['sun'])).toBe(6);
+    expect(countSendingDays('2026-12-01', '2026-12-08', ['sat', 'sun'])).toBe(5);
+  });
+});
+
+describe('previewPlan', () => {
+  const r = loadPlan(validText, { file: `${fixtureDir}plan.yaml` });
+  if (!r.ok) throw new Error('fixture must load');
+  const plan = r.plan;
+  const days = previewPlan(plan);
+
+  it('runs from start to launch day inclusive and marks launch', () => {
+    expect(days.map((d) => d.date)).toEqual(['2026-12-01', '2026-12-02', '2026-12-03', '2026-12-04', '2026-12-05', '2026-12-06', '2026-12-07', '2026-12-08']);
+    expect(days.filter((d) => d.launch).map((d) => d.date)).toEqual(['2026-12-08']);
+  });
+
+  it('sends nothing on a skipped day and does not advance the stage over it', () => {
+    const sunday = days.find((d) => d.date === '2026-12-06')!;
+    expect(sunday.skip).toBe(true);
+    expect(sunday.total).toBe(0);
+    const ip = plan.ips[0]!;
+    expect(plannedStage(plan, ip, '2026-12-05')).toBe(5);
+    expect(plannedStage(plan, ip, '2026-12-07')).toBe(6);
+  });
+
+  it('gives each lane its ramp, and launch day the next stage', () => {
+    const lane = (d: number, provider: string) => days[d]!.lanes.find((l) => l.ip === '127.0.0.2' && l.provider === provider)!;
+    expect([0, 1, 2, 3].map((d) => lane(d, 'gmail').volume)).toEqual([5, 10, 20, 20]);
+    expect([0, 1, 2, 3].map((d) => lane(d, 'yahoo').volume)).toEqual([10, 15, 23, 34]);
+    expect(lane(7, 'yahoo')).toMatchObject({ stage: 7, volume: 40 });
+  });
+
+  it('sums per IP, per provider and in total', () => {
+    const d = days[1]!;
+    expect(d.perProvider).toEqual({ gmail: 40, yahoo: 60 });
+    expect(d.perIp['127.0.0.2']).toBe(25);
+    expect(d.total).toBe(100);
+  });
+
+  it('filters by IP and provider', () => {
+    const only = previewPlan(plan, { ip: '127.0.0.11', provider: 'yahoo' });
+    expect(only[0]!.lanes).toEqual([{ ip: '127.0.0.11', provider: 'yahoo', stage: 1, volume: 10 }]);
+  });
+
+  it('starts a late IP at stage 1 on its own start day', () => {
+    const late = loadPlan(validText.replace('    ehlo: mta2.example.com', '    ehlo: mta2.example.com\n    start: 2026-12-03'), { file: `${fixtureDir}plan.yaml` });
+    if (!late.ok) throw new Error(JSON.stringify(late.errors));
+    const lanes = previewPlan(late.plan, { ip: '127.0.0.2', provider: 'gmail' }).map((d) => d.lanes[0]!.volume);
+    expect(lanes).toEqual([0, 0, 5, 10, 20, 0, 20, 20]);
+  });
+});
