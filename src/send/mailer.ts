@@ -1,0 +1,205 @@
+/**
+ * The Mailer: sends one message over SMTP from a given source IP to a given
+ * MX and reports one attempt record per recipient. Outcomes are data: send()
+ * never rejects.
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import DKIM from 'nodemailer/lib/dkim';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import { classifyAttempt, type Classification } from './classify.js';
+import type { MessageFields } from './message.js';
+import { KeyedPool, type PoolLimits } from './pool.js';
+import { SmtpSession, type SessionTimeouts, type TlsMode } from './session.js';
+
+export type { TlsMode, SessionTimeouts, PoolLimits };
+
+/** DKIM signing key. */
+export interface DkimOptions {
+  readonly domainName: string;
+  readonly keySelector: string;
+  /** PEM or KeyObject. */
+  readonly privateKey: string | KeyObject;
+}
+
+/** One send: one message, one MX address, one source IP. */
+export interface SendRequest {
+  /** MAIL FROM and RCPT TO, independent of the headers. */
+  readonly envelope: { readonly from: string; readonly to: readonly string[] };
+  /** A ready RFC 5322 message, or fields to compose one (see message.ts). */
+  readonly message: { readonly raw: string | Buffer } | { readonly fields: MessageFields };
+  /** Source IP to bind (the IP being warmed up). */
+  readonly localAddress?: string;
+  /** EHLO name; should be the PTR name of `localAddress`. */
+  readonly ehloName: string;
+  /** MX host name (used for SNI and in records). */
+  readonly host: string;
+  /** Address of `host` to connect to; defaults to `host`. */
+  readonly address?: string;
+  readonly port: number;
+  readonly tls: TlsMode;
+  /** Sign with DKIM when given. */
+  readonly dkim?: DkimOptions;
+  /** Overrides of the mailer's default timeouts for a connection this send opens. */
+  readonly timeouts?: Partial<SessionTimeouts>;
+}
+
+/** What happened to one recipient on one try. */
+export interface AttemptRecord extends Classification {
+  readonly recipient: string;
+  readonly mx: { readonly host: string; readonly address: string; readonly port: number };
+  readonly localAddress: string | null;
+  /** The session ran under STARTTLS. */
+  readonly tls: boolean;
+  /** The message went over a connection that had carried earlier messages. */
+  readonly reused: boolean;
+  /** Clock time (epoch ms) when a connection slot was obtained, and when the outcome was known. */
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  /** Real milliseconds spent on the network, measured with the monotonic timer. */
+  readonly latencyMs: number;
+}
+
+/** The narrow sending interface the daemon depends on. */
+export interface Mailer {
+  /** Send one message; resolves to one record per envelope recipient. Never rejects. */
+  send(request: SendRequest): Promise<AttemptRecord[]>;
+  /** Quit idle connections; sends in flight finish and then close their connection. */
+  close(): Promise<void>;
+}
+
+/** Options for {@link createSmtpMailer}. */
+export interface SmtpMailerOptions {
+  /** Stamps startedAt / finishedAt; may be accelerated. */
+  readonly clock: Clock;
+  /**
+   * Real-time milliseconds for latency (default `performance.now`). Separate
+   * from `clock` because an accelerated clock would inflate network latency.
+   */
+  readonly monotonic?: () => number;
+  readonly timeouts?: Partial<SessionTimeouts>;
+  /** Per (source IP, MX host, port). Defaults: 2 connections, 50 messages each, 5 s idle. */
+  readonly pool?: Partial<PoolLimits>;
+  readonly logger?: Logger;
+}
+
+const DEFAULT_TIMEOUTS: SessionTimeouts = { connect: 30_000, greeting: 60_000, socket: 120_000 };
+const DEFAULT_POOL: PoolLimits = { maxConnections: 2, maxMessagesPerConnection: 50, idleMs: 5_000 };
+
+/**
+ * The real Mailer, on nodemailer's SMTPConnection, composer and DKIM signer.
+ *
+ * @example
+ * const mailer = createSmtpMailer({ clock: systemClock, pool: { maxConnections: 1 } });
+ * const records = await mailer.send({ envelope, message: { fields }, localAddress: '203.0.113.10',
+ *   ehloName: 'mta10.example.com', host: 'gmail-smtp-in.l.google.com', address: '142.250.1.26', port: 25,
+ *   tls: 'opportunistic', dkim });
+ */
+export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
+  const clock = options.clock;
+  const monotonic = options.monotonic ?? (() => performance.now());
+  const timeouts = Object.freeze({ ...DEFAULT_TIMEOUTS, ...options.timeouts });
+  const pool = new KeyedPool<SmtpSession>({ ...DEFAULT_POOL, ...options.pool });
+  const logger = options.logger?.child({ component: 'mailer' });
+
+  async function send(request: SendRequest): Promise<AttemptRecord[]> {
+    const records = (
+      results: (rcpt: string) => Classification,
+      at: { startedAt: number; t0: number; address: string; tls: boolean; reused: boolean },
+    ): AttemptRecord[] => {
+      const finishedAt = clock.now();
+      const latencyMs = Math.max(0, Math.round(monotonic() - at.t0));
+      return request.envelope.to.map<AttemptRecord>((recipient) => ({
+        ...results(recipient),
+        recipient,
+        mx: { host: request.host, address: at.address, port: request.port },
+        localAddress: request.localAddress ?? null,
+        tls: at.tls,
+        reused: at.reused,
+        startedAt: at.startedAt,
+        finishedAt,
+        latencyMs,
+      }));
+    };
+    const address = request.address ?? request.host;
+
+    let message: Buffer;
+    try {
+      message = await prepare(request);
+    } catch (error) {
+      // A local problem (bad key, bad fields): nothing was sent, retrying the
+      // same input will not help. Reported at 'connect', the first stage.
+      const failure = classifyAttempt({ error: Object.assign(asError(error), { command: 'API' }), stage: 'connect' });
+      return records(() => failure, { startedAt: clock.now(), t0: monotonic(), address, tls: false, reused: false });
+    }
+
+    // Keyed by what the receiver sees: our IP talking to its host.
+    const key = `${request.localAddress ?? '*'}|${request.host.toLowerCase()}|${request.port}`;
+    for (let attempt = 0; ; attempt++) {
+      const lease = await pool.acquire(key);
+      const at = { startedAt: clock.now(), t0: monotonic(), address, tls: false, reused: lease.resource !== null };
+      let session = lease.resource;
+      if (!session) {
+        const opened = await SmtpSession.open({
+          host: request.host,
+          address,
+          port: request.port,
+          localAddress: request.localAddress,
+          ehloName: request.ehloName,
+          tls: request.tls,
+          timeouts: { ...timeouts, ...request.timeouts },
+          logger,
+        });
+        if (!opened.ok) {
+          lease.release(null, false);
+          logger?.debug({ host: request.host, address, localAddress: request.localAddress, outcome: opened.failure.outcome }, 'connection failed');
+          return records(() => opened.failure, at);
+        }
+        session = opened.session;
+      }
+      const results = await session.send(request.envelope, message);
+      lease.release(session, session.usable);
+      // A pooled connection the server dropped while it sat idle fails before
+      // any reply to MAIL FROM; that says nothing about the message, so it
+      // gets one fresh connection, as nodemailer's own pool does.
+      if (at.reused && attempt === 0 && [...results.values()].every(isStaleConnection)) continue;
+      return records((rcpt) => results.get(rcpt)!, { ...at, address: session.address, tls: session.secure });
+    }
+  }
+
+  return Object.freeze({
+    send,
+    close: async () => pool.close(),
+  });
+}
+
+/** Compose (when given fields) and DKIM-sign the message bytes. */
+async function prepare(request: SendRequest): Promise<Buffer> {
+  const raw =
+    'raw' in request.message
+      ? Buffer.from(request.message.raw)
+      : await new MailComposer({ ...request.message.fields, headers: { ...request.message.fields.headers } }).compile().build();
+  if (!request.dkim) return raw;
+  // Checked here because nodemailer's signer silently leaves a message
+  // unsigned when the key is unusable.
+  const key = request.dkim.privateKey;
+  const privateKey = typeof key === 'string' ? createPrivateKey(key) : key;
+  if (privateKey.type !== 'private') throw Object.assign(new Error('DKIM key is not a private key'), { code: 'EDKIM' });
+  const signed = new DKIM({ domainName: request.dkim.domainName, keySelector: request.dkim.keySelector, privateKey }).sign(raw);
+  const chunks: Buffer[] = [];
+  for await (const chunk of signed) chunks.push(Buffer.from(chunk as Buffer));
+  const out = Buffer.concat(chunks);
+  if (!/^DKIM-Signature:/im.test(out.subarray(0, out.indexOf('\r\n\r\n')).toString('latin1'))) {
+    throw Object.assign(new Error('DKIM signing produced no signature'), { code: 'EDKIM' });
+  }
+  return out;
+}
+
+function isStaleConnection(c: Classification): boolean {
+  return c.code === null && c.outcome === 'network' && c.stage === 'mail';
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,184 @@
+/**
+ * Builds one warm-up message: headers, envelope and rendered bodies.
+ *
+ * Pure: the caller passes `now` and the id source, so the same inputs always
+ * give the same message (nodemailer only adds MIME boundaries when it encodes).
+ */
+import { WarmupError } from '../util/errors.js';
+
+/** Variables a subject / body / unsubscribe template may use as `{{name}}`. */
+export const TEMPLATE_VARIABLES = [
+  'recipient',
+  'local_part',
+  'domain',
+  'provider',
+  'ip',
+  'date',
+  'message_id',
+  'warmup_id',
+  'unsubscribe_url',
+  'seq',
+] as const;
+
+/** One of {@link TEMPLATE_VARIABLES}. */
+export type TemplateVariable = (typeof TEMPLATE_VARIABLES)[number];
+
+const KNOWN = new Set<string>(TEMPLATE_VARIABLES);
+const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+// Deliberately simple: warm-up addresses come from a plan the operator wrote,
+// this only stops obvious mistakes (spaces, brackets, CR/LF header injection).
+const ADDRESS = /^[^\s@<>"(),;:\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+
+/** What the plan says about one message. */
+export interface MessageSpec {
+  readonly from: { readonly name?: string; readonly address: string };
+  /** MAIL FROM (bounce address); defaults to `from.address`. */
+  readonly envelopeFrom?: string;
+  readonly to: string;
+  /** Templates. */
+  readonly subject: string;
+  readonly text: string;
+  readonly html?: string;
+  /** RFC 8058 one-click targets; templates too (values are URL-encoded into them). */
+  readonly unsubscribe: { readonly url: string; readonly mailto: string };
+  /** Lane and sequence facts for the templates. */
+  readonly provider: string;
+  readonly ip: string;
+  readonly seq: number;
+}
+
+/** What varies between runs, injected so building stays pure. */
+export interface MessageContext {
+  /** Epoch ms, becomes the Date header. */
+  readonly now: number;
+  /** Returns a fresh token (letters, digits, `-`, `.`); used for Message-ID and X-Warmup-Id. */
+  readonly newId: () => string;
+}
+
+/** The nodemailer MailComposer fields this module fills in. */
+export interface MessageFields {
+  readonly from: { readonly name: string; readonly address: string };
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  readonly html?: string;
+  readonly date: string;
+  readonly messageId: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** A message ready for the mailer. */
+export interface BuiltMessage {
+  readonly envelope: { readonly from: string; readonly to: readonly string[] };
+  /** With angle brackets, as in the header. */
+  readonly messageId: string;
+  /** Value of X-Warmup-Id, lets the seed owner recognise warm-up traffic. */
+  readonly warmupId: string;
+  readonly fields: MessageFields;
+}
+
+/**
+ * Build a message from a spec.
+ *
+ * @example
+ * const msg = buildMessage(spec, { now: Date.parse('2026-12-01T08:00:00Z'), newId: () => 'w1' });
+ * msg.fields.headers['List-Unsubscribe'] // '<https://example.com/u?id=w1%40example.com>, <mailto:unsub@example.com?subject=w1>'
+ *
+ * @throws WarmupError `INVALID_ADDRESS`, `INVALID_ID` or `TEMPLATE_UNKNOWN_VARIABLE`
+ */
+export function buildMessage(spec: MessageSpec, ctx: MessageContext): BuiltMessage {
+  const fromAddress = checkAddress(spec.from.address, 'from.address');
+  const to = checkAddress(spec.to, 'to');
+  const envelopeFrom = checkAddress(spec.envelopeFrom ?? fromAddress, 'envelopeFrom');
+  const id = ctx.newId();
+  if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(id)) {
+    throw new WarmupError('INVALID_ID', `id generator returned ${JSON.stringify(id)}; expected letters, digits, "." and "-"`);
+  }
+  const fromDomain = domainOf(fromAddress);
+  const messageIdBare = `${id}@${fromDomain}`;
+  const [localPart] = to.split('@') as [string];
+  const date = formatRfc5322Date(ctx.now);
+
+  const base: Record<Exclude<TemplateVariable, 'unsubscribe_url'>, string> = {
+    recipient: to,
+    local_part: localPart,
+    domain: domainOf(to),
+    provider: spec.provider,
+    ip: spec.ip,
+    date,
+    message_id: messageIdBare,
+    warmup_id: id,
+    seq: String(spec.seq),
+  };
+  const unsubscribeUrl = renderTemplate(spec.unsubscribe.url, base, encodeURIComponent);
+  const unsubscribeMailto = renderTemplate(spec.unsubscribe.mailto, base, encodeURIComponent);
+  if (!/^https:\/\/\S+$/.test(unsubscribeUrl)) {
+    throw new WarmupError('INVALID_UNSUBSCRIBE', `unsubscribe.url must be an https URL (got ${JSON.stringify(unsubscribeUrl)})`);
+  }
+  if (!/^mailto:\S+$/.test(unsubscribeMailto)) {
+    throw new WarmupError('INVALID_UNSUBSCRIBE', `unsubscribe.mailto must be a mailto: URL (got ${JSON.stringify(unsubscribeMailto)})`);
+  }
+  const vars = { ...base, unsubscribe_url: unsubscribeUrl };
+
+  const fields: MessageFields = {
+    from: { name: oneLine(spec.from.name ?? ''), address: fromAddress },
+    to,
+    // A rendered variable must never open a new header line.
+    subject: oneLine(renderTemplate(spec.subject, vars)),
+    text: renderTemplate(spec.text, vars),
+    ...(spec.html === undefined ? {} : { html: renderTemplate(spec.html, vars, escapeHtml) }),
+    date,
+    messageId: `<${messageIdBare}>`,
+    headers: {
+      'List-Unsubscribe': `<${unsubscribeUrl}>, <${unsubscribeMailto}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      'X-Warmup-Id': id,
+    },
+  };
+  return { envelope: { from: envelopeFrom, to: [to] }, messageId: fields.messageId, warmupId: id, fields };
+}
+
+/**
+ * Replace `{{name}}` placeholders. `escape` is applied to every substituted
+ * value (HTML escaping for the HTML part, URL encoding for URLs).
+ *
+ * @throws WarmupError `TEMPLATE_UNKNOWN_VARIABLE` for a name not in `vars`
+ */
+export function renderTemplate(template: string, vars: Readonly<Record<string, string>>, escape: (s: string) => string = (s) => s): string {
+  return template.replace(PLACEHOLDER, (_, name: string) => {
+    const value = Object.hasOwn(vars, name) ? vars[name] : undefined;
+    if (value === undefined) {
+      throw new WarmupError('TEMPLATE_UNKNOWN_VARIABLE', `unknown template variable {{${name}}}`, { details: { variable: name } });
+    }
+    return escape(value);
+  });
+}
+
+/** Names used in `template` that are not {@link TEMPLATE_VARIABLES}; for plan validation. */
+export function unknownTemplateVariables(template: string): string[] {
+  const names = [...template.matchAll(PLACEHOLDER)].map((m) => m[1] as string);
+  return [...new Set(names.filter((n) => !KNOWN.has(n)))];
+}
+
+/** RFC 5322 date-time in UTC, e.g. `Tue, 01 Dec 2026 08:00:00 +0000`. */
+export function formatRfc5322Date(epochMs: number): string {
+  if (!Number.isFinite(epochMs)) throw new WarmupError('INVALID_DATE', `not a time: ${epochMs}`);
+  return new Date(epochMs).toUTCString().replace('GMT', '+0000');
+}
+
+function checkAddress(address: string, field: string): string {
+  if (!ADDRESS.test(address)) throw new WarmupError('INVALID_ADDRESS', `${field}: not a mail address: ${JSON.stringify(address)}`);
+  return address;
+}
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+function oneLine(s: string): string {
+  return s.replace(/[\r\n]+/g, ' ');
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
