@@ -1,0 +1,97 @@
+# shellcheck shell=bash
+# Shared settings and helpers for up.sh / down.sh. Sourced, not executed.
+
+PEERS_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DIR=${WARMUP_PEERS_DIR:-/tmp/warmup-peers}
+case "$DIR" in
+  /*) ;;
+  *) DIR="$PWD/$DIR" ;;
+esac
+case "$DIR" in
+  *[[:space:]]*) echo "warmup-peers: WARMUP_PEERS_DIR must not contain spaces: '$DIR'" >&2; exit 2 ;;
+esac
+
+# Fixed loopback addresses; ports configurable.
+DNS_ADDR=127.0.0.60
+DNS_PORT=${WARMUP_DNS_PORT:-53}
+RBL_ADDR=127.0.0.61
+RBL_PORT=${WARMUP_RBL_PORT:-53}
+MX_ADDR=127.0.0.53
+MX_PORT=${WARMUP_MX_PORT:-25}
+RATE_ADDR=127.0.0.54
+RATE_PORT=${WARMUP_RATELIMIT_PORT:-25}
+GREY_ADDR=127.0.0.55
+GREY_PORT=${WARMUP_GREY_PORT:-25}
+SINK_ADDR=127.0.0.56
+SINK_PORT=${WARMUP_SINK_PORT:-25}
+DEAD_ADDR=127.0.0.57
+IMAP_ADDR=127.0.0.62
+IMAP_PORT=${WARMUP_IMAP_PORT:-143}
+POSTGREY_ADDR=127.0.0.1
+POSTGREY_PORT=${WARMUP_POSTGREY_PORT:-10023}
+JUNK_CLIENT_IP=127.0.0.39
+RATE_LIMIT=5
+GREY_DELAY=2
+
+PIDS="$DIR/pids"
+LOGS="$DIR/logs"
+PF="$DIR/postfix"
+MARKER="$DIR/.warmup-peers"
+
+log() { echo "warmup-peers: $*" >&2; }
+
+# Serialize up.sh/down.sh runs on one state dir (two vitest runs may start at the same time).
+take_lock() {
+  exec 9>"$DIR.lock"
+  if ! flock -w 120 9; then log "could not lock $DIR.lock within 120s"; exit 1; fi
+}
+
+# pid_alive PID -> 0 if the process exists and is not a zombie
+pid_alive() {
+  local pid=$1 state
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+  state=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ "$state" != Z ]
+}
+
+# wait_gone PID SECONDS
+wait_gone() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while pid_alive "$pid"; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.05
+  done
+  return 0
+}
+
+# stop_recorded NAME: stop the PID recorded in $PIDS/NAME.pid (only that PID).
+stop_recorded() {
+  local name=$1 file="$PIDS/$1.pid" pid
+  [ -f "$file" ] || return 0
+  pid=$(tr -dc 0-9 <"$file")
+  if [ -n "$pid" ] && pid_alive "$pid"; then
+    if [ "$name" = postfix ] && [ -f "$PF/main.cf" ]; then
+      postfix -c "$PF" stop >>"$LOGS/postfix-ctl.log" 2>&1 || true
+      wait_gone "$pid" 10 || true
+    fi
+    if pid_alive "$pid"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      if ! wait_gone "$pid" 5; then
+        log "$name (pid $pid) ignored SIGTERM, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_gone "$pid" 2 || log "$name (pid $pid) still alive after SIGKILL"
+      fi
+    fi
+  fi
+  rm -f "$file"
+}
+
+ALL_PEERS="dnsmasq rbldnsd postgrey postfix smtp-sink dovecot"
+
+stop_all() {
+  local name
+  # reverse dependency order: MX before postgrey, dnsmasq last
+  for name in dovecot smtp-sink postfix postgrey rbldnsd dnsmasq; do
+    stop_recorded "$name"
+  done
+}
