@@ -42,7 +42,8 @@ export interface LanesTable {
   updated_at: number;
 }
 
-export type MessageStatus = 'queued' | 'in_flight' | 'accepted' | 'deferred' | 'bounced' | 'expired';
+/** in_flight: being attempted now; deferred: waiting for its retry. */
+export type MessageStatus = 'in_flight' | 'accepted' | 'deferred' | 'bounced' | 'expired';
 
 export interface MessagesTable {
   id: Generated<number>;
@@ -84,18 +85,27 @@ export interface AttemptsTable {
 export interface LaneDaysTable {
   lane_id: number;
   day: string;
+  /** Ramp stage this day ran at. */
+  stage: number;
+  /** The day's volume (pro rata when the lane started its day late). */
   target: number;
+  /** The instants the day's volume is spread over. */
+  spread_from: number;
+  spread_until: number;
+  /** Day-end decision (advance, hold, back_off, pause) once made. */
+  decision: string | null;
+  decided_at: number | null;
   /** Messages created (first attempts) this day. */
-  sent: number;
-  accepted: number;
-  deferred: number;
-  bounced: number;
-  failed: number;
-  expired: number;
-  retries: number;
-  inbox: number;
-  spam: number;
-  missing: number;
+  sent: Generated<number>;
+  accepted: Generated<number>;
+  deferred: Generated<number>;
+  bounced: Generated<number>;
+  failed: Generated<number>;
+  expired: Generated<number>;
+  retries: Generated<number>;
+  inbox: Generated<number>;
+  spam: Generated<number>;
+  missing: Generated<number>;
 }
 
 export interface EventsTable {

@@ -10,5 +10,7 @@ export const commands: Readonly<Record<string, Command>> = {
   demo: { summary: 'run the embedded example plan (no internet, no real IPs needed)', load: () => import('./demo.js') },
   validate: { summary: 'check a plan and print its summary', load: () => import('./validate.js') },
   plan: { summary: 'print the day-by-day schedule before adaptation', load: () => import('./plan.js') },
+  start: { summary: 'run the warm-up daemon (sends, records, adapts)', load: () => import('./start.js') },
+  status: { summary: 'show each lane\'s stage, volumes and state from the database', load: () => import('./status.js') },
   keygen: { summary: 'create a DKIM key and print its DNS record', load: () => import('./keygen.js') },
 };

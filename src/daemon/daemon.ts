@@ -1,0 +1,314 @@
+/**
+ * The composition root of `warmup start`: each tick reads the clock once,
+ * opens lane days, sends what is due from each lane's IP, retries what is
+ * due, closes days with the day-end decision, and records everything.
+ *
+ * Sends run concurrently and are never awaited by the tick, so a dead or slow
+ * MX holds up only its own lane (bounded by the lane's in-flight cap).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Plan, PlanIp, Provider } from '../plan/types.js';
+import { decideDay } from '../policy/day-end.js';
+import { dueCount, nextRetryAt, pace, proRataTarget, type Pace } from '../schedule/due.js';
+import { laneRamp, stageVolume } from '../schedule/ramp.js';
+import type { Mailer } from '../send/mailer.js';
+import * as q from '../store/queries.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import type { Resolver } from '../dns/resolver.js';
+import { dayContext, isSendingDay, type DayContext } from './day.js';
+import { deliverOnce, RouteCache, type DeliveryOutcome } from './deliver.js';
+import { recipientFor } from './recipients.js';
+import { startTicker, type Ticker } from './ticker.js';
+
+export interface DaemonOptions {
+  readonly plan: Plan;
+  readonly db: q.Db;
+  readonly mailer: Mailer;
+  readonly resolver: Resolver;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Real milliseconds between ticks (default 1000). */
+  readonly tickMs?: number;
+  /** Messages in flight at once over all lanes (default 256). */
+  readonly maxInFlight?: number;
+  /** Real milliseconds SIGTERM waits for sends in flight (default 30 s). */
+  readonly drainMs?: number;
+  /** Clock speed, recorded with the run. */
+  readonly speed?: number;
+}
+
+interface OpenDay {
+  readonly date: string;
+  readonly stage: number;
+  readonly target: number;
+  readonly from: number;
+  readonly until: number;
+  sent: number;
+  decided: boolean;
+}
+
+interface Lane {
+  row: q.LaneRow;
+  readonly ip: PlanIp;
+  readonly provider: Provider;
+  readonly log: Logger;
+  day: OpenDay | null;
+  pace: Pace | null;
+  inFlight: number;
+  hour: { key: string; sent: number; accepted: number; deferred: number; bounced: number; failed: number };
+}
+
+export type StopReason = 'SIGTERM' | 'SIGINT' | 'plan complete' | 'error';
+
+export class Daemon {
+  readonly #o: Required<Omit<DaemonOptions, 'speed'>> & { speed: number };
+  readonly #lanes: Lane[] = [];
+  readonly #byId = new Map<number, Lane>();
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #routes: RouteCache;
+  #ticker: Ticker | null = null;
+  #runId = 0;
+  /** Clock reading when this run started: pro rata applies only to a window that opened before it. */
+  #startedAt = 0;
+  #stopping: Promise<void> | null = null;
+  #done!: (reason: StopReason) => void;
+  /** Resolves with the reason once the daemon has stopped. */
+  readonly stopped: Promise<StopReason>;
+  lastTickAt = 0;
+
+  constructor(options: DaemonOptions) {
+    this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, ...options };
+    this.#routes = new RouteCache(options.plan, options.resolver);
+    this.stopped = new Promise((resolve) => { this.#done = resolve; });
+  }
+
+  get plan(): Plan { return this.#o.plan; }
+  get inFlight(): number { return this.#inFlight.size; }
+
+  /** Recovers a crashed run's in-flight messages, creates lanes, and starts ticking. */
+  async start(): Promise<void> {
+    const { plan, db, clock, log } = this.#o;
+    const now = clock.now();
+    this.#startedAt = now;
+    const recovered = await q.recoverInFlight(db, plan.name, now);
+    if (recovered > 0) log.warn({ recovered }, 'messages were in flight when the last run stopped; recorded as interrupted and queued for retry');
+    const rows = await q.ensureLanes(db, plan.name, plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name }))), now);
+    for (const row of rows) {
+      const ip = plan.ips.find((i) => i.address === row.ip);
+      const provider = plan.providers.find((p) => p.name === row.provider);
+      if (!ip || !provider) continue; // a lane from an earlier version of the plan
+      const lane: Lane = {
+        row, ip, provider, log: log.child({ ip: row.ip, provider: row.provider }), day: null, pace: null, inFlight: 0,
+        hour: { key: '', sent: 0, accepted: 0, deferred: 0, bounced: 0, failed: 0 },
+      };
+      this.#lanes.push(lane);
+      this.#byId.set(row.id, lane);
+    }
+    this.#runId = await q.startRun(db, { plan: plan.name, planFile: plan.file, host: hostname(), pid: process.pid, now, speed: this.#o.speed });
+    log.info({ run: this.#runId, lanes: this.#lanes.length, at: new Date(now).toISOString(), speed: this.#o.speed }, 'warmup started');
+    this.#ticker = startTicker(this.#o.tickMs, () => this.tick(), (e) => log.error({ err: e }, 'tick failed'));
+  }
+
+  /** One pass over every lane at the clock's current reading. */
+  async tick(): Promise<void> {
+    if (this.#stopping) return;
+    const now = this.#o.clock.now();
+    this.lastTickAt = now;
+    const ctx = dayContext(this.#o.plan, now);
+    for (const lane of this.#lanes) {
+      await this.#sendDue(lane, ctx, now);
+      await this.#closeDayIfOver(lane, ctx, now);
+      this.#logHour(lane, now);
+    }
+    await this.#sendRetries(now);
+    if (ctx.afterRamp && this.#inFlight.size === 0 && (await q.pendingRetries(this.#o.db, this.#o.plan.name)) === 0) {
+      this.#o.log.info({ launch: this.#o.plan.launch }, 'launch day reached and nothing left to retry: the warm-up is complete');
+      void this.stop('plan complete');
+    }
+  }
+
+  /** Plan milliseconds one tick covers: a day's last due messages may fall after the last tick inside the window. */
+  get #graceMs(): number {
+    return Math.max(1000, 2 * this.#o.tickMs * this.#o.speed);
+  }
+
+  async #sendDue(lane: Lane, ctx: DayContext, now: number): Promise<void> {
+    if (lane.row.state !== 'active') {
+      if (lane.row.state === 'suspended' && lane.row.state_until !== null && lane.row.state_until <= now) await this.#resumeLane(lane, now);
+      else return;
+    }
+    let day: OpenDay | null = null;
+    if (lane.day && !lane.day.decided && now < lane.day.until + this.#graceMs) day = lane.day;
+    else if (isSendingDay(this.#o.plan, lane.ip, ctx.date) && ctx.inWindow) day = await this.#openDay(lane, ctx, now);
+    if (!day || day.target === 0) return;
+    const key = `${lane.row.id}|${day.date}`;
+    const behind = dueCount(day.target, day.from, day.until, now, key) - day.sent;
+    if (behind <= 0) return;
+    const laneCap = this.#o.plan.delivery.maxConnectionsPerMx * 4 - lane.inFlight;
+    const globalCap = this.#o.maxInFlight - this.#inFlight.size;
+    const paced = pace(lane.pace, {
+      target: day.target, windowMs: day.until - day.from, catchUpFactor: this.#o.plan.delivery.catchUpFactor,
+      tickMs: this.#o.clock.realDelay(1) > 0 ? this.#o.tickMs / this.#o.clock.realDelay(1) : this.#o.tickMs,
+    }, now, Math.max(0, Math.min(behind, laneCap, globalCap)));
+    lane.pace = paced.next;
+    for (let i = 0; i < paced.allowed; i++) {
+      const token = `wu-${lane.row.id}-${day.date.replaceAll('-', '')}-${day.sent + 1}-${randomBytes(4).toString('hex')}`;
+      const recipient = recipientFor(lane.provider, lane.ip.address, day.date, day.sent + 1);
+      const domain = this.#o.plan.sender.from.address.split('@')[1]!.toLowerCase();
+      const { id, seq } = await q.createMessage(this.#o.db, { laneId: lane.row.id, day: day.date, recipient, messageId: `${token}@${domain}`, now });
+      day.sent = seq;
+      lane.hour.sent++;
+      this.#dispatch(lane, { id, day: day.date, seq, recipient, token, attempts: 0, createdAt: now });
+    }
+  }
+
+  /** Opens (or reloads) the lane's day: decides the previous day first, then the stage and target. */
+  async #openDay(lane: Lane, ctx: DayContext, now: number): Promise<OpenDay | null> {
+    if (lane.day?.date === ctx.date) return lane.day;
+    const { db, plan } = this.#o;
+    const existing = await q.getLaneDay(db, lane.row.id, ctx.date);
+    if (existing) {
+      lane.day = { date: ctx.date, stage: existing.stage, target: existing.target, from: existing.spread_from, until: existing.spread_until, sent: existing.sent, decided: existing.decision !== null };
+      return lane.day;
+    }
+    const prev = await q.previousLaneDay(db, lane.row.id, ctx.date);
+    if (prev && prev.decision === null) await this.#decide(lane, prev, now);
+    if (lane.row.state !== 'active') return null;
+    const stage = Math.max(1, lane.row.stage);
+    const planned = stageVolume(laneRamp(lane.ip, lane.provider), stage);
+    // A run that started after the window opened sends the rest of the day's share, spread over
+    // what is left; a run that was up at the opening sends the whole day (a late tick only catches up).
+    const lateStart = this.#startedAt > ctx.windowStart;
+    const target = lateStart ? proRataTarget(planned, ctx.windowStart, ctx.windowEnd, now) : planned;
+    const from = lateStart ? Math.max(now, ctx.windowStart) : ctx.windowStart;
+    await q.openLaneDay(db, { lane_id: lane.row.id, day: ctx.date, stage, target, spread_from: from, spread_until: ctx.windowEnd }, now);
+    lane.row = { ...lane.row, stage };
+    lane.day = { date: ctx.date, stage, target, from, until: ctx.windowEnd, sent: 0, decided: false };
+    lane.pace = null;
+    lane.log.info({ day: ctx.date, stage, target, planned, event: 'day_open' }, `day opened at stage ${stage}: ${target} messages${target !== planned ? ` (pro rata of ${planned})` : ''}`);
+    return lane.day;
+  }
+
+  async #closeDayIfOver(lane: Lane, ctx: DayContext, now: number): Promise<void> {
+    const day = lane.day;
+    if (!day || day.decided) return;
+    if (now < day.until + this.#graceMs) return;
+    const row = await q.getLaneDay(this.#o.db, lane.row.id, day.date);
+    if (row && row.decision === null) await this.#decide(lane, row, now);
+    day.decided = true;
+  }
+
+  async #decide(lane: Lane, row: q.LaneDayRow, now: number): Promise<void> {
+    const { db, plan } = this.#o;
+    const r = decideDay({
+      stage: row.stage, target: row.target, accepted: row.accepted, deferred: row.deferred, failed: row.failed,
+      bounced: row.bounced, attempts: row.sent + row.retries, inbox: row.inbox, spam: row.spam,
+    }, laneRamp(lane.ip, lane.provider), lane.provider.thresholds, lane.row.holds_in_row);
+    await q.decideLaneDay(db, lane.row.id, row.day, r.decision, r.nextStage, r.holdsInRow, now);
+    await q.addEvent(db, {
+      at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: `day_${r.decision}`,
+      from: `stage ${row.stage}`, to: `stage ${r.nextStage}`, actor: 'policy',
+      cause: { day: row.day, target: row.target, sent: row.sent, accepted: row.accepted, deferred: row.deferred, bounced: row.bounced, failed: row.failed, ...r.rates, reason: r.reason, flagged: r.flagged },
+    });
+    lane.row = { ...lane.row, stage: r.nextStage, holds_in_row: r.holdsInRow, decided_day: row.day };
+    lane.log.info({ day: row.day, decision: r.decision, stage: row.stage, nextStage: r.nextStage, reason: r.reason, flagged: r.flagged, event: 'day_end' }, `day ${row.day}: ${r.decision} (${r.reason})`);
+    if (r.decision === 'pause') await this.#setState(lane, 'paused', null, r.reason, 'policy', now);
+  }
+
+  async #setState(lane: Lane, state: q.LaneRow['state'], until: number | null, reason: string, actor: string, now: number): Promise<void> {
+    const from = lane.row.state;
+    await this.#o.db.updateTable('lanes').set({ state, state_until: until, state_reason: reason, updated_at: now }).where('id', '=', lane.row.id).execute();
+    await q.addEvent(this.#o.db, { at: now, plan: this.#o.plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: state, from, to: state, actor, cause: { reason, until } });
+    lane.row = { ...lane.row, state, state_until: until, state_reason: reason };
+    lane.log.warn({ state, from, reason, until }, `lane ${state}: ${reason}`);
+  }
+
+  async #resumeLane(lane: Lane, now: number): Promise<void> {
+    await this.#setState(lane, 'active', null, 'suspension lapsed', 'daemon', now);
+    lane.pace = null;
+  }
+
+  async #sendRetries(now: number): Promise<void> {
+    const room = this.#o.maxInFlight - this.#inFlight.size;
+    if (room <= 0) return;
+    const active = this.#lanes.filter((l) => l.row.state === 'active' && l.inFlight < this.#o.plan.delivery.maxConnectionsPerMx * 4).map((l) => l.row.id);
+    const due = await q.claimDueRetries(this.#o.db, now, room, active);
+    for (const m of due) {
+      const lane = this.#byId.get(m.lane_id);
+      if (!lane) continue;
+      this.#dispatch(lane, { id: m.id, day: m.day, seq: m.seq, recipient: m.recipient, token: m.message_id.split('@')[0]!, attempts: m.attempts, createdAt: m.created_at });
+    }
+  }
+
+  #dispatch(lane: Lane, m: { id: number; day: string; seq: number; recipient: string; token: string; attempts: number; createdAt: number }): void {
+    lane.inFlight++;
+    const p = (async () => {
+      const { clock, plan, mailer, db } = this.#o;
+      let out: DeliveryOutcome;
+      try {
+        out = await deliverOnce({ plan, mailer, routes: this.#routes, now: () => clock.now() }, {
+          provider: lane.provider, ip: lane.ip, recipient: m.recipient, seq: m.seq, token: m.token,
+        });
+      } catch (e) {
+        // A bug or a bad template: record it as a protocol failure rather than lose the message.
+        out = { outcome: 'protocol', code: null, enhanced: null, reply: `local error: ${(e as Error).message}`, stage: null, final: true, mailboxSignal: false, mxHost: null, mxAddress: null, startedAt: clock.now(), latencyMs: null };
+      }
+      const at = clock.now();
+      let result: q.MessageResult;
+      if (out.outcome === 'accepted') result = { status: 'accepted', at };
+      else if (out.final) result = { status: 'bounced', at };
+      else {
+        const next = nextRetryAt(m.createdAt, m.attempts + 1, at, plan.delivery.retry);
+        result = next === null ? { status: 'expired', at } : { status: 'deferred', nextAttemptAt: next };
+      }
+      await q.recordAttempt(db, {
+        messageId: m.id, laneId: lane.row.id, day: m.day, startedAt: out.startedAt, latencyMs: out.latencyMs, mxHost: out.mxHost,
+        mxAddress: out.mxAddress, outcome: out.outcome, code: out.code, enhanced: out.enhanced, reply: out.reply, stage: out.stage, retry: m.attempts,
+      }, result);
+      const h = lane.hour;
+      if (result.status === 'accepted') h.accepted++;
+      else if (out.outcome === 'deferred') h.deferred++;
+      else if (result.status === 'bounced') h.bounced++;
+      else h.failed++;
+      lane.log.debug({ msg_id: m.id, seq: m.seq, rcpt: m.recipient, outcome: out.outcome, code: out.code, enhanced: out.enhanced, mx: out.mxHost, latency_ms: out.latencyMs, retry: m.attempts, status: result.status, reply: out.reply }, 'attempt');
+    })().catch((e) => lane.log.error({ err: e, msg_id: m.id }, 'recording an attempt failed'))
+      .finally(() => { lane.inFlight--; this.#inFlight.delete(p); });
+    this.#inFlight.add(p);
+  }
+
+  /** An info line per lane per hour of plan time. */
+  #logHour(lane: Lane, now: number): void {
+    const key = new Date(now).toISOString().slice(0, 13);
+    const h = lane.hour;
+    if (h.key === key) return;
+    if (h.key !== '' && h.sent + h.accepted + h.deferred + h.bounced + h.failed > 0) {
+      lane.log.info({ hour: `${h.key}:00Z`, sent: h.sent, accepted: h.accepted, deferred: h.deferred, bounced: h.bounced, failed: h.failed, in_flight: lane.inFlight, stage: lane.row.stage, state: lane.row.state }, 'hourly');
+    }
+    lane.hour = { key, sent: 0, accepted: 0, deferred: 0, bounced: 0, failed: 0 };
+  }
+
+  /**
+   * Stops ticking, lets sends in flight finish within drainMs, records the
+   * run's end. Sends still in flight after that stay marked in flight and are
+   * recorded as interrupted by the next start.
+   */
+  stop(reason: StopReason): Promise<void> {
+    this.#stopping ??= (async () => {
+      const { log, db, clock, drainMs, mailer } = this.#o;
+      this.#ticker?.stop();
+      log.info({ reason, in_flight: this.#inFlight.size }, 'stopping');
+      const drained = await Promise.race([
+        Promise.allSettled([...this.#inFlight]).then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), drainMs).unref()),
+      ]);
+      if (!drained) log.warn({ in_flight: this.#inFlight.size }, 'sends still in flight after the drain period; the next start records them as interrupted');
+      if (this.#runId) await q.endRun(db, this.#runId, clock.now(), reason);
+      await mailer.close();
+      log.info({ reason }, 'stopped');
+      this.#done(reason);
+    })();
+    return this.#stopping;
+  }
+}

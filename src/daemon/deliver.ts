@@ -1,0 +1,111 @@
+/**
+ * One delivery try for one warm-up message: build it, find the route, send
+ * it from the lane's IP, and reduce the records to one outcome. Never rejects:
+ * DNS failures are outcomes too.
+ */
+import type { Resolver } from '../dns/resolver.js';
+import { resolveRoute, type Route } from '../dns/mx.js';
+import type { Plan, PlanIp, Provider } from '../plan/types.js';
+import type { Outcome } from '../store/schema.js';
+import { buildMessage } from '../send/message.js';
+import type { Mailer } from '../send/mailer.js';
+import { deliverToRoute } from '../send/route.js';
+import { WarmupError } from '../util/errors.js';
+
+export interface DeliveryOutcome {
+  readonly outcome: Outcome;
+  readonly code: number | null;
+  readonly enhanced: string | null;
+  readonly reply: string;
+  readonly stage: string | null;
+  /** True when retrying cannot help (5xx, null MX, no such domain). */
+  readonly final: boolean;
+  readonly mailboxSignal: boolean;
+  readonly mxHost: string | null;
+  readonly mxAddress: string | null;
+  readonly startedAt: number;
+  readonly latencyMs: number | null;
+}
+
+export interface WarmupMessage {
+  readonly provider: Provider;
+  readonly ip: PlanIp;
+  readonly recipient: string;
+  readonly seq: number;
+  /** Token before the @ of the Message-ID; the same on every retry. */
+  readonly token: string;
+}
+
+/** Caches routes per domain for `ttlMs` of clock time; failures are not cached. */
+export class RouteCache {
+  readonly #entries = new Map<string, { route: Route; until: number }>();
+  readonly #statics: Readonly<Record<string, readonly string[]>>;
+  constructor(private readonly plan: Plan, private readonly resolver: Resolver, private readonly ttlMs = 600_000) {
+    // A plan route names a provider (all its domains) or a single domain.
+    const statics: Record<string, string[]> = {};
+    for (const [key, target] of plan.delivery.routes) {
+      const provider = plan.providers.find((p) => p.name === key);
+      for (const domain of provider ? provider.domains : [key]) statics[domain] = [`${target.host}:${target.port}`];
+    }
+    this.#statics = statics;
+  }
+
+  async get(domain: string, now: number): Promise<Route> {
+    const hit = this.#entries.get(domain);
+    if (hit && hit.until > now) return hit.route;
+    const route = await resolveRoute(domain, { resolver: this.resolver, port: this.plan.delivery.port, staticRoutes: this.#statics });
+    this.#entries.set(domain, { route, until: now + this.ttlMs });
+    return route;
+  }
+}
+
+export async function deliverOnce(
+  deps: { plan: Plan; mailer: Mailer; routes: RouteCache; now: () => number },
+  m: WarmupMessage,
+): Promise<DeliveryOutcome> {
+  const { plan } = deps;
+  const startedAt = deps.now();
+  const domain = m.recipient.slice(m.recipient.lastIndexOf('@') + 1);
+  let route: Route;
+  try {
+    route = await deps.routes.get(domain, startedAt);
+  } catch (e) {
+    const code = e instanceof WarmupError ? e.code : 'DNS_ERROR';
+    const final = code === 'NULL_MX' || code === 'NO_SUCH_DOMAIN';
+    return {
+      outcome: 'dns', code: null, enhanced: null, reply: `${code}: ${(e as Error).message}`, stage: 'connect', final,
+      mailboxSignal: false, mxHost: null, mxAddress: null, startedAt, latencyMs: null,
+    };
+  }
+  const subjects = plan.content.subjects;
+  const built = buildMessage({
+    from: { address: plan.sender.from.address, ...(plan.sender.from.name ? { name: plan.sender.from.name } : {}) },
+    envelopeFrom: plan.sender.envelopeFrom,
+    to: m.recipient,
+    subject: subjects[(m.seq - 1) % subjects.length]!,
+    text: plan.content.text,
+    html: plan.content.html,
+    unsubscribe: {
+      url: plan.sender.unsubscribe.url,
+      mailto: `mailto:${plan.sender.unsubscribe.mailto ?? plan.sender.envelopeFrom}?subject=unsubscribe`,
+    },
+    provider: m.provider.name,
+    ip: m.ip.address,
+    seq: m.seq,
+  }, { now: startedAt, newId: () => m.token });
+  const dkim = plan.sender.dkim;
+  const records = await deliverToRoute(deps.mailer, route, {
+    envelope: built.envelope,
+    message: { fields: built.fields },
+    localAddress: m.ip.address,
+    ehloName: m.ip.ehlo,
+    tls: plan.delivery.tls,
+    ...(dkim ? { dkim: { domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.privateKeyPem } } : {}),
+  });
+  const last = records.at(-1)!;
+  return {
+    outcome: last.outcome, code: last.code, enhanced: last.enhanced, reply: last.text, stage: last.stage, final: last.final,
+    mailboxSignal: last.mailboxSignal ?? false, mxHost: last.mx.host, mxAddress: last.mx.address,
+    startedAt: last.startedAt, latencyMs: last.latencyMs,
+  };
+}

@@ -1,0 +1,240 @@
+/**
+ * Every query the daemon and the commands run, one named function each.
+ * Counters in lane_days move in the same transaction as the rows they count,
+ * so a kill -9 at any point leaves them consistent.
+ */
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import type { Database, LaneDaysTable, LanesTable, Outcome } from './schema.js';
+
+export type Db = Kysely<Database>;
+export type LaneRow = Selectable<LanesTable>;
+export type LaneDayRow = Selectable<LaneDaysTable>;
+
+/** Creates missing lanes (stage 0, active) and returns every lane of the plan. */
+export async function ensureLanes(db: Db, plan: string, lanes: ReadonlyArray<{ ip: string; provider: string }>, now: number): Promise<LaneRow[]> {
+  if (lanes.length > 0) {
+    await db.transaction().execute(async (trx) => {
+      for (const chunk of chunks(lanes, 200)) {
+        await trx.insertInto('lanes')
+          .values(chunk.map((l) => ({ plan, ip: l.ip, provider: l.provider, stage: 0, state: 'active' as const, rate_factor: 1, holds_in_row: 0, updated_at: now })))
+          .onConflict((oc) => oc.columns(['plan', 'ip', 'provider']).doNothing())
+          .execute();
+      }
+    });
+  }
+  return loadLanes(db, plan);
+}
+
+export function loadLanes(db: Db, plan: string): Promise<LaneRow[]> {
+  return db.selectFrom('lanes').selectAll().where('plan', '=', plan).orderBy('id').execute();
+}
+
+export function getLaneDay(db: Db, laneId: number, day: string): Promise<LaneDayRow | undefined> {
+  return db.selectFrom('lane_days').selectAll().where('lane_id', '=', laneId).where('day', '=', day).executeTakeFirst();
+}
+
+/** The lane's most recent day strictly before `day`. */
+export function previousLaneDay(db: Db, laneId: number, day: string): Promise<LaneDayRow | undefined> {
+  return db.selectFrom('lane_days').selectAll().where('lane_id', '=', laneId).where('day', '<', day)
+    .orderBy('day', 'desc').limit(1).executeTakeFirst();
+}
+
+/** Every lane-day of a plan, optionally one day only (status, reports). */
+export function laneDays(db: Db, plan: string, day?: string): Promise<Array<LaneDayRow & { ip: string; provider: string }>> {
+  let q = db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+    .selectAll('lane_days').select(['lanes.ip', 'lanes.provider']).where('lanes.plan', '=', plan);
+  if (day !== undefined) q = q.where('lane_days.day', '=', day);
+  return q.orderBy('lane_days.day').orderBy('lanes.id').execute();
+}
+
+/** Opens a lane's day at `stage` with its target and spread window. */
+export async function openLaneDay(db: Db, row: Pick<Insertable<LaneDaysTable>, 'lane_id' | 'day' | 'stage' | 'target' | 'spread_from' | 'spread_until'>, now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('lane_days').values({ ...row, decision: null, decided_at: null }).onConflict((oc) => oc.columns(['lane_id', 'day']).doNothing()).execute();
+    await trx.updateTable('lanes').set({ stage: row.stage, updated_at: now }).where('id', '=', row.lane_id).execute();
+  });
+}
+
+/** Records the day-end decision on the day and the lane's next stage. */
+export async function decideLaneDay(db: Db, laneId: number, day: string, decision: string, nextStage: number, holdsInRow: number, now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('lane_days').set({ decision, decided_at: now }).where('lane_id', '=', laneId).where('day', '=', day).execute();
+    await trx.updateTable('lanes').set({ stage: nextStage, holds_in_row: holdsInRow, decided_day: day, updated_at: now }).where('id', '=', laneId).execute();
+  });
+}
+
+/**
+ * Creates the next message of a lane's day, marked in flight, and counts it
+ * as sent, before any byte goes out: a crash after this point can at worst
+ * resend this one message, never lose the count.
+ */
+export async function createMessage(db: Db, m: { laneId: number; day: string; recipient: string; messageId: string; now: number }): Promise<{ id: number; seq: number }> {
+  return db.transaction().execute(async (trx) => {
+    const { sent } = await trx.updateTable('lane_days').set((eb) => ({ sent: eb('sent', '+', 1) }))
+      .where('lane_id', '=', m.laneId).where('day', '=', m.day).returning('sent').executeTakeFirstOrThrow();
+    const { id } = await trx.insertInto('messages').values({
+      lane_id: m.laneId, day: m.day, seq: sent, recipient: m.recipient, message_id: m.messageId,
+      status: 'in_flight', attempts: 0, created_at: m.now, next_attempt_at: null, finished_at: null,
+    }).returning('id').executeTakeFirstOrThrow();
+    return { id, seq: sent };
+  });
+}
+
+export interface DueRetry {
+  readonly id: number;
+  readonly lane_id: number;
+  readonly day: string;
+  readonly seq: number;
+  readonly recipient: string;
+  readonly message_id: string;
+  readonly attempts: number;
+  readonly created_at: number;
+}
+
+/** Claims deferred messages whose retry is due (marks them in flight so no one else takes them). */
+export async function claimDueRetries(db: Db, now: number, limit: number, laneIds: readonly number[]): Promise<DueRetry[]> {
+  if (laneIds.length === 0) return [];
+  return db.transaction().execute(async (trx) => {
+    const rows = await trx.selectFrom('messages')
+      .select(['id', 'lane_id', 'day', 'seq', 'recipient', 'message_id', 'attempts', 'created_at'])
+      .where('status', '=', 'deferred').where('next_attempt_at', '<=', now).where('lane_id', 'in', [...laneIds])
+      .orderBy('next_attempt_at').limit(limit).execute();
+    if (rows.length > 0) {
+      await trx.updateTable('messages').set({ status: 'in_flight' }).where('id', 'in', rows.map((r) => r.id)).execute();
+    }
+    return rows;
+  });
+}
+
+export interface AttemptRecord {
+  readonly messageId: number;
+  readonly laneId: number;
+  readonly day: string;
+  readonly startedAt: number;
+  readonly latencyMs: number | null;
+  readonly mxHost: string | null;
+  readonly mxAddress: string | null;
+  readonly outcome: Outcome;
+  readonly code: number | null;
+  readonly enhanced: string | null;
+  readonly reply: string | null;
+  readonly stage: string | null;
+  /** 0 for the first try. */
+  readonly retry: number;
+}
+
+/** What an attempt did to its message. */
+export type MessageResult =
+  | { readonly status: 'accepted' | 'bounced'; readonly at: number }
+  | { readonly status: 'deferred'; readonly nextAttemptAt: number }
+  | { readonly status: 'expired'; readonly at: number };
+
+/** Writes one attempt, its message's new state and the day's counters in one transaction. */
+export async function recordAttempt(db: Db, a: AttemptRecord, result: MessageResult): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('attempts').values({
+      message_id: a.messageId, lane_id: a.laneId, day: a.day, started_at: a.startedAt, latency_ms: a.latencyMs,
+      mx_host: a.mxHost, mx_address: a.mxAddress, outcome: a.outcome, code: a.code, enhanced: a.enhanced,
+      reply: a.reply, stage: a.stage, retry: a.retry,
+    }).execute();
+    await trx.updateTable('messages').set((eb) => ({
+      status: result.status,
+      attempts: eb('attempts', '+', 1),
+      next_attempt_at: result.status === 'deferred' ? result.nextAttemptAt : null,
+      finished_at: result.status === 'deferred' ? null : result.at,
+    })).where('id', '=', a.messageId).execute();
+    const attemptIsDeferral = a.outcome === 'deferred';
+    const attemptIsFailure = a.outcome !== 'accepted' && a.outcome !== 'bounced' && a.outcome !== 'deferred';
+    await trx.updateTable('lane_days').set((eb) => ({
+      accepted: eb('accepted', '+', result.status === 'accepted' ? 1 : 0),
+      bounced: eb('bounced', '+', result.status === 'bounced' ? 1 : 0),
+      expired: eb('expired', '+', result.status === 'expired' ? 1 : 0),
+      deferred: eb('deferred', '+', attemptIsDeferral ? 1 : 0),
+      failed: eb('failed', '+', attemptIsFailure ? 1 : 0),
+      retries: eb('retries', '+', a.retry > 0 ? 1 : 0),
+    })).where('lane_id', '=', a.laneId).where('day', '=', a.day).execute();
+  });
+}
+
+/**
+ * After a crash: every message still marked in flight gets an `interrupted`
+ * attempt and is queued for retry now. Returns how many there were.
+ */
+export async function recoverInFlight(db: Db, plan: string, now: number): Promise<number> {
+  const rows = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
+    .select(['messages.id', 'messages.lane_id', 'messages.day', 'messages.attempts'])
+    .where('lanes.plan', '=', plan).where('messages.status', '=', 'in_flight').execute();
+  for (const r of rows) {
+    await recordAttempt(db, {
+      messageId: r.id, laneId: r.lane_id, day: r.day, startedAt: now, latencyMs: null, mxHost: null, mxAddress: null,
+      outcome: 'interrupted', code: null, enhanced: null, reply: 'in flight when the daemon stopped; outcome unknown', stage: null, retry: r.attempts,
+    }, { status: 'deferred', nextAttemptAt: now });
+  }
+  return rows.length;
+}
+
+/** Messages in flight and retries queued, per lane (status). */
+export async function queueCounts(db: Db, plan: string): Promise<Map<number, { inFlight: number; retries: number }>> {
+  const rows = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
+    .select(['messages.lane_id', 'messages.status']).select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('lanes.plan', '=', plan).where('messages.status', 'in', ['in_flight', 'deferred'])
+    .groupBy(['messages.lane_id', 'messages.status']).execute();
+  const out = new Map<number, { inFlight: number; retries: number }>();
+  for (const r of rows) {
+    const e = out.get(r.lane_id) ?? { inFlight: 0, retries: 0 };
+    if (r.status === 'in_flight') e.inFlight = Number(r.n);
+    else e.retries = Number(r.n);
+    out.set(r.lane_id, e);
+  }
+  return out;
+}
+
+/** Messages still waiting for a retry in the whole plan. */
+export async function pendingRetries(db: Db, plan: string): Promise<number> {
+  const r = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
+    .select((eb) => eb.fn.countAll<number>().as('n')).where('lanes.plan', '=', plan)
+    .where('messages.status', 'in', ['deferred', 'in_flight']).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+export async function startRun(db: Db, run: { plan: string; planFile: string | null; host: string; pid: number; now: number; speed: number }): Promise<number> {
+  const { id } = await db.insertInto('runs').values({
+    plan: run.plan, plan_file: run.planFile, host: run.host, pid: run.pid, started_at: run.now, speed: run.speed, ended_at: null, end_reason: null,
+  }).returning('id').executeTakeFirstOrThrow();
+  return id;
+}
+
+export async function endRun(db: Db, id: number, now: number, reason: string): Promise<void> {
+  await db.updateTable('runs').set({ ended_at: now, end_reason: reason }).where('id', '=', id).execute();
+}
+
+/** The run most recently started for a plan. */
+export function lastRun(db: Db, plan: string) {
+  return db.selectFrom('runs').selectAll().where('plan', '=', plan).orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
+export interface EventInput {
+  readonly at: number;
+  readonly plan: string;
+  readonly laneId?: number | null;
+  readonly ip?: string | null;
+  readonly provider?: string | null;
+  readonly kind: string;
+  readonly from?: string | null;
+  readonly to?: string | null;
+  readonly actor: string;
+  readonly cause?: Record<string, unknown>;
+}
+
+export async function addEvent(db: Db, e: EventInput): Promise<void> {
+  await db.insertInto('events').values({
+    at: e.at, plan: e.plan, lane_id: e.laneId ?? null, ip: e.ip ?? null, provider: e.provider ?? null, kind: e.kind,
+    from_state: e.from ?? null, to_state: e.to ?? null, actor: e.actor, cause: JSON.stringify(e.cause ?? {}),
+  }).execute();
+}
+
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,89 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { load, startDaemon, until, writePlan } from './harness.js';
+
+/** A misbehaving MX on loopback: `blackhole` accepts and never greets; `busy` answers 421 and hangs up. */
+const servers: Server[] = [];
+const sockets = new Set<Socket>();
+function serve(host: string, port: number, onConnect: (s: Socket) => void): Promise<void> {
+  const server = createServer((s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => {}); onConnect(s); });
+  servers.push(server);
+  return new Promise((resolve) => server.listen(port, host, resolve));
+}
+beforeAll(async () => {
+  await serve('127.0.0.90', 2525, () => { /* never says a word */ });
+  await serve('127.0.0.91', 2525, (s) => s.end('421 4.7.0 mx.busy.test Too many connections, try again later\r\n'));
+});
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+});
+
+describe('a dead, slow or misbehaving MX', () => {
+  it('holds up only its own lane: the other lane of the same IP meets its target on time', async () => {
+    const { file } = writePlan({
+      name: 'slowmx', ips: ['127.0.0.29'], ramp: '{ daily: [10] }', launch: '2026-12-02',
+      providers: {
+        slow: { domains: ['slow.test'], seeds: ['x@slow.test'] },
+        dead: { domains: ['dead.test'], seeds: ['x@dead.test'] },
+        sink: { domains: ['sink.test'], seeds: ['slowmx@sink.test'] },
+      },
+      delivery: ['routes: { slow: "127.0.0.90:2525" }'],
+    });
+    const started = Date.now();
+    const run = await startDaemon(load(file), { from: '2026-12-01T08:00:00Z', speed: 20_000 });
+    // The whole window lasts about 2.2 real seconds; the blackhole's greeting timeout is 5 s.
+    const sink = await until('the sink lane to finish its day', 15_000, async () => {
+      const d = await run.store.db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+        .selectAll('lane_days').where('lanes.provider', '=', 'sink').executeTakeFirst();
+      return d && d.accepted === 10 ? d : undefined;
+    });
+    const finishedAfter = Date.now() - started;
+    const slowAttempts = await until('the blackhole to time out', 20_000, async () => {
+      const rows = await run.store.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
+        .select(['attempts.outcome', 'attempts.stage', 'attempts.reply']).where('lanes.provider', '=', 'slow').execute();
+      return rows.length > 0 ? rows : undefined;
+    });
+    const dead = await run.store.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
+      .select(['attempts.outcome', 'attempts.stage']).where('lanes.provider', '=', 'dead').execute();
+    await run.stop();
+    expect(sink).toMatchObject({ sent: 10, accepted: 10 });
+    expect(finishedAfter).toBeLessThan(5_000);
+    expect(slowAttempts[0]).toMatchObject({ outcome: 'timeout', stage: 'greeting' });
+    expect(dead.length).toBeGreaterThan(0);
+    expect(dead.every((a) => a.outcome === 'network' && a.stage === 'connect')).toBe(true);
+  }, 40_000);
+
+  it('records a 421 greeting as a deferral and keeps retrying it', async () => {
+    const { file } = writePlan({
+      name: 'busymx', ips: ['127.0.0.31'], ramp: '{ daily: [3] }', launch: '2026-12-02',
+      providers: { busy: { domains: ['busy.test'], seeds: ['x@busy.test'] } },
+      delivery: ['routes: { busy: "127.0.0.91:2525" }', 'retry: { intervals: [10m], expire: 2h }'],
+    });
+    const run = await startDaemon(load(file), { from: '2026-12-01T08:00:00Z', speed: 20_000 });
+    const rows = await until('retries of the 421', 15_000, async () => {
+      const r = await run.store.db.selectFrom('attempts').selectAll().orderBy('id').execute();
+      return r.some((a) => a.retry >= 2) ? r : undefined;
+    });
+    await run.stop();
+    expect(rows[0]).toMatchObject({ outcome: 'deferred', code: 421, enhanced: '4.7.0', stage: 'greeting', mx_address: '127.0.0.91' });
+    expect(rows[0]!.reply).toContain('Too many connections');
+  }, 30_000);
+
+  it('gives up on a message when the retries expire', async () => {
+    const { file } = writePlan({
+      name: 'expire', ips: ['127.0.0.32'], ramp: '{ daily: [1] }', launch: '2026-12-02',
+      providers: { busy: { domains: ['busy.test'], seeds: ['x@busy.test'] } },
+      delivery: ['routes: { busy: "127.0.0.91:2525" }', 'retry: { intervals: [10m], expire: 30m }'],
+    });
+    const run = await startDaemon(load(file), { from: '2026-12-01T08:00:00Z', speed: 20_000 });
+    const msg = await until('the message to expire', 15_000, async () => {
+      const m = await run.store.db.selectFrom('messages').selectAll().executeTakeFirst();
+      return m?.status === 'expired' ? m : undefined;
+    });
+    const day = await run.store.db.selectFrom('lane_days').selectAll().executeTakeFirstOrThrow();
+    await run.stop();
+    expect(msg.attempts).toBeGreaterThanOrEqual(3);
+    expect(day.expired).toBe(1);
+  }, 30_000);
+});

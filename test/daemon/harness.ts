@@ -1,0 +1,115 @@
+/**
+ * Runs the real daemon in-process against the loopback peers, on an
+ * accelerated clock, with a plan written for the test.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDnsResolver } from '../../src/dns/resolver.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { loadPlan } from '../../src/plan/load.js';
+import type { Plan } from '../../src/plan/types.js';
+import { createSmtpMailer } from '../../src/send/mailer.js';
+import { openStore, type OpenedStore } from '../../src/store/open.js';
+import { acceleratedClock, type Clock } from '../../src/util/clock.js';
+import { createLogger } from '../../src/util/log.js';
+import { dnsServer } from '../peers/peers.js';
+
+export const DAY_MS = 86_400_000;
+
+export interface PlanParts {
+  name: string;
+  ips: string[];
+  /** provider name -> { domain, seeds } */
+  providers: Record<string, { domains: string[]; seeds: string[]; ramp?: string }>;
+  start?: string;
+  launch?: string;
+  ramp?: string;
+  /** YAML lines appended under `delivery:` */
+  delivery?: string[];
+  /** extra top-level YAML */
+  extra?: string;
+  dkim?: boolean;
+}
+
+/** A plan in a temp dir with its own database; DKIM key generated for the run. */
+export function writePlan(parts: PlanParts): { file: string; dir: string; pem: string | null } {
+  const dir = mkdtempSync(join(tmpdir(), `warmup-${parts.name}-`));
+  let pem: string | null = null;
+  if (parts.dkim) {
+    pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    writeFileSync(join(dir, 'dkim.pem'), pem, { mode: 0o600 });
+  }
+  const providers = Object.entries(parts.providers).map(([name, p]) =>
+    `  ${name}:\n    domains: [${p.domains.join(', ')}]\n    seeds: [${p.seeds.join(', ')}]${p.ramp ? `\n    ramp: ${p.ramp}` : ''}`).join('\n');
+  const text = `name: ${parts.name}
+timezone: UTC
+start: ${parts.start ?? '2026-12-01'}
+launch: ${parts.launch ?? '2026-12-04'}
+window: { start: "08:00", end: "20:00" }
+sender:
+  from: { address: hello@news.warmup.test, name: Warmup Test }
+  envelope_from: bounces@news.warmup.test
+${parts.dkim ? '  dkim: { domain: news.warmup.test, selector: t1, private_key_file: dkim.pem }\n' : ''}  unsubscribe: { url: "https://news.warmup.test/u?r={{recipient}}", mailto: unsub@news.warmup.test }
+ips:
+${parts.ips.map((ip) => `  - address: ${ip}\n    ehlo: mta${ip.split('.')[3]}.warmup.test`).join('\n')}
+ramps:
+  default: ${parts.ramp ?? '{ daily: [4, 6, 8] }'}
+providers:
+${providers}
+delivery:
+  dns_servers: [${dnsServer}]
+  timeouts: { connect: 2s, greeting: 5s, command: 10s }
+${(parts.delivery ?? []).map((l) => `  ${l}`).join('\n')}
+warnings: { ip_peak_per_day: 1 }
+store: { path: ${join(dir, 'warmup.db')} }
+${parts.extra ?? ''}`;
+  const file = join(dir, 'plan.yaml');
+  writeFileSync(file, text);
+  return { file, dir, pem };
+}
+
+export function load(file: string): Plan {
+  const r = loadPlan(readFileSync(file, 'utf8'), { file });
+  if (!r.ok) throw new Error(`test plan invalid:\n${r.errors.map((e) => `${e.line}:${e.column} ${e.path}: ${e.message}`).join('\n')}`);
+  return r.plan;
+}
+
+export interface Running {
+  readonly plan: Plan;
+  readonly daemon: Daemon;
+  readonly store: OpenedStore;
+  readonly clock: Clock;
+  stop(): Promise<void>;
+}
+
+/** Starts the daemon on an accelerated clock (`speed`), ticking every `tickMs` real ms. */
+export async function startDaemon(plan: Plan, opts: { from: string; speed: number; tickMs?: number; drainMs?: number }): Promise<Running> {
+  const clock = acceleratedClock(Date.parse(opts.from), opts.speed);
+  const store = await openStore(plan.storePath);
+  const log = createLogger({ level: process.env.WARMUP_TEST_LOG ?? 'silent' });
+  const mailer = createSmtpMailer({
+    clock,
+    timeouts: { connect: plan.delivery.timeouts.connectMs, greeting: plan.delivery.timeouts.greetingMs, socket: plan.delivery.timeouts.commandMs },
+    pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },
+  });
+  const resolver = createDnsResolver({ servers: plan.delivery.dnsServers, timeoutMs: 1000, tries: 1 });
+  const daemon = new Daemon({ plan, db: store.db, mailer, resolver, clock, log, tickMs: opts.tickMs ?? 50, speed: opts.speed, drainMs: opts.drainMs ?? 10_000 });
+  await daemon.start();
+  return {
+    plan, daemon, store, clock,
+    async stop() { await daemon.stop('SIGTERM'); await store.close(); },
+  };
+}
+
+/** Polls `check` every 50 ms until it returns a value, or throws after `timeoutMs`. */
+export async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
