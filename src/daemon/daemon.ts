@@ -88,7 +88,7 @@ export class Daemon {
   get inFlight(): number { return this.#inFlight.size; }
 
   /** Recovers a crashed run's in-flight messages, creates lanes, and starts ticking. */
-  async start(): Promise<void> {
+  async start(options: { ticker?: boolean } = {}): Promise<void> {
     const { plan, db, clock, log } = this.#o;
     const now = clock.now();
     this.#startedAt = now;
@@ -108,7 +108,7 @@ export class Daemon {
     }
     this.#runId = await q.startRun(db, { plan: plan.name, planFile: plan.file, host: hostname(), pid: process.pid, now, speed: this.#o.speed });
     log.info({ run: this.#runId, lanes: this.#lanes.length, at: new Date(now).toISOString(), speed: this.#o.speed }, 'warmup started');
-    this.#ticker = startTicker(this.#o.tickMs, () => this.tick(), (e) => log.error({ err: e }, 'tick failed'));
+    if (options.ticker !== false) this.#ticker = startTicker(this.#o.tickMs, () => this.tick(), (e) => log.error({ err: e }, 'tick failed'));
   }
 
   /** One pass over every lane at the clock's current reading. */
@@ -117,6 +117,7 @@ export class Daemon {
     const now = this.#o.clock.now();
     this.lastTickAt = now;
     const ctx = dayContext(this.#o.plan, now);
+    await this.#reloadLanes();
     for (const lane of this.#lanes) {
       await this.#sendDue(lane, ctx, now);
       await this.#closeDayIfOver(lane, ctx, now);
@@ -134,9 +135,28 @@ export class Daemon {
     return Math.max(1000, 2 * this.#o.tickMs * this.#o.speed);
   }
 
+  /**
+   * Lane state may be changed by other processes (warmup pause/resume, the
+   * DNSBL monitor): re-read it every tick so a change takes effect within one.
+   */
+  async #reloadLanes(): Promise<void> {
+    for (const row of await q.loadLanes(this.#o.db, this.#o.plan.name)) {
+      const lane = this.#byId.get(row.id);
+      if (!lane) continue;
+      if (lane.row.state !== 'active' && row.state === 'active') lane.pace = null;
+      lane.row = row;
+    }
+  }
+
+  /** Resolves when every send in flight has been recorded (simulation steps use it). */
+  async settle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
   async #sendDue(lane: Lane, ctx: DayContext, now: number): Promise<void> {
     if (lane.row.state !== 'active') {
-      if (lane.row.state === 'suspended' && lane.row.state_until !== null && lane.row.state_until <= now) await this.#resumeLane(lane, now);
+      // A suspension, or a pause given a duration, lapses by itself.
+      if (lane.row.state_until !== null && lane.row.state_until <= now) await this.#resumeLane(lane, now);
       else return;
     }
     let day: OpenDay | null = null;
@@ -219,14 +239,13 @@ export class Daemon {
 
   async #setState(lane: Lane, state: q.LaneRow['state'], until: number | null, reason: string, actor: string, now: number): Promise<void> {
     const from = lane.row.state;
-    await this.#o.db.updateTable('lanes').set({ state, state_until: until, state_reason: reason, updated_at: now }).where('id', '=', lane.row.id).execute();
-    await q.addEvent(this.#o.db, { at: now, plan: this.#o.plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: state, from, to: state, actor, cause: { reason, until } });
-    lane.row = { ...lane.row, state, state_until: until, state_reason: reason };
-    lane.log.warn({ state, from, reason, until }, `lane ${state}: ${reason}`);
+    const [changed] = await q.changeLaneStates(this.#o.db, this.#o.plan.name, { ip: lane.ip.address, provider: lane.provider.name }, { state, until, reason, actor }, now);
+    if (changed) lane.row = changed;
+    lane.log.warn({ state, from, reason, until, actor }, `lane ${state}: ${reason}`);
   }
 
   async #resumeLane(lane: Lane, now: number): Promise<void> {
-    await this.#setState(lane, 'active', null, 'suspension lapsed', 'daemon', now);
+    await this.#setState(lane, 'active', null, `${lane.row.state} lapsed`, 'daemon', now);
     lane.pace = null;
   }
 

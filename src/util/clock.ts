@@ -27,3 +27,19 @@ export function acceleratedClock(from: number, speed: number, realNow: () => num
     realDelay: (ms: number) => ms / speed,
   });
 }
+
+/** A clock that moves only when told to: simulations step it, tests pin it. */
+export interface ManualClock extends Clock {
+  set(ms: number): void;
+  advance(ms: number): void;
+}
+
+export function manualClock(start: number): ManualClock {
+  let t = start;
+  return {
+    now: () => t,
+    realDelay: () => 0,
+    set(ms: number) { t = ms; },
+    advance(ms: number) { t += ms; },
+  };
+}
