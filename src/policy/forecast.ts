@@ -1,0 +1,116 @@
+/**
+ * Launch forecast: for each lane, the stage it will have reached on launch
+ * day at the pace it has kept so far (holds and back-offs included), and
+ * whether that carries the plan's launch-day volume. Pure.
+ */
+import type { Plan } from '../plan/types.js';
+import { addDays, daysBetween } from '../schedule/calendar.js';
+import { countSendingDays, isSkipDay, laneRamp, stageVolume } from '../schedule/ramp.js';
+
+export interface LaneState {
+  readonly ip: string;
+  readonly provider: string;
+  /** Stage the lane will run at on its next sending day. */
+  readonly stage: number;
+  readonly state: 'active' | 'suspended' | 'paused';
+}
+
+export interface LaneHistoryDay {
+  readonly ip: string;
+  readonly provider: string;
+  readonly day: string;
+  /** advance | hold | back_off | pause, or null while the day is open. */
+  readonly decision: string | null;
+}
+
+export type Verdict = 'ready' | 'behind' | 'paused';
+
+export interface LaneForecast {
+  readonly ip: string;
+  readonly provider: string;
+  readonly state: LaneState['state'];
+  readonly stage: number;
+  /** The volume the unadapted plan gives this lane on launch day. */
+  readonly launchTarget: number;
+  /** Share of decided days that advanced (1 when none decided yet). */
+  readonly pace: number;
+  readonly projectedStage: number;
+  /** What the lane can carry on launch day at its pace. */
+  readonly projectedVolume: number;
+  readonly verdict: Verdict;
+  /** The date the lane reaches its launch target at this pace (may be after launch); null if never. */
+  readonly readyOn: string | null;
+}
+
+export interface IpForecast {
+  readonly ip: string;
+  readonly verdict: Verdict;
+  /** Launch-day capacity per provider at the projected pace. */
+  readonly capacity: Readonly<Record<string, number>>;
+}
+
+export interface Forecast {
+  /** The day the forecast is made from (plan-local). */
+  readonly asOf: string;
+  readonly launch: string;
+  readonly lanes: readonly LaneForecast[];
+  readonly ips: readonly IpForecast[];
+  /** Total launch-day capacity per provider: sign-up mail each provider can take on launch day. */
+  readonly capacity: Readonly<Record<string, number>>;
+}
+
+export function forecastLaunch(plan: Plan, lanes: readonly LaneState[], history: readonly LaneHistoryDay[], today: string): Forecast {
+  const decided = new Map<string, { advanced: number; total: number }>();
+  for (const h of history) {
+    if (h.decision === null) continue;
+    const key = `${h.ip}|${h.provider}`;
+    const e = decided.get(key) ?? { advanced: 0, total: 0 };
+    e.total++;
+    if (h.decision === 'advance') e.advanced++;
+    decided.set(key, e);
+  }
+  const out: LaneForecast[] = [];
+  for (const lane of lanes) {
+    const ip = plan.ips.find((i) => i.address === lane.ip);
+    const provider = plan.providers.find((p) => p.name === lane.provider);
+    if (!ip || !provider) continue;
+    const ramp = laneRamp(ip, provider);
+    const launchTarget = stageVolume(ramp, countSendingDays(ip.start, plan.launch, plan.skipDays) + 1);
+    const d = decided.get(`${lane.ip}|${lane.provider}`);
+    const pace = d && d.total > 0 ? d.advanced / d.total : 1;
+    // Sending days left before launch, from today (or the IP's start) on.
+    const from = daysBetween(today, ip.start) > 0 ? ip.start : today;
+    const left = daysBetween(from, plan.launch) > 0 ? countSendingDays(from, plan.launch, plan.skipDays) : 0;
+    const stage = Math.max(1, lane.stage);
+    const projectedStage = stage + Math.floor(left * pace);
+    const projectedVolume = lane.state === 'paused' ? 0 : stageVolume(ramp, projectedStage);
+    const verdict: Verdict = lane.state === 'paused' ? 'paused' : projectedVolume >= launchTarget ? 'ready' : 'behind';
+    out.push({
+      ip: lane.ip, provider: lane.provider, state: lane.state, stage, launchTarget, pace, projectedStage, projectedVolume, verdict,
+      readyOn: lane.state === 'paused' ? null : readyDate(plan, from, stage, pace, launchTarget, ramp),
+    });
+  }
+  const ips: IpForecast[] = [];
+  for (const ip of plan.ips) {
+    const mine = out.filter((l) => l.ip === ip.address);
+    if (mine.length === 0) continue;
+    const verdict: Verdict = mine.every((l) => l.verdict === 'paused') ? 'paused' : mine.some((l) => l.verdict !== 'ready') ? 'behind' : 'ready';
+    ips.push({ ip: ip.address, verdict, capacity: Object.fromEntries(mine.map((l) => [l.provider, l.projectedVolume])) });
+  }
+  const capacity: Record<string, number> = {};
+  for (const l of out) capacity[l.provider] = (capacity[l.provider] ?? 0) + l.projectedVolume;
+  return { asOf: today, launch: plan.launch, lanes: out, ips, capacity };
+}
+
+/** First date on which the lane, advancing at `pace`, runs at or above `target`. */
+function readyDate(plan: Plan, from: string, stage: number, pace: number, target: number, ramp: ReturnType<typeof laneRamp>): string | null {
+  if (stageVolume(ramp, stage) >= target) return from;
+  if (pace <= 0) return null;
+  let progress = stage;
+  for (let d = from, i = 0; i < 366; d = addDays(d, 1), i++) {
+    if (isSkipDay(d, plan.skipDays)) continue;
+    progress += pace;
+    if (stageVolume(ramp, Math.floor(progress)) >= target) return addDays(d, 1);
+  }
+  return null;
+}
