@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Plan, PlanIp, Provider } from '../plan/types.js';
 import { decideDay } from '../policy/day-end.js';
+import { effectiveRules, RuleEngine, type RuleAction } from '../policy/rules.js';
 import { dueCount, nextRetryAt, pace, proRataTarget, type Pace } from '../schedule/due.js';
 import { laneRamp, stageVolume } from '../schedule/ramp.js';
 import type { Mailer } from '../send/mailer.js';
@@ -68,6 +69,9 @@ export class Daemon {
   readonly #byId = new Map<number, Lane>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #routes: RouteCache;
+  readonly #rules: RuleEngine;
+  /** Seed mailboxes resting after a per-mailbox deferral, until when (plan time). */
+  readonly #resting = new Map<string, number>();
   #ticker: Ticker | null = null;
   #runId = 0;
   /** Clock reading when this run started: pro rata applies only to a window that opened before it. */
@@ -81,6 +85,7 @@ export class Daemon {
   constructor(options: DaemonOptions) {
     this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, ...options };
     this.#routes = new RouteCache(options.plan, options.resolver);
+    this.#rules = new RuleEngine(effectiveRules(options.plan), options.plan.policy.breaker);
     this.stopped = new Promise((resolve) => { this.#done = resolve; });
   }
 
@@ -106,7 +111,7 @@ export class Daemon {
       this.#lanes.push(lane);
       this.#byId.set(row.id, lane);
     }
-    this.#runId = await q.startRun(db, { plan: plan.name, planFile: plan.file, host: hostname(), pid: process.pid, now, speed: this.#o.speed });
+    this.#runId = await q.startRun(db, { plan: plan.name, planFile: plan.file, host: hostname(), pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
     log.info({ run: this.#runId, lanes: this.#lanes.length, at: new Date(now).toISOString(), speed: this.#o.speed }, 'warmup started');
     if (options.ticker !== false) this.#ticker = startTicker(this.#o.tickMs, () => this.tick(), (e) => log.error({ err: e }, 'tick failed'));
   }
@@ -163,19 +168,22 @@ export class Daemon {
     if (lane.day && !lane.day.decided && now < lane.day.until + this.#graceMs) day = lane.day;
     else if (isSendingDay(this.#o.plan, lane.ip, ctx.date) && ctx.inWindow) day = await this.#openDay(lane, ctx, now);
     if (!day || day.target === 0) return;
+    if (lane.row.rate_until !== null && lane.row.rate_until <= now) await this.#endShaping(lane, now);
     const key = `${lane.row.id}|${day.date}`;
     const behind = dueCount(day.target, day.from, day.until, now, key) - day.sent;
     if (behind <= 0) return;
-    const laneCap = this.#o.plan.delivery.maxConnectionsPerMx * 4 - lane.inFlight;
+    const laneCap = this.#laneCap(lane) - lane.inFlight;
     const globalCap = this.#o.maxInFlight - this.#inFlight.size;
     const paced = pace(lane.pace, {
-      target: day.target, windowMs: day.until - day.from, catchUpFactor: this.#o.plan.delivery.catchUpFactor,
+      // A rule that cut the rate also forbids catching up until it lapses.
+      target: day.target, windowMs: day.until - day.from,
+      catchUpFactor: lane.row.rate_factor < 1 ? lane.row.rate_factor : this.#o.plan.delivery.catchUpFactor,
       tickMs: this.#o.clock.realDelay(1) > 0 ? this.#o.tickMs / this.#o.clock.realDelay(1) : this.#o.tickMs,
     }, now, Math.max(0, Math.min(behind, laneCap, globalCap)));
     lane.pace = paced.next;
     for (let i = 0; i < paced.allowed; i++) {
       const token = `wu-${lane.row.id}-${day.date.replaceAll('-', '')}-${day.sent + 1}-${randomBytes(4).toString('hex')}`;
-      const recipient = recipientFor(lane.provider, lane.ip.address, day.date, day.sent + 1);
+      const recipient = recipientFor(lane.provider, lane.ip.address, day.date, day.sent + 1, (a) => (this.#resting.get(a) ?? 0) > now);
       const domain = this.#o.plan.sender.from.address.split('@')[1]!.toLowerCase();
       const { id, seq } = await q.createMessage(this.#o.db, { laneId: lane.row.id, day: day.date, recipient, messageId: `${token}@${domain}`, now });
       day.sent = seq;
@@ -252,7 +260,7 @@ export class Daemon {
   async #sendRetries(now: number): Promise<void> {
     const room = this.#o.maxInFlight - this.#inFlight.size;
     if (room <= 0) return;
-    const active = this.#lanes.filter((l) => l.row.state === 'active' && l.inFlight < this.#o.plan.delivery.maxConnectionsPerMx * 4).map((l) => l.row.id);
+    const active = this.#lanes.filter((l) => l.row.state === 'active' && l.inFlight < this.#laneCap(l)).map((l) => l.row.id);
     const due = await q.claimDueRetries(this.#o.db, now, room, active);
     for (const m of due) {
       const lane = this.#byId.get(m.lane_id);
@@ -285,7 +293,12 @@ export class Daemon {
       await q.recordAttempt(db, {
         messageId: m.id, laneId: lane.row.id, day: m.day, startedAt: out.startedAt, latencyMs: out.latencyMs, mxHost: out.mxHost,
         mxAddress: out.mxAddress, outcome: out.outcome, code: out.code, enhanced: out.enhanced, reply: out.reply, stage: out.stage, retry: m.attempts,
+        mailboxSignal: out.mailboxSignal,
       }, result);
+      const actions = this.#rules.observe({
+        ip: lane.ip.address, provider: lane.provider.name, recipient: m.recipient, outcome: out.outcome, text: out.reply, mailboxSignal: out.mailboxSignal,
+      }, at);
+      for (const a of actions) await this.#apply(a, lane, at);
       const h = lane.hour;
       if (result.status === 'accepted') h.accepted++;
       else if (out.outcome === 'deferred') h.deferred++;
@@ -295,6 +308,53 @@ export class Daemon {
     })().catch((e) => lane.log.error({ err: e, msg_id: m.id }, 'recording an attempt failed'))
       .finally(() => { lane.inFlight--; this.#inFlight.delete(p); });
     this.#inFlight.add(p);
+  }
+
+  /** In-flight cap of a lane: one connection's worth when a rule asked for one connection. */
+  #laneCap(lane: Lane): number {
+    return lane.row.max_connections ?? this.#o.plan.delivery.maxConnectionsPerMx * 4;
+  }
+
+  /** Carries out what a reply-pattern rule or the circuit breaker decided. */
+  async #apply(a: RuleAction, lane: Lane, now: number): Promise<void> {
+    const { db, plan } = this.#o;
+    const actor = a.rule === 'circuit-breaker' ? 'policy:circuit-breaker' : `rule:${a.rule}`;
+    const cause = { rule: a.rule, reply: a.reply, ip: lane.ip.address, provider: lane.provider.name };
+    const reason = `${a.rule}: ${a.reply.slice(0, 160)}`;
+    const log = lane.log.child({ rule: a.rule, action: a.action });
+    switch (a.action) {
+      case 'suspend': case 'pause': case 'pause_ip': case 'pause_provider': case 'stop_all': {
+        const state = a.until === null ? 'paused' : 'suspended';
+        const changed = await q.changeLaneStates(db, plan.name, a.scope, { state, until: a.until, reason, actor, kind: `rule_${a.action}`, cause }, now);
+        for (const row of changed) { const l = this.#byId.get(row.id); if (l) l.row = row; }
+        log.warn({ lanes: changed.length, until: a.until, reply: a.reply }, `${a.action} by rule ${a.rule}`);
+        return;
+      }
+      case 'cut_rate': case 'one_connection': {
+        const set = a.action === 'cut_rate'
+          ? { rate_factor: Math.min(lane.row.rate_factor, a.factor ?? 0.5), rate_until: Math.max(lane.row.rate_until ?? 0, a.until ?? now) }
+          : { max_connections: 1, rate_until: Math.max(lane.row.rate_until ?? 0, a.until ?? now) };
+        await db.updateTable('lanes').set({ ...set, updated_at: now }).where('id', '=', lane.row.id).execute();
+        lane.row = { ...lane.row, ...set };
+        await q.addEvent(db, { at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: `rule_${a.action}`, actor, cause: { ...cause, factor: a.factor, until: a.until } });
+        log.warn({ until: a.until, factor: a.factor, reply: a.reply }, `${a.action} by rule ${a.rule}`);
+        return;
+      }
+      case 'slow_mailbox': {
+        if (a.mailbox) this.#resting.set(a.mailbox, a.until ?? now);
+        await q.addEvent(db, { at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'rule_slow_mailbox', actor, cause: { ...cause, mailbox: a.mailbox, until: a.until } });
+        log.info({ mailbox: a.mailbox, until: a.until }, `mailbox ${a.mailbox} rests (rule ${a.rule})`);
+        return;
+      }
+    }
+  }
+
+  async #endShaping(lane: Lane, now: number): Promise<void> {
+    const set = { rate_factor: 1, max_connections: null, rate_until: null };
+    await this.#o.db.updateTable('lanes').set({ ...set, updated_at: now }).where('id', '=', lane.row.id).execute();
+    await q.addEvent(this.#o.db, { at: now, plan: this.#o.plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'shaping_lapsed', actor: 'daemon', cause: { rate_factor: lane.row.rate_factor, max_connections: lane.row.max_connections } });
+    lane.row = { ...lane.row, ...set };
+    lane.pace = null;
   }
 
   /** An info line per lane per hour of plan time. */

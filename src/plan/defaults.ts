@@ -17,6 +17,9 @@ export const DEFAULT_THRESHOLDS: Thresholds = Object.freeze({
   maxSpamRate: 0.2,
 });
 
+/** Circuit breaker: a lane deferred on more than half of 20+ attempts in an hour rests for an hour. */
+export const DEFAULT_BREAKER = Object.freeze({ window: '1h', minAttempts: 20, maxDeferralRate: 0.5, suspend: '1h' });
+
 export const DEFAULT_DNSBL_ZONES: readonly string[] = Object.freeze([
   'zen.spamhaus.org',
   'b.barracudacentral.org',
@@ -27,8 +30,16 @@ export const DEFAULT_DNSBL_ZONES: readonly string[] = Object.freeze([
 
 export const DEFAULTS = Object.freeze({
   dnsblInterval: '15m',
+  // Spamhaus' free tier allows ~100k queries a day; 5/s keeps dozens of IPs x 5 zones far below it.
+  dnsblQueriesPerSecond: 5,
   imapPollInterval: '5m',
   imapMissingAfter: '2h',
+  // Engagement: people read some mail, some time later, one message at a time.
+  engagementShare: 0.5,
+  engagementDelayMin: '10m',
+  engagementDelayMax: '2h',
+  engagementMaxPerPoll: 10,
+  engagementPace: '20s',
   port: 25,
   tls: 'opportunistic' as const,
   connectTimeout: '30s',

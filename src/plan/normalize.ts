@@ -7,10 +7,10 @@ import { createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { parseDuration } from './duration.js';
-import { DEFAULT_CONTENT, DEFAULT_DNSBL_ZONES, DEFAULT_RAMP, DEFAULT_THRESHOLDS, DEFAULT_WINDOW, DEFAULTS } from './defaults.js';
+import { DEFAULT_BREAKER, DEFAULT_CONTENT, DEFAULT_DNSBL_ZONES, DEFAULT_RAMP, DEFAULT_THRESHOLDS, DEFAULT_WINDOW, DEFAULTS } from './defaults.js';
 import { ehloFor, expandRange, isHostname, isMailbox } from './ip.js';
-import type { WrittenImap, WrittenPlan, WrittenRamp, WrittenThresholds } from './schema.js';
-import type { ImapAccess, Plan, PlanIp, Provider, Ramp, Rule, Seed, Thresholds } from './types.js';
+import type { WrittenEngagement, WrittenImap, WrittenPlan, WrittenRamp, WrittenThresholds } from './schema.js';
+import type { Engagement, ImapAccess, Plan, PlanIp, Provider, Ramp, Rule, Seed, Thresholds } from './types.js';
 import type { KeyPath } from './yaml-locate.js';
 import { daysBetween, isValidDate, isValidTimeZone } from '../schedule/calendar.js';
 import { countSendingDays } from '../schedule/ramp.js';
@@ -261,10 +261,13 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
     const ramp = resolveRamp([...path, 'ramp'], p.ramp, `providers.${name}`);
     const t = thresholds(p.policy, planThresholds);
     checkThresholds([...path, 'policy'], t);
+    const engagement = engagementOf(p.engagement);
+    if (engagement && engagement.delayMs.min > engagement.delayMs.max) err([...path, 'engagement', 'delay'], 'min must not be above max');
+    if (engagement && !seeds.some((sd) => sd.imap)) err([...path, 'engagement'], 'needs IMAP access to the seeds (providers.X.imap or seeds[].imap)');
     if (ramp) {
       providers.push(Object.freeze({
         name, domains: Object.freeze(domains), mxSuffixes: Object.freeze(mxSuffixes),
-        seeds: Object.freeze(dedupeSeeds(seeds)), recipients: Object.freeze([...new Set(recipients)]), ramp, thresholds: t,
+        seeds: Object.freeze(dedupeSeeds(seeds)), recipients: Object.freeze([...new Set(recipients)]), ramp, thresholds: t, engagement,
       }));
     }
   }
@@ -315,6 +318,9 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
     try { match = new RegExp(r.match, 'i'); } catch (e) { err([...rp, 'match'], `is not a valid regular expression: ${(e as Error).message}`); }
     if (r.provider !== undefined && !providerNames.has(r.provider)) err([...rp, 'provider'], `no provider named "${r.provider}"`);
     if (r.action === 'cut_rate' && r.factor === undefined) err([...rp, 'factor'], 'is required for action cut_rate');
+    if (['suspend', 'cut_rate', 'one_connection', 'slow_mailbox'].includes(r.action) && r.duration === undefined) {
+      err([...rp, 'duration'], `is required for action ${r.action} (how long it lasts, e.g. 2h)`);
+    }
     let trigger: Rule['trigger'] = null;
     if (r.trigger && r.trigger !== 'immediate') {
       const [count, win] = r.trigger.split('/');
@@ -383,6 +389,20 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
     ? filePath(['store', 'path'], w.store.path)
     : resolve(opts.cwd, DEFAULTS.storePath);
 
+  // Metrics expose IPs, providers and lane states: loopback unless the operator says otherwise.
+  let metrics: Plan['metrics'] = null;
+  if (w.metrics) {
+    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(w.metrics.listen.trim());
+    const port = m ? Number(m[2]) : 0;
+    if (!m || isIP(m[1]!) === 0 || port < 1 || port > 65535) {
+      err(['metrics', 'listen'], `must be IP:port such as 127.0.0.1:9464 (got "${w.metrics.listen}")`);
+    } else if (!isLoopback(m[1]!) && w.metrics.allow_remote !== true) {
+      err(['metrics', 'listen'], `${m[1]} is not a loopback address: metrics name your IPs and providers; set metrics.allow_remote: true to expose them`);
+    } else {
+      metrics = Object.freeze({ host: m[1]!, port });
+    }
+  }
+
   if (failed || !defaultRamp) return null;
   return Object.freeze({
     file: opts.file,
@@ -401,11 +421,22 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
     }),
     ips: Object.freeze(ips),
     providers: Object.freeze(providers),
-    policy: Object.freeze({ thresholds: planThresholds, rules: Object.freeze(rules), disabledRules: Object.freeze([...(w.policy?.disable_rules ?? [])]) }),
+    policy: Object.freeze({
+      thresholds: planThresholds,
+      rules: Object.freeze(rules),
+      disabledRules: Object.freeze([...(w.policy?.disable_rules ?? [])]),
+      breaker: Object.freeze({
+        windowMs: dur(w.policy?.circuit_breaker?.window ?? DEFAULT_BREAKER.window),
+        minAttempts: w.policy?.circuit_breaker?.min_attempts ?? DEFAULT_BREAKER.minAttempts,
+        maxDeferralRate: w.policy?.circuit_breaker?.max_deferral_rate ?? DEFAULT_BREAKER.maxDeferralRate,
+        suspendMs: dur(w.policy?.circuit_breaker?.suspend ?? DEFAULT_BREAKER.suspend),
+      }),
+    }),
     dnsbl: Object.freeze({
       zones: Object.freeze([...(w.dnsbl?.zones ?? DEFAULT_DNSBL_ZONES)]),
       intervalMs: dur(w.dnsbl?.interval ?? DEFAULTS.dnsblInterval),
       autoResumeAfterMs: w.dnsbl?.auto_resume_after ? dur(w.dnsbl.auto_resume_after) : null,
+      queriesPerSecond: w.dnsbl?.queries_per_second ?? DEFAULTS.dnsblQueriesPerSecond,
     }),
     imap: Object.freeze({
       pollIntervalMs: dur(w.imap?.poll_interval ?? DEFAULTS.imapPollInterval),
@@ -419,6 +450,30 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
       ipPeakPerDay: w.warnings?.ip_peak_per_day ?? DEFAULTS.ipPeakPerDay,
     }),
     storePath: storePath ?? resolve(opts.cwd, DEFAULTS.storePath),
+    metrics,
+  });
+}
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+function isLoopback(ip: string): boolean {
+  const v4 = ip.toLowerCase().startsWith('::ffff:') ? ip.slice(7) : ip;
+  return v4.startsWith('127.') || ip === '::1';
+}
+
+/** Null (off) unless at least one action is switched on. */
+function engagementOf(e: WrittenEngagement | undefined): Engagement | null {
+  if (!e || !(e.mark_read || e.move_to_inbox || e.flag)) return null;
+  return Object.freeze({
+    markRead: e.mark_read ?? false,
+    moveToInbox: e.move_to_inbox ?? false,
+    flag: e.flag ?? false,
+    share: e.share ?? DEFAULTS.engagementShare,
+    delayMs: Object.freeze({
+      min: parseDuration(e.delay?.min ?? DEFAULTS.engagementDelayMin)!,
+      max: parseDuration(e.delay?.max ?? DEFAULTS.engagementDelayMax)!,
+    }),
+    maxPerPoll: e.max_per_poll ?? DEFAULTS.engagementMaxPerPoll,
+    paceMs: parseDuration(e.pace ?? DEFAULTS.engagementPace)!,
   });
 }
 

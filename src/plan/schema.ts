@@ -66,6 +66,24 @@ const seedEntry = z.union([
   z.strictObject({ address: z.string(), imap: imapAccess.partial().optional() }),
 ]);
 
+/** Engagement with warm-up messages in seed mailboxes read over IMAP; off by default. */
+const engagementSchema = z.strictObject({
+  /** Set \Seen on engaged messages. */
+  mark_read: z.boolean().optional(),
+  /** Move engaged messages found in the spam folder to INBOX (needs the server's MOVE). */
+  move_to_inbox: z.boolean().optional(),
+  /** Set \Flagged on engaged messages. */
+  flag: z.boolean().optional(),
+  /** Fraction of placed messages engaged with, drawn at random per message. */
+  share: fraction.optional(),
+  /** Engage between min and max after the message was found (random per message). */
+  delay: z.strictObject({ min: duration.optional(), max: duration.optional() }).optional(),
+  /** At most this many messages engaged per mailbox per poll. */
+  max_per_poll: positiveInt.optional(),
+  /** Average pause between two engaged messages (randomised +-50%). */
+  pace: duration.optional(),
+});
+
 const policyThresholds = z.strictObject({
   /** Share of the day's target that must be accepted to advance (SparkPost: 0.9). */
   advance_at: fraction.optional(),
@@ -92,13 +110,28 @@ const ruleSchema = z.strictObject({
   trigger: z.string().regex(/^(immediate|\d+\/\d+(\.\d+)?(ms|s|m|h|d))$/, {
     error: 'must be "immediate" or COUNT/DURATION such as 5/1h',
   }).optional(),
-  action: z.enum(['suspend', 'cut_rate', 'one_connection', 'pause_ip', 'pause_provider', 'stop_all', 'slow_mailbox']),
+  /**
+   * suspend: the lane for `duration`; pause: the lane until resumed (or `duration`);
+   * cut_rate: the lane's rate to `factor`; one_connection: one connection at a time;
+   * pause_ip: the IP at every provider; pause_provider: the provider on every IP;
+   * stop_all: every lane (e.g. an authentication failure); slow_mailbox: rest that seed mailbox only.
+   */
+  action: z.enum(['suspend', 'pause', 'cut_rate', 'one_connection', 'pause_ip', 'pause_provider', 'stop_all', 'slow_mailbox']),
   /** For cut_rate: the fraction of the rate that remains. */
   factor: z.number().gt(0).lt(1).optional(),
   duration: duration.optional(),
 });
 
+/** Sliding-window breaker on a lane's deferral rate: acts even where no rule matches. */
+const breakerSchema = z.strictObject({
+  window: duration.optional(),
+  min_attempts: positiveInt.optional(),
+  max_deferral_rate: fraction.optional(),
+  suspend: duration.optional(),
+});
+
 const policySchema = policyThresholds.extend({
+  circuit_breaker: breakerSchema.optional(),
   /** Reply-pattern rules added to (or replacing, by name) the built-in pack. */
   rules: z.array(ruleSchema).optional(),
   /** Names of built-in rules to switch off. */
@@ -121,6 +154,8 @@ const providerSchema = z.strictObject({
   policy: policyThresholds.optional(),
   /** Default IMAP access for this provider's seed mailboxes. */
   imap: imapAccess.optional(),
+  /** Act like a reader on the seeds (off unless an action is switched on). Never deletes anything. */
+  engagement: engagementSchema.optional(),
 });
 
 /** The whole plan file. */
@@ -153,6 +188,8 @@ export const planSchema = z.strictObject({
     interval: duration.optional(),
     /** Resume a de-listed IP by itself after this cool-down (default: only `warmup resume`). */
     auto_resume_after: duration.optional(),
+    /** DNSBL queries per second at most (fair use of the lists and of your resolver). Default 5. */
+    queries_per_second: z.number().positive().max(1000).optional(),
   }).optional(),
   imap: z.strictObject({ poll_interval: duration.optional(), missing_after: duration.optional() }).optional(),
   alerts: z.strictObject({
@@ -186,6 +223,13 @@ export const planSchema = z.strictObject({
     ip_peak_per_day: positiveInt.optional(),
   }).optional(),
   store: z.strictObject({ path: z.string().min(1) }).optional(),
+  /** Prometheus metrics and /healthz over HTTP: off unless given. */
+  metrics: z.strictObject({
+    /** `host:port` (IPv6 as `[::1]:9464`); a loopback address unless allow_remote. */
+    listen: z.string().min(1),
+    /** Permit a non-loopback address (metrics name IPs, providers and states: firewall it). */
+    allow_remote: z.boolean().optional(),
+  }).optional(),
 });
 
 /** The plan as written (before defaults). */
@@ -194,3 +238,4 @@ export type WrittenRamp = z.infer<typeof rampSchema>;
 export type WrittenRule = z.infer<typeof ruleSchema>;
 export type WrittenThresholds = z.infer<typeof policyThresholds>;
 export type WrittenImap = z.infer<typeof imapAccess>;
+export type WrittenEngagement = z.infer<typeof engagementSchema>;

@@ -33,6 +33,20 @@ export interface Seed {
   readonly imap: ImapAccess | null;
 }
 
+/** Engagement with warm-up messages in a provider's seed mailboxes (null on Provider: off). */
+export interface Engagement {
+  readonly markRead: boolean;
+  readonly moveToInbox: boolean;
+  readonly flag: boolean;
+  /** Fraction of placed messages engaged with. */
+  readonly share: number;
+  /** Engage this long after the message was found: uniform between min and max. */
+  readonly delayMs: { readonly min: number; readonly max: number };
+  readonly maxPerPoll: number;
+  /** Mean pause between two engaged messages (plan time), randomised +-50%. */
+  readonly paceMs: number;
+}
+
 export interface Thresholds {
   readonly advanceAt: number;
   readonly maxDeferralRate: number;
@@ -53,6 +67,8 @@ export interface Provider {
   readonly recipients: readonly string[];
   readonly ramp: Ramp;
   readonly thresholds: Thresholds;
+  /** Engagement on this provider's seeds; null: off (the default). */
+  readonly engagement: Engagement | null;
 }
 
 export interface Rule {
@@ -61,7 +77,7 @@ export interface Rule {
   readonly match: RegExp;
   /** null: at once; otherwise `count` matches within `windowMs`. */
   readonly trigger: { readonly count: number; readonly windowMs: number } | null;
-  readonly action: 'suspend' | 'cut_rate' | 'one_connection' | 'pause_ip' | 'pause_provider' | 'stop_all' | 'slow_mailbox';
+  readonly action: 'suspend' | 'pause' | 'cut_rate' | 'one_connection' | 'pause_ip' | 'pause_provider' | 'stop_all' | 'slow_mailbox';
   readonly factor: number | null;
   readonly durationMs: number | null;
 }
@@ -87,10 +103,12 @@ export interface Plan {
   readonly providers: readonly Provider[];
   readonly policy: {
     readonly thresholds: Thresholds;
+    /** The plan's own rules (the built-in pack is merged in src/policy/rules.ts). */
     readonly rules: readonly Rule[];
     readonly disabledRules: readonly string[];
+    readonly breaker: { readonly windowMs: number; readonly minAttempts: number; readonly maxDeferralRate: number; readonly suspendMs: number };
   };
-  readonly dnsbl: { readonly zones: readonly string[]; readonly intervalMs: number; readonly autoResumeAfterMs: number | null };
+  readonly dnsbl: { readonly zones: readonly string[]; readonly intervalMs: number; readonly autoResumeAfterMs: number | null; readonly queriesPerSecond: number };
   readonly imap: { readonly pollIntervalMs: number; readonly missingAfterMs: number };
   readonly alerts: { readonly webhook: { readonly url: string; readonly secretEnv: string | null } | null };
   readonly content: { readonly subjects: readonly string[]; readonly text: string; readonly html: string };
@@ -109,6 +127,8 @@ export interface Plan {
   readonly warnings: { readonly mailboxPerDay: number; readonly ipPeakPerDay: number };
   /** Absolute path of the SQLite database. */
   readonly storePath: string;
+  /** Where the Prometheus endpoint listens (`metrics.listen`), or null when metrics are off. */
+  readonly metrics: { readonly host: string; readonly port: number } | null;
 }
 
 /** One problem found in a plan, located in the YAML file. */

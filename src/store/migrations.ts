@@ -144,4 +144,38 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       }
     },
   },
+  '0002_placement_engagement': {
+    // Placement polling finds "accepted messages to this seed with no placement yet" every few
+    // minutes; engagement remembers per placement when (and whether) to act on the message.
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('placements_message').on('placements').column('message_id').unique().execute();
+      await db.schema.createIndex('messages_recipient_status').on('messages').columns(['recipient', 'status']).execute();
+      await db.schema.alterTable('placements').addColumn('engage_at', 'bigint').execute();
+      await db.schema.alterTable('placements').addColumn('engaged_at', 'bigint').execute();
+      await db.schema.alterTable('placements').addColumn('engaged', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('messages_recipient_status').execute();
+      await db.schema.dropIndex('placements_message').execute();
+      for (const c of ['engaged', 'engaged_at', 'engage_at']) await db.schema.alterTable('placements').dropColumn(c).execute();
+    },
+  },
+  '0002_mailbox_deferrals': {
+    // Per-mailbox answers (Gmail 450 4.2.1) say nothing about the IP: counted apart from lane deferrals.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('lane_days').addColumn('mailbox_deferred', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('lane_days').dropColumn('mailbox_deferred').execute();
+    },
+  },
+  '0003_run_real_start': {
+    // With the real start time and the speed, other processes can read the daemon's (accelerated) clock.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('runs').addColumn('real_started_at', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('runs').dropColumn('real_started_at').execute();
+    },
+  },
 });

@@ -121,6 +121,8 @@ export interface AttemptRecord {
   readonly stage: string | null;
   /** 0 for the first try. */
   readonly retry: number;
+  /** The reply was about the mailbox, not the IP (kept out of the lane's deferral count). */
+  readonly mailboxSignal?: boolean;
 }
 
 /** What an attempt did to its message. */
@@ -143,13 +145,15 @@ export async function recordAttempt(db: Db, a: AttemptRecord, result: MessageRes
       next_attempt_at: result.status === 'deferred' ? result.nextAttemptAt : null,
       finished_at: result.status === 'deferred' ? null : result.at,
     })).where('id', '=', a.messageId).execute();
-    const attemptIsDeferral = a.outcome === 'deferred';
+    const attemptIsDeferral = a.outcome === 'deferred' && !a.mailboxSignal;
+    const mailboxDeferral = a.outcome === 'deferred' && a.mailboxSignal === true;
     const attemptIsFailure = a.outcome !== 'accepted' && a.outcome !== 'bounced' && a.outcome !== 'deferred';
     await trx.updateTable('lane_days').set((eb) => ({
       accepted: eb('accepted', '+', result.status === 'accepted' ? 1 : 0),
       bounced: eb('bounced', '+', result.status === 'bounced' ? 1 : 0),
       expired: eb('expired', '+', result.status === 'expired' ? 1 : 0),
       deferred: eb('deferred', '+', attemptIsDeferral ? 1 : 0),
+      mailbox_deferred: eb('mailbox_deferred', '+', mailboxDeferral ? 1 : 0),
       failed: eb('failed', '+', attemptIsFailure ? 1 : 0),
       retries: eb('retries', '+', a.retry > 0 ? 1 : 0),
     })).where('lane_id', '=', a.laneId).where('day', '=', a.day).execute();
@@ -197,15 +201,26 @@ export async function pendingRetries(db: Db, plan: string): Promise<number> {
   return Number(r.n);
 }
 
-export async function startRun(db: Db, run: { plan: string; planFile: string | null; host: string; pid: number; now: number; speed: number }): Promise<number> {
+export async function startRun(db: Db, run: { plan: string; planFile: string | null; host: string; pid: number; now: number; speed: number; realNow: number }): Promise<number> {
   const { id } = await db.insertInto('runs').values({
     plan: run.plan, plan_file: run.planFile, host: run.host, pid: run.pid, started_at: run.now, speed: run.speed, ended_at: null, end_reason: null,
+    real_started_at: run.realNow,
   }).returning('id').executeTakeFirstOrThrow();
   return id;
 }
 
 export async function endRun(db: Db, id: number, now: number, reason: string): Promise<void> {
   await db.updateTable('runs').set({ ended_at: now, end_reason: reason }).where('id', '=', id).execute();
+}
+
+/**
+ * "Now" on the clock of the plan's running daemon (which may be accelerated),
+ * so that operator commands line up with it; the wall clock when none runs.
+ */
+export async function daemonNow(db: Db, plan: string, realNow: number): Promise<number> {
+  const run = await lastRun(db, plan);
+  if (!run || run.ended_at !== null || run.real_started_at === null) return realNow;
+  return run.started_at + (realNow - run.real_started_at) * run.speed;
 }
 
 /** The run most recently started for a plan. */
@@ -280,4 +295,240 @@ export async function changeLaneStates(db: Db, plan: string, target: LaneTarget,
     }
     return changed;
   });
+}
+
+// ------------------------------------------------------------------ placement (seed mailboxes over IMAP)
+
+/** An accepted warm-up message to a seed mailbox whose placement is not known yet. */
+export interface PendingPlacement {
+  readonly id: number;
+  readonly lane_id: number;
+  readonly day: string;
+  readonly recipient: string;
+  /** Without angle brackets; the part before '@' is the X-Warmup-Id value. */
+  readonly message_id: string;
+  readonly created_at: number;
+  /** When the receiving MX accepted it (null only for rows written before acceptance was timed). */
+  readonly finished_at: number | null;
+}
+
+/** Accepted messages of a plan to these mailboxes that have no placement row yet, oldest first. */
+export async function pendingPlacements(db: Db, plan: string, mailboxes: readonly string[]): Promise<PendingPlacement[]> {
+  if (mailboxes.length === 0) return [];
+  return db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
+    .leftJoin('placements', 'placements.message_id', 'messages.id')
+    .select(['messages.id', 'messages.lane_id', 'messages.day', 'messages.recipient', 'messages.message_id', 'messages.created_at', 'messages.finished_at'])
+    .where('lanes.plan', '=', plan).where('messages.status', '=', 'accepted')
+    .where('messages.recipient', 'in', [...mailboxes]).where('placements.id', 'is', null)
+    .orderBy('messages.id').execute();
+}
+
+/** Where one message was found (or that it was not found in time). */
+export interface PlacementRecord {
+  readonly messageId: number;
+  readonly laneId: number;
+  readonly day: string;
+  readonly mailbox: string;
+  /** IMAP folder path; null for missing. */
+  readonly folder: string | null;
+  readonly placement: 'inbox' | 'spam' | 'other' | 'missing';
+  readonly arrivedAfterMs: number | null;
+  readonly checkedAt: number;
+  /** Engagement due time (null: this message is left alone). */
+  readonly engageAt: number | null;
+}
+
+/** A lane-day whose spam placement rate went above its threshold with this batch. */
+export interface SpamCrossing {
+  readonly laneId: number;
+  readonly ip: string;
+  readonly provider: string;
+  readonly day: string;
+  readonly inbox: number;
+  readonly spam: number;
+  readonly rate: number;
+  readonly threshold: number;
+}
+
+/**
+ * Writes a batch of placements, moves the lane_days counters (inbox, spam,
+ * missing; `other` is kept in placements only) and writes a `placement_spam`
+ * event for each lane-day whose spam rate (spam / (inbox + spam)) crosses its
+ * provider's `maxSpamRate` upwards, all in one transaction. A message that
+ * already has a placement is skipped, so a batch may be written twice.
+ */
+export async function recordPlacements(
+  db: Db, plan: string, records: readonly PlacementRecord[], maxSpamRate: (provider: string) => number,
+): Promise<{ written: number; crossings: SpamCrossing[] }> {
+  if (records.length === 0) return { written: 0, crossings: [] };
+  return db.transaction().execute(async (trx) => {
+    const keyOf = (laneId: number, day: string) => `${laneId}|${day}`;
+    const before = new Map<string, { inbox: number; spam: number }>();
+    let written = 0;
+    for (const r of records) {
+      const key = keyOf(r.laneId, r.day);
+      if (!before.has(key)) {
+        const row = await trx.selectFrom('lane_days').select(['inbox', 'spam']).where('lane_id', '=', r.laneId).where('day', '=', r.day).executeTakeFirst();
+        before.set(key, { inbox: row?.inbox ?? 0, spam: row?.spam ?? 0 });
+      }
+      const inserted = await trx.insertInto('placements').values({
+        message_id: r.messageId, lane_id: r.laneId, day: r.day, mailbox: r.mailbox, folder: r.folder, placement: r.placement,
+        arrived_after_ms: r.arrivedAfterMs, checked_at: r.checkedAt, engage_at: r.engageAt, engaged_at: null, engaged: null,
+      }).onConflict((oc) => oc.column('message_id').doNothing()).executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) continue;
+      written++;
+      const col = r.placement;
+      if (col === 'other') continue;
+      await trx.updateTable('lane_days').set((eb) => ({ [col]: eb(col, '+', 1) }))
+        .where('lane_id', '=', r.laneId).where('day', '=', r.day).execute();
+    }
+    const crossings: SpamCrossing[] = [];
+    for (const [key, was] of before) {
+      const [laneIdText, day] = key.split('|') as [string, string];
+      const laneId = Number(laneIdText);
+      const row = await trx.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+        .select(['lane_days.inbox', 'lane_days.spam', 'lanes.ip', 'lanes.provider'])
+        .where('lane_days.lane_id', '=', laneId).where('lane_days.day', '=', day).executeTakeFirst();
+      if (!row) continue;
+      const threshold = maxSpamRate(row.provider);
+      const rateOf = (x: { inbox: number; spam: number }) => (x.inbox + x.spam > 0 ? x.spam / (x.inbox + x.spam) : 0);
+      const rate = rateOf(row);
+      if (rate > threshold && rateOf(was) <= threshold) {
+        crossings.push({ laneId, ip: row.ip, provider: row.provider, day, inbox: row.inbox, spam: row.spam, rate, threshold });
+        await trx.insertInto('events').values({
+          at: records[0]!.checkedAt, plan, lane_id: laneId, ip: row.ip, provider: row.provider, kind: 'placement_spam',
+          from_state: null, to_state: null, actor: 'placement',
+          cause: JSON.stringify({ day, inbox: row.inbox, spam: row.spam, spamRate: rate, maxSpamRate: threshold }),
+        }).execute();
+      }
+    }
+    return { written, crossings };
+  });
+}
+
+/** A placement whose engagement is due. */
+export interface DueEngagement {
+  readonly id: number;
+  readonly mailbox: string;
+  readonly folder: string;
+  readonly placement: 'inbox' | 'spam' | 'other';
+  readonly message_id: string;
+}
+
+/** Placements in these mailboxes whose engagement is due and not done, oldest first. */
+export async function dueEngagements(db: Db, mailboxes: readonly string[], now: number, limit: number): Promise<DueEngagement[]> {
+  if (mailboxes.length === 0) return [];
+  const rows = await db.selectFrom('placements').innerJoin('messages', 'messages.id', 'placements.message_id')
+    .select(['placements.id', 'placements.mailbox', 'placements.folder', 'placements.placement', 'messages.message_id'])
+    .where('placements.mailbox', 'in', [...mailboxes]).where('placements.engage_at', '<=', now)
+    .where('placements.engaged_at', 'is', null).where('placements.folder', 'is not', null)
+    .orderBy('placements.engage_at').limit(limit).execute();
+  return rows.filter((r): r is DueEngagement => r.folder !== null && r.placement !== 'missing');
+}
+
+/** Marks a placement's engagement done; `done` lists what was done ("read,flag,move", or "none: <why>"). */
+export async function markEngaged(db: Db, placementId: number, done: string, now: number): Promise<void> {
+  await db.updateTable('placements').set({ engaged_at: now, engaged: done }).where('id', '=', placementId).execute();
+}
+
+export type EventRow = Selectable<Database['events']>;
+
+/** A plan's events in the order they happened (simulate, reports); `kinds` filters. */
+export function listEvents(db: Db, plan: string, options: { kinds?: readonly string[] } = {}): Promise<EventRow[]> {
+  let q = db.selectFrom('events').selectAll().where('plan', '=', plan);
+  if (options.kinds && options.kinds.length > 0) q = q.where('kind', 'in', [...options.kinds]);
+  return q.orderBy('at').orderBy('id').execute();
+}
+
+// ---------------------------------------------------------------- DNSBL and alerts
+
+/** One DNSBL answer to record (dnsbl_results). */
+export interface DnsblResultInput {
+  readonly ip: string;
+  readonly zone: string;
+  readonly status: 'listed' | 'clear' | 'error' | 'unknown';
+  readonly answer: string | null;
+  readonly meaning: string | null;
+  readonly txt: string | null;
+}
+
+/** Records the answers of one DNSBL pass, all at `at`. */
+export async function recordDnsblResults(db: Db, rows: readonly DnsblResultInput[], at: number): Promise<void> {
+  if (rows.length === 0) return;
+  await db.transaction().execute(async (trx) => {
+    for (const chunk of chunks(rows, 200)) {
+      await trx.insertInto('dnsbl_results').values(chunk.map((r) => ({ at, ip: r.ip, zone: r.zone, status: r.status, answer: r.answer, meaning: r.meaning, txt: r.txt }))).execute();
+    }
+  });
+}
+
+/**
+ * The last definitive answer (listed or clear) per IP and zone: what a new
+ * answer is compared with to see a listing appear or go. Errors and unknowns
+ * are skipped, so a flaky resolver never looks like a de-listing.
+ */
+export function lastDnsblVerdicts(db: Db, ips: readonly string[]) {
+  if (ips.length === 0) return Promise.resolve([]);
+  return db.selectFrom('dnsbl_results').selectAll().where('id', 'in', (eb) => eb.selectFrom('dnsbl_results')
+    .select((e) => e.fn.max('id').as('id')).where('status', 'in', ['listed', 'clear']).where('ip', 'in', [...ips]).groupBy(['ip', 'zone']))
+    .orderBy('ip').orderBy('zone').execute();
+}
+
+/** The most recent answers per IP and zone, whatever their status (status displays). */
+export function latestDnsblResults(db: Db, ips: readonly string[]) {
+  if (ips.length === 0) return Promise.resolve([]);
+  return db.selectFrom('dnsbl_results').selectAll().where('id', 'in', (eb) => eb.selectFrom('dnsbl_results')
+    .select((e) => e.fn.max('id').as('id')).where('ip', 'in', [...ips]).groupBy(['ip', 'zone']))
+    .orderBy('ip').orderBy('zone').execute();
+}
+
+/** The latest event that changed a lane's state (who paused it, and when). */
+export function lastStateEvent(db: Db, laneId: number) {
+  return db.selectFrom('events').selectAll().where('lane_id', '=', laneId).where('to_state', 'is not', null)
+    .orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
+/** The latest event of one kind for an IP of a plan. */
+export function lastIpEvent(db: Db, plan: string, ip: string, kind: string) {
+  return db.selectFrom('events').selectAll().where('plan', '=', plan).where('ip', '=', ip).where('kind', '=', kind)
+    .orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
+/** Events of a plan after an id (or, without one, at or after an instant), oldest first. */
+export function eventsAfter(db: Db, plan: string, after: { id: number } | { at: number }, limit: number) {
+  let q = db.selectFrom('events').selectAll().where('plan', '=', plan);
+  q = 'id' in after ? q.where('id', '>', after.id) : q.where('at', '>=', after.at);
+  return q.orderBy('id').limit(limit).execute();
+}
+
+// ---------------------------------------------------------------- ops: metrics and report
+
+/** Attempts per lane and outcome over a plan's whole run (Prometheus counters). */
+export async function attemptOutcomeCounts(db: Db, plan: string): Promise<Array<{ lane_id: number; outcome: Outcome; n: number }>> {
+  const rows = await db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
+    .select(['attempts.lane_id', 'attempts.outcome']).select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('lanes.plan', '=', plan).groupBy(['attempts.lane_id', 'attempts.outcome']).execute();
+  return rows.map((r) => ({ lane_id: r.lane_id, outcome: r.outcome, n: Number(r.n) }));
+}
+
+/** The newest DNSBL answer per IP and zone for these IPs (metrics: listed now or not). */
+export function newestDnsblPerZone(db: Db, ips: readonly string[]) {
+  if (ips.length === 0) return Promise.resolve([]);
+  return db.selectFrom('dnsbl_results').select(['ip', 'zone', 'status', 'at'])
+    .where('id', 'in', (eb) => eb.selectFrom('dnsbl_results').select((e) => e.fn.max('id').as('id'))
+      .where('ip', 'in', [...ips]).groupBy(['ip', 'zone']))
+    .orderBy('ip').orderBy('zone').execute();
+}
+
+/** Every DNSBL answer for these IPs, oldest first (report history). */
+export function dnsblHistory(db: Db, ips: readonly string[]) {
+  if (ips.length === 0) return Promise.resolve([]);
+  return db.selectFrom('dnsbl_results').select(['at', 'ip', 'zone', 'status'])
+    .where('ip', 'in', [...ips]).orderBy('at').orderBy('id').execute();
+}
+
+/** A plan's events, oldest first (report timeline). */
+export function planEvents(db: Db, plan: string) {
+  return db.selectFrom('events').select(['at', 'ip', 'provider', 'kind', 'from_state', 'to_state', 'actor', 'cause'])
+    .where('plan', '=', plan).orderBy('at').orderBy('id').execute();
 }

@@ -14,6 +14,8 @@ export interface RunsTable {
   started_at: number;
   /** Clock speed: 1 is real time. */
   speed: number;
+  /** Wall-clock time the run started (started_at is the daemon's own clock). */
+  real_started_at: number | null;
   ended_at: number | null;
   end_reason: string | null;
 }
@@ -98,7 +100,10 @@ export interface LaneDaysTable {
   /** Messages created (first attempts) this day. */
   sent: Generated<number>;
   accepted: Generated<number>;
+  /** 4xx answers about the IP or the sender (attempts). */
   deferred: Generated<number>;
+  /** 4xx answers about one mailbox (Gmail 450 4.2.1), kept out of the lane's rates. */
+  mailbox_deferred: Generated<number>;
   bounced: Generated<number>;
   failed: Generated<number>;
   expired: Generated<number>;
@@ -145,6 +150,10 @@ export interface PlacementsTable {
   placement: 'inbox' | 'spam' | 'other' | 'missing';
   arrived_after_ms: number | null;
   checked_at: number;
+  /** Engagement: when to act on the message (null: not chosen), when it was done, and what was done ("read,flag,move"). */
+  engage_at: number | null;
+  engaged_at: number | null;
+  engaged: string | null;
 }
 
 export interface Database {

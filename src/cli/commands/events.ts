@@ -1,0 +1,72 @@
+import { parseDuration } from '../../plan/duration.js';
+import { openStore } from '../../store/open.js';
+import { ExitError } from '../../util/errors.js';
+import { parse, planArg } from '../args.js';
+import { table } from '../format.js';
+import type { CliIo } from '../io.js';
+import { loadOrExit } from '../load.js';
+
+export const usage = `Usage: warmup events PLAN.yaml [--since WHEN] [--ip ADDR] [--provider NAME] [--kind KIND] [--limit N] [--db PATH] [--json]
+
+Every state change with its cause: day-end decisions with the day's figures,
+reply-pattern rules with the reply that triggered them, DNSBL listings,
+operator pauses and resumes. Newest last.
+
+  --since WHEN   an instant or date (2026-12-03, 2026-12-03T10:00Z), or a
+                 duration back from the newest event (6h, 2d)`;
+
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    since: { type: 'string' }, ip: { type: 'string' }, provider: { type: 'string' }, kind: { type: 'string' },
+    limit: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' },
+  }, usage, io);
+  if (values.help) { io.out(usage); return 0; }
+  const file = planArg(positionals, usage, io);
+  const { plan } = loadOrExit(file, io, { quietWarnings: true });
+  const limit = values.limit === undefined ? 1000 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) { io.err(`warmup events: --limit must be a positive whole number (got ${values.limit})`); throw new ExitError(2); }
+  const store = await openStore(values.db ?? plan.storePath, { readonly: true });
+  try {
+    let since: number | null = null;
+    if (values.since !== undefined) {
+      const back = parseDuration(values.since);
+      if (back !== null) {
+        // Relative to the newest event: the daemon's clock may be accelerated or in the past.
+        const newest = await store.db.selectFrom('events').select((eb) => eb.fn.max('at').as('at')).where('plan', '=', plan.name).executeTakeFirst();
+        since = Number(newest?.at ?? Date.now()) - back;
+      } else {
+        since = Date.parse(values.since);
+        if (Number.isNaN(since)) { io.err(`warmup events: --since must be an instant, a date or a duration (got ${values.since})`); throw new ExitError(2); }
+      }
+    }
+    let qb = store.db.selectFrom('events').selectAll().where('plan', '=', plan.name);
+    if (since !== null) qb = qb.where('at', '>=', since);
+    if (values.ip) qb = qb.where('ip', '=', values.ip);
+    if (values.provider) qb = qb.where('provider', '=', values.provider);
+    if (values.kind) qb = qb.where('kind', '=', values.kind);
+    const rows = (await qb.orderBy('id', 'desc').limit(limit).execute()).reverse();
+    const events = rows.map((r) => ({
+      at: new Date(r.at).toISOString(), ip: r.ip, provider: r.provider, kind: r.kind, from: r.from_state, to: r.to_state, actor: r.actor,
+      cause: JSON.parse(r.cause) as Record<string, unknown>,
+    }));
+    if (values.json) { io.out(JSON.stringify(events, null, 2)); return 0; }
+    if (events.length === 0) { io.out('no events'); return 0; }
+    io.out(table(['at', 'lane', 'event', 'change', 'by', 'cause'], events.map((e) => [
+      e.at.replace('.000Z', 'Z'), [e.ip, e.provider].filter(Boolean).join('/') || '-', e.kind,
+      e.from || e.to ? `${e.from ?? ''} -> ${e.to ?? ''}` : '', e.actor, describeCause(e.cause),
+    ]), 6));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** The cause in one line: the reason or reply first, then the figures. */
+function describeCause(c: Record<string, unknown>): string {
+  const head = [c.reason, c.reply].filter((x) => typeof x === 'string' && x !== '').join(' | ');
+  const figures = ['target', 'accepted', 'deferred', 'bounced', 'failed', 'zone', 'answer', 'meaning', 'mailbox', 'until']
+    .filter((k) => c[k] !== undefined && c[k] !== null)
+    .map((k) => `${k}=${k === 'until' && typeof c[k] === 'number' ? new Date(c[k] as number).toISOString() : String(c[k])}`);
+  const text = [head, figures.join(' ')].filter(Boolean).join('; ');
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+}
