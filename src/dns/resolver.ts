@@ -22,6 +22,8 @@ export interface MxRecord {
 export interface Resolver {
   resolveMx(name: string): Promise<MxRecord[]>;
   resolve4(name: string): Promise<string[]>;
+  /** AAAA records. Optional so that narrow implementations stay valid; SPF evaluation uses it for IPv6 senders. */
+  resolve6?(name: string): Promise<string[]>;
   /** Each record as its list of character-strings (join them for DKIM keys). */
   resolveTxt(name: string): Promise<string[][]>;
   /** PTR names for an IP address. */
@@ -85,6 +87,7 @@ export function createDnsResolver(options: DnsResolverOptions = {}): Resolver {
   return Object.freeze({
     resolveMx: wrap<MxRecord>('MX', (n) => r.resolveMx(n)),
     resolve4: wrap<string>('A', (n) => r.resolve4(n)),
+    resolve6: wrap<string>('AAAA', (n) => r.resolve6(n)),
     resolveTxt: wrap<string[]>('TXT', (n) => r.resolveTxt(n)),
     reverse: wrap<string>('PTR', (ip) => r.reverse(ip)),
   });

@@ -213,7 +213,7 @@ export async function isListed(zone: string, ip: string, opts: { timeoutMs?: num
   }
 }
 
-async function editZone(zone: string, ip: string, listed: boolean, timeoutMs: number): Promise<void> {
+async function editZone(zone: string, ip: string, listed: boolean, timeoutMs: number, answer?: ListAnswer): Promise<void> {
   const p = loadPeers();
   const fileName = p.dnsbl.zones[zone];
   if (!fileName) throw new Error(`unknown DNSBL zone ${zone} (known: ${Object.keys(p.dnsbl.zones).join(', ')})`);
@@ -221,9 +221,11 @@ async function editZone(zone: string, ip: string, listed: boolean, timeoutMs: nu
   const file = path.join(p.dnsbl.zoneDir, fileName);
   await withLock(`rbl-${zone}`, timeoutMs, async () => {
     const before = await stat(file);
-    const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '' && l !== ip && l !== `!${ip}`);
+    const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '' && l !== ip && l !== `!${ip}` && !l.startsWith(`${ip} `));
     // an exclusion ("!ip") also de-lists an IP covered by a range (all.dnsbl.test)
-    lines.push(listed ? ip : `!${ip}`);
+    if (answer && !/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(answer.a)) throw new Error(`not a 127/8 answer: ${answer.a}`);
+    // rbldnsd ip4set: "IP :A:TXT" gives this entry its own answer and reason.
+    lines.push(listed ? (answer ? `${ip} :${answer.a}:${(answer.txt ?? '').replace(/[\r\n]/g, ' ')}` : ip) : `!${ip}`);
     await writeAtomic(file, `${lines.join('\n')}\n`);
     // rbldnsd (-c 1s) reloads when the mtime changes; mtime has 1 s resolution there, so make
     // sure it moves even for two edits within the same second.
@@ -235,9 +237,18 @@ async function editZone(zone: string, ip: string, listed: boolean, timeoutMs: nu
   );
 }
 
-/** Lists `ip` in a DNSBL zone (zen.dnsbl.test, broken.dnsbl.test, all.dnsbl.test) and waits until DNS says so. */
-export function listIp(zone: string, ip: string, opts: { timeoutMs?: number } = {}): Promise<void> {
-  return editZone(zone, ip, true, opts.timeoutMs ?? 10_000);
+/** A listing's own answer (A record in 127/8, e.g. 127.0.0.4 or the error code 127.255.255.254) and TXT reason. */
+export interface ListAnswer {
+  a: string;
+  txt?: string;
+}
+
+/**
+ * Lists `ip` in a DNSBL zone (zen.dnsbl.test, broken.dnsbl.test, all.dnsbl.test) and waits until DNS says so.
+ * `answer` makes rbldnsd answer with that A record and TXT for this IP (default: the zone's 127.0.0.2).
+ */
+export function listIp(zone: string, ip: string, opts: { timeoutMs?: number; answer?: ListAnswer } = {}): Promise<void> {
+  return editZone(zone, ip, true, opts.timeoutMs ?? 10_000, opts.answer);
 }
 
 /** De-lists `ip` from a DNSBL zone and waits until DNS no longer lists it. */

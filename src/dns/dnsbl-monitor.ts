@@ -1,0 +1,184 @@
+/**
+ * The DNSBL monitor: checks every plan IP in every zone, records each answer,
+ * pauses a listed IP at every provider at once, notes de-listings, and (only
+ * when the plan asks) resumes a de-listed IP after a cool-down. It changes
+ * lanes through the store, so the daemon sees the change on its next tick.
+ */
+import { formatDuration } from '../plan/duration.js';
+import type { Plan } from '../plan/types.js';
+import * as q from '../store/queries.js';
+import type { Clock } from '../util/clock.js';
+import { describeError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { DnsblChecker, type DnsblReport, type DnsblResult } from './dnsbl-check.js';
+import type { Resolver } from './resolver.js';
+
+/** Options for {@link DnsblMonitor}. */
+export interface DnsblMonitorOptions {
+  readonly plan: Plan;
+  readonly db: q.Db;
+  readonly resolver: Resolver;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Default: a checker over `resolver` paced at `plan.dnsbl.queriesPerSecond`. */
+  readonly checker?: DnsblChecker;
+}
+
+/** What one pass found and did. */
+export interface DnsblPass {
+  readonly at: number;
+  readonly report: DnsblReport;
+  /** IPs listed somewhere in a trusted zone. */
+  readonly listed: readonly string[];
+  /** IPs whose lanes this pass paused (lanes that were not paused for this listing already). */
+  readonly paused: readonly string[];
+  /** IPs no longer listed anywhere that were listed at the previous definitive answer. */
+  readonly cleared: readonly string[];
+  /** IPs resumed after the cool-down (`dnsbl.auto_resume_after`). */
+  readonly resumed: readonly string[];
+  /** Zones whose answers were not trusted this pass (broken, or health unknown). */
+  readonly untrustedZones: readonly string[];
+}
+
+// Timers never wait longer than this: a machine that sleeps makes long
+// timers fire late, and a manual clock is only noticed when we look.
+const MAX_TIMER_MS = 30_000;
+const MIN_TIMER_MS = 50;
+
+/**
+ * @example
+ * const monitor = new DnsblMonitor({ plan, db, resolver, clock, log });
+ * await monitor.checkAll();            // before the first send: a listed IP is paused
+ * monitor.start(plan.dnsbl.intervalMs); // then every interval
+ * await monitor.stop();
+ */
+export class DnsblMonitor {
+  readonly #o: DnsblMonitorOptions;
+  readonly #checker: DnsblChecker;
+  readonly #log: Logger;
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<unknown> | null = null;
+  #stopped = true;
+
+  constructor(options: DnsblMonitorOptions) {
+    this.#o = options;
+    this.#checker = options.checker ?? new DnsblChecker({ resolver: options.resolver, queriesPerSecond: options.plan.dnsbl.queriesPerSecond });
+    this.#log = options.log.child({ component: 'dnsbl' });
+  }
+
+  /** Checks every IP of the plan in every zone once and acts on the answers. Throws only on a database failure. */
+  async checkAll(): Promise<DnsblPass> {
+    const { plan, db, clock } = this.#o;
+    const ips = plan.ips.map((i) => i.address);
+    const report = await this.#checker.check(ips, plan.dnsbl.zones);
+    const now = clock.now();
+    const before = new Map((await q.lastDnsblVerdicts(db, ips)).map((r) => [`${r.ip} ${r.zone}`, r.status]));
+    await q.recordDnsblResults(db, report.results, now);
+
+    const untrustedZones = report.zones.filter((z) => z.health.status !== 'ok').map((z) => z.zone);
+    for (const z of report.zones) {
+      if (z.health.status !== 'ok') this.#log.warn({ zone: z.zone, health: z.health.status, reason: z.health.reason }, 'DNSBL zone not trusted: its answers pause nothing');
+    }
+    const listed: string[] = [];
+    const paused: string[] = [];
+    const cleared: string[] = [];
+    const resumed: string[] = [];
+    for (const ip of ips) {
+      const mine = report.results.filter((r) => r.ip === ip);
+      for (const r of mine) if (r.status === 'error' || r.status === 'unknown') this.#log.debug({ ip, zone: r.zone, status: r.status, meaning: r.meaning }, 'DNSBL answer not usable');
+      const listings = mine.filter((r) => r.status === 'listed');
+      if (listings.length > 0) {
+        listed.push(ip);
+        if (await this.#pause(ip, listings, now)) paused.push(ip);
+        continue;
+      }
+      // A zone that listed the IP and now gave no usable answer still counts as listing it.
+      const wasListed = mine.filter((r) => before.get(`${ip} ${r.zone}`) === 'listed');
+      if (wasListed.some((r) => r.status !== 'clear')) continue;
+      if (wasListed.length > 0) {
+        cleared.push(ip);
+        await q.addEvent(db, { at: now, plan: plan.name, ip, kind: 'dnsbl_clear', actor: 'dnsbl', cause: { zones: wasListed.map((r) => r.zone) } });
+        this.#log.warn({ ip, zones: wasListed.map((r) => r.zone) }, plan.dnsbl.autoResumeAfterMs === null
+          ? 'IP de-listed; it stays paused until `warmup resume`'
+          : `IP de-listed; resuming after ${formatDuration(plan.dnsbl.autoResumeAfterMs)} unless listed again`);
+      }
+      if (plan.dnsbl.autoResumeAfterMs !== null && await this.#autoResume(ip, plan.dnsbl.autoResumeAfterMs, now)) resumed.push(ip);
+    }
+    return { at: now, report, listed, paused, cleared, resumed, untrustedZones };
+  }
+
+  /**
+   * Runs {@link checkAll} now and then every `intervalMs` of clock time. The
+   * timer converts clock time to real time with `clock.realDelay`, so an
+   * accelerated clock checks more often in real time, and a manual clock is
+   * followed by polling. A failing pass is logged and retried next interval.
+   */
+  start(intervalMs: number): void {
+    if (!(intervalMs > 0)) throw new RangeError(`intervalMs must be positive (got ${intervalMs})`);
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    let due = this.#o.clock.now();
+    const tick = (): void => {
+      this.#timer = null;
+      if (this.#stopped) return;
+      const now = this.#o.clock.now();
+      if (now < due) return this.#arm(tick, due - now);
+      due = now + intervalMs;
+      const pass = this.checkAll()
+        .then((p) => this.#log.debug({ listed: p.listed, paused: p.paused, cleared: p.cleared, resumed: p.resumed }, 'DNSBL pass done'))
+        .catch((err: unknown) => this.#log.error({ err: describeError(err) }, 'DNSBL pass failed'))
+        .finally(() => {
+          this.#running = null;
+          if (!this.#stopped) this.#arm(tick, Math.max(0, due - this.#o.clock.now()));
+        });
+      this.#running = pass;
+    };
+    tick();
+  }
+
+  /** Stops the timer and waits for a pass in progress to finish. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#running;
+  }
+
+  #arm(tick: () => void, clockMs: number): void {
+    const real = Math.min(MAX_TIMER_MS, Math.max(MIN_TIMER_MS, this.#o.clock.realDelay(clockMs)));
+    this.#timer = setTimeout(tick, real);
+    this.#timer.unref?.();
+  }
+
+  async #pause(ip: string, listings: readonly DnsblResult[], now: number): Promise<boolean> {
+    const first = listings[0]!;
+    const where = listings.map((l) => `${l.zone} (${l.answer}${l.meaning ? ` ${l.meaning}` : ''})`).join(', ');
+    const changed = await q.changeLaneStates(this.#o.db, this.#o.plan.name, { ip }, {
+      state: 'paused', until: null, reason: `listed in ${where}`, actor: 'dnsbl', kind: 'dnsbl_listed',
+      cause: {
+        zone: first.zone, answer: first.answer, meaning: first.meaning, txt: first.txt,
+        listings: listings.map((l) => ({ zone: l.zone, answer: l.answer, meaning: l.meaning, txt: l.txt })),
+      },
+    }, now);
+    if (changed.length > 0) this.#log.warn({ ip, listings: where, lanes: changed.length, txt: first.txt }, 'IP listed on a DNSBL: paused at every provider');
+    return changed.length > 0;
+  }
+
+  async #autoResume(ip: string, coolDownMs: number, now: number): Promise<boolean> {
+    const { db, plan } = this.#o;
+    const clear = await q.lastIpEvent(db, plan.name, ip, 'dnsbl_clear');
+    if (!clear || now - clear.at < coolDownMs) return false;
+    let any = false;
+    for (const lane of (await q.loadLanes(db, plan.name)).filter((l) => l.ip === ip && l.state === 'paused')) {
+      // Only a pause the monitor made, and only after its de-listing: an operator's or the policy's pause stays.
+      const last = await q.lastStateEvent(db, lane.id);
+      if (!last || last.actor !== 'dnsbl' || last.to_state !== 'paused' || last.id > clear.id) continue;
+      const changed = await q.changeLaneStates(db, plan.name, { ip, provider: lane.provider }, {
+        state: 'active', until: null, reason: `de-listed; resumed after the ${formatDuration(coolDownMs)} cool-down`, actor: 'dnsbl', kind: 'dnsbl_resume',
+      }, now);
+      any ||= changed.length > 0;
+    }
+    if (any) this.#log.warn({ ip }, 'IP resumed after its DNSBL cool-down');
+    return any;
+  }
+}
