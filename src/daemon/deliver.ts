@@ -87,7 +87,7 @@ export async function deliverOnce(
     html: plan.content.html,
     unsubscribe: {
       url: plan.sender.unsubscribe.url,
-      mailto: `mailto:${plan.sender.unsubscribe.mailto ?? plan.sender.envelopeFrom}?subject=unsubscribe`,
+      ...(plan.sender.unsubscribe.mailto ? { mailto: `mailto:${plan.sender.unsubscribe.mailto}?subject=unsubscribe-{{warmup_id}}` } : {}),
     },
     provider: m.provider.name,
     ip: m.ip.address,

@@ -14,6 +14,7 @@ import type { Engagement, ImapAccess, Plan, PlanIp, Provider, Ramp, Rule, Seed, 
 import type { KeyPath } from './yaml-locate.js';
 import { daysBetween, isValidDate, isValidTimeZone } from '../schedule/calendar.js';
 import { countSendingDays } from '../schedule/ramp.js';
+import { TEMPLATE_VARIABLES, unknownTemplateVariables } from '../send/message.js';
 
 /** How a plan reaches its side files (keys, seed lists, templates). */
 export interface PlanFiles {
@@ -340,6 +341,15 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
     if (file !== undefined) return readText(['content', `${key}_file`], file) ?? fallback;
     return inline ?? fallback;
   };
+  // Templates may only use the variables the message builder fills in.
+  const checkTemplate = (path: KeyPath, text: string): void => {
+    const unknown = unknownTemplateVariables(text);
+    if (unknown.length) err(path, `unknown template variable${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')} (known: ${TEMPLATE_VARIABLES.map((v) => `{{${v}}}`).join(', ')})`);
+  };
+  (c.subjects ?? []).forEach((t, i) => checkTemplate(['content', 'subjects', i], t));
+  if (c.text !== undefined) checkTemplate(['content', 'text'], c.text);
+  if (c.html !== undefined) checkTemplate(['content', 'html'], c.html);
+  checkTemplate(['sender', 'unsubscribe', 'url'], s.unsubscribe.url);
   const content = Object.freeze({
     subjects: Object.freeze([...(c.subjects ?? DEFAULT_CONTENT.subjects)]),
     text: pick(c.text, c.text_file, 'text', DEFAULT_CONTENT.text),

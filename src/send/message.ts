@@ -40,7 +40,7 @@ export interface MessageSpec {
   readonly text: string;
   readonly html?: string;
   /** RFC 8058 one-click targets; templates too (values are URL-encoded into them). */
-  readonly unsubscribe: { readonly url: string; readonly mailto: string };
+  readonly unsubscribe: { readonly url: string; readonly mailto?: string };
   /** Lane and sequence facts for the templates. */
   readonly provider: string;
   readonly ip: string;
@@ -111,11 +111,12 @@ export function buildMessage(spec: MessageSpec, ctx: MessageContext): BuiltMessa
     seq: String(spec.seq),
   };
   const unsubscribeUrl = renderTemplate(spec.unsubscribe.url, base, encodeURIComponent);
-  const unsubscribeMailto = renderTemplate(spec.unsubscribe.mailto, base, encodeURIComponent);
+  // The mailto target is optional: RFC 8058 one-click needs only the https URL.
+  const unsubscribeMailto = spec.unsubscribe.mailto === undefined ? null : renderTemplate(spec.unsubscribe.mailto, base, encodeURIComponent);
   if (!/^https:\/\/\S+$/.test(unsubscribeUrl)) {
     throw new WarmupError('INVALID_UNSUBSCRIBE', `unsubscribe.url must be an https URL (got ${JSON.stringify(unsubscribeUrl)})`);
   }
-  if (!/^mailto:\S+$/.test(unsubscribeMailto)) {
+  if (unsubscribeMailto !== null && !/^mailto:\S+$/.test(unsubscribeMailto)) {
     throw new WarmupError('INVALID_UNSUBSCRIBE', `unsubscribe.mailto must be a mailto: URL (got ${JSON.stringify(unsubscribeMailto)})`);
   }
   const vars = { ...base, unsubscribe_url: unsubscribeUrl };
@@ -130,7 +131,7 @@ export function buildMessage(spec: MessageSpec, ctx: MessageContext): BuiltMessa
     date,
     messageId: `<${messageIdBare}>`,
     headers: {
-      'List-Unsubscribe': `<${unsubscribeUrl}>, <${unsubscribeMailto}>`,
+      'List-Unsubscribe': unsubscribeMailto === null ? `<${unsubscribeUrl}>` : `<${unsubscribeUrl}>, <${unsubscribeMailto}>`,
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
       'X-Warmup-Id': id,
     },

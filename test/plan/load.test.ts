@@ -110,3 +110,13 @@ describe('loadPlan warnings', () => {
     expect(warningsOf(validText)).toEqual(expect.arrayContaining([expect.stringMatching(/^plan\.yaml:10:1 warning: ips: the peak day .* looks like snowshoeing/)]));
   });
 });
+
+describe('content templates', () => {
+  it('refuses a template variable the message builder does not know', () => {
+    const text = `${validText}content:\n  subjects: ["Hello {{first_name}}"]\n`;
+    const r = loadPlan(text, { file: `${fixtureDir}plan.yaml` });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(formatIssue(file, r.errors[0]!)).toMatch(/^plan\.yaml:27:14 content\.subjects\[0\]: unknown template variable \{\{first_name\}\} \(known: \{\{recipient\}\}/);
+  });
+});
