@@ -511,24 +511,9 @@ export async function attemptOutcomeCounts(db: Db, plan: string): Promise<Array<
   return rows.map((r) => ({ lane_id: r.lane_id, outcome: r.outcome, n: Number(r.n) }));
 }
 
-/** The newest DNSBL answer per IP and zone for these IPs (metrics: listed now or not). */
-export function newestDnsblPerZone(db: Db, ips: readonly string[]) {
-  if (ips.length === 0) return Promise.resolve([]);
-  return db.selectFrom('dnsbl_results').select(['ip', 'zone', 'status', 'at'])
-    .where('id', 'in', (eb) => eb.selectFrom('dnsbl_results').select((e) => e.fn.max('id').as('id'))
-      .where('ip', 'in', [...ips]).groupBy(['ip', 'zone']))
-    .orderBy('ip').orderBy('zone').execute();
-}
-
 /** Every DNSBL answer for these IPs, oldest first (report history). */
 export function dnsblHistory(db: Db, ips: readonly string[]) {
   if (ips.length === 0) return Promise.resolve([]);
   return db.selectFrom('dnsbl_results').select(['at', 'ip', 'zone', 'status'])
     .where('ip', 'in', [...ips]).orderBy('at').orderBy('id').execute();
-}
-
-/** A plan's events, oldest first (report timeline). */
-export function planEvents(db: Db, plan: string) {
-  return db.selectFrom('events').select(['at', 'ip', 'provider', 'kind', 'from_state', 'to_state', 'actor', 'cause'])
-    .where('plan', '=', plan).orderBy('at').orderBy('id').execute();
 }

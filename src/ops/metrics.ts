@@ -1,0 +1,231 @@
+/**
+ * Prometheus metrics and a health check over HTTP, for the daemon's process.
+ *
+ * Every figure is read from the database when Prometheus scrapes (lanes,
+ * lane_days, messages, attempts, dnsbl_results), so the daemon needs no hooks:
+ * the one live input is `lastTick()`. Off unless the plan sets
+ * `metrics.listen`; plan loading refuses a non-loopback address unless
+ * `metrics.allow_remote: true`, because the labels name the sending IPs,
+ * providers and lane states.
+ *
+ *   GET /metrics   Prometheus text format
+ *   GET /healthz   200 when the last scheduling pass is recent, 503 otherwise
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Plan } from '../plan/types.js';
+import { localTime } from '../schedule/calendar.js';
+import { attemptOutcomeCounts, laneDays, loadLanes, latestDnsblResults, queueCounts, type Db } from '../store/queries.js';
+import type { Clock } from '../util/clock.js';
+import { WarmupError } from '../util/errors.js';
+
+export interface MetricsServerOptions {
+  readonly plan: Plan;
+  readonly db: Db;
+  /** Instant (clock ms) of the daemon's last scheduling pass; 0 or NaN before the first. */
+  readonly lastTick: () => number;
+  readonly clock: Clock;
+  /** Where to listen; default the plan's `metrics.listen`. Port 0 picks a free port. */
+  readonly listen?: { readonly host: string; readonly port: number };
+  /**
+   * /healthz turns 503 when the last tick is older than this (clock ms;
+   * default 60 s). With an accelerated clock pass a multiple of tick × speed.
+   */
+  readonly staleAfterMs?: number;
+  /** Node process metrics (memory, CPU, event loop lag); default true. */
+  readonly processMetrics?: boolean;
+}
+
+export interface MetricsServer {
+  /** The bound address (the real port when 0 was asked for). */
+  readonly address: { readonly host: string; readonly port: number };
+  close(): Promise<void>;
+}
+
+/** Lane-day figures exported for the current plan-local day, in lane_days column names. */
+const TODAY_FIGURES = ['target', 'sent', 'accepted', 'deferred', 'bounced', 'failed', 'expired', 'inbox', 'spam', 'missing'] as const;
+const STATES = ['active', 'suspended', 'paused'] as const;
+
+/** One read of the database, shared by every collector of a scrape so the figures agree. */
+interface Snapshot {
+  readonly lanes: Awaited<ReturnType<typeof loadLanes>>;
+  readonly attempts: Awaited<ReturnType<typeof attemptOutcomeCounts>>;
+  readonly queues: Awaited<ReturnType<typeof queueCounts>>;
+  readonly today: Awaited<ReturnType<typeof laneDays>>;
+  readonly dnsbl: Awaited<ReturnType<typeof latestDnsblResults>>;
+  readonly now: number;
+  readonly lastTick: number;
+}
+
+async function readSnapshot(o: MetricsServerOptions): Promise<Snapshot> {
+  const now = o.clock.now();
+  const [lanes, attempts, queues, today, dnsbl] = await Promise.all([
+    loadLanes(o.db, o.plan.name),
+    attemptOutcomeCounts(o.db, o.plan.name),
+    queueCounts(o.db, o.plan.name),
+    laneDays(o.db, o.plan.name, localTime(now, o.plan.timezone).date),
+    latestDnsblResults(o.db, o.plan.ips.map((i) => i.address)),
+  ]);
+  return { lanes, attempts, queues, today, dnsbl, now, lastTick: o.lastTick() };
+}
+
+/**
+ * The registry with warmup's collectors; `snapshot()` must return the
+ * current scrape's data when `registry.metrics()` runs. Exported for tests
+ * and for embedding in another HTTP server.
+ */
+export function createMetricsRegistry(snapshot: () => Snapshot, options: { processMetrics?: boolean } = {}): Registry {
+  const registry = new Registry();
+  const laneKey = (id: number) => snapshot().lanes.find((l) => l.id === id);
+  const lane = ['ip', 'provider'] as const;
+
+  new Counter({
+    name: 'warmup_attempts_total', help: 'SMTP delivery attempts by lane and outcome (accepted, deferred, bounced, network, timeout, tls, protocol, dns, interrupted).',
+    labelNames: [...lane, 'outcome'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const a of snapshot().attempts) {
+        const l = laneKey(a.lane_id);
+        if (l) this.inc({ ip: l.ip, provider: l.provider, outcome: a.outcome }, a.n);
+      }
+    },
+  });
+  new Gauge({
+    name: 'warmup_lane_stage', help: 'Ramp stage a lane has reached (sending days ramped).', labelNames: lane, registers: [registry],
+    collect() {
+      this.reset();
+      for (const l of snapshot().lanes) this.set({ ip: l.ip, provider: l.provider }, l.stage);
+    },
+  });
+  new Gauge({
+    name: 'warmup_lane_state', help: '1 for the state a lane is in (active, suspended, paused), 0 for the others.', labelNames: [...lane, 'state'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const l of snapshot().lanes) for (const s of STATES) this.set({ ip: l.ip, provider: l.provider, state: s }, l.state === s ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'warmup_lane_rate_factor', help: 'Share of the planned sending rate in force (rules may cut it).', labelNames: lane, registers: [registry],
+    collect() {
+      this.reset();
+      for (const l of snapshot().lanes) this.set({ ip: l.ip, provider: l.provider }, l.rate_factor);
+    },
+  });
+  new Gauge({
+    name: 'warmup_retry_queue', help: 'Deferred messages waiting for their retry, per lane.', labelNames: lane, registers: [registry],
+    collect() {
+      this.reset();
+      for (const l of snapshot().lanes) this.set({ ip: l.ip, provider: l.provider }, snapshot().queues.get(l.id)?.retries ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'warmup_in_flight', help: 'Messages being attempted now, per lane.', labelNames: lane, registers: [registry],
+    collect() {
+      this.reset();
+      for (const l of snapshot().lanes) this.set({ ip: l.ip, provider: l.provider }, snapshot().queues.get(l.id)?.inFlight ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'warmup_lane_today', help: `Today's (plan time zone) lane-day figures: ${TODAY_FIGURES.join(', ')}.`, labelNames: [...lane, 'figure'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of snapshot().today) for (const f of TODAY_FIGURES) this.set({ ip: d.ip, provider: d.provider, figure: f }, Number(d[f]));
+    },
+  });
+  new Gauge({
+    name: 'warmup_dnsbl_listed', help: '1 when the newest answer of the zone lists the IP, 0 otherwise (clear, error, unknown).', labelNames: ['ip', 'zone'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of snapshot().dnsbl) this.set({ ip: r.ip, zone: r.zone }, r.status === 'listed' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'warmup_dnsbl_checked_timestamp_seconds', help: 'When the zone last answered for the IP (unix seconds).', labelNames: ['ip', 'zone'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of snapshot().dnsbl) this.set({ ip: r.ip, zone: r.zone }, r.at / 1000);
+    },
+  });
+  new Gauge({
+    name: 'warmup_last_tick_timestamp_seconds', help: 'When the daemon last ran a scheduling pass (unix seconds, daemon clock; 0 before the first).', registers: [registry],
+    collect() { this.set(validTick(snapshot().lastTick) ? snapshot().lastTick / 1000 : 0); },
+  });
+  new Gauge({
+    name: 'warmup_last_tick_age_seconds', help: 'Seconds since the last scheduling pass (daemon clock); absent before the first.', registers: [registry],
+    collect() {
+      this.reset();
+      const s = snapshot();
+      if (validTick(s.lastTick)) this.set((s.now - s.lastTick) / 1000);
+    },
+  });
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+const validTick = (t: number): boolean => Number.isFinite(t) && t > 0;
+
+/**
+ * Starts the HTTP endpoint. Resolves once listening; rejects with
+ * WarmupError METRICS_OFF (no address) or METRICS_LISTEN (cannot bind).
+ *
+ * @example
+ * const m = await startMetricsServer({ plan, db: store.db, clock, lastTick: () => daemon.lastTick });
+ * // ... on shutdown:
+ * await m.close();
+ */
+export async function startMetricsServer(o: MetricsServerOptions): Promise<MetricsServer> {
+  const listen = o.listen ?? o.plan.metrics;
+  if (!listen) throw new WarmupError('METRICS_OFF', 'no metrics address: set metrics.listen in the plan');
+  const staleAfterMs = o.staleAfterMs ?? 60_000;
+  let current: Snapshot | null = null;
+  const registry = createMetricsRegistry(() => current!, { processMetrics: o.processMetrics ?? true });
+  // Scrapes run one at a time so the shared snapshot belongs to the scrape that reads it.
+  let queue: Promise<unknown> = Promise.resolve();
+  const scrape = (): Promise<string> => {
+    const next = queue.then(async () => {
+      current = await readSnapshot(o);
+      try { return await registry.metrics(); } finally { current = null; }
+    });
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+    if (path === '/metrics') return send(res, 200, registry.contentType, await scrape());
+    if (path === '/healthz') {
+      const last = o.lastTick();
+      const ageMs = validTick(last) ? o.clock.now() - last : null;
+      const ok = ageMs !== null && ageMs <= staleAfterMs;
+      const body = { status: ok ? 'ok' : 'stale', lastTick: validTick(last) ? new Date(last).toISOString() : null, ageMs, staleAfterMs };
+      return send(res, ok ? 200 : 503, 'application/json', `${JSON.stringify(body)}\n`);
+    }
+    return send(res, 404, 'text/plain', 'not found: try /metrics or /healthz\n');
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => send(res, 500, 'text/plain', `scrape failed: ${(e as Error).message}\n`));
+  });
+  // Keep-alive connections from Prometheus must not hold close() up.
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new WarmupError('METRICS_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${e.code ?? e.message}`, { cause: e })));
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    address: Object.freeze({ host: addr.address, port: addr.port }),
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+      registry.clear();
+    }),
+  };
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  if (res.headersSent) { res.end(); return; }
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
