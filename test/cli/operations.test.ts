@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { memoryIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+import { load, startDaemon, until, writePlan } from '../daemon/harness.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+let file = '';
+
+async function run(...argv: string[]) {
+  const io = memoryIo({}, root);
+  const code = await main(argv, io);
+  return { code, out: io.stdout, err: io.stderr };
+}
+
+beforeAll(async () => {
+  ({ file } = writePlan({
+    name: 'ops', ips: ['127.0.0.23', '127.0.0.25'], ramp: '{ daily: [3, 5, 8] }', launch: '2026-12-04',
+    providers: { sink: { domains: ['sink.test'], seeds: ['ops-a@sink.test', 'ops-b@sink.test'] } },
+  }));
+  const r = await startDaemon(load(file), { from: '2026-12-01T07:30:00Z', speed: 40_000 });
+  await until('two days decided', 30_000, async () => {
+    const rows = await r.store.db.selectFrom('lane_days').select('decision').where('decision', 'is not', null).execute();
+    return rows.length >= 4 || undefined;
+  });
+  await r.stop();
+}, 60_000);
+
+describe('warmup status', () => {
+  it('shows every lane with its figures, totals per IP and provider, and the launch forecast', async () => {
+    const r = await run('status', file, '--day', '2');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Plan "ops", day 2 (2026-12-02); launch 2026-12-04');
+    expect(r.out).toMatch(/127\.0\.0\.23\s+sink\s+2\s+5\s+5\s+5\s+0\s+0\s+0\s+0\s+0\s+advance\s+active/);
+    expect(r.out).toMatch(/Per ip:[\s\S]*127\.0\.0\.25\s+5\s+5\s+5\s+100\.0%/);
+    expect(r.out).toMatch(/Per provider:[\s\S]*sink\s+10\s+10\s+10\s+100\.0%/);
+    expect(r.out).toMatch(/Launch forecast for 2026-12-04[\s\S]*127\.0\.0\.23\s+sink\s+3\s+100\.0%\s+8\s+8\s+ready/);
+    expect(r.out).toContain('Launch-day capacity per provider (sign-up mail each can take): sink 16');
+  });
+
+  it('gives the same as JSON', async () => {
+    const r = await run('status', file, '--day', '1', '--json');
+    const s = JSON.parse(r.out);
+    expect(s.lanes).toHaveLength(2);
+    expect(s.lanes[0]).toMatchObject({ ip: '127.0.0.23', provider: 'sink', stage: 1, target: 3, sent: 3, accepted: 3, decision: 'advance', state: 'active' });
+    expect(s.forecast.ips.map((i: { verdict: string }) => i.verdict)).toEqual(['ready', 'ready']);
+  });
+
+  it('refuses a database that does not exist with exit 2 and creates none', async () => {
+    const r = await run('status', file, '--db', '/tmp/does-not-exist/warmup.db');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('STORE_MISSING');
+  });
+
+  it('--watch redraws until interrupted', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'status', file, '--watch', '1'], { cwd: root });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    await until('two frames', 10_000, () => (out.match(/refreshing every 1s/g) ?? []).length >= 2);
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('exit', r));
+    expect(out).toContain('\x1b[2J\x1b[H');
+    expect(out).toContain('Plan "ops"');
+  });
+});
+
+describe('warmup events', () => {
+  it('lists the day-end decisions with their figures', async () => {
+    const r = await run('events', file, '--kind', 'day_advance');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/127\.0\.0\.23\/sink\s+day_advance\s+stage 1 -> stage 2\s+policy\s+accepted 100\.0% of 3, deferrals 0\.0%; target=3 accepted=3/);
+  });
+
+  it('filters and gives JSON', async () => {
+    const r = await run('events', file, '--ip', '127.0.0.25', '--json');
+    const events = JSON.parse(r.out) as Array<{ ip: string; cause: { target: number } }>;
+    expect(events.length).toBeGreaterThanOrEqual(2);
+    expect(events.every((e) => e.ip === '127.0.0.25')).toBe(true);
+  });
+});
+
+describe('warmup pause and resume', () => {
+  it('pauses an IP for a while and resumes it, writing operator events', async () => {
+    expect((await run('pause', file, '127.0.0.25', '--for', '2h', '--reason', 'rDNS fix')).out).toContain('paused IP 127.0.0.25: 1 lane changed (until ');
+    const paused = JSON.parse((await run('status', file, '--json')).out);
+    expect(paused.lanes.find((l: { ip: string }) => l.ip === '127.0.0.25')).toMatchObject({ state: 'paused', stateReason: 'rDNS fix' });
+    expect((await run('resume', '127.0.0.25', '--plan', file)).out).toContain('resumed IP 127.0.0.25: 1 lane changed');
+    const ev = JSON.parse((await run('events', file, '--json', '--limit', '2')).out);
+    expect(ev.map((e: { kind: string; actor: string }) => `${e.kind}/${e.actor}`)).toEqual(['operator_pause/operator', 'operator_resume/operator']);
+  });
+
+  it('explains a target that is not in the plan, and a missing plan, with exit 2', async () => {
+    const bad = await run('pause', file, 'hotmail');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('"hotmail" is neither an IP nor a provider of plan ops (providers: sink)');
+    const noPlan = await run('resume', 'sink');
+    expect(noPlan.code).toBe(2);
+    expect(noPlan.err).toContain('which plan? give --plan PLAN.yaml or set WARMUP_PLAN');
+    expect((await run('pause', file, '127.0.0.23', '--for', 'soon')).code).toBe(2);
+  });
+});
