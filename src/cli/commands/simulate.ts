@@ -1,0 +1,84 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { formatIssue } from '../../plan/load.js';
+import { formatSimulation } from '../../simulate/format.js';
+import { defaultModels, loadModel } from '../../simulate/model-file.js';
+import { simulatePlan } from '../../simulate/run.js';
+import { openSimulationStore } from '../../simulate/store.js';
+import { ExitError } from '../../util/errors.js';
+import { createLogger } from '../../util/log.js';
+import { parse, planArg } from '../args.js';
+import type { CliIo } from '../io.js';
+import { loadOrExit } from '../load.js';
+
+export const usage = `Usage: warmup simulate PLAN.yaml [--days N] [--model FILE] [--seed N] [--json] [--db PATH]
+
+Runs the whole plan in accelerated time against modelled receivers, with the
+daemon's own scheduler, policy, rules and store: only the mailer and the clock
+are simulated. Nothing is sent and no DNS is asked. Each modelled provider
+gives every IP a reputation that grows with accepted mail and falls when
+deferrals are ignored, an hourly limit that rises with it, greylisting and
+per-mailbox limits, and answers with the provider's real reply texts.
+
+  --days N        simulate only the first N days of the plan
+  --model FILE    YAML that changes the model's knobs per provider
+  --seed N        seed of the model's randomness (default 1): same seed, same result
+  --json          print the whole result as JSON
+  --db PATH       keep the simulated database here (default: a temporary file,
+                  deleted afterwards); never the plan's own database
+  --log-level L   daemon log lines on stderr (default: silent)`;
+
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    days: { type: 'string' }, model: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' }, 'log-level': { type: 'string' },
+  }, usage, io);
+  if (values.help) { io.out(usage); return 0; }
+  const file = planArg(positionals, usage, io);
+  const days = values.days === undefined ? undefined : Number(values.days);
+  if (days !== undefined && !(Number.isInteger(days) && days >= 1)) { io.err(`warmup simulate: --days must be a whole number from 1 (got ${values.days})`); throw new ExitError(2); }
+  const seed = values.seed === undefined ? 1 : Number(values.seed);
+  if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) { io.err(`warmup simulate: --seed must be a whole number from 0 to 4294967295 (got ${values.seed})`); throw new ExitError(2); }
+  const level = values['log-level'] ?? 'silent';
+  if (!['silent', 'trace', 'debug', 'info', 'warn', 'error'].includes(level)) { io.err(`warmup simulate: unknown --log-level ${level}`); throw new ExitError(2); }
+
+  const { plan } = loadOrExit(file, io, { quietWarnings: Boolean(values.json) });
+  let models = defaultModels(plan);
+  if (values.model !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(resolve(io.cwd, values.model), 'utf8');
+    } catch (e) {
+      io.err(`warmup simulate: cannot read model file ${values.model}: ${(e as Error).message}`);
+      throw new ExitError(2);
+    }
+    const r = loadModel(text, plan);
+    if (!r.ok) {
+      io.err(`${values.model}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
+      for (const e of r.errors) io.err(`  ${formatIssue(values.model, e)}`);
+      throw new ExitError(2);
+    }
+    models = new Map(r.models);
+  }
+
+  const dbPath = values.db === undefined ? null : resolve(io.cwd, values.db);
+  if (dbPath !== null && dbPath === plan.storePath) {
+    io.err(`warmup simulate: --db ${values.db} is the plan's own database; a simulation never writes there`);
+    throw new ExitError(2);
+  }
+  const tmp = dbPath === null ? mkdtempSync(join(tmpdir(), 'warmup-simulate-')) : null;
+  const store = await openSimulationStore(dbPath ?? join(tmp!, 'simulate.db'));
+  // Daemon logs go to stderr so that stdout stays the result (and valid JSON with --json).
+  const log = createLogger({ level, destination: process.stderr }).child({ plan: plan.name, simulation: true });
+  const began = performance.now();
+  try {
+    const result = await simulatePlan({ plan, models, seed, db: store.db, log, ...(days === undefined ? {} : { days }) });
+    const wallMs = performance.now() - began;
+    if (values.json) io.out(JSON.stringify(result, null, 2));
+    else io.out(formatSimulation(result, { wallMs }));
+    return 0;
+  } finally {
+    await store.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+}
