@@ -1,0 +1,89 @@
+/**
+ * Which events become alerts and what the webhook receives: pure, from an
+ * `events` row. The kinds below are the contract for event producers.
+ */
+import { createHmac } from 'node:crypto';
+
+/** The alert types a webhook may receive. */
+export type AlertType = 'pause' | 'resume' | 'dnsbl_listed' | 'dnsbl_clear' | 'block' | 'behind_for_launch';
+
+/** The fields of an `events` row that alerts read. */
+export interface EventRow {
+  readonly id: number;
+  readonly at: number;
+  readonly plan: string;
+  readonly lane_id: number | null;
+  readonly ip: string | null;
+  readonly provider: string | null;
+  readonly kind: string;
+  readonly from_state: string | null;
+  readonly to_state: string | null;
+  readonly actor: string;
+  readonly cause: string;
+}
+
+/** The JSON body posted to the webhook. */
+export interface AlertPayload {
+  /** The event's id: receivers de-duplicate retried deliveries on it. */
+  readonly id: number;
+  readonly type: AlertType;
+  readonly plan: string;
+  /** ISO 8601, in the daemon's (possibly accelerated) clock. */
+  readonly at: string;
+  readonly ip: string | null;
+  readonly provider: string | null;
+  readonly kind: string;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly actor: string;
+  readonly cause: Record<string, unknown>;
+  /** One line for chat channels. */
+  readonly text: string;
+}
+
+/**
+ * The alert type of an event, or null when it is not alertable:
+ * `dnsbl_listed` / `dnsbl_clear` kinds; kinds containing `block` (a block
+ * reply); `behind_for_launch` / kinds starting with `behind`; any change to
+ * `paused` (pause) and any change from `paused` to `active` (resume).
+ * Suspensions that lapse by themselves are routine and do not alert.
+ */
+export function alertType(e: Pick<EventRow, 'kind' | 'from_state' | 'to_state'>): AlertType | null {
+  if (e.kind === 'dnsbl_listed') return 'dnsbl_listed';
+  if (e.kind === 'dnsbl_clear') return 'dnsbl_clear';
+  if (/block/i.test(e.kind)) return 'block';
+  if (/^behind/i.test(e.kind)) return 'behind_for_launch';
+  if (e.to_state === 'paused' && e.from_state !== 'paused') return 'pause';
+  if (e.to_state === 'active' && e.from_state === 'paused') return 'resume';
+  return null;
+}
+
+/** The webhook body for an alertable event; null otherwise. */
+export function alertPayload(e: EventRow): AlertPayload | null {
+  const type = alertType(e);
+  if (!type) return null;
+  let cause: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(e.cause);
+    cause = parsed && typeof parsed === 'object' ? parsed as Record<string, unknown> : { value: parsed };
+  } catch {
+    cause = { raw: e.cause };
+  }
+  const lane = [e.ip, e.provider].filter(Boolean).join(' -> ') || 'all lanes';
+  const reason = typeof cause.reason === 'string' ? `: ${cause.reason}` : '';
+  const text = `[warmup ${e.plan}] ${type.replace(/_/g, ' ')} ${lane}${reason} (by ${e.actor})`;
+  return {
+    id: e.id, type, plan: e.plan, at: new Date(e.at).toISOString(), ip: e.ip, provider: e.provider, kind: e.kind,
+    from: e.from_state, to: e.to_state, actor: e.actor, cause, text,
+  };
+}
+
+/** Header value `sha256=<hex HMAC-SHA256 of the exact body>`, as GitHub webhooks do. */
+export function signBody(body: string, secret: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body, 'utf8').digest('hex')}`;
+}
+
+/** Retry delay after `failures` failed deliveries: base x 2^(failures-1), capped. */
+export function backoffMs(failures: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
+}

@@ -1,0 +1,162 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertPayload, alertType, backoffMs, signBody, type EventRow } from '../../src/alerts/alert.js';
+import { AlertForwarder } from '../../src/alerts/forwarder.js';
+import { loadPlan } from '../../src/plan/load.js';
+import type { Plan } from '../../src/plan/types.js';
+import { openStore, type OpenedStore } from '../../src/store/open.js';
+import * as q from '../../src/store/queries.js';
+import { manualClock } from '../../src/util/clock.js';
+import { createLogger } from '../../src/util/log.js';
+
+// This file's own server address.
+const HOST = '127.0.0.100';
+const T0 = Date.parse('2026-12-02T09:00:00Z');
+
+const event = (over: Partial<EventRow>): EventRow => ({
+  id: 1, at: T0, plan: 'p', lane_id: 1, ip: '127.0.0.41', provider: 'gmail', kind: 'paused', from_state: 'active', to_state: 'paused', actor: 'policy', cause: '{"reason":"bounce rate 12%"}', ...over,
+});
+
+describe('alertType', () => {
+  it.each([
+    ['a policy pause', { kind: 'paused' }, 'pause'],
+    ['an operator pause', { kind: 'operator_pause', actor: 'operator' }, 'pause'],
+    ['a DNSBL listing', { kind: 'dnsbl_listed', actor: 'dnsbl' }, 'dnsbl_listed'],
+    ['a de-listing', { kind: 'dnsbl_clear', from_state: null, to_state: null }, 'dnsbl_clear'],
+    ['a resume', { kind: 'operator_resume', from_state: 'paused', to_state: 'active' }, 'resume'],
+    ['a block reply', { kind: 'block', from_state: 'active', to_state: 'suspended' }, 'block'],
+    ['a launch forecast falling behind', { kind: 'behind_for_launch', from_state: null, to_state: null }, 'behind_for_launch'],
+    ['a suspension lapsing', { kind: 'active', from_state: 'suspended', to_state: 'active' }, null],
+    ['a suspension', { kind: 'suspended', from_state: 'active', to_state: 'suspended' }, null],
+    ['a day-end decision', { kind: 'day_advance', from_state: null, to_state: null }, null],
+  ] as const)('%s is %s', (_t, over, type) => {
+    expect(alertType(event(over))).toBe(type);
+  });
+
+  it('builds a payload with the parsed cause and a one-line text', () => {
+    expect(alertPayload(event({}))).toMatchObject({
+      id: 1, type: 'pause', plan: 'p', at: '2026-12-02T09:00:00.000Z', ip: '127.0.0.41', provider: 'gmail',
+      cause: { reason: 'bounce rate 12%' }, text: '[warmup p] pause 127.0.0.41 -> gmail: bounce rate 12% (by policy)',
+    });
+  });
+
+  it('signs the exact body with HMAC-SHA256 (RFC 4231 test case 2)', () => {
+    expect(signBody('what do ya want for nothing?', 'Jefe')).toBe('sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+  });
+
+  it.each([[1, 100], [2, 200], [3, 400], [10, 5000]])('waits %i failures -> %i ms (capped at 5000)', (n, ms) => {
+    expect(backoffMs(n, 100, 5000)).toBe(ms);
+  });
+});
+
+describe('AlertForwarder with a real HTTP server', () => {
+  let server: Server;
+  let port: number;
+  let failFirst = 0;
+  const received: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
+  let attempts = 0;
+  let store: OpenedStore;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        attempts++;
+        if (failFirst > 0) {
+          failFirst--;
+          res.writeHead(503).end('busy');
+          return;
+        }
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, HOST, r));
+    port = (server.address() as AddressInfo).port;
+    store = await openStore(':memory:');
+  });
+  afterAll(async () => {
+    await store.close();
+    await new Promise((r) => server.close(r));
+  });
+
+  function plan(name: string, url: string): Plan {
+    const r = loadPlan(`name: ${name}
+timezone: UTC
+start: 2026-12-01
+launch: 2026-12-10
+sender:
+  from: { address: hello@news.warmup.test }
+  unsubscribe: { url: "https://news.warmup.test/u" }
+ips: [{ address: 127.0.0.41, ehlo: mta41.warmup.test }]
+providers:
+  postfix: { domains: [postfix.test], seeds: [a@postfix.test] }
+alerts:
+  webhook: { url: "${url}", secret_env: WARMUP_TEST_HOOK_SECRET }
+`);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    return r.plan;
+  }
+
+  function logger() {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = createLogger({ level: 'debug', destination: new Writable({ write(c, _e, cb) { lines.push(JSON.parse(String(c))); cb(); } }) });
+    return { log, lines };
+  }
+
+  it('retries with backoff until the endpoint accepts, signs each body, and logs every alert at warn', async () => {
+    const p = plan('alerts-retry', `http://${HOST}:${port}/hook`);
+    const clock = manualClock(T0);
+    const { log, lines } = logger();
+    await q.ensureLanes(store.db, p.name, [{ ip: '127.0.0.41', provider: 'postfix' }], T0 - 1000);
+    // Before the forwarder exists: not re-sent as an alert.
+    await q.changeLaneStates(store.db, p.name, { ip: '127.0.0.41' }, { state: 'paused', until: null, reason: 'old', actor: 'operator' }, T0 - 500);
+    const fwd = new AlertForwarder({ plan: p, db: store.db, clock, log, env: { WARMUP_TEST_HOOK_SECRET: 's3cret' }, retry: { baseMs: 20, maxMs: 100, attempts: 10 } });
+    await q.changeLaneStates(store.db, p.name, { ip: '127.0.0.41' }, { state: 'paused', until: null, reason: 'listed in zen', actor: 'dnsbl', kind: 'dnsbl_listed', cause: { zone: 'zen.dnsbl.test' } }, T0);
+    await q.addEvent(store.db, { at: T0 + 1, plan: p.name, ip: '127.0.0.41', kind: 'dnsbl_clear', actor: 'dnsbl' });
+    await q.changeLaneStates(store.db, p.name, { ip: '127.0.0.41' }, { state: 'active', until: null, reason: 'ok', actor: 'operator', kind: 'operator_resume' }, T0 + 2);
+    failFirst = 3;
+    attempts = 0;
+    const started = Date.now();
+    expect(await fwd.poll()).toBe(3);
+    // poll() returned while the endpoint was still failing: delivery is in the background.
+    expect(fwd.pending).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(1000);
+    await fwd.idle(10_000);
+    expect(fwd.pending).toBe(0);
+    expect(attempts).toBe(6);
+    const bodies = received.map((r) => JSON.parse(r.body) as Record<string, unknown>);
+    expect(bodies.map((b) => b.type)).toEqual(['dnsbl_listed', 'dnsbl_clear', 'resume']);
+    expect(bodies[0]).toMatchObject({ plan: 'alerts-retry', ip: '127.0.0.41', provider: 'postfix', actor: 'dnsbl', cause: { zone: 'zen.dnsbl.test', reason: 'listed in zen' } });
+    for (const r of received) {
+      expect(r.headers['x-warmup-signature']).toBe(signBody(r.body, 's3cret'));
+      expect(r.headers['content-type']).toBe('application/json');
+    }
+    expect(lines.filter((l) => l.level === 40 && (l.alert as { type?: string } | undefined)?.type).map((l) => (l.alert as { type: string }).type))
+      .toEqual(['dnsbl_listed', 'dnsbl_clear', 'resume']);
+    // Nothing new: nothing re-sent.
+    expect(await fwd.poll()).toBe(0);
+    fwd.stop();
+  });
+
+  it('never throws into the caller: an unreachable endpoint and a closed database are logged', async () => {
+    const p = plan('alerts-down', `http://${HOST}:1/hook`);
+    const clock = manualClock(T0);
+    const { log, lines } = logger();
+    const own = await openStore(':memory:');
+    await q.ensureLanes(own.db, p.name, [{ ip: '127.0.0.41', provider: 'postfix' }], T0);
+    const fwd = new AlertForwarder({ plan: p, db: own.db, clock, log, env: {}, retry: { baseMs: 10, maxMs: 20, attempts: 3 } });
+    await q.changeLaneStates(own.db, p.name, {}, { state: 'paused', until: null, reason: 'x', actor: 'policy' }, T0);
+    expect(await fwd.poll()).toBe(1);
+    await fwd.idle(5_000);
+    expect(lines.some((l) => l.level === 50 && /secret_env names an unset variable/.test(String(l.msg)))).toBe(true);
+    expect(lines.some((l) => l.level === 50 && /given up/.test(String(l.msg)))).toBe(true);
+    await own.close();
+    await expect(fwd.poll()).resolves.toBe(0);
+    expect(lines.some((l) => l.level === 50 && /reading events for alerts failed/.test(String(l.msg)))).toBe(true);
+    fwd.stop();
+  });
+});
