@@ -517,3 +517,12 @@ export function dnsblHistory(db: Db, ips: readonly string[]) {
   return db.selectFrom('dnsbl_results').select(['at', 'ip', 'zone', 'status'])
     .where('ip', 'in', [...ips]).orderBy('at').orderBy('id').execute();
 }
+
+export type EventRow = Selectable<Database['events']>;
+
+/** A plan's events in the order they happened (simulate, reports); `kinds` filters. */
+export function listEvents(db: Db, plan: string, options: { kinds?: readonly string[] } = {}): Promise<EventRow[]> {
+  let q = db.selectFrom('events').selectAll().where('plan', '=', plan);
+  if (options.kinds && options.kinds.length > 0) q = q.where('kind', 'in', [...options.kinds]);
+  return q.orderBy('at').orderBy('id').execute();
+}

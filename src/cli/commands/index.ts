@@ -11,6 +11,7 @@ export const commands: Readonly<Record<string, Command>> = {
   validate: { summary: 'check a plan and print its summary', load: () => import('./validate.js') },
   plan: { summary: 'print the day-by-day schedule before adaptation', load: () => import('./plan.js') },
   start: { summary: 'run the warm-up daemon (sends, records, adapts)', load: () => import('./start.js') },
+  simulate: { summary: 'run a plan in accelerated time against modelled receivers (nothing is sent)', load: () => import('./simulate.js') },
   status: { summary: 'show each lane\'s stage, volumes and state from the database', load: () => import('./status.js') },
   keygen: { summary: 'create a DKIM key and print its DNS record', load: () => import('./keygen.js') },
 };
