@@ -193,10 +193,13 @@ export async function queueCounts(db: Db, plan: string): Promise<Map<number, { i
   return out;
 }
 
-/** Messages still waiting for a retry in the whole plan. */
+/**
+ * Messages still waiting for a retry on lanes that will send again (a paused
+ * lane waits for an operator, so its queue does not keep the plan open).
+ */
 export async function pendingRetries(db: Db, plan: string): Promise<number> {
   const r = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
-    .select((eb) => eb.fn.countAll<number>().as('n')).where('lanes.plan', '=', plan)
+    .select((eb) => eb.fn.countAll<number>().as('n')).where('lanes.plan', '=', plan).where('lanes.state', '!=', 'paused')
     .where('messages.status', 'in', ['deferred', 'in_flight']).executeTakeFirstOrThrow();
   return Number(r.n);
 }
@@ -516,13 +519,4 @@ export function dnsblHistory(db: Db, ips: readonly string[]) {
   if (ips.length === 0) return Promise.resolve([]);
   return db.selectFrom('dnsbl_results').select(['at', 'ip', 'zone', 'status'])
     .where('ip', 'in', [...ips]).orderBy('at').orderBy('id').execute();
-}
-
-export type EventRow = Selectable<Database['events']>;
-
-/** A plan's events in the order they happened (simulate, reports); `kinds` filters. */
-export function listEvents(db: Db, plan: string, options: { kinds?: readonly string[] } = {}): Promise<EventRow[]> {
-  let q = db.selectFrom('events').selectAll().where('plan', '=', plan);
-  if (options.kinds && options.kinds.length > 0) q = q.where('kind', 'in', [...options.kinds]);
-  return q.orderBy('at').orderBy('id').execute();
 }
