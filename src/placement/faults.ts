@@ -29,11 +29,12 @@ export function classifyImapError(error: unknown): ImapFault {
   if (e.code === 'ETHROTTLE') return { code: 'IMAP_THROTTLED', message: text, retryAfterMs: typeof e.throttleReset === 'number' ? e.throttleReset : null };
   if (e.code && TIMEOUT_CODES.has(e.code)) return { code: 'IMAP_TIMEOUT', message: text, retryAfterMs: null };
   if (e.code && CONNECT_CODES.has(e.code)) return { code: 'IMAP_CONNECT', message: text, retryAfterMs: null };
-  if (e.code && CLOSED_CODES.has(e.code)) return { code: 'IMAP_CLOSED', message: text, retryAfterMs: null };
-  // Servers that throttle without ETHROTTLE say so in a NO/BYE text or response code.
+  // Servers that throttle without ETHROTTLE say so in a NO/BYE text or response code
+  // (a BYE "Too many connections" closes the connection: it is throttling, not an outage).
   if (/\b(throttl|too many|rate limit|try again later)/i.test(text) || e.serverResponseCode === 'LIMIT') {
     return { code: 'IMAP_THROTTLED', message: text, retryAfterMs: null };
   }
+  if (e.code && CLOSED_CODES.has(e.code)) return { code: 'IMAP_CLOSED', message: text, retryAfterMs: null };
   return { code: 'IMAP_ERROR', message: text, retryAfterMs: null };
 }
 

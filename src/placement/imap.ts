@@ -40,8 +40,8 @@ export interface ImapTimeouts {
   readonly socketMs: number;
 }
 
-/** Opens a session; rejects on connection or login failure. */
-export type ImapConnect = (access: ImapAccess, password: string, timeouts: ImapTimeouts) => Promise<ImapSession>;
+/** Opens a session; rejects on connection or login failure, or when `signal` aborts (stop()). */
+export type ImapConnect = (access: ImapAccess, password: string, timeouts: ImapTimeouts, signal?: AbortSignal) => Promise<ImapSession>;
 
 /**
  * Reads a seed's IMAP password from its environment variable or file (e.g. a
@@ -69,7 +69,7 @@ export async function readImapPassword(access: ImapAccess, env: NodeJS.ProcessEn
 const SEARCH_CHUNK = 20;
 
 /** The real {@link ImapConnect}, on imapflow. */
-export const connectImap: ImapConnect = async (access, password, timeouts) => {
+export const connectImap: ImapConnect = async (access, password, timeouts, signal) => {
   const client = new ImapFlow({
     host: access.host,
     port: access.port,
@@ -84,7 +84,15 @@ export const connectImap: ImapConnect = async (access, password, timeouts) => {
   });
   // An 'error' event without a listener would crash the process; the failing call rejects anyway.
   client.on('error', () => {});
-  await client.connect();
+  // A server that accepts but never greets would otherwise hold stop() for the greeting timeout.
+  const abort = () => client.close();
+  if (signal?.aborted) throw new WarmupError('IMAP_ABORTED', 'stopped before connecting');
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    await client.connect();
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
   return new FlowSession(client);
 };
 

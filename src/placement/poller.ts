@@ -31,6 +31,11 @@ export interface PlacementPollerOptions {
   readonly concurrency?: number;
   /** Longest backoff after repeated failures, plan time (default 1h; never under the poll interval). */
   readonly maxBackoffMs?: number;
+  /**
+   * Least real time between two polls (default 1 s): a manual clock has no real
+   * delays and a fast simulation very short ones; IMAP servers should not feel that.
+   */
+  readonly minRealGapMs?: number;
 }
 
 export interface PlacementCounts {
@@ -96,6 +101,7 @@ export class PlacementPoller {
   /** Set by stop(): a poll in progress ends at the next mailbox / message. */
   #aborting = false;
   #wake: (() => void) | null = null;
+  #abort = new AbortController();
 
   constructor(options: PlacementPollerOptions) {
     this.#o = options;
@@ -116,6 +122,7 @@ export class PlacementPoller {
     if (!this.#stopped) return;
     this.#stopped = false;
     this.#aborting = false;
+    if (this.#abort.signal.aborted) this.#abort = new AbortController();
     const loop = (): void => {
       if (this.#stopped) return;
       this.#running = this.pollOnce()
@@ -123,7 +130,8 @@ export class PlacementPoller {
         .finally(() => {
           this.#running = null;
           if (this.#stopped) return;
-          this.#timer = setTimeout(loop, Math.max(0, this.#o.clock.realDelay(this.#o.plan.imap.pollIntervalMs)));
+          const gap = Math.max(this.#o.minRealGapMs ?? 1000, this.#o.clock.realDelay(this.#o.plan.imap.pollIntervalMs));
+          this.#timer = setTimeout(loop, gap);
           // The poller never keeps a process alive on its own.
           this.#timer.unref();
         });
@@ -138,6 +146,7 @@ export class PlacementPoller {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     this.#wake?.();
+    this.#abort.abort();
     for (const s of this.#sessions) s.abort();
     await this.#running;
   }
@@ -188,7 +197,7 @@ export class PlacementPoller {
     let session: ImapSession | null = null;
     try {
       const password = await readImapPassword(access, this.#o.env);
-      session = await this.#connect(access, password, this.#timeouts);
+      session = await this.#connect(access, password, this.#timeouts, this.#abort.signal);
       this.#sessions.add(session);
       const folders = searchOrder(await session.folders());
       const inboxPath = folders.find((f) => f.kind === 'inbox')?.path ?? 'INBOX';
@@ -229,6 +238,8 @@ export class PlacementPoller {
       return { poll: poll('ok'), crossings };
     } catch (e) {
       const fault = classifyImapError(e);
+      // Dropped by stop(): not the mailbox's fault, no backoff.
+      if (this.#aborting) return { poll: poll('error', { error: fault }), crossings: [] };
       await this.#failed(state, fault, seed, provider, log);
       return { poll: poll('error', { error: fault }), crossings: [] };
     } finally {
