@@ -13,5 +13,7 @@ export const commands: Readonly<Record<string, Command>> = {
   start: { summary: 'run the warm-up daemon (sends, records, adapts)', load: () => import('./start.js') },
   simulate: { summary: 'run a plan in accelerated time against modelled receivers (nothing is sent)', load: () => import('./simulate.js') },
   status: { summary: 'show each lane\'s stage, volumes and state from the database', load: () => import('./status.js') },
+  systemd: { summary: 'print a hardened systemd unit that runs `warmup start`', load: () => import('./systemd.js') },
+  report: { summary: 'write a self-contained HTML report (charts, launch readiness)', load: () => import('./report.js') },
   keygen: { summary: 'create a DKIM key and print its DNS record', load: () => import('./keygen.js') },
 };

@@ -1,0 +1,40 @@
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadReportData, renderReport } from '../../report/index.js';
+import { openStore } from '../../store/open.js';
+import { ExitError } from '../../util/errors.js';
+import { parse, planArg } from '../args.js';
+import type { CliIo } from '../io.js';
+import { loadOrExit } from '../load.js';
+
+export const usage = `Usage: warmup report PLAN.yaml --out FILE.html [--db PATH] [--at ISO-INSTANT]
+
+Writes one self-contained HTML page (inline CSS and SVG, nothing fetched when
+opened) to show where the warm-up stands: target against accepted per day per
+provider and per IP, deferral and bounce rates, stage over time with events,
+DNSBL history, seed placement and the launch readiness table.
+
+  --out FILE     where to write the page (required)
+  --db PATH      database (default: the plan's store.path); opened read-only
+  --at INSTANT   report as of this instant instead of now (rehearsals)`;
+
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(argv, { out: { type: 'string', short: 'o' }, db: { type: 'string' }, at: { type: 'string' } }, usage, io);
+  if (values.help) { io.out(usage); return 0; }
+  const file = planArg(positionals, usage, io);
+  if (!values.out) { io.err(`warmup report: --out FILE is required\n\n${usage}`); throw new ExitError(2); }
+  const now = values.at === undefined ? Date.now() : Date.parse(values.at);
+  if (Number.isNaN(now)) { io.err(`warmup report: --at must be an ISO instant such as 2026-12-05T17:00:00Z (got ${values.at})`); throw new ExitError(2); }
+  const { plan } = loadOrExit(file, io, { quietWarnings: true });
+  const store = await openStore(values.db ? resolve(io.cwd, values.db) : plan.storePath, { readonly: true });
+  let html: string;
+  try {
+    html = renderReport(await loadReportData(store.db, plan, now));
+  } finally {
+    await store.close();
+  }
+  const out = resolve(io.cwd, values.out);
+  writeFileSync(out, html);
+  io.out(`wrote ${out} (${Math.round(html.length / 1024)} KiB)`);
+  return 0;
+}
