@@ -7,8 +7,8 @@ import type { SimulationResult } from './run.js';
 
 const DECISION: Readonly<Record<string, string>> = { advance: 'advance', hold: 'HOLD', back_off: 'BACK OFF', pause: 'PAUSE' };
 
-/** Routine events (one per lane per day) left out of the event list; the day tables show them. */
-const ROUTINE = new Set(['day_advance']);
+/** Routine events left out of the event list (counted in its summary): the day tables show advances, and lapses follow every suspension. */
+const ROUTINE = new Set(['day_advance', 'shaping_lapsed', 'active']);
 
 /** Renders a simulation result for the terminal. */
 export function formatSimulation(r: SimulationResult, o: { wallMs?: number; maxEvents?: number } = {}): string {
@@ -30,9 +30,11 @@ export function formatSimulation(r: SimulationResult, o: { wallMs?: number; maxE
   }
 
   const notable = r.events.filter((e) => !ROUTINE.has(e.kind));
-  const max = o.maxEvents ?? 60;
-  out.push(`\nEvents (${num(notable.length)} besides ${num(r.events.length - notable.length)} day advances${notable.length > max ? `; the first ${max} shown, --json has all` : ''}):`);
-  if (notable.length === 0) out.push('  none: every lane advanced every day');
+  const max = o.maxEvents ?? 40;
+  const kinds = new Map<string, number>();
+  for (const e of r.events) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
+  out.push(`\nEvents: ${[...kinds].map(([k, n]) => `${num(n)} ${k}`).join(', ') || 'none'}`);
+  if (notable.length > max) out.push(`The first ${max} of ${num(notable.length)} that are not routine (--json has them all):`);
   for (const e of notable.slice(0, max)) {
     const reason = typeof e.cause.reason === 'string' ? e.cause.reason : typeof e.cause.rule === 'string' ? `rule ${e.cause.rule}` : '';
     out.push(`  ${e.at.slice(0, 16).replace('T', ' ')}Z  ${e.ip ?? '*'} ${e.provider ?? '*'}  ${e.kind}${e.from || e.to ? ` ${e.from ?? ''} -> ${e.to ?? ''}` : ''}  (${e.actor}${reason ? `: ${reason}` : ''})`);

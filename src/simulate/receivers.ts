@@ -101,7 +101,7 @@ export class ModelledReceivers {
     }
     const hour = Math.floor(a.now / HOUR);
     if (s.hour !== hour) { s.hour = hour; s.inHour = 0; }
-    if (s.inHour >= hourlyLimitOf(rep, m)) {
+    if (s.inHour >= Math.max(1, Math.floor(hourlyLimitOf(rep, m)))) {
       s.throttledUntil = a.now + m.cooldownMs;
       return reply('rate', m.replies.rate, 'rcpt');
     }
