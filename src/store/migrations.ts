@@ -160,7 +160,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       for (const c of ['engaged', 'engaged_at', 'engage_at']) await db.schema.alterTable('placements').dropColumn(c).execute();
     },
   },
-  '0002_mailbox_deferrals': {
+  '0003_mailbox_deferrals': {
     // Per-mailbox answers (Gmail 450 4.2.1) say nothing about the IP: counted apart from lane deferrals.
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('lane_days').addColumn('mailbox_deferred', 'integer', (c) => c.notNull().defaultTo(0)).execute();
@@ -169,7 +169,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.alterTable('lane_days').dropColumn('mailbox_deferred').execute();
     },
   },
-  '0003_run_real_start': {
+  '0004_run_real_start': {
     // With the real start time and the speed, other processes can read the daemon's (accelerated) clock.
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('runs').addColumn('real_started_at', 'bigint').execute();

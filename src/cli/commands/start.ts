@@ -1,5 +1,6 @@
 import { createDnsResolver } from '../../dns/resolver.js';
 import { Daemon, type StopReason } from '../../daemon/daemon.js';
+import { PlacementPoller } from '../../placement/poller.js';
 import { createSmtpMailer } from '../../send/mailer.js';
 import { openStore } from '../../store/open.js';
 import { acceleratedClock, systemClock } from '../../util/clock.js';
@@ -55,8 +56,12 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const onSignal = (signal: StopReason) => () => { void daemon.stop(signal); };
   process.once('SIGTERM', onSignal('SIGTERM'));
   process.once('SIGINT', onSignal('SIGINT'));
+  // Seeds readable over IMAP: record where each message lands (never delays sending).
+  const placement = plan.providers.some((p) => p.seeds.some((seed) => seed.imap)) ? new PlacementPoller({ plan, db: store.db, clock, log }) : null;
   await daemon.start();
+  placement?.start();
   const reason = await daemon.stopped;
+  await placement?.stop();
   await store.close();
   log.flush();
   return reason === 'error' ? 1 : 0;
