@@ -16,4 +16,6 @@ export const commands: Readonly<Record<string, Command>> = {
   systemd: { summary: 'print a hardened systemd unit that runs `warmup start`', load: () => import('./systemd.js') },
   report: { summary: 'write a self-contained HTML report (charts, launch readiness)', load: () => import('./report.js') },
   keygen: { summary: 'create a DKIM key and print its DNS record', load: () => import('./keygen.js') },
+  dnsbl: { summary: 'check every IP against the plan\'s DNSBL zones once', load: () => import('./dnsbl.js') },
+  check: { summary: 'preflight: bind, PTR/FCrDNS, SPF, DKIM, DMARC, MX, DNSBL (--connect: SMTP + STARTTLS)', load: () => import('./check.js') },
 };
