@@ -1,5 +1,6 @@
 import { createDnsResolver } from '../../dns/resolver.js';
 import { Daemon, type StopReason } from '../../daemon/daemon.js';
+import { startMetricsServer } from '../../ops/metrics.js';
 import { PlacementPoller } from '../../placement/poller.js';
 import { createSmtpMailer } from '../../send/mailer.js';
 import { openStore } from '../../store/open.js';
@@ -60,7 +61,12 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const placement = plan.providers.some((p) => p.seeds.some((seed) => seed.imap)) ? new PlacementPoller({ plan, db: store.db, clock, log }) : null;
   await daemon.start();
   placement?.start();
+  // /healthz calls a tick stale after ten ticks of clock time (at least a minute).
+  const metrics = plan.metrics
+    ? await startMetricsServer({ plan, db: store.db, clock, lastTick: () => daemon.lastTickAt, staleAfterMs: Math.max(60_000, tickMs * speed * 10) })
+    : null;
   const reason = await daemon.stopped;
+  await metrics?.close();
   await placement?.stop();
   await store.close();
   log.flush();
