@@ -10,7 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Plan, PlanIp, Provider } from '../plan/types.js';
 import { decideDay } from '../policy/day-end.js';
+import { forecastLaunch } from '../policy/forecast.js';
 import { effectiveRules, RuleEngine, type RuleAction } from '../policy/rules.js';
+import { addDays } from '../schedule/calendar.js';
 import { dueCount, nextRetryAt, pace, proRataTarget, type Pace } from '../schedule/due.js';
 import { laneRamp, stageVolume } from '../schedule/ramp.js';
 import type { Mailer } from '../send/mailer.js';
@@ -58,6 +60,8 @@ interface Lane {
   day: OpenDay | null;
   pace: Pace | null;
   inFlight: number;
+  /** The last forecast said this lane will not carry its launch-day volume. */
+  behind: boolean;
   hour: { key: string; sent: number; accepted: number; deferred: number; bounced: number; failed: number };
 }
 
@@ -105,7 +109,7 @@ export class Daemon {
       const provider = plan.providers.find((p) => p.name === row.provider);
       if (!ip || !provider) continue; // a lane from an earlier version of the plan
       const lane: Lane = {
-        row, ip, provider, log: log.child({ ip: row.ip, provider: row.provider }), day: null, pace: null, inFlight: 0,
+        row, ip, provider, log: log.child({ ip: row.ip, provider: row.provider }), day: null, pace: null, inFlight: 0, behind: false,
         hour: { key: '', sent: 0, accepted: 0, deferred: 0, bounced: 0, failed: 0 },
       };
       this.#lanes.push(lane);
@@ -243,6 +247,25 @@ export class Daemon {
     lane.row = { ...lane.row, stage: r.nextStage, holds_in_row: r.holdsInRow, decided_day: row.day };
     lane.log.info({ day: row.day, decision: r.decision, stage: row.stage, nextStage: r.nextStage, reason: r.reason, flagged: r.flagged, event: 'day_end' }, `day ${row.day}: ${r.decision} (${r.reason})`);
     if (r.decision === 'pause') await this.#setState(lane, 'paused', null, r.reason, 'policy', now);
+    await this.#checkForecast(lane, row.day, now);
+  }
+
+  /** After each day-end decision: warn (event + alert) when the lane falls behind for launch. */
+  async #checkForecast(lane: Lane, day: string, now: number): Promise<void> {
+    const { db, plan } = this.#o;
+    if (lane.row.state === 'paused') return;
+    const history = (await q.laneDecisions(db, lane.row.id)).map((h) => ({ ip: lane.ip.address, provider: lane.provider.name, ...h }));
+    const [f] = forecastLaunch(plan, [{ ip: lane.ip.address, provider: lane.provider.name, stage: lane.row.stage, state: lane.row.state }], history, addDays(day, 1)).lanes;
+    if (!f) return;
+    const behind = f.verdict === 'behind';
+    if (behind && !lane.behind) {
+      await q.addEvent(db, {
+        at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'behind_for_launch', actor: 'policy',
+        cause: { reason: `at ${Math.round(f.pace * 100)}% pace it carries ${f.projectedVolume} of ${f.launchTarget} on launch day`, launchTarget: f.launchTarget, projectedVolume: f.projectedVolume, readyOn: f.readyOn, pace: f.pace },
+      });
+      lane.log.warn({ launchTarget: f.launchTarget, projectedVolume: f.projectedVolume, readyOn: f.readyOn }, 'behind for launch');
+    }
+    lane.behind = behind;
   }
 
   async #setState(lane: Lane, state: q.LaneRow['state'], until: number | null, reason: string, actor: string, now: number): Promise<void> {

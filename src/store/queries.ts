@@ -520,3 +520,8 @@ export function dnsblHistory(db: Db, ips: readonly string[]) {
   return db.selectFrom('dnsbl_results').select(['at', 'ip', 'zone', 'status'])
     .where('ip', 'in', [...ips]).orderBy('at').orderBy('id').execute();
 }
+
+/** A lane's decided days, oldest first (the pace the launch forecast projects). */
+export function laneDecisions(db: Db, laneId: number): Promise<Array<{ day: string; decision: string | null }>> {
+  return db.selectFrom('lane_days').select(['day', 'decision']).where('lane_id', '=', laneId).orderBy('day').execute();
+}

@@ -15,7 +15,7 @@ const FROM = Date.parse('2026-12-01T07:30:00Z'); // half an hour (0.25 s real) b
 const SPEED = 7_200; // the 12-hour window lasts 6 real seconds
 
 function startProcess(file: string, fromMs: number): { child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', file, '--speed', String(SPEED), '--from', new Date(fromMs).toISOString(), '--tick', '50'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', file, '--speed', String(SPEED), '--from', new Date(fromMs).toISOString(), '--tick', '50', '--force'], {
     cwd: root, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

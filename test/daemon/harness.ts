@@ -63,6 +63,7 @@ delivery:
   timeouts: { connect: 2s, greeting: 5s, command: 10s }
 ${(parts.delivery ?? []).map((l) => `  ${l}`).join('\n')}
 warnings: { ip_peak_per_day: 1 }
+dnsbl: { zones: [zen.dnsbl.test] }
 store: { path: ${join(dir, 'warmup.db')} }
 ${parts.extra ?? ''}`;
   const file = join(dir, 'plan.yaml');

@@ -1,4 +1,4 @@
-import { runPreflight } from '../../dns/preflight.js';
+import { runPreflight, type PreflightResult } from '../../dns/preflight.js';
 import { createDnsResolver } from '../../dns/resolver.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
@@ -34,12 +34,18 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     io.out(JSON.stringify({ plan: plan.name, worst: r.worst, items: r.items }, null, 2));
     return code;
   }
-  const width = Math.max(...r.items.map((i) => `${i.id} ${i.subject}`.length));
-  const lines = r.items.map((i) => {
+  io.out(renderPreflight(plan.name, r));
+  return code;
+}
+
+/** The checklist as text: one line per item, a fix under each warning or failure. */
+export function renderPreflight(planName: string, r: PreflightResult, only?: ReadonlyArray<PreflightResult['items'][number]['status']>): string {
+  const items = only ? r.items.filter((i) => only.includes(i.status)) : r.items;
+  const width = Math.max(0, ...items.map((i) => `${i.id} ${i.subject}`.length));
+  const lines = items.map((i) => {
     const head = `${MARK[i.status]}  ${`${i.id} ${i.subject}`.padEnd(width)}  ${i.message}`;
     return i.fix ? `${head}\n      ${' '.repeat(width)}  fix: ${i.fix}` : head;
   });
   const count = (s: string) => r.items.filter((i) => i.status === s).length;
-  io.out(`Preflight for "${plan.name}"\n${lines.join('\n')}\n\n${count('pass')} passed, ${count('warn')} warning${count('warn') === 1 ? '' : 's'}, ${count('fail')} failed`);
-  return code;
+  return `Preflight for "${planName}"\n${lines.join('\n')}\n\n${count('pass')} passed, ${count('warn')} warning${count('warn') === 1 ? '' : 's'}, ${count('fail')} failed`;
 }

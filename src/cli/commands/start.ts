@@ -1,24 +1,35 @@
 import { createDnsResolver } from '../../dns/resolver.js';
+import { AlertForwarder } from '../../alerts/forwarder.js';
 import { Daemon, type StopReason } from '../../daemon/daemon.js';
+import { DnsblMonitor } from '../../dns/dnsbl-monitor.js';
+import { runPreflight } from '../../dns/preflight.js';
+import * as q from '../../store/queries.js';
+import { renderPreflight } from './check.js';
 import { startMetricsServer } from '../../ops/metrics.js';
 import { PlacementPoller } from '../../placement/poller.js';
 import { createSmtpMailer } from '../../send/mailer.js';
 import { openStore } from '../../store/open.js';
-import { acceleratedClock, systemClock } from '../../util/clock.js';
+import { acceleratedClock, manualClock, systemClock } from '../../util/clock.js';
 import { ExitError } from '../../util/errors.js';
 import { createLogger } from '../../util/log.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 
-export const usage = `Usage: warmup start PLAN.yaml [--db PATH] [--speed N] [--from ISO-INSTANT] [--tick MS] [--log-level LEVEL]
+export const usage = `Usage: warmup start PLAN.yaml [--db PATH] [--speed N] [--from ISO-INSTANT] [--force] [--tick MS] [--log-level LEVEL]
 
 Runs the warm-up: each sending day, spreads every lane's volume over the send
 window, delivers directly from the lane's IP and records every SMTP answer in
 the database. Runs until launch day (usually as a systemd service: see
 \`warmup systemd\` in the README); SIGTERM or SIGINT stops it cleanly.
 
+Before anything is written it runs the preflight of \`warmup check\` (without
+the DNSBL part): a failure refuses the start (exit 2) unless --force. Then it
+checks every IP against the DNSBLs, so a listed IP is paused before it sends,
+and keeps checking every dnsbl.interval.
+
   --db PATH          database (default: the plan's store.path, else data/warmup.db)
+  --force            start even when the preflight fails
   --speed N          run the clock N times faster than real time (tests, rehearsals)
   --from INSTANT     start the clock at this instant, e.g. 2026-12-01T07:00:00Z
   --tick MS          real milliseconds between scheduling passes (default 1000)
@@ -29,6 +40,7 @@ Logs are JSON lines on stdout (pino).`;
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {
     db: { type: 'string' }, speed: { type: 'string' }, from: { type: 'string' }, tick: { type: 'string' }, 'log-level': { type: 'string' },
+    force: { type: 'boolean' },
   }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
@@ -44,9 +56,23 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   // Everything that can refuse the start happens before the database is touched.
   const { plan } = loadOrExit(file, io);
   const log = createLogger({ level }).child({ plan: plan.name });
-  const clock = from === null && speed === 1 ? systemClock : acceleratedClock(from ?? Date.now(), speed);
   const resolver = createDnsResolver({ ...(plan.delivery.dnsServers.length ? { servers: plan.delivery.dnsServers } : {}) });
+  const preflight = await runPreflight(plan, { resolver, connect: false, now: from ?? Date.now(), skipDnsbl: true });
+  if (preflight.worst !== 'pass') io.err(renderPreflight(plan.name, preflight, ['warn', 'fail']));
+  if (preflight.worst === 'fail') {
+    if (!values.force) { io.err('warmup start: refused: the preflight failed (fix the items above, or start with --force)'); throw new ExitError(2); }
+    log.warn({ failed: preflight.items.filter((i) => i.status === 'fail').map((i) => `${i.id} ${i.subject}`) }, 'starting despite a failed preflight (--force)');
+  }
+
   const store = await openStore(values.db ?? plan.storePath);
+  const lanes = plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name })));
+  await q.ensureLanes(store.db, plan.name, lanes, from ?? Date.now());
+  // A listed IP is paused before anything sends. Stamped at the start instant: the
+  // daemon's (possibly accelerated) clock only starts running once this is done.
+  const startAt = from ?? Date.now();
+  await new DnsblMonitor({ plan, db: store.db, resolver, clock: manualClock(startAt), log }).checkAll();
+
+  const clock = from === null && speed === 1 ? systemClock : acceleratedClock(startAt, speed);
   const mailer = createSmtpMailer({
     clock,
     timeouts: { connect: plan.delivery.timeouts.connectMs, greeting: plan.delivery.timeouts.greetingMs, socket: plan.delivery.timeouts.commandMs },
@@ -57,9 +83,14 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const onSignal = (signal: StopReason) => () => { void daemon.stop(signal); };
   process.once('SIGTERM', onSignal('SIGTERM'));
   process.once('SIGINT', onSignal('SIGINT'));
+  // Alerts forward events (pauses, listings, behind for launch) to the webhook without holding up sending.
+  const alerts = plan.alerts.webhook ? new AlertForwarder({ plan, db: store.db, clock, log, env: io.env }) : null;
+  const alertTimer = alerts ? setInterval(() => void alerts.poll(), Math.max(1000, tickMs)) : null;
+  const dnsbl = new DnsblMonitor({ plan, db: store.db, resolver, clock, log });
   // Seeds readable over IMAP: record where each message lands (never delays sending).
   const placement = plan.providers.some((p) => p.seeds.some((seed) => seed.imap)) ? new PlacementPoller({ plan, db: store.db, clock, log }) : null;
   await daemon.start();
+  dnsbl.start(plan.dnsbl.intervalMs);
   placement?.start();
   // /healthz calls a tick stale after ten ticks of clock time (at least a minute).
   const metrics = plan.metrics
@@ -67,7 +98,14 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     : null;
   const reason = await daemon.stopped;
   await metrics?.close();
+  await dnsbl.stop();
   await placement?.stop();
+  if (alerts) {
+    clearInterval(alertTimer!);
+    await alerts.poll();
+    await alerts.idle(5_000);
+    alerts.stop();
+  }
   await store.close();
   log.flush();
   return reason === 'error' ? 1 : 0;
