@@ -1,14 +1,13 @@
 /**
  * The simulation's database: the daemon's own schema and queries, tuned for
  * a throwaway file. A simulated run is repeatable from its seed, so it trades
- * the crash safety the real store keeps (WAL, synchronous commits) for speed,
- * and caches prepared statements, which kysely's SQLite driver re-prepares on
- * every query.
+ * the crash safety the real store keeps (WAL, synchronous commits) for speed.
  */
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import type { OpenedStore } from '../store/open.js';
 import { migrate } from '../store/open.js';
+import { cachingStatements } from '../store/statement-cache.js';
 import type { Database } from '../store/schema.js';
 import { WarmupError } from '../util/errors.js';
 
@@ -35,26 +34,4 @@ export async function openSimulationStore(path: string): Promise<OpenedStore> {
     throw new WarmupError('STORE_MIGRATION', `migrating ${path} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
   }
   return { db, path, close: () => db.destroy() };
-}
-
-/**
- * The subset of better-sqlite3 kysely uses, with `prepare` memoised per SQL
- * text. Safe here because the simulation never streams a query (a statement
- * that is being iterated cannot run another query).
- */
-function cachingStatements(sqlite: BetterSqlite3.Database): SqliteDatabase {
-  const cache = new Map<string, SqliteStatement>();
-  return {
-    close: () => { cache.clear(); sqlite.close(); },
-    prepare: (sql: string) => {
-      let stmt = cache.get(sql);
-      if (!stmt) {
-        stmt = sqlite.prepare(sql) as unknown as SqliteStatement;
-        // `IN (?, ?, ...)` lists make new texts; a bound keeps memory flat.
-        if (cache.size >= 1000) cache.clear();
-        cache.set(sql, stmt);
-      }
-      return stmt;
-    },
-  };
 }

@@ -8,6 +8,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type MigrationResult } from 'kysely';
 import { WarmupError } from '../util/errors.js';
 import { migrations } from './migrations.js';
+import { cachingStatements } from './statement-cache.js';
 import type { Database } from './schema.js';
 
 export interface OpenedStore {
@@ -47,7 +48,7 @@ export async function openStore(path: string, options: OpenOptions = {}): Promis
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   if (!options.readonly) {
     const { error } = await migrate(db);
     if (error) {

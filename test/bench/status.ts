@@ -1,0 +1,48 @@
+/**
+ * `npm run bench -- status [--per-lane-day 700] [--runs 5] [--keep DIR]`:
+ * `warmup status --json` (compiled, whole process) on a database of 14 days x
+ * 64 IPs x 8 providers and 5M+ attempts, filled by gen-status-db.ts.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateStatusDb } from './gen-status-db.js';
+import { buildCli, machine, result, round } from './lib.js';
+import { widePlan } from './plans.js';
+
+const { values } = parseArgs({ options: { 'per-lane-day': { type: 'string' }, runs: { type: 'string' }, keep: { type: 'string' } } });
+const PER = Number(values['per-lane-day'] ?? 700);
+const RUNS = Number(values.runs ?? 5);
+const repo = resolve(import.meta.dirname, '..', '..');
+const dir = values.keep ? resolve(values.keep) : mkdtempSync(join(tmpdir(), 'warmup-bench-status-'));
+mkdirSync(dir, { recursive: true });
+const dbPath = join(dir, 'status.db');
+writeFileSync(join(dir, 'plan.yaml'), widePlan({ name: 'bench-status', ips: 64, providers: 8, store: dbPath }));
+const main = buildCli(repo);
+try {
+  let gen: { attempts: number; messages: number; laneDays: number } | null = null;
+  if (!existsSync(dbPath)) {
+    const t0 = performance.now();
+    gen = await generateStatusDb(join(dir, 'plan.yaml'), dbPath, PER);
+    process.stdout.write(`generated ${gen.attempts} attempts, ${gen.messages} messages, ${gen.laneDays} lane-days in ${((performance.now() - t0) / 1000).toFixed(0)} s; ${(statSync(dbPath).size / 2 ** 20).toFixed(0)} MB\n`);
+  }
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < RUNS + 1; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [main, 'status', join(dir, 'plan.yaml'), '--json'], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+    const ms = performance.now() - t0;
+    if (r.status !== 0) throw new Error(`warmup status exited ${r.status}: ${r.stderr}`);
+    bytes = r.stdout.length;
+    if (i > 0) times.push(ms); // the first run warms the page cache
+  }
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)]!;
+  process.stdout.write(`machine: ${JSON.stringify(machine())}\n`);
+  process.stdout.write(`warmup status --json (whole process, ${bytes} bytes of JSON): runs ${times.map((t) => t.toFixed(0)).join(', ')} ms; median ${median.toFixed(0)} ms\n`);
+  result({ bench: 'status', ms: round(median, 0), minMs: round(times[0]!, 0), maxMs: round(times.at(-1)!, 0), attempts: gen?.attempts ?? null, lanes: 512, days: 14, nproc: machine().nproc });
+} finally {
+  if (!values.keep) rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,166 @@
+/**
+ * `npm run bench -- throughput [--ips N] [--connections C] [--messages M]`
+ *
+ * The daemon's own delivery path (tick -> schedule -> DKIM-signed SMTP send
+ * from the lane's IP -> record in SQLite) with every message of the day due at
+ * once, against Postfix's smtp-sink on 127.0.0.120:2525; then smtp-source
+ * against the same sink with the same number of connections and the same
+ * message size. The bench starts the sink itself and stops only that PID.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
+import DKIM from 'nodemailer/lib/dkim';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { RouteCache } from '../../src/daemon/deliver.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { createDnsResolver } from '../../src/dns/resolver.js';
+import { loadPlanFile } from '../../src/plan/load.js';
+import { createSmtpMailer } from '../../src/send/mailer.js';
+import { buildMessage } from '../../src/send/message.js';
+import { openStore } from '../../src/store/open.js';
+import { manualClock } from '../../src/util/clock.js';
+import { createLogger } from '../../src/util/log.js';
+import { machine, result, round, start, stop, throwawayKey, waitForPort } from './lib.js';
+
+const { values } = parseArgs({ options: { ips: { type: 'string' }, connections: { type: 'string' }, messages: { type: 'string' } } });
+const IPS = Number(values.ips ?? 4);
+const CONNS = Number(values.connections ?? 2);
+const TOTAL = Number(values.messages ?? 8000);
+const PER_LANE = Math.ceil(TOTAL / IPS);
+const SINK = { host: '127.0.0.120', port: 2525 };
+void RouteCache;
+
+const dir = mkdtempSync(join(tmpdir(), 'warmup-bench-throughput-'));
+throwawayKey(dir);
+const ips = Array.from({ length: IPS }, (_, i) => `127.0.0.${121 + i}`);
+writeFileSync(join(dir, 'plan.yaml'), `name: bench-throughput
+timezone: UTC
+start: 2026-12-01
+launch: 2026-12-02
+# A one-minute window: once the clock passes it, the whole day is due at once.
+window: { start: "08:00", end: "08:01" }
+sender:
+  from: { address: hello@bench.warmup.test, name: Bench }
+  envelope_from: bounces@bench.warmup.test
+  dkim: { domain: bench.warmup.test, selector: b1, private_key_file: dkim.pem }
+  unsubscribe: { url: "https://bench.warmup.test/u?r={{recipient}}", mailto: unsub@bench.warmup.test }
+ips:
+${ips.map((ip) => `  - address: ${ip}\n    ehlo: mta${ip.split('.')[3]}.bench.warmup.test`).join('\n')}
+ramps:
+  default: { daily: [${PER_LANE}] }
+providers:
+  sink:
+    domains: [sink.test]
+    seeds: [${Array.from({ length: 20 }, (_, i) => `seed${i + 1}@sink.test`).join(', ')}]
+delivery:
+  routes: { sink: "${SINK.host}:${SINK.port}" }
+  max_connections_per_mx: ${CONNS}
+  messages_per_connection: 100
+  catch_up_factor: 1000
+warnings: { ip_peak_per_day: 1, mailbox_per_day: 10000000 }
+store: { path: ${join(dir, 'bench.db')} }
+`);
+
+const loaded = loadPlanFile(join(dir, 'plan.yaml'));
+if (!loaded.ok) throw new Error(loaded.errors.map((e) => `${e.line}:${e.column} ${e.path} ${e.message}`).join('\n'));
+const plan = loaded.plan;
+
+/** One composed message of the plan, unsigned, to size smtp-source's messages and time DKIM alone. */
+async function sampleMessage(): Promise<Buffer> {
+  const built = buildMessage({
+    from: { address: plan.sender.from.address, name: 'Bench' }, envelopeFrom: plan.sender.envelopeFrom, to: 'seed1@sink.test',
+    subject: plan.content.subjects[0]!, text: plan.content.text, html: plan.content.html,
+    unsubscribe: { url: plan.sender.unsubscribe.url, mailto: 'mailto:unsub@bench.warmup.test?subject=unsubscribe' },
+    provider: 'sink', ip: ips[0]!, seq: 1,
+  }, { now: Date.UTC(2026, 11, 1, 8), newId: () => 'wu-bench-1' });
+  return new MailComposer({ ...built.fields, headers: { ...built.fields.headers } }).compile().build();
+}
+
+async function dkimCost(raw: Buffer, n: number): Promise<{ msPerMessage: number; signedSize: number }> {
+  const privateKey = createPrivateKey(plan.sender.dkim!.privateKeyPem);
+  const sign = async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of new DKIM({ domainName: plan.sender.dkim!.domain, keySelector: plan.sender.dkim!.selector, privateKey }).sign(raw)) chunks.push(Buffer.from(c as Buffer));
+    return Buffer.concat(chunks);
+  };
+  let signed = await sign(); // warm-up
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) signed = await sign();
+  return { msPerMessage: (performance.now() - t0) / n, signedSize: signed.length };
+}
+
+async function ours(): Promise<{ seconds: number; messages: number; attempts: number; accepted: number }> {
+  const store = await openStore(plan.storePath);
+  const start = Date.UTC(2026, 11, 1, 7, 59, 59);
+  const clock = manualClock(start);
+  const log = createLogger({ level: 'silent' });
+  const mailer = createSmtpMailer({
+    clock,
+    timeouts: { connect: plan.delivery.timeouts.connectMs, greeting: plan.delivery.timeouts.greetingMs, socket: plan.delivery.timeouts.commandMs },
+    pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },
+  });
+  // tickMs of a whole day: the day stays open (grace = 2 ticks) while the bench drains it.
+  const daemon = new Daemon({ plan, db: store.db, mailer, resolver: createDnsResolver({ servers: ['127.0.0.1'] }), clock, log, tickMs: 86_400_000 });
+  await daemon.start({ ticker: false });
+  clock.set(Date.UTC(2026, 11, 1, 8, 0, 30));
+  await daemon.tick(); // opens every lane's day
+  clock.set(Date.UTC(2026, 11, 1, 8, 1, 0)); // past the window end: everything is due
+  const total = PER_LANE * IPS;
+  const recorded = async () => {
+    const r = await store.db.selectFrom('lane_days').select((eb) => [eb.fn.sum<number>('accepted').as('a'), eb.fn.sum<number>('bounced').as('b'), eb.fn.sum<number>('expired').as('e')]).executeTakeFirstOrThrow();
+    return Number(r.a) + Number(r.b) + Number(r.e);
+  };
+  const t0 = performance.now();
+  let done = 0;
+  // Tick as soon as the previous tick is over: each tick tops every lane up to its in-flight cap.
+  for (let i = 0; done < total; i++) {
+    clock.advance(1000);
+    await daemon.tick();
+    await new Promise((r) => setTimeout(r, 1));
+    if (i % 50 === 0) done = await recorded();
+    if (daemon.inFlight === 0) done = await recorded();
+  }
+  await daemon.settle();
+  const seconds = (performance.now() - t0) / 1000;
+  const counts = await store.db.selectFrom('attempts').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.count<number>('id').filterWhere('outcome', '=', 'accepted').as('acc')]).executeTakeFirstOrThrow();
+  const messages = Number((await store.db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  await daemon.stop('SIGTERM');
+  await store.close();
+  return { seconds, messages, attempts: Number(counts.n), accepted: Number(counts.acc) };
+}
+
+function smtpSource(sessions: number, count: number, size: number): { seconds: number } {
+  const t0 = performance.now();
+  const r = spawnSync('/usr/sbin/smtp-source', ['-s', String(sessions), '-m', String(count), '-l', String(size), '-f', 'bounces@bench.warmup.test', '-t', 'seed1@sink.test', `${SINK.host}:${SINK.port}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error(`smtp-source exited with ${r.status}`);
+  return { seconds: (performance.now() - t0) / 1000 };
+}
+
+const sink = start('/usr/sbin/smtp-sink', ['-u', 'nobody', `${SINK.host}:${SINK.port}`, '1000']);
+try {
+  await waitForPort(SINK.host, SINK.port);
+  const raw = await sampleMessage();
+  const dkim = await dkimCost(raw, 300);
+  const sessions = IPS * CONNS;
+  process.stdout.write(`machine: ${JSON.stringify(machine())}\n`);
+  process.stdout.write(`${IPS} IPs x ${CONNS} connections = ${sessions} sessions, ${PER_LANE * IPS} messages of ${dkim.signedSize} bytes (signed)\n`);
+  const o = await ours();
+  const oursPerSecond = o.messages / o.seconds;
+  process.stdout.write(`warmup daemon: ${o.messages} messages, ${o.attempts} attempts recorded (${o.accepted} accepted) in ${o.seconds.toFixed(2)} s = ${oursPerSecond.toFixed(0)} msg/s\n`);
+  const s = smtpSource(sessions, o.messages, dkim.signedSize);
+  const smtpSourcePerSecond = o.messages / s.seconds;
+  process.stdout.write(`smtp-source:   ${o.messages} messages in ${s.seconds.toFixed(2)} s = ${smtpSourcePerSecond.toFixed(0)} msg/s\n`);
+  process.stdout.write(`ratio ours / smtp-source: ${(oursPerSecond / smtpSourcePerSecond).toFixed(3)}; DKIM signing alone: ${dkim.msPerMessage.toFixed(3)} ms per message\n`);
+  result({
+    bench: 'throughput', ratio: round(oursPerSecond / smtpSourcePerSecond, 3), oursPerSecond: round(oursPerSecond), smtpSourcePerSecond: round(smtpSourcePerSecond),
+    dkimMsPerMessage: round(dkim.msPerMessage, 3), messages: o.messages, attemptsRecorded: o.attempts, accepted: o.accepted, sessions, messageBytes: dkim.signedSize,
+    oursSeconds: round(o.seconds, 2), smtpSourceSeconds: round(s.seconds, 2), nproc: machine().nproc,
+  });
+} finally {
+  await stop(sink);
+  rmSync(dir, { recursive: true, force: true });
+}
