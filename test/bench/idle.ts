@@ -18,7 +18,8 @@ writeFileSync(join(dir, 'plan.yaml'), widePlan({ name: 'bench-idle', ips: 64, pr
 const main = buildCli(repo);
 
 // 02:00 UTC, six hours before the window opens: the daemon ticks every second and finds nothing due.
-const daemon = start(process.execPath, [main, 'start', join(dir, 'plan.yaml'), '--from', '2026-12-02T02:00:00Z', '--log-level', 'warn']);
+// --force: the preflight would refuse the TEST-NET addresses and the unresolvable bench domains.
+const daemon = start(process.execPath, [main, 'start', join(dir, 'plan.yaml'), '--from', '2026-12-02T02:00:00Z', '--log-level', 'warn', '--force']);
 try {
   await new Promise((r) => setTimeout(r, 5000)); // start-up: load, migrate, create 512 lanes
   if (daemon.exitCode !== null) throw new Error(`daemon exited with ${daemon.exitCode}`);

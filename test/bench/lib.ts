@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 
 /** The machine, for the figures' context. */
-export function machine(): { nproc: number; cpu: string; memGB: number; node: string } {
+export function machine(): { nproc: number; cpu: string; memGB: number; node: string; loadavg1: number } {
   const model = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
-  return { nproc: cpus().length, cpu: model, memGB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  // The 1-minute load average: other work on the machine skews every figure, so it is printed with them.
+  const loadavg1 = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  return { nproc: cpus().length, cpu: model, memGB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg1 };
 }
 
 /** A throwaway 2048-bit RSA DKIM key written as `dir/dkim.pem`; returns the PEM. */

@@ -1,7 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatIssue } from '../../plan/load.js';
+import { zonedInstant } from '../../schedule/calendar.js';
 import { formatSimulation } from '../../simulate/format.js';
 import { defaultModels, loadModel } from '../../simulate/model-file.js';
 import { simulatePlan } from '../../simulate/run.js';
@@ -12,7 +13,7 @@ import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 
-export const usage = `Usage: warmup simulate PLAN.yaml [--days N] [--model FILE] [--seed N] [--json] [--db PATH]
+export const usage = `Usage: warmup simulate PLAN.yaml [--days N] [--model FILE] [--seed N] [--report FILE.html] [--json] [--db PATH]
 
 Runs the whole plan in accelerated time against modelled receivers, with the
 daemon's own scheduler, policy, rules and store: only the mailer and the clock
@@ -24,6 +25,7 @@ per-mailbox limits, and answers with the provider's real reply texts.
   --days N        simulate only the first N days of the plan
   --model FILE    YAML that changes the model's knobs per provider
   --seed N        seed of the model's randomness (default 1): same seed, same result
+  --report FILE   also write the HTML report of the simulated run (as \`warmup report\`)
   --json          print the whole result as JSON
   --db PATH       keep the simulated database here (default: a temporary file,
                   deleted afterwards); never the plan's own database
@@ -31,7 +33,7 @@ per-mailbox limits, and answers with the provider's real reply texts.
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {
-    days: { type: 'string' }, model: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' }, 'log-level': { type: 'string' },
+    days: { type: 'string' }, model: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' }, report: { type: 'string' }, 'log-level': { type: 'string' },
   }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
@@ -74,8 +76,15 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   try {
     const result = await simulatePlan({ plan, models, seed, db: store.db, log, ...(days === undefined ? {} : { days }) });
     const wallMs = performance.now() - began;
+    if (values.report !== undefined) {
+      // Loaded only when asked: the report renderer is not needed for a plain run.
+      const { loadReportData, renderReport } = await import('../../report/index.js');
+      const asOf = zonedInstant(result.forecast.asOf, 0, plan.timezone);
+      writeFileSync(resolve(io.cwd, values.report), renderReport(await loadReportData(store.db, plan, asOf)));
+    }
     if (values.json) io.out(JSON.stringify(result, null, 2));
     else io.out(formatSimulation(result, { wallMs }));
+    if (values.report !== undefined && !values.json) io.out(`\nReport written to ${values.report}`);
     return 0;
   } finally {
     await store.close();
