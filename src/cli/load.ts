@@ -4,8 +4,8 @@ import type { Plan, PlanIssue } from '../plan/types.js';
 import { ExitError } from '../util/errors.js';
 import type { CliIo } from './io.js';
 
-export function loadOrExit(file: string, io: CliIo, options: { quietWarnings?: boolean } = {}): { plan: Plan; warnings: readonly PlanIssue[] } {
-  const r = loadPlanFile(file, { cwd: io.cwd, env: io.env });
+export function loadOrExit(file: string, io: CliIo, options: { quietWarnings?: boolean; scheduleWarnings?: boolean } = {}): { plan: Plan; warnings: readonly PlanIssue[] } {
+  const r = loadPlanFile(file, { cwd: io.cwd, env: io.env, scheduleWarnings: options.scheduleWarnings ?? !options.quietWarnings });
   if (!r.ok) {
     io.err(`${file}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
     for (const e of r.errors) io.err(`  ${formatIssue(file, e)}`);

@@ -85,6 +85,10 @@ export class Daemon {
   /** Resolves with the reason once the daemon has stopped. */
   readonly stopped: Promise<StopReason>;
   lastTickAt = 0;
+  /** Newest event id seen: lanes are re-read only when it moves. */
+  #eventsSeen = -1;
+  /** Earliest next_attempt_at of a deferred message, or null when none waits (skips idle queries). */
+  #nextRetry: number | null = 0;
 
   constructor(options: DaemonOptions) {
     this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, ...options };
@@ -127,10 +131,12 @@ export class Daemon {
     this.lastTickAt = now;
     const ctx = dayContext(this.#o.plan, now);
     await this.#reloadLanes();
+    const hour = new Date(now).toISOString().slice(0, 13);
+    const sendingIps = new Set(this.#o.plan.ips.filter((ip) => isSendingDay(this.#o.plan, ip, ctx.date)).map((ip) => ip.address));
     for (const lane of this.#lanes) {
-      await this.#sendDue(lane, ctx, now);
+      await this.#sendDue(lane, ctx, now, sendingIps.has(lane.ip.address));
       await this.#closeDayIfOver(lane, ctx, now);
-      this.#logHour(lane, now);
+      this.#logHour(lane, hour);
     }
     await this.#sendRetries(now);
     if (ctx.afterRamp && this.#inFlight.size === 0 && (await q.pendingRetries(this.#o.db, this.#o.plan.name)) === 0) {
@@ -149,6 +155,9 @@ export class Daemon {
    * DNSBL monitor): re-read it every tick so a change takes effect within one.
    */
   async #reloadLanes(): Promise<void> {
+    const seen = await q.lastEventId(this.#o.db);
+    if (seen === this.#eventsSeen) return;
+    this.#eventsSeen = seen;
     for (const row of await q.loadLanes(this.#o.db, this.#o.plan.name)) {
       const lane = this.#byId.get(row.id);
       if (!lane) continue;
@@ -162,7 +171,7 @@ export class Daemon {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
-  async #sendDue(lane: Lane, ctx: DayContext, now: number): Promise<void> {
+  async #sendDue(lane: Lane, ctx: DayContext, now: number, sendingDay: boolean): Promise<void> {
     if (lane.row.state !== 'active') {
       // A suspension, or a pause given a duration, lapses by itself.
       if (lane.row.state_until !== null && lane.row.state_until <= now) await this.#resumeLane(lane, now);
@@ -170,7 +179,7 @@ export class Daemon {
     }
     let day: OpenDay | null = null;
     if (lane.day && !lane.day.decided && now < lane.day.until + this.#graceMs) day = lane.day;
-    else if (isSendingDay(this.#o.plan, lane.ip, ctx.date) && ctx.inWindow) day = await this.#openDay(lane, ctx, now);
+    else if (sendingDay && ctx.inWindow) day = await this.#openDay(lane, ctx, now);
     if (!day || day.target === 0) return;
     if (lane.row.rate_until !== null && lane.row.rate_until <= now) await this.#endShaping(lane, now);
     const key = `${lane.row.id}|${day.date}`;
@@ -282,9 +291,11 @@ export class Daemon {
 
   async #sendRetries(now: number): Promise<void> {
     const room = this.#o.maxInFlight - this.#inFlight.size;
-    if (room <= 0) return;
+    if (room <= 0 || this.#nextRetry === null || this.#nextRetry > now) return;
     const active = this.#lanes.filter((l) => l.row.state === 'active' && l.inFlight < this.#laneCap(l)).map((l) => l.row.id);
     const due = await q.claimDueRetries(this.#o.db, now, room, active);
+    // Claimed ones are in flight now; what waits next decides when to look again.
+    this.#nextRetry = await q.nextRetryDue(this.#o.db);
     for (const m of due) {
       const lane = this.#byId.get(m.lane_id);
       if (!lane) continue;
@@ -312,6 +323,7 @@ export class Daemon {
       else {
         const next = nextRetryAt(m.createdAt, m.attempts + 1, at, plan.delivery.retry);
         result = next === null ? { status: 'expired', at } : { status: 'deferred', nextAttemptAt: next };
+        if (next !== null) this.#nextRetry = this.#nextRetry === null ? next : Math.min(this.#nextRetry, next);
       }
       await q.recordAttempt(db, {
         messageId: m.id, laneId: lane.row.id, day: m.day, startedAt: out.startedAt, latencyMs: out.latencyMs, mxHost: out.mxHost,
@@ -381,8 +393,7 @@ export class Daemon {
   }
 
   /** An info line per lane per hour of plan time. */
-  #logHour(lane: Lane, now: number): void {
-    const key = new Date(now).toISOString().slice(0, 13);
+  #logHour(lane: Lane, key: string): void {
     const h = lane.hour;
     if (h.key === key) return;
     if (h.key !== '' && h.sent + h.accepted + h.deferred + h.bounced + h.failed > 0) {

@@ -24,6 +24,8 @@ export interface LoadOptions {
   readonly cwd?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly files?: PlanFiles;
+  /** Compute the schedule warnings (default true); commands that do not show them skip the work. */
+  readonly scheduleWarnings?: boolean;
 }
 
 /** The real file reader. */
@@ -74,7 +76,7 @@ export function loadPlan(text: string, options: LoadOptions = {}): LoadResult {
   }, (path, message) => errors.push(at('error', path, message)), (path, message) => warnings.push(at('warning', path, message)));
 
   if (!plan || errors.length > 0) return { ok: false, errors: sortIssues(errors), warnings: sortIssues(warnings) };
-  scheduleWarnings(plan, (path, message) => warnings.push(at('warning', path, message)));
+  if (options.scheduleWarnings !== false) scheduleWarnings(plan, (path, message) => warnings.push(at('warning', path, message)));
   return { ok: true, plan, warnings: sortIssues(warnings) };
 }
 

@@ -525,3 +525,18 @@ export function dnsblHistory(db: Db, ips: readonly string[]) {
 export function laneDecisions(db: Db, laneId: number): Promise<Array<{ day: string; decision: string | null }>> {
   return db.selectFrom('lane_days').select(['day', 'decision']).where('lane_id', '=', laneId).orderBy('day').execute();
 }
+
+/**
+ * The newest event id: every lane state change, by any process, writes an
+ * event, so the daemon re-reads lanes only when this moves (O(1): rowid max).
+ */
+export async function lastEventId(db: Db): Promise<number> {
+  const r = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+  return Number(r?.id ?? 0);
+}
+
+/** When the earliest deferred message is due again, or null when none waits. */
+export async function nextRetryDue(db: Db): Promise<number | null> {
+  const r = await db.selectFrom('messages').select((eb) => eb.fn.min('next_attempt_at').as('at')).where('status', '=', 'deferred').executeTakeFirst();
+  return r?.at === null || r?.at === undefined ? null : Number(r.at);
+}

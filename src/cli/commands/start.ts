@@ -5,8 +5,6 @@ import { DnsblMonitor } from '../../dns/dnsbl-monitor.js';
 import { runPreflight } from '../../dns/preflight.js';
 import * as q from '../../store/queries.js';
 import { renderPreflight } from './check.js';
-import { startMetricsServer } from '../../ops/metrics.js';
-import { PlacementPoller } from '../../placement/poller.js';
 import { createSmtpMailer } from '../../send/mailer.js';
 import { openStore } from '../../store/open.js';
 import { acceleratedClock, manualClock, systemClock } from '../../util/clock.js';
@@ -88,13 +86,16 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const alertTimer = alerts ? setInterval(() => void alerts.poll(), Math.max(1000, tickMs)) : null;
   const dnsbl = new DnsblMonitor({ plan, db: store.db, resolver, clock, log });
   // Seeds readable over IMAP: record where each message lands (never delays sending).
-  const placement = plan.providers.some((p) => p.seeds.some((seed) => seed.imap)) ? new PlacementPoller({ plan, db: store.db, clock, log }) : null;
+  // (imapflow and prom-client are loaded only when the plan uses them: less memory for the daemon.)
+  const placement = plan.providers.some((p) => p.seeds.some((seed) => seed.imap))
+    ? new (await import('../../placement/poller.js')).PlacementPoller({ plan, db: store.db, clock, log })
+    : null;
   await daemon.start();
   dnsbl.start(plan.dnsbl.intervalMs);
   placement?.start();
   // /healthz calls a tick stale after ten ticks of clock time (at least a minute).
   const metrics = plan.metrics
-    ? await startMetricsServer({ plan, db: store.db, clock, lastTick: () => daemon.lastTickAt, staleAfterMs: Math.max(60_000, tickMs * speed * 10) })
+    ? await (await import('../../ops/metrics.js')).startMetricsServer({ plan, db: store.db, clock, lastTick: () => daemon.lastTickAt, staleAfterMs: Math.max(60_000, tickMs * speed * 10) })
     : null;
   const reason = await daemon.stopped;
   await metrics?.close();
