@@ -4,11 +4,13 @@
  * returns an exit code or throws ExitError; anything else is a runtime failure (1).
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-root.js';
 import { ExitError, WarmupError, describeError } from '../util/errors.js';
 import { processIo, type CliIo } from './io.js';
 import { commands } from './commands/index.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
 export const usage = `warmup ${pkg.version}: IP warm-up scheduler for your own outbound mail servers
 

@@ -24,7 +24,7 @@ export function plateauStage(ramp: Ramp): number | null {
 
 /** True when no sending happens on `date`. */
 export function isSkipDay(date: string, skipDays: readonly Weekday[]): boolean {
-  return skipDays.includes(weekdayOf(date));
+  return skipDays.length > 0 && skipDays.includes(weekdayOf(date));
 }
 
 /** Sending days in [from, until) (until exclusive). */

@@ -178,4 +178,13 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.alterTable('runs').dropColumn('real_started_at').execute();
     },
   },
+  '0005_lane_days_history': {
+    // The launch forecast reads every lane's decisions: from this index alone, not the wide rows.
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('lane_days_history').on('lane_days').columns(['lane_id', 'day', 'decision']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('lane_days_history').execute();
+    },
+  },
 });

@@ -521,6 +521,12 @@ export function dnsblHistory(db: Db, ips: readonly string[]) {
     .where('ip', 'in', [...ips]).orderBy('at').orderBy('id').execute();
 }
 
+/** Every lane's days with their decisions (the launch forecast's input), from a covering index. */
+export function laneHistory(db: Db, plan: string): Promise<Array<{ ip: string; provider: string; day: string; decision: string | null }>> {
+  return db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+    .select(['lanes.ip', 'lanes.provider', 'lane_days.day', 'lane_days.decision']).where('lanes.plan', '=', plan).execute();
+}
+
 /** A lane's decided days, oldest first (the pace the launch forecast projects). */
 export function laneDecisions(db: Db, laneId: number): Promise<Array<{ day: string; decision: string | null }>> {
   return db.selectFrom('lane_days').select(['day', 'decision']).where('lane_id', '=', laneId).orderBy('day').execute();

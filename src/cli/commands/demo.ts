@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../util/package-root.js';
 import type { CliIo } from '../io.js';
 import { parse } from '../args.js';
 import * as keygen from './keygen.js';
@@ -17,8 +18,8 @@ internet and no real IPs; nothing is sent.
   --json     the simulation result as JSON`;
 
 /** The example plan shipped with the package. */
-export const demoPlanPath = fileURLToPath(new URL('../../../plans/small.yaml', import.meta.url));
-const demoKeyPath = fileURLToPath(new URL('../../../data/keys/small-dkim.pem', import.meta.url));
+export const demoPlanPath = join(packageRoot(), 'plans', 'small.yaml');
+const demoKeyPath = join(packageRoot(), 'data', 'keys', 'small-dkim.pem');
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values } = parse(argv, { seed: { type: 'string' }, json: { type: 'boolean' } }, usage, io);

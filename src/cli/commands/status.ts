@@ -59,8 +59,8 @@ async function once(plan: import('../../plan/types.js').Plan, values: { day?: st
       day = latest?.day ?? undefined;
     }
     const lanes = await q.loadLanes(store.db, plan.name);
-    const history = await q.laneDays(store.db, plan.name);
-    const days = day ? history.filter((d) => d.day === day) : [];
+    const days = day ? await q.laneDays(store.db, plan.name, day) : [];
+    const history = await q.laneHistory(store.db, plan.name);
     const queues = await q.queueCounts(store.db, plan.name);
     const run = await q.lastRun(store.db, plan.name);
     const byLane = new Map(days.map((d) => [d.lane_id, d]));
