@@ -5,23 +5,9 @@
  */
 import type { Engagement } from '../plan/types.js';
 
-/** A source of uniform numbers in [0, 1). */
-export type Random = () => number;
+import type { Random } from '../util/random.js';
 
-/**
- * A small seeded PRNG (mulberry32): the same seed gives the same sequence, so
- * a simulation's engagement choices can be replayed.
- */
-export function seededRandom(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom, type Random } from '../util/random.js';
 
 /**
  * When to engage with a message found at `foundAt`, or null to leave it alone.

@@ -5,7 +5,7 @@
  * and the same sequence of attempts give the same answers.
  */
 import type { SmtpStage } from '../send/classify.js';
-import { seededRandom, type Random } from './prng.js';
+import { seededRandom, type Random } from '../util/random.js';
 import type { ProviderModel } from './profiles.js';
 
 /** Why the model answered the way it did (the reply text is what the daemon sees). */

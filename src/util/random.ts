@@ -1,6 +1,6 @@
 /**
- * A small seeded PRNG for the simulation. Math.random cannot be seeded, and a
- * simulation must give the same result for the same seed. Pure.
+ * A small seeded PRNG: Math.random cannot be seeded, and a simulation (or
+ * engagement choices) must give the same result for the same seed. Pure.
  */
 
 /** A source of numbers in [0, 1). */
