@@ -3,6 +3,7 @@
  * `events` row. The kinds below are the contract for event producers.
  */
 import { createHmac } from 'node:crypto';
+import { eventView } from '../store/event-view.js';
 
 /** The alert types a webhook may receive. */
 export type AlertType = 'pause' | 'resume' | 'dnsbl_listed' | 'dnsbl_clear' | 'block' | 'behind_for_launch';
@@ -62,20 +63,12 @@ export function alertType(e: Pick<EventRow, 'kind' | 'from_state' | 'to_state'>)
 export function alertPayload(e: EventRow): AlertPayload | null {
   const type = alertType(e);
   if (!type) return null;
-  let cause: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(e.cause);
-    cause = parsed && typeof parsed === 'object' ? parsed as Record<string, unknown> : { value: parsed };
-  } catch {
-    cause = { raw: e.cause };
-  }
+  const view = eventView(e);
+  const { cause } = view;
   const lane = [e.ip, e.provider].filter(Boolean).join(' -> ') || 'all lanes';
   const reason = typeof cause.reason === 'string' ? `: ${cause.reason}` : '';
   const text = `[warmup ${e.plan}] ${type.replace(/_/g, ' ')} ${lane}${reason} (by ${e.actor})`;
-  return {
-    id: e.id, type, plan: e.plan, at: new Date(e.at).toISOString(), ip: e.ip, provider: e.provider, kind: e.kind,
-    from: e.from_state, to: e.to_state, actor: e.actor, cause, text,
-  };
+  return { id: e.id, type, plan: e.plan, ...view, text };
 }
 
 /** Header value `sha256=<hex HMAC-SHA256 of the exact body>`, as GitHub webhooks do. */

@@ -10,6 +10,7 @@ import type { Plan } from '../plan/types.js';
 import { forecastLaunch, type Forecast } from '../policy/forecast.js';
 import { addDays, daysBetween, zonedInstant } from '../schedule/calendar.js';
 import { countSendingDays, laneRamp, stageVolume } from '../schedule/ramp.js';
+import { eventView, type EventView } from '../store/event-view.js';
 import * as q from '../store/queries.js';
 import { manualClock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -52,16 +53,7 @@ export interface LaneDayOutcome {
   readonly decision: string | null;
 }
 
-export interface SimulatedEvent {
-  readonly at: string;
-  readonly ip: string | null;
-  readonly provider: string | null;
-  readonly kind: string;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly actor: string;
-  readonly cause: Record<string, unknown>;
-}
+export type SimulatedEvent = EventView;
 
 /** Everything a simulation produced; the same seed gives the same result. */
 export interface SimulationResult {
@@ -157,10 +149,7 @@ async function collect(
     accepted: d.accepted, deferred: d.deferred, mailboxDeferred: (d as { mailbox_deferred?: number }).mailbox_deferred ?? 0,
     bounced: d.bounced, failed: d.failed, expired: d.expired, retries: d.retries, decision: d.decision,
   }));
-  const events = (await q.listEvents(db, plan.name)).map<SimulatedEvent>((e) => ({
-    at: new Date(e.at).toISOString(), ip: e.ip, provider: e.provider, kind: e.kind, from: e.from_state, to: e.to_state, actor: e.actor,
-    cause: JSON.parse(e.cause) as Record<string, unknown>,
-  }));
+  const events = (await q.listEvents(db, plan.name)).map(eventView);
   const laneRows = await q.loadLanes(db, plan.name);
   const forecast = forecastLaunch(
     plan,

@@ -1,5 +1,6 @@
 import { parseDuration } from '../../plan/duration.js';
 import { openStore } from '../../store/open.js';
+import { eventView } from '../../store/event-view.js';
 import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
 import { table } from '../format.js';
@@ -45,10 +46,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     if (values.provider) qb = qb.where('provider', '=', values.provider);
     if (values.kind) qb = qb.where('kind', '=', values.kind);
     const rows = (await qb.orderBy('id', 'desc').limit(limit).execute()).reverse();
-    const events = rows.map((r) => ({
-      at: new Date(r.at).toISOString(), ip: r.ip, provider: r.provider, kind: r.kind, from: r.from_state, to: r.to_state, actor: r.actor,
-      cause: JSON.parse(r.cause) as Record<string, unknown>,
-    }));
+    const events = rows.map(eventView);
     if (values.json) { io.out(JSON.stringify(events, null, 2)); return 0; }
     if (events.length === 0) { io.out('no events'); return 0; }
     io.out(table(['at', 'lane', 'event', 'change', 'by', 'cause'], events.map((e) => [
