@@ -82,6 +82,56 @@ export interface PreviewDay {
  * lane shows the next stage's volume: what it is ready to carry.
  */
 export function previewPlan(plan: Plan, filter: { ip?: string; provider?: string } = {}): PreviewDay[] {
+  return buildDays(plan, filter, (ip, provider, date, launch) => {
+    const stage = launch
+      ? daysBetween(ip.start, date) < 0 ? 0 : countSendingDays(ip.start, date, plan.skipDays) + 1
+      : plannedStage(plan, ip, date);
+    return { stage, volume: stageVolume(laneRamp(ip, provider), stage) };
+  });
+}
+
+/** What happened to a lane so far, for {@link adaptedPlan}. */
+export interface LaneProgress {
+  readonly ip: string;
+  readonly provider: string;
+  /** The stage of the lane's first sending day after the days it has run (assume an open day advances). */
+  readonly nextStage: number;
+  readonly state: 'active' | 'suspended' | 'paused';
+  /** Days the lane has run: their stage and (possibly pro rata) target. */
+  readonly days: ReadonlyMap<string, { readonly stage: number; readonly target: number }>;
+}
+
+/**
+ * The schedule as it now stands: the days already run as they ran, and from
+ * `today` on the lane advancing one stage per sending day from where it is.
+ * A lane that held or backed off reaches its volumes later than planned: this
+ * is where the shifted dates show. A paused lane sends nothing from today on.
+ */
+export function adaptedPlan(plan: Plan, progress: readonly LaneProgress[], today: string, filter: { ip?: string; provider?: string } = {}): PreviewDay[] {
+  const byLane = new Map(progress.map((p) => [`${p.ip}|${p.provider}`, p]));
+  return buildDays(plan, filter, (ip, provider, date, launch) => {
+    const p = byLane.get(`${ip.address}|${provider.name}`);
+    const ramp = laneRamp(ip, provider);
+    if (!p) return { stage: 0, volume: 0 };
+    const ran = p.days.get(date);
+    if (daysBetween(date, today) > 0) return ran ? { stage: ran.stage, volume: ran.target } : { stage: 0, volume: 0 };
+    if (ran && date === today) return { stage: ran.stage, volume: ran.target };
+    if (p.state === 'paused') return { stage: 0, volume: 0 };
+    if (!launch && (daysBetween(ip.start, date) < 0 || isSkipDay(date, plan.skipDays))) return { stage: 0, volume: 0 };
+    // From the first day not yet run: one stage per sending day.
+    const first = p.days.has(today) ? addDays(today, 1) : today;
+    const from = daysBetween(first, ip.start) > 0 ? ip.start : first;
+    const stage = Math.max(1, p.nextStage) + (daysBetween(from, date) > 0 ? countSendingDays(from, date, plan.skipDays) : 0);
+    return { stage, volume: stageVolume(ramp, stage) };
+  });
+}
+
+/** Days from start to launch inclusive, each lane's stage and volume from `laneDay`, summed. */
+function buildDays(
+  plan: Plan,
+  filter: { ip?: string; provider?: string },
+  laneDay: (ip: PlanIp, provider: Provider, date: string, launch: boolean) => { stage: number; volume: number },
+): PreviewDay[] {
   const ips = plan.ips.filter((i) => !filter.ip || i.address === filter.ip);
   const providers = plan.providers.filter((p) => !filter.provider || p.name === filter.provider);
   const days: PreviewDay[] = [];
@@ -95,14 +145,8 @@ export function previewPlan(plan: Plan, filter: { ip?: string; provider?: string
     const perProvider: Record<string, number> = {};
     let total = 0;
     for (const ip of ips) {
-      let stage = 0;
-      if (launch) {
-        stage = daysBetween(ip.start, date) < 0 ? 0 : countSendingDays(ip.start, date, plan.skipDays) + 1;
-      } else {
-        stage = plannedStage(plan, ip, date);
-      }
       for (const provider of providers) {
-        const volume = stageVolume(laneRamp(ip, provider), stage);
+        const { stage, volume } = laneDay(ip, provider, date, launch);
         lanes.push({ ip: ip.address, provider: provider.name, stage, volume });
         perIp[ip.address] = (perIp[ip.address] ?? 0) + volume;
         perProvider[provider.name] = (perProvider[provider.name] ?? 0) + volume;

@@ -222,7 +222,10 @@ export async function endRun(db: Db, id: number, now: number, reason: string): P
  */
 export async function daemonNow(db: Db, plan: string, realNow: number): Promise<number> {
   const run = await lastRun(db, plan);
-  if (!run || run.ended_at !== null || run.real_started_at === null) return realNow;
+  if (!run) return realNow;
+  // A finished accelerated run may have stopped "in the future": now is never before it.
+  if (run.ended_at !== null) return Math.max(realNow, run.ended_at);
+  if (run.real_started_at === null) return realNow;
   return run.started_at + (realNow - run.real_started_at) * run.speed;
 }
 

@@ -65,6 +65,18 @@ describe('warmup status', () => {
   });
 });
 
+describe('warmup plan --adapted', () => {
+  it('shows the days run as they ran, today marked, from the database', async () => {
+    const r = await run('plan', file, '--adapted', '--ip', '127.0.0.23', '--json');
+    expect(r.code).toBe(0);
+    const p = JSON.parse(r.out) as { adapted: boolean; today: string; days: Array<{ date: string; lanes: Array<{ stage: number; volume: number }> }> };
+    expect(p.adapted).toBe(true);
+    expect(p.days.slice(0, 2).map((d) => d.lanes[0])).toEqual([{ ip: '127.0.0.23', provider: 'sink', stage: 1, volume: 3 }, { ip: '127.0.0.23', provider: 'sink', stage: 2, volume: 5 }]);
+    const text = await run('plan', file, '--adapted');
+    expect(text.out).toMatch(/as adapted up to 2026-12-0\d/);
+  });
+});
+
 describe('warmup events', () => {
   it('lists the day-end decisions with their figures', async () => {
     const r = await run('events', file, '--kind', 'day_advance');

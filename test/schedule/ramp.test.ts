@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Ramp } from '../../src/plan/types.js';
-import { countSendingDays, plannedStage, previewPlan, stageVolume } from '../../src/schedule/ramp.js';
+import { adaptedPlan, countSendingDays, plannedStage, previewPlan, stageVolume } from '../../src/schedule/ramp.js';
 import { fixtureDir, validText } from '../plan/helpers.js';
 
 const curve = (start: number, growth: number, cap: number | null): Ramp => ({ kind: 'curve', name: 't', start, growth, cap });
@@ -77,5 +77,36 @@ describe('previewPlan', () => {
     if (!late.ok) throw new Error(JSON.stringify(late.errors));
     const lanes = previewPlan(late.plan, { ip: '127.0.0.2', provider: 'gmail' }).map((d) => d.lanes[0]!.volume);
     expect(lanes).toEqual([0, 0, 5, 10, 20, 0, 20, 20]);
+  });
+});
+
+describe('adaptedPlan', () => {
+  const r = loadPlan(validText, { file: `${fixtureDir}plan.yaml` });
+  if (!r.ok) throw new Error('fixture must load');
+  const plan = r.plan;
+  const ran = (entries: Array<[string, number, number]>) => new Map(entries.map(([d, stage, target]) => [d, { stage, target }]));
+
+  it('keeps the days run as they ran and shifts the rest after a hold', () => {
+    const days = adaptedPlan(plan, [
+      // Held on 12-02: the next sending day runs stage 2 again.
+      { ip: '127.0.0.2', provider: 'gmail', state: 'active', nextStage: 2, days: ran([['2026-12-01', 1, 5], ['2026-12-02', 2, 10]]) },
+    ], '2026-12-03', { ip: '127.0.0.2', provider: 'gmail' });
+    expect(days.map((d) => d.lanes[0]!.volume)).toEqual([5, 10, 10, 20, 20, 0, 20, 20]);
+    expect(days.map((d) => d.lanes[0]!.stage)).toEqual([1, 2, 2, 3, 4, 0, 5, 6]);
+  });
+
+  it('shows a pro rata day as it ran, and nothing from today on for a paused lane', () => {
+    const days = adaptedPlan(plan, [
+      { ip: '127.0.0.2', provider: 'yahoo', state: 'paused', nextStage: 2, days: ran([['2026-12-01', 1, 4]]) },
+    ], '2026-12-02', { ip: '127.0.0.2', provider: 'yahoo' });
+    expect(days.map((d) => d.lanes[0]!.volume)).toEqual([4, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('matches the plan for a lane that advanced every day', () => {
+    const planned = previewPlan(plan, { ip: '127.0.0.10', provider: 'yahoo' }).map((d) => d.lanes[0]!.volume);
+    const days = adaptedPlan(plan, [
+      { ip: '127.0.0.10', provider: 'yahoo', state: 'active', nextStage: 3, days: ran([['2026-12-01', 1, 10], ['2026-12-02', 2, 15]]) },
+    ], '2026-12-03', { ip: '127.0.0.10', provider: 'yahoo' });
+    expect(days.map((d) => d.lanes[0]!.volume)).toEqual(planned);
   });
 });

@@ -1,25 +1,34 @@
-import { previewPlan, type PreviewDay } from '../../schedule/ramp.js';
+import type { Plan } from '../../plan/types.js';
+import { localTime } from '../../schedule/calendar.js';
+import { adaptedPlan, previewPlan, type LaneProgress, type PreviewDay } from '../../schedule/ramp.js';
+import { openStore } from '../../store/open.js';
+import * as q from '../../store/queries.js';
 import { parse, planArg } from '../args.js';
 import { num, table } from '../format.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 import { ExitError } from '../../util/errors.js';
 
-export const usage = `Usage: warmup plan PLAN.yaml [--ip ADDR] [--provider NAME] [--json]
+export const usage = `Usage: warmup plan PLAN.yaml [--ip ADDR] [--provider NAME] [--json] [--adapted [--db PATH]]
 
 Prints the schedule before any adaptation, day by day: volume per provider
 and in total (per lane when --ip or --provider narrows it to a few lanes),
 and per IP. The launch day is marked; its figures are the volume each lane
-is ready for on that day.`;
+is ready for on that day.
+
+  --adapted   the schedule as it now stands, from the database: days already
+              run as they ran, and from today each lane one stage per sending
+              day from where it is (holds and back-offs shift its volumes
+              later; a paused lane sends nothing)`;
 
 /** Columns: one per lane when there are few, else one per provider. */
-function render(days: readonly PreviewDay[]): string {
+function render(days: readonly PreviewDay[], today: string | null = null): string {
   const first = days[0]!;
   const perLane = first.lanes.length <= 8;
   const keys = perLane ? first.lanes.map((l) => `${l.ip} ${l.provider}`) : Object.keys(first.perProvider);
   const header = ['day', 'date', '', ...(perLane ? first.lanes.map((l) => `${l.provider}@${l.ip}`) : keys), 'total'];
   const rows = days.map((d) => [
-    String(d.day), `${d.date} ${d.weekday}`, d.launch ? 'LAUNCH' : d.skip ? 'skip' : '',
+    String(d.day), `${d.date} ${d.weekday}`, d.launch ? 'LAUNCH' : d.skip ? 'skip' : d.date === today ? 'today' : '',
     ...(perLane ? d.lanes.map((l) => num(l.volume)) : keys.map((k) => num(d.perProvider[k] ?? 0))),
     num(d.total),
   ]);
@@ -27,7 +36,9 @@ function render(days: readonly PreviewDay[]): string {
 }
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, { ip: { type: 'string' }, provider: { type: 'string' }, json: { type: 'boolean' } }, usage, io);
+  const { values, positionals } = parse(argv, {
+    ip: { type: 'string' }, provider: { type: 'string' }, json: { type: 'boolean' }, adapted: { type: 'boolean' }, db: { type: 'string' },
+  }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
   const { plan } = loadOrExit(file, io);
@@ -40,14 +51,21 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     throw new ExitError(2);
   }
   const filter = { ...(values.ip ? { ip: values.ip } : {}), ...(values.provider ? { provider: values.provider } : {}) };
-  const days = previewPlan(plan, filter);
+  let today: string | null = null;
+  let days: PreviewDay[];
+  if (values.adapted) {
+    const a = await loadAdapted(plan, values.db ?? plan.storePath, filter);
+    ({ days, today } = a);
+  } else {
+    days = previewPlan(plan, filter);
+  }
   if (values.json) {
-    io.out(JSON.stringify({ plan: plan.name, timezone: plan.timezone, start: plan.start, launch: plan.launch, days }, null, 2));
+    io.out(JSON.stringify({ plan: plan.name, timezone: plan.timezone, start: plan.start, launch: plan.launch, ...(today ? { adapted: true, today } : {}), days }, null, 2));
     return 0;
   }
   const ramp = days.filter((d) => !d.launch);
-  io.out(`Plan "${plan.name}": ${plan.start} -> launch ${plan.launch} (${plan.timezone})${filter.ip ? `, IP ${filter.ip}` : ''}${filter.provider ? `, provider ${filter.provider}` : ''}\n`);
-  io.out(render(days));
+  io.out(`Plan "${plan.name}": ${plan.start} -> launch ${plan.launch} (${plan.timezone})${filter.ip ? `, IP ${filter.ip}` : ''}${filter.provider ? `, provider ${filter.provider}` : ''}${today ? `, as adapted up to ${today}` : ''}\n`);
+  io.out(render(days, today));
   const ips = Object.keys(days[0]!.perIp);
   if (ips.length > 1) {
     io.out('\nPer IP (total over the ramp, launch-day capacity):');
@@ -56,4 +74,24 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
   io.out(`\nTotal over the ramp: ${num(ramp.reduce((s, d) => s + d.total, 0))} messages.`);
   return 0;
+}
+
+/** The adapted schedule from the database, as of the running daemon's clock (or now). */
+async function loadAdapted(plan: Plan, dbPath: string, filter: { ip?: string; provider?: string }): Promise<{ days: PreviewDay[]; today: string }> {
+  const store = await openStore(dbPath, { readonly: true });
+  try {
+    const today = localTime(await q.daemonNow(store.db, plan.name, Date.now()), plan.timezone).date;
+    const lanes = await q.loadLanes(store.db, plan.name);
+    const rows = await q.laneDays(store.db, plan.name);
+    const progress: LaneProgress[] = lanes.map((l) => {
+      const mine = rows.filter((r) => r.lane_id === l.id);
+      const last = mine.at(-1);
+      // An open (undecided) day is assumed to advance.
+      const nextStage = last ? (last.decision === null ? last.stage + 1 : l.stage) : Math.max(1, l.stage);
+      return { ip: l.ip, provider: l.provider, state: l.state, nextStage, days: new Map(mine.map((r) => [r.day, { stage: r.stage, target: r.target }])) };
+    });
+    return { days: adaptedPlan(plan, progress, today, filter), today };
+  } finally {
+    await store.close();
+  }
 }
