@@ -3,7 +3,7 @@
  * BIGINT), days are plan-local `YYYY-MM-DD` strings. Column types stay within
  * what SQLite and PostgreSQL share, so a fleet can later point at one server.
  */
-import type { Generated } from 'kysely';
+import type { Generated, Kysely, Selectable } from 'kysely';
 
 export interface RunsTable {
   id: Generated<number>;
@@ -166,3 +166,8 @@ export interface Database {
   dnsbl_results: DnsblResultsTable;
   placements: PlacementsTable;
 }
+
+/** The database handle every query takes. */
+export type Db = Kysely<Database>;
+export type LaneRow = Selectable<LanesTable>;
+export type LaneDayRow = Selectable<LaneDaysTable>;

@@ -1,0 +1,51 @@
+/**
+ * Lane days: each lane's day with its stage, target, counters and day-end decision.
+ * One named function per query; kept within what kysely also runs on PostgreSQL.
+ */
+import type { Insertable } from 'kysely';
+import type { Db, LaneDayRow, LaneDaysTable } from './schema.js';
+
+export function getLaneDay(db: Db, laneId: number, day: string): Promise<LaneDayRow | undefined> {
+  return db.selectFrom('lane_days').selectAll().where('lane_id', '=', laneId).where('day', '=', day).executeTakeFirst();
+}
+
+/** The lane's most recent day strictly before `day`. */
+export function previousLaneDay(db: Db, laneId: number, day: string): Promise<LaneDayRow | undefined> {
+  return db.selectFrom('lane_days').selectAll().where('lane_id', '=', laneId).where('day', '<', day)
+    .orderBy('day', 'desc').limit(1).executeTakeFirst();
+}
+
+/** Every lane-day of a plan, optionally one day only (status, reports). */
+export function laneDays(db: Db, plan: string, day?: string): Promise<Array<LaneDayRow & { ip: string; provider: string }>> {
+  let q = db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+    .selectAll('lane_days').select(['lanes.ip', 'lanes.provider']).where('lanes.plan', '=', plan);
+  if (day !== undefined) q = q.where('lane_days.day', '=', day);
+  return q.orderBy('lane_days.day').orderBy('lanes.id').execute();
+}
+
+/** Opens a lane's day at `stage` with its target and spread window. */
+export async function openLaneDay(db: Db, row: Pick<Insertable<LaneDaysTable>, 'lane_id' | 'day' | 'stage' | 'target' | 'spread_from' | 'spread_until'>, now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('lane_days').values({ ...row, decision: null, decided_at: null }).onConflict((oc) => oc.columns(['lane_id', 'day']).doNothing()).execute();
+    await trx.updateTable('lanes').set({ stage: row.stage, updated_at: now }).where('id', '=', row.lane_id).execute();
+  });
+}
+
+/** Records the day-end decision on the day and the lane's next stage. */
+export async function decideLaneDay(db: Db, laneId: number, day: string, decision: string, nextStage: number, holdsInRow: number, now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('lane_days').set({ decision, decided_at: now }).where('lane_id', '=', laneId).where('day', '=', day).execute();
+    await trx.updateTable('lanes').set({ stage: nextStage, holds_in_row: holdsInRow, decided_day: day, updated_at: now }).where('id', '=', laneId).execute();
+  });
+}
+
+/** Every lane's days with their decisions (the launch forecast's input), from a covering index. */
+export function laneHistory(db: Db, plan: string): Promise<Array<{ ip: string; provider: string; day: string; decision: string | null }>> {
+  return db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+    .select(['lanes.ip', 'lanes.provider', 'lane_days.day', 'lane_days.decision']).where('lanes.plan', '=', plan).execute();
+}
+
+/** A lane's decided days, oldest first (the pace the launch forecast projects). */
+export function laneDecisions(db: Db, laneId: number): Promise<Array<{ day: string; decision: string | null }>> {
+  return db.selectFrom('lane_days').select(['day', 'decision']).where('lane_id', '=', laneId).orderBy('day').execute();
+}

@@ -1,0 +1,63 @@
+/**
+ * Events: every state change with its cause.
+ * One named function per query; kept within what kysely also runs on PostgreSQL.
+ */
+import type { Selectable } from 'kysely';
+import type { Database, Db } from './schema.js';
+
+export interface EventInput {
+  readonly at: number;
+  readonly plan: string;
+  readonly laneId?: number | null;
+  readonly ip?: string | null;
+  readonly provider?: string | null;
+  readonly kind: string;
+  readonly from?: string | null;
+  readonly to?: string | null;
+  readonly actor: string;
+  readonly cause?: Record<string, unknown>;
+}
+
+export async function addEvent(db: Db, e: EventInput): Promise<void> {
+  await db.insertInto('events').values({
+    at: e.at, plan: e.plan, lane_id: e.laneId ?? null, ip: e.ip ?? null, provider: e.provider ?? null, kind: e.kind,
+    from_state: e.from ?? null, to_state: e.to ?? null, actor: e.actor, cause: JSON.stringify(e.cause ?? {}),
+  }).execute();
+}
+
+export type EventRow = Selectable<Database['events']>;
+
+/** A plan's events in the order they happened (simulate, reports); `kinds` filters. */
+export function listEvents(db: Db, plan: string, options: { kinds?: readonly string[] } = {}): Promise<EventRow[]> {
+  let q = db.selectFrom('events').selectAll().where('plan', '=', plan);
+  if (options.kinds && options.kinds.length > 0) q = q.where('kind', 'in', [...options.kinds]);
+  return q.orderBy('at').orderBy('id').execute();
+}
+
+/** The latest event that changed a lane's state (who paused it, and when). */
+export function lastStateEvent(db: Db, laneId: number) {
+  return db.selectFrom('events').selectAll().where('lane_id', '=', laneId).where('to_state', 'is not', null)
+    .orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
+/** The latest event of one kind for an IP of a plan. */
+export function lastIpEvent(db: Db, plan: string, ip: string, kind: string) {
+  return db.selectFrom('events').selectAll().where('plan', '=', plan).where('ip', '=', ip).where('kind', '=', kind)
+    .orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
+/** Events of a plan after an id (or, without one, at or after an instant), oldest first. */
+export function eventsAfter(db: Db, plan: string, after: { id: number } | { at: number }, limit: number) {
+  let q = db.selectFrom('events').selectAll().where('plan', '=', plan);
+  q = 'id' in after ? q.where('id', '>', after.id) : q.where('at', '>=', after.at);
+  return q.orderBy('id').limit(limit).execute();
+}
+
+/**
+ * The newest event id: every lane state change, by any process, writes an
+ * event, so the daemon re-reads lanes only when this moves (O(1): rowid max).
+ */
+export async function lastEventId(db: Db): Promise<number> {
+  const r = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+  return Number(r?.id ?? 0);
+}

@@ -1,0 +1,161 @@
+/**
+ * Messages and attempts. Counters in lane_days move in the same transaction as the rows
+ * they count, so a kill -9 at any point leaves them consistent.
+ * One named function per query; kept within what kysely also runs on PostgreSQL.
+ */
+import type { Db, Outcome } from './schema.js';
+
+/**
+ * Creates the next message of a lane's day, marked in flight, and counts it
+ * as sent, before any byte goes out: a crash after this point can at worst
+ * resend this one message, never lose the count.
+ */
+export async function createMessage(db: Db, m: { laneId: number; day: string; recipient: string; messageId: string; now: number }): Promise<{ id: number; seq: number }> {
+  return db.transaction().execute(async (trx) => {
+    const { sent } = await trx.updateTable('lane_days').set((eb) => ({ sent: eb('sent', '+', 1) }))
+      .where('lane_id', '=', m.laneId).where('day', '=', m.day).returning('sent').executeTakeFirstOrThrow();
+    const { id } = await trx.insertInto('messages').values({
+      lane_id: m.laneId, day: m.day, seq: sent, recipient: m.recipient, message_id: m.messageId,
+      status: 'in_flight', attempts: 0, created_at: m.now, next_attempt_at: null, finished_at: null,
+    }).returning('id').executeTakeFirstOrThrow();
+    return { id, seq: sent };
+  });
+}
+
+export interface DueRetry {
+  readonly id: number;
+  readonly lane_id: number;
+  readonly day: string;
+  readonly seq: number;
+  readonly recipient: string;
+  readonly message_id: string;
+  readonly attempts: number;
+  readonly created_at: number;
+}
+
+/** Claims deferred messages whose retry is due (marks them in flight so no one else takes them). */
+export async function claimDueRetries(db: Db, now: number, limit: number, laneIds: readonly number[]): Promise<DueRetry[]> {
+  if (laneIds.length === 0) return [];
+  return db.transaction().execute(async (trx) => {
+    const rows = await trx.selectFrom('messages')
+      .select(['id', 'lane_id', 'day', 'seq', 'recipient', 'message_id', 'attempts', 'created_at'])
+      .where('status', '=', 'deferred').where('next_attempt_at', '<=', now).where('lane_id', 'in', [...laneIds])
+      .orderBy('next_attempt_at').limit(limit).execute();
+    if (rows.length > 0) {
+      await trx.updateTable('messages').set({ status: 'in_flight' }).where('id', 'in', rows.map((r) => r.id)).execute();
+    }
+    return rows;
+  });
+}
+
+export interface AttemptRecord {
+  readonly messageId: number;
+  readonly laneId: number;
+  readonly day: string;
+  readonly startedAt: number;
+  readonly latencyMs: number | null;
+  readonly mxHost: string | null;
+  readonly mxAddress: string | null;
+  readonly outcome: Outcome;
+  readonly code: number | null;
+  readonly enhanced: string | null;
+  readonly reply: string | null;
+  readonly stage: string | null;
+  /** 0 for the first try. */
+  readonly retry: number;
+  /** The reply was about the mailbox, not the IP (kept out of the lane's deferral count). */
+  readonly mailboxSignal?: boolean;
+}
+
+/** What an attempt did to its message. */
+export type MessageResult =
+  | { readonly status: 'accepted' | 'bounced'; readonly at: number }
+  | { readonly status: 'deferred'; readonly nextAttemptAt: number }
+  | { readonly status: 'expired'; readonly at: number };
+
+/** Writes one attempt, its message's new state and the day's counters in one transaction. */
+export async function recordAttempt(db: Db, a: AttemptRecord, result: MessageResult): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('attempts').values({
+      message_id: a.messageId, lane_id: a.laneId, day: a.day, started_at: a.startedAt, latency_ms: a.latencyMs,
+      mx_host: a.mxHost, mx_address: a.mxAddress, outcome: a.outcome, code: a.code, enhanced: a.enhanced,
+      reply: a.reply, stage: a.stage, retry: a.retry,
+    }).execute();
+    await trx.updateTable('messages').set((eb) => ({
+      status: result.status,
+      attempts: eb('attempts', '+', 1),
+      next_attempt_at: result.status === 'deferred' ? result.nextAttemptAt : null,
+      finished_at: result.status === 'deferred' ? null : result.at,
+    })).where('id', '=', a.messageId).execute();
+    const attemptIsDeferral = a.outcome === 'deferred' && !a.mailboxSignal;
+    const mailboxDeferral = a.outcome === 'deferred' && a.mailboxSignal === true;
+    const attemptIsFailure = a.outcome !== 'accepted' && a.outcome !== 'bounced' && a.outcome !== 'deferred';
+    await trx.updateTable('lane_days').set((eb) => ({
+      accepted: eb('accepted', '+', result.status === 'accepted' ? 1 : 0),
+      bounced: eb('bounced', '+', result.status === 'bounced' ? 1 : 0),
+      expired: eb('expired', '+', result.status === 'expired' ? 1 : 0),
+      deferred: eb('deferred', '+', attemptIsDeferral ? 1 : 0),
+      mailbox_deferred: eb('mailbox_deferred', '+', mailboxDeferral ? 1 : 0),
+      failed: eb('failed', '+', attemptIsFailure ? 1 : 0),
+      retries: eb('retries', '+', a.retry > 0 ? 1 : 0),
+    })).where('lane_id', '=', a.laneId).where('day', '=', a.day).execute();
+  });
+}
+
+/**
+ * After a crash: every message still marked in flight gets an `interrupted`
+ * attempt and is queued for retry now. Returns how many there were.
+ */
+export async function recoverInFlight(db: Db, plan: string, now: number): Promise<number> {
+  const rows = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
+    .select(['messages.id', 'messages.lane_id', 'messages.day', 'messages.attempts'])
+    .where('lanes.plan', '=', plan).where('messages.status', '=', 'in_flight').execute();
+  for (const r of rows) {
+    await recordAttempt(db, {
+      messageId: r.id, laneId: r.lane_id, day: r.day, startedAt: now, latencyMs: null, mxHost: null, mxAddress: null,
+      outcome: 'interrupted', code: null, enhanced: null, reply: 'in flight when the daemon stopped; outcome unknown', stage: null, retry: r.attempts,
+    }, { status: 'deferred', nextAttemptAt: now });
+  }
+  return rows.length;
+}
+
+/** Messages in flight and retries queued, per lane (status). */
+export async function queueCounts(db: Db, plan: string): Promise<Map<number, { inFlight: number; retries: number }>> {
+  const rows = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
+    .select(['messages.lane_id', 'messages.status']).select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('lanes.plan', '=', plan).where('messages.status', 'in', ['in_flight', 'deferred'])
+    .groupBy(['messages.lane_id', 'messages.status']).execute();
+  const out = new Map<number, { inFlight: number; retries: number }>();
+  for (const r of rows) {
+    const e = out.get(r.lane_id) ?? { inFlight: 0, retries: 0 };
+    if (r.status === 'in_flight') e.inFlight = Number(r.n);
+    else e.retries = Number(r.n);
+    out.set(r.lane_id, e);
+  }
+  return out;
+}
+
+/**
+ * Messages still waiting for a retry on lanes that will send again (a paused
+ * lane waits for an operator, so its queue does not keep the plan open).
+ */
+export async function pendingRetries(db: Db, plan: string): Promise<number> {
+  const r = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
+    .select((eb) => eb.fn.countAll<number>().as('n')).where('lanes.plan', '=', plan).where('lanes.state', '!=', 'paused')
+    .where('messages.status', 'in', ['deferred', 'in_flight']).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/** Attempts per lane and outcome over a plan's whole run (Prometheus counters). */
+export async function attemptOutcomeCounts(db: Db, plan: string): Promise<Array<{ lane_id: number; outcome: Outcome; n: number }>> {
+  const rows = await db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
+    .select(['attempts.lane_id', 'attempts.outcome']).select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('lanes.plan', '=', plan).groupBy(['attempts.lane_id', 'attempts.outcome']).execute();
+  return rows.map((r) => ({ lane_id: r.lane_id, outcome: r.outcome, n: Number(r.n) }));
+}
+
+/** When the earliest deferred message is due again, or null when none waits. */
+export async function nextRetryDue(db: Db): Promise<number | null> {
+  const r = await db.selectFrom('messages').select((eb) => eb.fn.min('next_attempt_at').as('at')).where('status', '=', 'deferred').executeTakeFirst();
+  return r?.at === null || r?.at === undefined ? null : Number(r.at);
+}
