@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeDns } from '../dns/servers.js';
 import { load, startDaemon, until, writePlan } from './harness.js';
 
 /** A misbehaving MX on loopback: `blackhole` accepts and never greets; `busy` answers 421 and hangs up. */
@@ -85,5 +86,32 @@ describe('a dead, slow or misbehaving MX', () => {
     await run.stop();
     expect(msg.attempts).toBeGreaterThanOrEqual(3);
     expect(day.expired).toBe(1);
+  }, 30_000);
+
+  it('records a SERVFAIL from DNS as a deferral-class failure, retries it, and keeps the other lanes sending', async () => {
+    const dns = await startFakeDns('127.0.0.92', 'servfail');
+    try {
+      const { file } = writePlan({
+        name: 'servfail', ips: ['127.0.0.93'], ramp: '{ daily: [3] }', launch: '2026-12-02',
+        providers: { sf: { domains: ['servfail.test'], seeds: ['x@servfail.test'] }, sink: { domains: ['sink.test'], seeds: ['sf@sink.test'] } },
+        // The sink keeps a static route: only MX lookups for servfail.test reach the failing DNS.
+        delivery: ['routes: { sink: "127.0.0.56:25" }', 'retry: { intervals: [10m], expire: 2h }'],
+      });
+      const fs = await import('node:fs');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/dns_servers: \[[^\]]*\]/, `dns_servers: ["${dns.server}"]`));
+      const run = await startDaemon(load(file), { from: '2026-12-01T08:00:00Z', speed: 20_000 });
+      const rows = await until('a retried SERVFAIL and the sink lane done', 20_000, async () => {
+        const a = await run.store.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id').select(['lanes.provider', 'attempts.outcome', 'attempts.reply', 'attempts.retry']).execute();
+        const sinkDone = a.filter((x) => x.provider === 'sink' && x.outcome === 'accepted').length === 3;
+        return sinkDone && a.some((x) => x.provider === 'sf' && x.retry >= 1) ? a : undefined;
+      });
+      await run.stop();
+      const sf = rows.filter((r) => r.provider === 'sf');
+      expect(sf.every((r) => r.outcome === 'dns')).toBe(true);
+      expect(sf[0]!.reply).toMatch(/^DNS_TEMPFAIL: /);
+      expect(dns.queries()).toBeGreaterThan(0);
+    } finally {
+      await dns.stop();
+    }
   }, 30_000);
 });
