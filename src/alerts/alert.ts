@@ -3,7 +3,7 @@
  * `events` row. The kinds below are the contract for event producers.
  */
 import { createHmac } from 'node:crypto';
-import { eventView } from '../store/event-view.js';
+import { eventView, type EventView } from '../store/event-view.js';
 
 /** The alert types a webhook may receive. */
 export type AlertType = 'pause' | 'resume' | 'dnsbl_listed' | 'dnsbl_clear' | 'block' | 'behind_for_launch';
@@ -23,21 +23,15 @@ export interface EventRow {
   readonly cause: string;
 }
 
-/** The JSON body posted to the webhook. */
-export interface AlertPayload {
+/**
+ * The JSON body posted to the webhook: the event as people read it (`at` is
+ * ISO 8601 in the daemon's, possibly accelerated, clock) plus what a receiver needs.
+ */
+export interface AlertPayload extends EventView {
   /** The event's id: receivers de-duplicate retried deliveries on it. */
   readonly id: number;
   readonly type: AlertType;
   readonly plan: string;
-  /** ISO 8601, in the daemon's (possibly accelerated) clock. */
-  readonly at: string;
-  readonly ip: string | null;
-  readonly provider: string | null;
-  readonly kind: string;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly actor: string;
-  readonly cause: Record<string, unknown>;
   /** One line for chat channels. */
   readonly text: string;
 }
