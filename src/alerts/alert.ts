@@ -3,24 +3,16 @@
  * `events` row. The kinds below are the contract for event producers.
  */
 import { createHmac } from 'node:crypto';
-import { eventView, type EventView } from '../store/event-view.js';
+import { eventView, type EventFields, type EventView } from '../store/event-view.js';
 
 /** The alert types a webhook may receive. */
 export type AlertType = 'pause' | 'resume' | 'dnsbl_listed' | 'dnsbl_clear' | 'block' | 'behind_for_launch';
 
 /** The fields of an `events` row that alerts read. */
-export interface EventRow {
+export interface EventRow extends EventFields {
   readonly id: number;
-  readonly at: number;
   readonly plan: string;
   readonly lane_id: number | null;
-  readonly ip: string | null;
-  readonly provider: string | null;
-  readonly kind: string;
-  readonly from_state: string | null;
-  readonly to_state: string | null;
-  readonly actor: string;
-  readonly cause: string;
 }
 
 /**
