@@ -1,12 +1,8 @@
 /**
- * Debian tools the ops tests drive (systemd-analyze, chromium): installed on
- * first use when missing, as the test peers are. Needs root and the package
- * registry; `apt-get update` only when a plain install fails.
+ * Debian tools the ops tests drive (systemd-analyze, chromium). They are installed before the tests
+ * run, as a step of its own (test/peers/install.sh, npm's `pretest`), never inside a test's timeout.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { execFileSync } from 'node:child_process';
 
 function has(command: string): boolean {
   try {
@@ -17,16 +13,8 @@ function has(command: string): boolean {
   }
 }
 
-/** Makes sure `command` exists, installing Debian package `pkg` if not. */
+/** Fails with what to run when `command` (from Debian package `pkg`) is missing. */
 export async function ensureTool(command: string, pkg: string): Promise<void> {
   if (has(command)) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => run('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', pkg], { env, maxBuffer: 64 << 20 });
-  try {
-    await install();
-  } catch {
-    await run('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'update'], { env, maxBuffer: 64 << 20 });
-    await install();
-  }
-  if (!has(command)) throw new Error(`installed ${pkg} but ${command} is still missing`);
+  throw new Error(`${command} is missing (Debian package ${pkg}): run test/peers/install.sh (npm test runs it first)`);
 }

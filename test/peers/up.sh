@@ -18,32 +18,10 @@ elif [ $# -gt 0 ]; then
 fi
 
 # ---------------------------------------------------------------- packages
+# Installing is a step of its own (test/peers/install.sh, the `pretest` script), outside any
+# timeout: here only a quick check, so a missing package fails fast with what to run.
 ensure_packages() {
-  local need=()
-  command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || need+=(postfix)
-  [ -x /usr/sbin/smtp-sink ] || need+=(postfix)
-  [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
-  [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
-  [ -x /usr/sbin/rbldnsd ] || need+=(rbldnsd)
-  [ -x /usr/sbin/postgrey ] || need+=(postgrey)
-  command -v swaks >/dev/null 2>&1 || need+=(swaks)
-  command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
-  command -v script >/dev/null 2>&1 || need+=(bsdutils)
-  [ ${#need[@]} -eq 0 ] && return 0
-  log "installing missing packages: ${need[*]}"
-  if [ "$(id -u)" != 0 ]; then log "need root to install packages"; exit 1; fi
-  # Keep packages from starting system-wide daemons (they would grab :143, :10023...).
-  local made_policy=""
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    made_policy=1
-  fi
-  echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
-  [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
-  return 0
+  bash "$PEERS_HERE/install.sh" --check || { log "start the tests with npm test, or run test/peers/install.sh first"; exit 1; }
 }
 
 # ---------------------------------------------------------------- daemons
