@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { parseDuration } from './duration.js';
 import { DEFAULT_BREAKER, DEFAULT_CONTENT, DEFAULT_DNSBL_ZONES, DEFAULT_RAMP, DEFAULT_THRESHOLDS, DEFAULT_WINDOW, DEFAULTS } from './defaults.js';
+import { providerIdentity } from './catalogue-provider.js';
 import { ehloFor, expandRange, isHostname, isMailbox } from './ip.js';
 import type { WrittenEngagement, WrittenImap, WrittenPlan, WrittenRamp, WrittenThresholds } from './schema.js';
 import type { Engagement, ImapAccess, Plan, PlanIp, Provider, Ramp, Rule, Seed, Thresholds } from './types.js';
@@ -215,14 +216,15 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
   const domainOwner = new Map<string, string>();
   for (const [name, p] of Object.entries(w.providers)) {
     const path = ['providers', name] as const;
-    const domains = p.domains.map((d) => d.toLowerCase());
+    const identity = providerIdentity(w, name, err);
+    const domains = [...(identity.domains ?? [])];
     domains.forEach((d, i) => {
       if (!isHostname(d)) err([...path, 'domains', i], `"${d}" is not a domain name`);
       const owner = domainOwner.get(d);
       if (owner) err([...path, 'domains', i], `${d} is already in provider ${owner}: a domain belongs to one provider`);
       else domainOwner.set(d, name);
     });
-    const mxSuffixes = (p.mx_suffixes ?? []).map((s, i) => {
+    const mxSuffixes = identity.mxSuffixes.map((s, i) => {
       const low = s.toLowerCase();
       const suffix = low.startsWith('.') ? low : `.${low}`;
       if (!isHostname(suffix.slice(1))) err([...path, 'mx_suffixes', i], `"${s}" is not a host name suffix`);
@@ -267,7 +269,7 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
     if (engagement && !seeds.some((sd) => sd.imap)) err([...path, 'engagement'], 'needs IMAP access to the seeds (providers.X.imap or seeds[].imap)');
     if (ramp) {
       providers.push(Object.freeze({
-        name, domains: Object.freeze(domains), mxSuffixes: Object.freeze(mxSuffixes),
+        name, catalogue: identity.entry?.id ?? null, domains: Object.freeze(domains), mxSuffixes: Object.freeze(mxSuffixes),
         seeds: Object.freeze(dedupeSeeds(seeds)), recipients: Object.freeze([...new Set(recipients)]), ramp, thresholds: t, engagement,
       }));
     }

@@ -139,9 +139,11 @@ const policySchema = policyThresholds.extend({
 });
 
 const providerSchema = z.strictObject({
-  /** Recipient domains of this provider (gmail.com, googlemail.com). */
-  domains: z.array(z.string().min(1)).min(1),
-  /** MX host suffixes that roll other domains up into this provider (.google.com). */
+  /** The built-in catalogue entry this provider is (default: the provider's name, when the catalogue has it). */
+  catalogue: z.string().min(1).optional(),
+  /** Recipient domains of this provider (gmail.com, googlemail.com); default: the catalogue's. */
+  domains: z.array(z.string().min(1)).min(1).optional(),
+  /** MX host suffixes that roll other domains up into this provider (.google.com); default: the catalogue's. */
   mx_suffixes: z.array(z.string().min(1)).optional(),
   /** Seed mailboxes: addresses, or {address, imap}. */
   seeds: z.array(seedEntry).optional(),

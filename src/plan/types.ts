@@ -59,6 +59,8 @@ export interface Thresholds {
 
 export interface Provider {
   readonly name: string;
+  /** The built-in catalogue entry this provider is (src/catalogue/providers.ts), or null for the plan's own. */
+  readonly catalogue: string | null;
   readonly domains: readonly string[];
   /** Lower-case, each starting with a dot. */
   readonly mxSuffixes: readonly string[];

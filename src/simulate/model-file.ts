@@ -71,7 +71,7 @@ export type ModelResult =
 
 /** The default model for each of the plan's providers (no model file). */
 export function defaultModels(plan: Plan): Map<string, ProviderModel> {
-  return new Map(plan.providers.map((p) => [p.name, PROFILES[profileFor(p.name, p.domains)]!]));
+  return new Map(plan.providers.map((p) => [p.name, PROFILES[profileFor(p.name, p.domains, p.catalogue)]!]));
 }
 
 /**
@@ -118,7 +118,7 @@ export function loadModel(text: string, plan: Plan): ModelResult {
   for (const p of plan.providers) {
     const own = file.providers?.[p.name];
     const ownPath: KeyPath = ['providers', p.name];
-    const profileName = own?.profile ?? file.default?.profile ?? profileFor(p.name, p.domains);
+    const profileName = own?.profile ?? file.default?.profile ?? profileFor(p.name, p.domains, p.catalogue);
     const base = PROFILES[profileName];
     if (!base) {
       report(own?.profile ? [...ownPath, 'profile'] : ['default', 'profile'], `unknown profile "${profileName}" (known: ${Object.keys(PROFILES).join(', ')})`);

@@ -40,6 +40,9 @@ export interface ProviderModel {
   };
 }
 
+import { catalogueEntry, catalogueForDomain } from '../catalogue/providers.js';
+import { REGIONAL_PROFILES } from './profiles-regional.js';
+
 const MIN = 60_000;
 
 const GREYLIST = '450 4.2.0 <{rcpt}>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/{domain}.html';
@@ -141,37 +144,25 @@ export const PROFILES: Readonly<Record<string, ProviderModel>> = Object.freeze({
       block: '554 5.7.1 Service unavailable; Client host [{ip}] blocked using local policy',
     },
   },
+  ...REGIONAL_PROFILES,
 });
 
-/** Other names a plan may give a provider, mapped to a profile. */
-const ALIASES: Readonly<Record<string, string>> = {
-  google: 'gmail', googlemail: 'gmail', 'google-workspace': 'gmail', workspace: 'gmail',
-  aol: 'yahoo', ymail: 'yahoo',
-  outlook: 'microsoft', hotmail: 'microsoft', live: 'microsoft', msn: 'microsoft', office365: 'microsoft', o365: 'microsoft',
-  icloud: 'apple', me: 'apple', mac: 'apple',
-};
-
-const DOMAINS: ReadonlyArray<[RegExp, string]> = [
-  [/^(gmail|googlemail)\.com$/, 'gmail'],
-  [/^(yahoo\.|ymail\.com$|aol\.com$|rocketmail\.com$)/, 'yahoo'],
-  [/^(outlook|hotmail|live|msn)\./, 'microsoft'],
-  [/^(icloud|me|mac)\.com$/, 'apple'],
-];
-
 /**
- * The built-in profile for a plan provider: by its name, else by its
- * domains, else `default`.
+ * The built-in profile for a plan provider: the one of its catalogue entry
+ * (by name or alias, else by its domains), a profile of that name, else `default`.
  *
  * @example
  * profileFor('outlook', ['outlook.com']) // 'microsoft'
  * profileFor('mail', ['googlemail.com']) // 'gmail'
  */
-export function profileFor(name: string, domains: readonly string[]): string {
+export function profileFor(name: string, domains: readonly string[], catalogue: string | null = null): string {
   const n = name.toLowerCase();
+  const entry = (catalogue === null ? null : catalogueEntry(catalogue)) ?? catalogueEntry(n);
+  if (entry) return entry.profile;
   if (Object.hasOwn(PROFILES, n)) return n;
-  if (Object.hasOwn(ALIASES, n)) return ALIASES[n]!;
   for (const d of domains) {
-    for (const [re, profile] of DOMAINS) if (re.test(d.toLowerCase())) return profile;
+    const byDomain = catalogueForDomain(d);
+    if (byDomain) return byDomain.profile;
   }
   return 'default';
 }

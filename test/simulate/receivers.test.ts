@@ -135,7 +135,10 @@ describe('modelled receivers', () => {
     ['icloud', ['icloud.com'], 'apple'],
     ['consumer', ['googlemail.com'], 'gmail'],
     ['aol', ['aol.com'], 'yahoo'],
-    ['docomo', ['docomo.ne.jp'], 'default'],
+    ['docomo', ['docomo.ne.jp'], 'docomo'],
+    ['carrier', ['ezweb.ne.jp'], 'au'],
+    ['jp', ['yahoo.co.jp'], 'yahoo-japan'],
+    ['mine', ['example.com'], 'default'],
   ] as const)('plan provider %s with domains %j uses the %s profile', (name, domains, profile) => {
     expect(profileFor(name, domains)).toBe(profile);
   });

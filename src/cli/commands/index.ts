@@ -9,6 +9,7 @@ export interface Command {
 export const commands: Readonly<Record<string, Command>> = {
   demo: { summary: 'run the embedded example plan (no internet, no real IPs needed)', load: () => import('./demo.js') },
   validate: { summary: 'check a plan and print its summary', load: () => import('./validate.js') },
+  providers: { summary: 'list the built-in provider catalogue (domains, MX suffixes, limits, rules)', load: () => import('./providers.js') },
   plan: { summary: 'print the day-by-day schedule before adaptation', load: () => import('./plan.js') },
   start: { summary: 'run the warm-up daemon (sends, records, adapts)', load: () => import('./start.js') },
   simulate: { summary: 'run a plan in accelerated time against modelled receivers (nothing is sent)', load: () => import('./simulate.js') },
