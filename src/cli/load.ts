@@ -1,11 +1,22 @@
 /** Loading a plan for a command: prints every error and exits 2 on a bad plan. */
 import { formatIssue, loadPlanFile } from '../plan/load.js';
+import type { SecretsMode } from '../plan/normalize.js';
 import type { Plan, PlanIssue } from '../plan/types.js';
 import { ExitError } from '../util/errors.js';
 import type { CliIo } from './io.js';
 
-export function loadOrExit(file: string, io: CliIo, options: { quietWarnings?: boolean; scheduleWarnings?: boolean } = {}): { plan: Plan; warnings: readonly PlanIssue[] } {
-  const r = loadPlanFile(file, { cwd: io.cwd, env: io.env, scheduleWarnings: options.scheduleWarnings ?? !options.quietWarnings });
+/**
+ * Secrets are not read unless asked for (`secrets: 'load'`, the commands that sign or compare the
+ * key: start, check), so every other command works on a fresh checkout without a key.
+ */
+export function loadOrExit(
+  file: string,
+  io: CliIo,
+  options: { quietWarnings?: boolean; scheduleWarnings?: boolean; secrets?: SecretsMode } = {},
+): { plan: Plan; warnings: readonly PlanIssue[] } {
+  const r = loadPlanFile(file, {
+    cwd: io.cwd, env: io.env, scheduleWarnings: options.scheduleWarnings ?? !options.quietWarnings, secrets: options.secrets ?? 'skip',
+  });
   if (!r.ok) {
     io.err(`${file}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
     for (const e of r.errors) io.err(`  ${formatIssue(file, e)}`);

@@ -94,13 +94,15 @@ export async function deliverOnce(
     seq: m.seq,
   }, { now: startedAt, newId: () => m.token });
   const dkim = plan.sender.dkim;
+  // The key is null only in a plan loaded without secrets: simulations (whose modelled mailer
+  // signs nothing); `warmup start` always loads it.
   const records = await deliverToRoute(deps.mailer, route, {
     envelope: built.envelope,
     message: { fields: built.fields },
     localAddress: m.ip.address,
     ehloName: m.ip.ehlo,
     tls: plan.delivery.tls,
-    ...(dkim ? { dkim: { domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.privateKeyPem } } : {}),
+    ...(dkim?.privateKeyPem ? { dkim: { domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.privateKeyPem } } : {}),
   });
   const last = records.at(-1)!;
   return {

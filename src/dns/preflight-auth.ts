@@ -74,7 +74,9 @@ export async function checkDkim(plan: Plan, resolver: Resolver): Promise<{ items
     return { ok: false, items: [item('dkim.key', d, 'warn', 'no DKIM key in the plan: Gmail, Yahoo and Microsoft require DKIM for bulk mail', `run \`warmup keygen --out dkim.pem --selector s1 --domain ${d}\` and set sender.dkim`)] };
   }
   const name = `${dkim.selector}._domainkey.${dkim.domain}`;
-  const fix = `publish ${name}. IN TXT ${quoteTxt(dkimRecordValue(dkim.privateKeyPem))}`;
+  const pem = dkim.privateKeyPem;
+  if (pem === null) return { ok: false, items: [item('dkim.key', name, 'warn', 'the DKIM key was not loaded', 'run warmup check with the key in place')] };
+  const fix = `publish ${name}. IN TXT ${quoteTxt(dkimRecordValue(pem))}`;
   let record: string | undefined;
   try {
     record = (await resolver.resolveTxt(name)).map((r) => r.join('')).find((r) => /(^|;)\s*p=/.test(r) || /v=DKIM1/i.test(r));
@@ -82,7 +84,7 @@ export async function checkDkim(plan: Plan, resolver: Resolver): Promise<{ items
     if (err instanceof WarmupError && err.code === 'DNS_TEMPFAIL') return { ok: false, items: [item('dkim.record', name, 'warn', `DKIM lookup failed: ${err.message}`, 'retry; check delivery.dns_servers')] };
   }
   if (!record) return { ok: false, items: [item('dkim.record', name, 'fail', 'no DKIM record at the selector', fix)] };
-  const match = compareDkimKey(record, dkim.privateKeyPem);
+  const match = compareDkimKey(record, pem);
   const items = [item('dkim.record', name, 'pass', 'DKIM record present')];
   if (match === 'match') items.push(item('dkim.key', name, 'pass', "published key matches the plan's private key"));
   else items.push(item('dkim.key', name, 'fail', match === 'revoked' ? 'the published key is revoked (empty p=)' : match === 'malformed' ? 'the record has no usable p= tag' : "the published key is not the plan's key: every signature would fail", fix));

@@ -3,10 +3,10 @@
  * rules and files, then schedule warnings. Never throws for a bad plan, and
  * never touches the database.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { normalizePlan, type PlanFiles } from './normalize.js';
+import { normalizePlan, type PlanFiles, type SecretsMode } from './normalize.js';
 import { planSchema } from './schema.js';
 import type { Plan, PlanIssue } from './types.js';
 import { scheduleWarnings } from './warnings.js';
@@ -26,10 +26,12 @@ export interface LoadOptions {
   readonly files?: PlanFiles;
   /** Compute the schedule warnings (default true); commands that do not show them skip the work. */
   readonly scheduleWarnings?: boolean;
+  /** Read the secrets (`load`, default), only warn what start will need (`check`), or ignore them (`skip`). */
+  readonly secrets?: SecretsMode;
 }
 
 /** The real file reader. */
-export const diskFiles: PlanFiles = Object.freeze({ read: (p: string) => readFileSync(p, 'utf8') });
+export const diskFiles: PlanFiles = Object.freeze({ read: (p: string) => readFileSync(p, 'utf8'), exists: (p: string) => existsSync(p) });
 
 /**
  * Parses and validates a plan.
@@ -73,6 +75,7 @@ export function loadPlan(text: string, options: LoadOptions = {}): LoadResult {
     env: options.env ?? process.env,
     files: options.files ?? diskFiles,
     file,
+    secrets: options.secrets ?? 'load',
   }, (path, message) => errors.push(at('error', path, message)), (path, message) => warnings.push(at('warning', path, message)));
 
   if (!plan || errors.length > 0) return { ok: false, errors: sortIssues(errors), warnings: sortIssues(warnings) };

@@ -21,6 +21,8 @@ import { TEMPLATE_VARIABLES, unknownTemplateVariables } from '../send/message.js
 export interface PlanFiles {
   /** Reads a UTF-8 file; throws an errno error (ENOENT, EACCES, EISDIR) when it cannot. */
   read(absolutePath: string): string;
+  /** Whether a file exists (used for secrets that are not read, to warn what start will need). */
+  exists?(absolutePath: string): boolean;
 }
 
 export interface NormalizeOptions {
@@ -31,7 +33,16 @@ export interface NormalizeOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly files: PlanFiles;
   readonly file: string | null;
+  /**
+   * What to do with secrets (the DKIM private key, IMAP password files): `load` reads and checks
+   * them (start, check); `check` reads nothing but warns what `start` will need (validate);
+   * `skip` ignores them (commands that never sign: plan, simulate, status, report...).
+   */
+  readonly secrets?: SecretsMode;
 }
+
+/** See {@link NormalizeOptions.secrets}. */
+export type SecretsMode = 'load' | 'check' | 'skip';
 
 type Report = (path: KeyPath, message: string) => void;
 
@@ -42,16 +53,38 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
   const err: Report = (path, message) => { failed = true; error(path, message); };
   const dur = (text: string): number => parseDuration(text) ?? 0; // schema already checked the form
 
+  const secrets: SecretsMode = opts.secrets ?? 'load';
   /** Expands ${VAR} from the environment, then resolves against the plan's folder. */
-  const filePath = (path: KeyPath, name: string): string | null => {
+  const expandPath = (name: string): { abs: string } | { missing: string } => {
     let missing: string | null = null;
     const expanded = name.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, v: string) => {
       const val = opts.env[v];
       if (val === undefined) missing = v;
       return val ?? '';
     });
-    if (missing) { err(path, `environment variable ${missing} is not set`); return null; }
-    return isAbsolute(expanded) ? expanded : resolve(opts.baseDir, expanded);
+    if (missing) return { missing };
+    return { abs: isAbsolute(expanded) ? expanded : resolve(opts.baseDir, expanded) };
+  };
+  const filePath = (path: KeyPath, name: string): string | null => {
+    const p = expandPath(name);
+    if ('missing' in p) { err(path, `environment variable ${p.missing} is not set`); return null; }
+    return p.abs;
+  };
+  /**
+   * A secret file's path when secrets are not loaded: never an error; with `check`, a warning
+   * for what `start` will need (the variable set, the file present).
+   */
+  const secretPath = (path: KeyPath, name: string, what: string, create: string): string => {
+    const p = expandPath(name);
+    if (secrets === 'check') {
+      if ('missing' in p) {
+        const hint = p.missing === 'CREDENTIALS_DIRECTORY' ? ' (the unit `warmup systemd` prints sets it and hands the file over)' : '';
+        warn(path, `warmup start will need environment variable ${p.missing} for ${what}${hint}`);
+      } else if (opts.files.exists && !opts.files.exists(p.abs)) {
+        warn(path, `warmup start will need ${what} at ${p.abs}, which does not exist yet${create ? `: ${create.replace('$FILE', p.abs)}` : ''}`);
+      }
+    }
+    return 'abs' in p ? p.abs : name;
   };
   const readText = (path: KeyPath, name: string): string | null => {
     const abs = filePath(path, name);
@@ -241,7 +274,11 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
       const tls = m.tls ?? true;
       return Object.freeze({
         host: m.host, port: m.port ?? (tls ? DEFAULTS.imapPort : 143), tls, user: m.user ?? address,
-        password: m.password_env !== undefined ? { env: m.password_env } : { file: filePath([...path, 'imap', 'password_file'], m.password_file!) ?? '' },
+        password: m.password_env !== undefined ? { env: m.password_env } : {
+          file: secrets === 'load'
+            ? filePath([...path, 'imap', 'password_file'], m.password_file!) ?? ''
+            : secretPath([...path, 'imap', 'password_file'], m.password_file!, `the IMAP password of ${m.user ?? address}`, ''),
+        },
       });
     };
     const seeds: Seed[] = [];
@@ -287,6 +324,13 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
     if (!isHostname(s.dkim.domain)) err([...dp, 'domain'], `"${s.dkim.domain}" is not a domain name`);
     if ((s.dkim.private_key_file === undefined) === (s.dkim.private_key_env === undefined)) {
       err(dp, 'give private_key_file or private_key_env (keys are never inline)');
+    } else if (secrets !== 'load') {
+      // Commands that never sign do not read the key (a fresh checkout has none).
+      dkim = Object.freeze({ domain: s.dkim.domain.toLowerCase(), selector: s.dkim.selector, privateKeyPem: null });
+      if (s.dkim.private_key_file !== undefined) secretPath([...dp, 'private_key_file'], s.dkim.private_key_file, 'the DKIM private key', `\`warmup keygen --out $FILE --selector ${s.dkim.selector} --domain ${s.dkim.domain}\` creates one`);
+      else if (secrets === 'check' && opts.env[s.dkim.private_key_env!] === undefined) {
+        warn([...dp, 'private_key_env'], `warmup start will need environment variable ${s.dkim.private_key_env} (the DKIM private key, PEM)`);
+      }
     } else {
       let pem: string | null = null;
       if (s.dkim.private_key_file !== undefined) pem = readText([...dp, 'private_key_file'], s.dkim.private_key_file);

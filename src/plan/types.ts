@@ -98,7 +98,8 @@ export interface Plan {
     readonly from: { readonly address: string; readonly name: string | null };
     readonly envelopeFrom: string;
     readonly replyTo: string | null;
-    readonly dkim: { readonly domain: string; readonly selector: string; readonly privateKeyPem: string } | null;
+    /** `privateKeyPem` is null when the plan was loaded without secrets (commands that never sign). */
+    readonly dkim: { readonly domain: string; readonly selector: string; readonly privateKeyPem: string | null } | null;
     readonly unsubscribe: { readonly url: string; readonly mailto: string | null };
   };
   readonly ips: readonly PlanIp[];

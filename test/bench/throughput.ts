@@ -81,7 +81,7 @@ async function sampleMessage(): Promise<Buffer> {
 }
 
 async function dkimCost(raw: Buffer, n: number): Promise<{ msPerMessage: number; signedSize: number }> {
-  const privateKey = createPrivateKey(plan.sender.dkim!.privateKeyPem);
+  const privateKey = createPrivateKey(plan.sender.dkim!.privateKeyPem!);
   const sign = async () => {
     const chunks: Buffer[] = [];
     for await (const c of new DKIM({ domainName: plan.sender.dkim!.domain, keySelector: plan.sender.dkim!.selector, privateKey }).sign(raw)) chunks.push(Buffer.from(c as Buffer));

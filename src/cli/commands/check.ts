@@ -26,7 +26,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean' }, connect: { type: 'boolean' }, 'no-dnsbl': { type: 'boolean' } }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
-  const { plan } = loadOrExit(file, io);
+  const { plan } = loadOrExit(file, io, { secrets: 'load' });
   const resolver = createDnsResolver({ ...(plan.delivery.dnsServers.length ? { servers: plan.delivery.dnsServers } : {}), timeoutMs: 2000, tries: 2 });
   const r = await runPreflight(plan, { resolver, connect: Boolean(values.connect), now: Date.now(), skipDnsbl: Boolean(values['no-dnsbl']) });
   const code = r.worst === 'fail' ? 2 : r.worst === 'warn' ? 1 : 0;

@@ -52,7 +52,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (!['trace', 'debug', 'info', 'warn', 'error'].includes(level)) { io.err(`warmup start: unknown --log-level ${level}`); throw new ExitError(2); }
 
   // Everything that can refuse the start happens before the database is touched.
-  const { plan } = loadOrExit(file, io);
+  const { plan } = loadOrExit(file, io, { secrets: 'load' });
   const log = createLogger({ level }).child({ plan: plan.name });
   const resolver = createDnsResolver({ ...(plan.delivery.dnsServers.length ? { servers: plan.delivery.dnsServers } : {}) });
   const preflight = await runPreflight(plan, { resolver, connect: false, now: from ?? Date.now(), skipDnsbl: true });

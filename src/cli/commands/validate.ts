@@ -47,7 +47,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean' } }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
-  const { plan, warnings } = loadOrExit(file, io, { quietWarnings: true, scheduleWarnings: true });
+  const { plan, warnings } = loadOrExit(file, io, { quietWarnings: true, scheduleWarnings: true, secrets: 'check' });
   const s = summarize(plan);
   if (values.json) {
     io.out(JSON.stringify({ valid: true, summary: s, warnings }, null, 2));
