@@ -29,6 +29,8 @@ export const DEFAULT_DNSBL_ZONES: readonly string[] = Object.freeze([
 ]);
 
 export const DEFAULTS = Object.freeze({
+  // Derived ramps reach their launch volume 2 sending days early: room for two holds.
+  launchSlack: 2,
   dnsblInterval: '15m',
   // Spamhaus' free tier allows ~100k queries a day; 5/s keeps dozens of IPs x 5 zones far below it.
   dnsblQueriesPerSecond: 5,

@@ -9,6 +9,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseDuration } from './duration.js';
 import { DEFAULT_BREAKER, DEFAULT_CONTENT, DEFAULT_DNSBL_ZONES, DEFAULT_RAMP, DEFAULT_THRESHOLDS, DEFAULT_WINDOW, DEFAULTS } from './defaults.js';
 import { providerIdentity } from './catalogue-provider.js';
+import { deriveLaneRamps } from './launch-volume.js';
 import { ehloFor, expandRange, isHostname, isMailbox } from './ip.js';
 import type { WrittenEngagement, WrittenImap, WrittenPlan, WrittenRamp, WrittenThresholds } from './schema.js';
 import type { Engagement, ImapAccess, Plan, PlanIp, Provider, Ramp, Rule, Seed, Thresholds } from './types.js';
@@ -157,7 +158,8 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
       if (r.reach <= r.start) { err([...path, 'reach'], `must be greater than start (${r.start}), got ${r.reach}`); return null; }
       // Launch day is stage sendingDays + 1; grow so that stage lands on `reach`.
       const growth = (r.reach / r.start) ** (1 / Math.max(1, sendingDays));
-      return { kind: 'curve', name, start: r.start, growth, cap: r.cap ?? r.reach };
+      if (growth > 2) warn([...path, 'reach'], `needs growth ${growth.toFixed(2)}x a day to reach ${r.reach} from ${r.start} in ${sendingDays} sending days: faster than 2x a day, which providers read as a spam run; start earlier or aim lower`);
+      return { kind: 'curve', name, start: r.start, growth, cap: r.cap ?? r.reach, reach: Object.freeze({ volume: r.reach, slack: 0 }) };
     }
     if (r.growth! > 2) warn([...path, 'growth'], `${r.growth} is faster than 2x a day: practitioners grow 1.3-2x`);
     if (datesOk && r.cap !== undefined) {
@@ -233,6 +235,8 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
       else if (daysBetween(entry.start, w.launch) <= 0) err([...path, 'start'], `must be before launch (${w.launch}), got ${entry.start}`);
     }
     const ramp = entry.ramp === undefined ? null : resolveRamp([...path, 'ramp'], entry.ramp, `ips[${i}]`);
+    if (entry.ramp !== undefined && entry.launch_volume !== undefined) err([...path, 'launch_volume'], 'give launch_volume or ramp, not both');
+    const launchVolume = entry.launch_volume ?? w.launch_volume ?? null;
     addresses.forEach((address, k) => {
       const where = `ips[${i}]${entry.range ? ` (${entry.range})` : ''}`;
       const before = seenIp.get(address);
@@ -240,7 +244,7 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
       seenIp.set(address, where);
       const ehlo = ehloFor(entry.ehlo, address, k + 1);
       if (!isHostname(ehlo)) err([...path, 'ehlo'], `"${ehlo}" is not a host name`);
-      ips.push(Object.freeze({ address, ehlo, start, ramp }));
+      ips.push(Object.freeze({ address, ehlo, start, ramp, launchVolume, laneRamps: Object.freeze({}) }));
     });
   });
 
@@ -312,6 +316,7 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
     }
   }
   if (Object.keys(w.providers).length === 0) err(['providers'], 'must name at least one provider');
+  const lanedIps = datesOk ? deriveLaneRamps(w, ips, providers, skipDays, err, warn) : ips;
 
   // --- sender
   const s = w.sender;
@@ -475,7 +480,7 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
       dkim,
       unsubscribe: Object.freeze({ url: s.unsubscribe.url, mailto: s.unsubscribe.mailto ?? null }),
     }),
-    ips: Object.freeze(ips),
+    ips: Object.freeze(lanedIps),
     providers: Object.freeze(providers),
     policy: Object.freeze({
       thresholds: planThresholds,

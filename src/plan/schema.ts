@@ -50,6 +50,8 @@ const ipEntry = z.strictObject({
   start: dateString.optional(),
   /** This IP's own ramp for every provider. */
   ramp: rampRef.optional(),
+  /** Messages this IP sends on launch day, split by `share` (overrides the top-level launch_volume). */
+  launch_volume: positiveInt.optional(),
 });
 
 const imapAccess = z.strictObject({
@@ -183,6 +185,12 @@ export const planSchema = z.strictObject({
   }),
   ips: z.array(ipEntry).min(1),
   providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), providerSchema),
+  /** Messages per IP on launch day; with `share` the lanes' ramps are derived from it. */
+  launch_volume: positiveInt.optional(),
+  /** Part of the launch volume per provider (0..1, adding up to at most 1). */
+  share: z.record(z.string(), fraction).optional(),
+  /** Sending days before launch at which derived ramps reach their launch volume: the holds they can absorb (default 2). */
+  launch_slack: z.number().int().nonnegative().optional(),
   ramps: z.record(z.string().min(1), rampSchema).optional(),
   policy: policySchema.optional(),
   dnsbl: z.strictObject({

@@ -8,7 +8,14 @@ export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
 /** A volume ramp in stages: stage 1 is a lane's first sending day. */
 export type Ramp =
   | { readonly kind: 'daily'; readonly name: string; readonly daily: readonly number[] }
-  | { readonly kind: 'curve'; readonly name: string; readonly start: number; readonly growth: number; readonly cap: number | null };
+  | {
+    readonly kind: 'curve'; readonly name: string; readonly start: number; readonly growth: number; readonly cap: number | null;
+    /**
+     * Set when the growth was derived (`reach:` or `launch_volume` x `share`): the curve reaches
+     * `volume` `slack` sending days before launch, and is rebuilt that way for another start date.
+     */
+    readonly reach?: { readonly volume: number; readonly slack: number };
+  };
 
 export interface PlanIp {
   readonly address: string;
@@ -17,6 +24,10 @@ export interface PlanIp {
   readonly start: string;
   /** Overrides the providers' ramps for this IP, when set. */
   readonly ramp: Ramp | null;
+  /** Launch-day volume of this IP (`launch_volume`), or null. */
+  readonly launchVolume: number | null;
+  /** Ramps derived from `launch_volume` x `share`, per provider name (used unless `ramp` is set). */
+  readonly laneRamps: Readonly<Record<string, Ramp>>;
 }
 
 export interface ImapAccess {

@@ -42,9 +42,9 @@ export function countSendingDays(from: string, until: string, skipDays: readonly
 
 const WEEK: readonly Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
-/** The ramp a lane follows: the IP's own, else the provider's. */
+/** The ramp a lane follows: the IP's own, else the one derived from its launch volume, else the provider's. */
 export function laneRamp(ip: PlanIp, provider: Provider): Ramp {
-  return ip.ramp ?? provider.ramp;
+  return ip.ramp ?? ip.laneRamps[provider.name] ?? provider.ramp;
 }
 
 /**

@@ -75,13 +75,13 @@ export const REGIONAL_PROFILES: Readonly<Record<string, ProviderModel>> = Object
     },
   },
   'yahoo-japan': carrier('yahoo-japan', {
-    volume: 3000, start: 10, max: 400, mailbox: 40,
+    volume: 3000, start: 10, max: 500, mailbox: 40,
     // Yahoo! JAPAN answers 553 VS98-IP0 "deferred"; modelled as a 4xx so that it is retried like the deferral it says it is.
     rate: '451 4.7.1 VS98-IP0 Message from {ip} was deferred. Please try again later.',
   }),
-  docomo: carrier('docomo', { volume: 4000, start: 5, max: 300, mailbox: 20, rate: '421 4.7.0 Too many connections from {ip}, try again later' }),
+  docomo: carrier('docomo', { volume: 3000, start: 8, max: 400, mailbox: 30, rate: '421 4.7.0 Too many connections from {ip}, try again later' }),
   // au may reset the connection instead; the simulator answers with a 421 that the same policy treats as a deferral.
-  au: carrier('au', { volume: 4000, start: 5, max: 300, mailbox: 20, rate: '421 4.7.0 Service temporarily unavailable for {ip}, try again later' }),
-  softbank: carrier('softbank', { volume: 4000, start: 5, max: 300, mailbox: 20, rate: '421 4.7.0 Too many messages from {ip}, try again later' }),
+  au: carrier('au', { volume: 3000, start: 8, max: 400, mailbox: 30, rate: '421 4.7.0 Service temporarily unavailable for {ip}, try again later' }),
+  softbank: carrier('softbank', { volume: 3000, start: 8, max: 400, mailbox: 30, rate: '421 4.7.0 Too many messages from {ip}, try again later' }),
   rakuten: carrier('rakuten', { volume: 3000, start: 5, max: 200, mailbox: 20, rate: '421 4.7.0 Too many messages from {ip}, try again later' }),
 });

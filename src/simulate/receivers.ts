@@ -133,13 +133,16 @@ export class ModelledReceivers {
     const key = `${provider}|${ip}`;
     let s = this.#ips.get(key);
     if (!s) {
-      // The earned volume that gives the starting reputation.
-      const earned = m.reputation.start >= 1 ? 50 * m.reputation.volume : -m.reputation.volume * Math.log(1 - m.reputation.start);
-      s = { earned, hour: -1, inHour: 0, throttledUntil: 0, accepted: 0, ignored: 0 };
+      s = { earned: startingEarned(m), hour: -1, inHour: 0, throttledUntil: 0, accepted: 0, ignored: 0 };
       this.#ips.set(key, s);
     }
     return s;
   }
+}
+
+/** The earned volume that gives a new IP the model's starting reputation. */
+export function startingEarned(m: ProviderModel): number {
+  return m.reputation.start >= 1 ? 50 * m.reputation.volume : -m.reputation.volume * Math.log(1 - m.reputation.start);
 }
 
 /** Reputation 0..1 from the earned volume. */

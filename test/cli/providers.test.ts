@@ -13,7 +13,7 @@ describe('warmup providers', () => {
     expect('code' in r && r.code).toBeFalsy();
     expect(r.stdout).toMatch(/^provider\s+domains\s+MX suffixes\s+profile/);
     expect(r.stdout).toMatch(/\ngmail\s+gmail\.com googlemail\.com\s+\.google\.com \.googlemail\.com\s+gmail\s+10\.\.500\s+60\s+5\n/);
-    expect(r.stdout).toMatch(/\nau\s+ezweb\.ne\.jp au\.com biz\.ezweb\.ne\.jp\s+\.ezweb\.ne\.jp\s+au\s+5\.\.300\s+20\s+1\n/);
+    expect(r.stdout).toMatch(/\nau\s+ezweb\.ne\.jp au\.com biz\.ezweb\.ne\.jp\s+\.ezweb\.ne\.jp\s+au\s+8\.\.400\s+30\s+1\n/);
     expect(r.stdout).toContain('guesses: no provider publishes them');
   });
 

@@ -9,7 +9,7 @@ import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 import { ExitError } from '../../util/errors.js';
 
-export const usage = `Usage: warmup plan PLAN.yaml [--ip ADDR] [--provider NAME] [--json] [--adapted [--db PATH]]
+export const usage = `Usage: warmup plan PLAN.yaml [--ip ADDR] [--provider NAME] [--json] [--adapted [--db PATH]] [--fit]
 
 Prints the schedule before any adaptation, day by day: volume per provider
 and in total (per lane when --ip or --provider narrows it to a few lanes),
@@ -19,7 +19,11 @@ is ready for on that day.
   --adapted   the schedule as it now stands, from the database: days already
               run as they ran, and from today each lane one stage per sending
               day from where it is (holds and back-offs shift its volumes
-              later; a paused lane sends nothing)`;
+              later; a paused lane sends nothing)
+  --fit       feasibility before day 1: per lane the launch-day target, what
+              the ramp reaches by launch under the providers' modelled limits,
+              mailboxes against per-mailbox limits, slack for holds, and what to
+              change (earliest start, mailboxes, the volume it can carry)`;
 
 /** Columns: one per lane when there are few, else one per provider. */
 function render(days: readonly PreviewDay[], today: string | null = null): string {
@@ -37,11 +41,15 @@ function render(days: readonly PreviewDay[], today: string | null = null): strin
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {
-    ip: { type: 'string' }, provider: { type: 'string' }, json: { type: 'boolean' }, adapted: { type: 'boolean' }, db: { type: 'string' },
+    ip: { type: 'string' }, provider: { type: 'string' }, json: { type: 'boolean' }, adapted: { type: 'boolean' }, db: { type: 'string' }, fit: { type: 'boolean' },
   }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
-  const { plan } = loadOrExit(file, io);
+  const { plan } = loadOrExit(file, io, { quietWarnings: Boolean(values.fit && values.json) });
+  if (values.fit) {
+    if (values.adapted) { io.err('warmup plan: --fit plans before day 1; it does not combine with --adapted'); throw new ExitError(2); }
+    return (await import('./plan-fit.js')).runFit(plan, Boolean(values.json), io);
+  }
   if (values.ip && !plan.ips.some((i) => i.address === values.ip)) {
     io.err(`warmup plan: ${values.ip} is not one of the plan's IPs`);
     throw new ExitError(2);
