@@ -6,7 +6,7 @@ import { createHmac } from 'node:crypto';
 import { eventView, type EventFields, type EventView } from '../store/event-view.js';
 
 /** The alert types a webhook may receive. */
-export type AlertType = 'pause' | 'resume' | 'dnsbl_listed' | 'dnsbl_clear' | 'block' | 'behind_for_launch';
+export type AlertType = 'hold_added' | 'hold_removed' | 'pause' | 'resume' | 'dnsbl_listed' | 'dnsbl_clear' | 'block' | 'behind_for_launch';
 
 /** The fields of an `events` row that alerts read. */
 export interface EventRow extends EventFields {
@@ -28,18 +28,33 @@ export interface AlertPayload extends EventView {
   readonly text: string;
 }
 
+/** The hold an event added or removed (`cause.hold`), if any. */
+export function eventHold(cause: string): { kind: string; actor: string; until: number | null; change: string } | null {
+  if (!cause.includes('"hold"')) return null;
+  try {
+    const h = (JSON.parse(cause) as { hold?: unknown }).hold;
+    return h && typeof h === 'object' && typeof (h as { change?: unknown }).change === 'string' ? h as { kind: string; actor: string; until: number | null; change: string } : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The alert type of an event, or null when it is not alertable:
  * `dnsbl_listed` / `dnsbl_clear` kinds; kinds containing `block` (a block
- * reply); `behind_for_launch` / kinds starting with `behind`; any change to
- * `paused` (pause) and any change from `paused` to `active` (resume).
- * Suspensions that lapse by themselves are routine and do not alert.
+ * reply); `behind_for_launch` / kinds starting with `behind`; then every hold
+ * added (`hold_added`) or removed, by hand or by lapsing (`hold_removed`),
+ * whatever its kind; an extended hold does not alert again. Events written
+ * before holds existed: a change to `paused` (pause), from `paused` to
+ * `active` (resume).
  */
-export function alertType(e: Pick<EventRow, 'kind' | 'from_state' | 'to_state'>): AlertType | null {
+export function alertType(e: Pick<EventRow, 'kind' | 'from_state' | 'to_state'> & { readonly cause?: string }): AlertType | null {
   if (e.kind === 'dnsbl_listed') return 'dnsbl_listed';
   if (e.kind === 'dnsbl_clear') return 'dnsbl_clear';
   if (/block/i.test(e.kind)) return 'block';
   if (/^behind/i.test(e.kind)) return 'behind_for_launch';
+  const hold = e.cause === undefined ? null : eventHold(e.cause);
+  if (hold) return hold.change === 'added' ? 'hold_added' : hold.change === 'removed' || hold.change === 'lapsed' ? 'hold_removed' : null;
   if (e.to_state === 'paused' && e.from_state !== 'paused') return 'pause';
   if (e.to_state === 'active' && e.from_state === 'paused') return 'resume';
   return null;
@@ -53,7 +68,9 @@ export function alertPayload(e: EventRow): AlertPayload | null {
   const { cause } = view;
   const lane = [e.ip, e.provider].filter(Boolean).join(' -> ') || 'all lanes';
   const reason = typeof cause.reason === 'string' ? `: ${cause.reason}` : '';
-  const text = `[warmup ${e.plan}] ${type.replace(/_/g, ' ')} ${lane}${reason} (by ${e.actor})`;
+  const hold = eventHold(e.cause);
+  const after = hold ? `; ${hold.kind} hold${e.to_state === 'active' ? ', lane sending again' : e.to_state ? `, lane ${e.to_state}` : ''}` : '';
+  const text = `[warmup ${e.plan}] ${type.replace(/_/g, ' ')} ${lane}${reason} (by ${e.actor}${after})`;
   return { id: e.id, type, plan: e.plan, ...view, text };
 }
 

@@ -130,6 +130,8 @@ export class Daemon {
     const now = this.#o.clock.now();
     this.lastTickAt = now;
     const ctx = dayContext(this.#o.plan, now);
+    // Suspensions and timed pauses end by themselves: each lapse removes only its own hold.
+    await q.lapseHolds(this.#o.db, this.#o.plan.name, now);
     await this.#reloadLanes();
     const hour = new Date(now).toISOString().slice(0, 13);
     const sendingIps = new Set(this.#o.plan.ips.filter((ip) => isSendingDay(this.#o.plan, ip, ctx.date)).map((ip) => ip.address));
@@ -151,14 +153,22 @@ export class Daemon {
   }
 
   /**
-   * Lane state may be changed by other processes (warmup pause/resume, the
-   * DNSBL monitor): re-read it every tick so a change takes effect within one.
+   * Holds may be changed by other processes (warmup pause/resume, the DNSBL
+   * monitor): re-read lanes every tick so a change takes effect within one.
+   * An operator's resume also clears what the rule engine remembers about
+   * those lanes, so a rule muted by its earlier firing acts again.
    */
   async #reloadLanes(): Promise<void> {
-    const seen = await q.lastEventId(this.#o.db);
+    const { db, plan } = this.#o;
+    const seen = await q.lastEventId(db);
     if (seen === this.#eventsSeen) return;
+    if (this.#eventsSeen >= 0) {
+      for (const e of await q.eventsAfter(db, plan.name, { id: this.#eventsSeen }, 10_000)) {
+        if (e.kind === 'operator_resume' && e.ip && e.provider) this.#rules.forget({ ip: e.ip, provider: e.provider });
+      }
+    }
     this.#eventsSeen = seen;
-    for (const row of await q.loadLanes(this.#o.db, this.#o.plan.name)) {
+    for (const row of await q.loadLanes(db, plan.name)) {
       const lane = this.#byId.get(row.id);
       if (!lane) continue;
       if (lane.row.state !== 'active' && row.state === 'active') lane.pace = null;
@@ -172,11 +182,8 @@ export class Daemon {
   }
 
   async #sendDue(lane: Lane, ctx: DayContext, now: number, sendingDay: boolean): Promise<void> {
-    if (lane.row.state !== 'active') {
-      // A suspension, or a pause given a duration, lapses by itself.
-      if (lane.row.state_until !== null && lane.row.state_until <= now) await this.#resumeLane(lane, now);
-      else return;
-    }
+    // A lane sends only while no hold is on it.
+    if (lane.row.state !== 'active') return;
     let day: OpenDay | null = null;
     if (lane.day && !lane.day.decided && now < lane.day.until + this.#graceMs) day = lane.day;
     else if (sendingDay && ctx.inWindow) day = await this.#openDay(lane, ctx, now);
@@ -247,15 +254,26 @@ export class Daemon {
       stage: row.stage, target: row.target, accepted: row.accepted, deferred: row.deferred, failed: row.failed,
       bounced: row.bounced, attempts: row.sent + row.retries, inbox: row.inbox, spam: row.spam,
     }, laneRamp(lane.ip, lane.provider), lane.provider.thresholds, lane.row.holds_in_row);
-    await q.decideLaneDay(db, lane.row.id, row.day, r.decision, r.nextStage, r.holdsInRow, now);
-    await q.addEvent(db, {
-      at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: `day_${r.decision}`,
-      from: `stage ${row.stage}`, to: `stage ${r.nextStage}`, actor: 'policy',
-      cause: { day: row.day, target: row.target, sent: row.sent, accepted: row.accepted, deferred: row.deferred, bounced: row.bounced, failed: row.failed, ...r.rates, reason: r.reason, flagged: r.flagged },
+    // The decision, its event and the hold it causes commit together: a kill -9 leaves all or none.
+    const decided = await db.transaction().execute(async (trx) => {
+      if (!await q.decideLaneDay(trx, lane.row.id, row.day, r.decision, r.nextStage, r.holdsInRow, now)) return false;
+      await q.addEvent(trx, {
+        at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: `day_${r.decision}`,
+        from: `stage ${row.stage}`, to: `stage ${r.nextStage}`, actor: 'policy',
+        cause: { day: row.day, target: row.target, sent: row.sent, accepted: row.accepted, deferred: row.deferred, bounced: row.bounced, failed: row.failed, ...r.rates, reason: r.reason, flagged: r.flagged },
+      });
+      if (r.decision === 'pause') {
+        await q.addHold(trx, plan.name, { ip: lane.ip.address, provider: lane.provider.name }, {
+          kind: 'policy', actor: 'policy', reason: r.reason, until: null, eventKind: 'policy_pause', cause: { day: row.day },
+        }, now);
+      }
+      return true;
     });
-    lane.row = { ...lane.row, stage: r.nextStage, holds_in_row: r.holdsInRow, decided_day: row.day };
+    if (!decided) return;
+    const fresh = (await q.loadLanes(db, plan.name)).find((l) => l.id === lane.row.id);
+    lane.row = fresh ?? { ...lane.row, stage: r.nextStage, holds_in_row: r.holdsInRow, decided_day: row.day };
     lane.log.info({ day: row.day, decision: r.decision, stage: row.stage, nextStage: r.nextStage, reason: r.reason, flagged: r.flagged, event: 'day_end' }, `day ${row.day}: ${r.decision} (${r.reason})`);
-    if (r.decision === 'pause') await this.#setState(lane, 'paused', null, r.reason, 'policy', now);
+    if (r.decision === 'pause') lane.log.warn({ reason: r.reason, hold: 'policy' }, `lane held by the policy: ${r.reason}`);
     await this.#checkForecast(lane, row.day, now);
   }
 
@@ -275,18 +293,6 @@ export class Daemon {
       lane.log.warn({ launchTarget: f.launchTarget, projectedVolume: f.projectedVolume, readyOn: f.readyOn }, 'behind for launch');
     }
     lane.behind = behind;
-  }
-
-  async #setState(lane: Lane, state: q.LaneRow['state'], until: number | null, reason: string, actor: string, now: number): Promise<void> {
-    const from = lane.row.state;
-    const [changed] = await q.changeLaneStates(this.#o.db, this.#o.plan.name, { ip: lane.ip.address, provider: lane.provider.name }, { state, until, reason, actor }, now);
-    if (changed) lane.row = changed;
-    lane.log.warn({ state, from, reason, until, actor }, `lane ${state}: ${reason}`);
-  }
-
-  async #resumeLane(lane: Lane, now: number): Promise<void> {
-    await this.#setState(lane, 'active', null, `${lane.row.state} lapsed`, 'daemon', now);
-    lane.pace = null;
   }
 
   async #sendRetries(now: number): Promise<void> {
@@ -359,9 +365,13 @@ export class Daemon {
     const log = lane.log.child({ rule: a.rule, action: a.action });
     switch (a.action) {
       case 'suspend': case 'pause': case 'pause_ip': case 'pause_provider': case 'stop_all': {
-        const state = a.until === null ? 'paused' : 'suspended';
-        const changed = await q.changeLaneStates(db, plan.name, a.scope, { state, until: a.until, reason, actor, kind: `rule_${a.action}`, cause }, now);
-        for (const row of changed) { const l = this.#byId.get(row.id); if (l) l.row = row; }
+        // A rule adds or extends its own hold; it never replaces another actor's.
+        const changed = await q.addHold(db, plan.name, a.scope, {
+          kind: a.rule === 'circuit-breaker' ? 'breaker' : 'rule', actor, reason, until: a.until, eventKind: `rule_${a.action}`, cause,
+          evidence: { replies: [a.reply] },
+        }, now);
+        const rows = new Map((await q.loadLanes(db, plan.name)).map((r) => [r.id, r]));
+        for (const c of changed) { const l = this.#byId.get(c.laneId); const row = rows.get(c.laneId); if (l && row) l.row = row; }
         log.warn({ lanes: changed.length, until: a.until, reply: a.reply }, `${a.action} by rule ${a.rule}`);
         return;
       }

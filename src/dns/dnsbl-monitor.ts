@@ -99,7 +99,7 @@ export class DnsblMonitor {
         cleared.push(ip);
         await q.addEvent(db, { at: now, plan: plan.name, ip, kind: 'dnsbl_clear', actor: 'dnsbl', cause: { zones: wasListed.map((r) => r.zone) } });
         this.#log.warn({ ip, zones: wasListed.map((r) => r.zone) }, plan.dnsbl.autoResumeAfterMs === null
-          ? 'IP de-listed; it stays paused until `warmup resume`'
+          ? 'IP de-listed; it stays paused until `warmup resume IP --holds dnsbl`'
           : `IP de-listed; resuming after ${formatDuration(plan.dnsbl.autoResumeAfterMs)} unless listed again`);
       }
       if (plan.dnsbl.autoResumeAfterMs !== null && await this.#autoResume(ip, plan.dnsbl.autoResumeAfterMs, now)) resumed.push(ip);
@@ -153,8 +153,10 @@ export class DnsblMonitor {
   async #pause(ip: string, listings: readonly DnsblResult[], now: number): Promise<boolean> {
     const first = listings[0]!;
     const where = listings.map((l) => `${l.zone} (${l.answer}${l.meaning ? ` ${l.meaning}` : ''})`).join(', ');
-    const changed = await q.changeLaneStates(this.#o.db, this.#o.plan.name, { ip }, {
-      state: 'paused', until: null, reason: `listed in ${where}`, actor: 'dnsbl', kind: 'dnsbl_listed',
+    // The DNSBL hold sits beside any other: an operator's pause outlives the listing and its de-listing.
+    const changed = await q.addHold(this.#o.db, this.#o.plan.name, { ip }, {
+      kind: 'dnsbl', actor: 'dnsbl', reason: `listed in ${where}`, until: null, eventKind: 'dnsbl_listed',
+      evidence: listings.map((l) => ({ zone: l.zone, answer: l.answer, meaning: l.meaning, txt: l.txt })),
       cause: {
         zone: first.zone, answer: first.answer, meaning: first.meaning, txt: first.txt,
         listings: listings.map((l) => ({ zone: l.zone, answer: l.answer, meaning: l.meaning, txt: l.txt })),
@@ -168,17 +170,12 @@ export class DnsblMonitor {
     const { db, plan } = this.#o;
     const clear = await q.lastIpEvent(db, plan.name, ip, 'dnsbl_clear');
     if (!clear || now - clear.at < coolDownMs) return false;
-    let any = false;
-    for (const lane of (await q.loadLanes(db, plan.name)).filter((l) => l.ip === ip && l.state === 'paused')) {
-      // Only a pause the monitor made, and only after its de-listing: an operator's or the policy's pause stays.
-      const last = await q.lastStateEvent(db, lane.id);
-      if (!last || last.actor !== 'dnsbl' || last.to_state !== 'paused' || last.id > clear.id) continue;
-      const changed = await q.changeLaneStates(db, plan.name, { ip, provider: lane.provider }, {
-        state: 'active', until: null, reason: `de-listed; resumed after the ${formatDuration(coolDownMs)} cool-down`, actor: 'dnsbl', kind: 'dnsbl_resume',
-      }, now);
-      any ||= changed.length > 0;
-    }
-    if (any) this.#log.warn({ ip }, 'IP resumed after its DNSBL cool-down');
-    return any;
+    // Only the monitor's own holds from before the de-listing; every other hold stays.
+    const removed = await q.removeHolds(db, plan.name, { ip }, {
+      kinds: ['dnsbl'], createdUpTo: clear.at, by: 'dnsbl', eventKind: 'dnsbl_resume',
+      reason: `de-listed; DNSBL hold removed after the ${formatDuration(coolDownMs)} cool-down`,
+    }, now);
+    if (removed.length > 0) this.#log.warn({ ip, lanes: removed.length, still_held: removed.filter((c) => c.to !== 'active').length }, 'IP de-listed: its DNSBL hold removed after the cool-down');
+    return removed.length > 0;
   }
 }

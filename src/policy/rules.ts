@@ -123,6 +123,27 @@ export class RuleEngine {
     }
     return actions;
   }
+
+  /**
+   * Forgets what the engine remembers about a lane (an operator resumed it):
+   * match windows, the breaker's window, and "already fired" marks of every
+   * action whose scope covers the lane, so the next matching reply acts again.
+   */
+  forget(lane: { readonly ip: string; readonly provider: string }): void {
+    const key = `${lane.ip}|${lane.provider}`;
+    for (const k of [...this.#matches.keys()]) if (k.endsWith(`|${key}`)) this.#matches.delete(k);
+    this.#attempts.delete(key);
+    for (const k of [...this.#active.keys()]) {
+      const parts = k.split('|');
+      const scope = parts[0] === 'circuit-breaker' ? { ip: parts[1]!, provider: parts[2]! } : { ip: parts[2]!, provider: parts[3]! };
+      if (covers(scope, lane)) this.#active.delete(k);
+    }
+  }
+}
+
+/** True when an action's scope covers the lane. */
+function covers(scope: { ip: string; provider: string }, lane: { ip: string; provider: string }): boolean {
+  return (scope.ip === '*' || scope.ip === lane.ip) && (scope.provider === '*' || scope.provider === lane.provider);
 }
 
 function scopeOf(action: Rule['action'], o: Observation): RuleAction['scope'] {

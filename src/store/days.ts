@@ -4,6 +4,7 @@
  */
 import type { Insertable } from 'kysely';
 import type { Db, LaneDayRow, LaneDaysTable } from './schema.js';
+import { inTransaction } from './transaction.js';
 
 export function getLaneDay(db: Db, laneId: number, day: string): Promise<LaneDayRow | undefined> {
   return db.selectFrom('lane_days').selectAll().where('lane_id', '=', laneId).where('day', '=', day).executeTakeFirst();
@@ -31,11 +32,17 @@ export async function openLaneDay(db: Db, row: Pick<Insertable<LaneDaysTable>, '
   });
 }
 
-/** Records the day-end decision on the day and the lane's next stage. */
-export async function decideLaneDay(db: Db, laneId: number, day: string, decision: string, nextStage: number, holdsInRow: number, now: number): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx.updateTable('lane_days').set({ decision, decided_at: now }).where('lane_id', '=', laneId).where('day', '=', day).execute();
+/**
+ * Records the day-end decision on the day and the lane's next stage, only if
+ * the day is still undecided: returns false (and changes nothing) when
+ * another pass decided it first, so a day is decided exactly once.
+ */
+export async function decideLaneDay(db: Db, laneId: number, day: string, decision: string, nextStage: number, holdsInRow: number, now: number): Promise<boolean> {
+  return inTransaction(db, async (trx) => {
+    const r = await trx.updateTable('lane_days').set({ decision, decided_at: now }).where('lane_id', '=', laneId).where('day', '=', day).where('decision', 'is', null).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) return false;
     await trx.updateTable('lanes').set({ stage: nextStage, holds_in_row: holdsInRow, decided_day: day, updated_at: now }).where('id', '=', laneId).execute();
+    return true;
   });
 }
 

@@ -3,7 +3,7 @@
  * add the next one. Types used here are the portable subset (integer, bigint,
  * real, text) so the same migrations run on PostgreSQL.
  */
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': {
@@ -185,6 +185,52 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
     },
     async down(db: Kysely<unknown>) {
       await db.schema.dropIndex('lane_days_history').execute();
+    },
+  },
+  '0006_holds_and_lease': {
+    // One `state` column that every actor overwrote becomes holds, one per (lane, kind, actor);
+    // `state` stays as their summary. Existing non-active lanes get the hold of whoever set
+    // their state last (an unknown actor counts as the operator's, so only a person lifts it).
+    async up(db: Kysely<unknown>) {
+      await db.schema.createTable('holds')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('plan', 'text', (c) => c.notNull())
+        .addColumn('lane_id', 'integer', (c) => c.notNull().references('lanes.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('until', 'bigint')
+        .addColumn('evidence', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('holds_lane_kind_actor', ['lane_id', 'kind', 'actor'])
+        .execute();
+      await db.schema.createIndex('holds_plan_until').on('holds').columns(['plan', 'until']).execute();
+      await sql`
+        insert into holds (plan, lane_id, kind, actor, reason, until, evidence, created_at, updated_at)
+        select l.plan, l.id,
+          case when e.actor = 'dnsbl' then 'dnsbl'
+               when e.actor like 'rule:%' then 'rule'
+               when e.actor like '%circuit-breaker%' then 'breaker'
+               when e.actor = 'policy' then 'policy'
+               else 'operator' end,
+          case when e.actor is null or e.actor = 'daemon' then 'operator' else e.actor end,
+          coalesce(l.state_reason, l.state), l.state_until, null, coalesce(e.at, l.updated_at), l.updated_at
+        from lanes l
+        left join events e on e.id = (select max(id) from events where lane_id = l.id and to_state = l.state)
+        where l.state != 'active'`.execute(db);
+      await db.schema.createTable('leases')
+        .addColumn('plan', 'text', (c) => c.primaryKey())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('acquired_at', 'bigint', (c) => c.notNull())
+        .addColumn('heartbeat_at', 'bigint', (c) => c.notNull())
+        .addColumn('token', 'text', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('leases').execute();
+      await db.schema.dropTable('holds').execute();
     },
   },
 });

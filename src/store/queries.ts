@@ -5,6 +5,7 @@
  */
 export type { Db, LaneRow, LaneDayRow } from './schema.js';
 export * from './lanes.js';
+export * from './holds.js';
 export * from './days.js';
 export * from './messages.js';
 export * from './runs.js';

@@ -20,6 +20,10 @@ export interface RunsTable {
   end_reason: string | null;
 }
 
+/**
+ * A summary of the lane's holds, kept in step with them (src/store/holds.ts):
+ * active with none, paused when one has no end, suspended when all lapse.
+ */
 export type LaneState = 'active' | 'suspended' | 'paused';
 
 export interface LanesTable {
@@ -29,8 +33,9 @@ export interface LanesTable {
   provider: string;
   /** Ramp stage reached (days actually ramped, not calendar days). */
   stage: number;
+  /** Summary of the lane's holds; written only by src/store/holds.ts. */
   state: LaneState;
-  /** For a suspension: when it lapses (epoch ms). */
+  /** For a suspension: when its last hold lapses (epoch ms). */
   state_until: number | null;
   state_reason: string | null;
   /** Fraction of the planned rate in force (rules may cut it). */
@@ -156,7 +161,39 @@ export interface PlacementsTable {
   engaged: string | null;
 }
 
+/** Why a lane does not send: one row per (lane, kind, actor). See src/store/holds.ts. */
+export interface HoldsTable {
+  id: Generated<number>;
+  plan: string;
+  lane_id: number;
+  /** operator | policy | dnsbl | rule | breaker */
+  kind: string;
+  /** operator | policy | dnsbl | rule:<name> | policy:circuit-breaker | ... */
+  actor: string;
+  reason: string;
+  /** When it lapses by itself (epoch ms), or null: until removed. */
+  until: number | null;
+  /** JSON: what justified it (e.g. the top replies), or null. */
+  evidence: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The one daemon allowed per plan and database (see src/store/lease.ts). */
+export interface LeasesTable {
+  plan: string;
+  host: string;
+  pid: number;
+  /** Wall-clock ms: the lease is stale when the heartbeat stops. */
+  acquired_at: number;
+  heartbeat_at: number;
+  /** A random token: only the holder renews or releases it. */
+  token: string;
+}
+
 export interface Database {
+  holds: HoldsTable;
+  leases: LeasesTable;
   runs: RunsTable;
   lanes: LanesTable;
   messages: MessagesTable;

@@ -31,6 +31,11 @@ describe('alertType', () => {
     ['a suspension lapsing', { kind: 'active', from_state: 'suspended', to_state: 'active' }, null],
     ['a suspension', { kind: 'suspended', from_state: 'active', to_state: 'suspended' }, null],
     ['a day-end decision', { kind: 'day_advance', from_state: null, to_state: null }, null],
+    ['a hold added (a rule suspension)', { kind: 'rule_suspend', from_state: 'active', to_state: 'suspended', cause: '{"hold":{"kind":"rule","actor":"rule:x","until":5,"change":"added"}}' }, 'hold_added'],
+    ['a hold added on a lane already held', { kind: 'operator_pause', from_state: 'paused', to_state: 'paused', cause: '{"hold":{"kind":"operator","actor":"operator","until":null,"change":"added"}}' }, 'hold_added'],
+    ['a hold lapsing', { kind: 'hold_lapsed', from_state: 'suspended', to_state: 'active', cause: '{"hold":{"kind":"rule","actor":"rule:x","until":5,"change":"lapsed"}}' }, 'hold_removed'],
+    ['a hold removed while another stays', { kind: 'operator_resume', from_state: 'paused', to_state: 'paused', cause: '{"hold":{"kind":"operator","actor":"operator","until":null,"change":"removed"}}' }, 'hold_removed'],
+    ['a hold extended', { kind: 'hold_extended', from_state: 'suspended', to_state: 'suspended', cause: '{"hold":{"kind":"rule","actor":"rule:x","until":9,"change":"extended"}}' }, null],
   ] as const)('%s is %s', (_t, over, type) => {
     expect(alertType(event(over))).toBe(type);
   });
@@ -113,11 +118,11 @@ alerts:
     const { log, lines } = logger();
     await q.ensureLanes(store.db, p.name, [{ ip: '127.0.0.41', provider: 'postfix' }], T0 - 1000);
     // Before the forwarder exists: not re-sent as an alert.
-    await q.changeLaneStates(store.db, p.name, { ip: '127.0.0.41' }, { state: 'paused', until: null, reason: 'old', actor: 'operator' }, T0 - 500);
+    await q.addHold(store.db, p.name, { ip: '127.0.0.41' }, { kind: 'operator', actor: 'operator', reason: 'old', until: null }, T0 - 500);
     const fwd = new AlertForwarder({ plan: p, db: store.db, clock, log, env: { WARMUP_TEST_HOOK_SECRET: 's3cret' }, retry: { baseMs: 20, maxMs: 100, attempts: 10 } });
-    await q.changeLaneStates(store.db, p.name, { ip: '127.0.0.41' }, { state: 'paused', until: null, reason: 'listed in zen', actor: 'dnsbl', kind: 'dnsbl_listed', cause: { zone: 'zen.dnsbl.test' } }, T0);
+    await q.addHold(store.db, p.name, { ip: '127.0.0.41' }, { kind: 'dnsbl', actor: 'dnsbl', reason: 'listed in zen', until: null, eventKind: 'dnsbl_listed', cause: { zone: 'zen.dnsbl.test' } }, T0);
     await q.addEvent(store.db, { at: T0 + 1, plan: p.name, ip: '127.0.0.41', kind: 'dnsbl_clear', actor: 'dnsbl' });
-    await q.changeLaneStates(store.db, p.name, { ip: '127.0.0.41' }, { state: 'active', until: null, reason: 'ok', actor: 'operator', kind: 'operator_resume' }, T0 + 2);
+    await q.removeHolds(store.db, p.name, { ip: '127.0.0.41' }, { kinds: ['operator'], by: 'operator', reason: 'ok', eventKind: 'operator_resume' }, T0 + 2);
     failFirst = 3;
     attempts = 0;
     const started = Date.now();
@@ -129,14 +134,14 @@ alerts:
     expect(fwd.pending).toBe(0);
     expect(attempts).toBe(6);
     const bodies = received.map((r) => JSON.parse(r.body) as Record<string, unknown>);
-    expect(bodies.map((b) => b.type)).toEqual(['dnsbl_listed', 'dnsbl_clear', 'resume']);
+    expect(bodies.map((b) => b.type)).toEqual(['dnsbl_listed', 'dnsbl_clear', 'hold_removed']);
     expect(bodies[0]).toMatchObject({ plan: 'alerts-retry', ip: '127.0.0.41', provider: 'postfix', actor: 'dnsbl', cause: { zone: 'zen.dnsbl.test', reason: 'listed in zen' } });
     for (const r of received) {
       expect(r.headers['x-warmup-signature']).toBe(signBody(r.body, 's3cret'));
       expect(r.headers['content-type']).toBe('application/json');
     }
     expect(lines.filter((l) => l.level === 40 && (l.alert as { type?: string } | undefined)?.type).map((l) => (l.alert as { type: string }).type))
-      .toEqual(['dnsbl_listed', 'dnsbl_clear', 'resume']);
+      .toEqual(['dnsbl_listed', 'dnsbl_clear', 'hold_removed']);
     // Nothing new: nothing re-sent.
     expect(await fwd.poll()).toBe(0);
     fwd.stop();
@@ -149,7 +154,7 @@ alerts:
     const own = await openStore(':memory:');
     await q.ensureLanes(own.db, p.name, [{ ip: '127.0.0.41', provider: 'postfix' }], T0);
     const fwd = new AlertForwarder({ plan: p, db: own.db, clock, log, env: {}, retry: { baseMs: 10, maxMs: 20, attempts: 3 } });
-    await q.changeLaneStates(own.db, p.name, {}, { state: 'paused', until: null, reason: 'x', actor: 'policy' }, T0);
+    await q.addHold(own.db, p.name, {}, { kind: 'policy', actor: 'policy', reason: 'x', until: null }, T0);
     expect(await fwd.poll()).toBe(1);
     await fwd.idle(5_000);
     expect(lines.some((l) => l.level === 50 && /secret_env names an unset variable/.test(String(l.msg)))).toBe(true);

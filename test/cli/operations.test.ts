@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
+import { openStore } from '../../src/store/open.js';
+import * as q from '../../src/store/queries.js';
 import { load, startDaemon, until, writePlan } from '../daemon/harness.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -96,10 +98,30 @@ describe('warmup pause and resume', () => {
   it('pauses an IP for a while and resumes it, writing operator events', async () => {
     expect((await run('pause', file, '127.0.0.25', '--for', '2h', '--reason', 'rDNS fix')).out).toContain('paused IP 127.0.0.25: 1 lane changed (until ');
     const paused = JSON.parse((await run('status', file, '--json')).out);
-    expect(paused.lanes.find((l: { ip: string }) => l.ip === '127.0.0.25')).toMatchObject({ state: 'paused', stateReason: 'rDNS fix' });
-    expect((await run('resume', '127.0.0.25', '--plan', file)).out).toContain('resumed IP 127.0.0.25: 1 lane changed');
+    expect(paused.lanes.find((l: { ip: string }) => l.ip === '127.0.0.25')).toMatchObject({
+      state: 'paused', stateReason: 'operator: rDNS fix', holds: [expect.objectContaining({ kind: 'operator', actor: 'operator', reason: 'rDNS fix' })],
+    });
+    expect((await run('status', file)).out).toMatch(/127\.0\.0\.25 .*paused: operator until \S+ \S+ \(rDNS fix\)/);
+    expect((await run('resume', '127.0.0.25', '--plan', file)).out).toContain('resumed IP 127.0.0.25: 1 lane changed (1 hold removed: operator)');
     const ev = JSON.parse((await run('events', file, '--json', '--limit', '2')).out);
     expect(ev.map((e: { kind: string; actor: string }) => `${e.kind}/${e.actor}`)).toEqual(['operator_pause/operator', 'operator_resume/operator']);
+  });
+
+  it('resume leaves holds of other kinds unless named with --holds, and says which remain', async () => {
+    const plan = load(file);
+    const store = await openStore(plan.storePath);
+    await q.addHold(store.db, plan.name, { ip: '127.0.0.23' }, { kind: 'dnsbl', actor: 'dnsbl', reason: 'listed in zen.dnsbl.test', until: null, eventKind: 'dnsbl_listed' }, Date.now());
+    await store.close();
+    expect((await run('pause', file, '127.0.0.23', '--reason', 'and by hand')).code).toBe(0);
+    const plain = await run('resume', '127.0.0.23', '--plan', file);
+    expect(plain.out).toContain('resumed IP 127.0.0.23: 1 lane changed (1 hold removed: operator)');
+    expect(plain.out).toContain('still held: 127.0.0.23/sink by dnsbl (dnsbl): listed in zen.dnsbl.test; add --holds dnsbl to remove it');
+    expect(JSON.parse((await run('status', file, '--json')).out).lanes.find((l: { ip: string }) => l.ip === '127.0.0.23')).toMatchObject({ state: 'paused', holds: [expect.objectContaining({ kind: 'dnsbl' })] });
+    expect((await run('resume', '127.0.0.23', '--plan', file, '--holds', 'bogus')).code).toBe(2);
+    const named = await run('resume', '127.0.0.23', '--plan', file, '--holds', 'dnsbl');
+    expect(named.out).toContain('1 hold removed: operator, dnsbl');
+    expect(named.out).not.toContain('still held');
+    expect(JSON.parse((await run('status', file, '--json')).out).lanes.find((l: { ip: string }) => l.ip === '127.0.0.23')).toMatchObject({ state: 'active', holds: [] });
   });
 
   it('explains a target that is not in the plan, and a missing plan, with exit 2', async () => {

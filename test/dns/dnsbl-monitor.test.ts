@@ -133,7 +133,7 @@ describe('DnsblMonitor against rbldnsd', () => {
     await list('127.0.0.44');
     await t.monitor.checkAll();
     // The operator also pauses one lane by hand afterwards: that one must stay paused.
-    await q.changeLaneStates(t.db, t.plan.name, { ip: '127.0.0.44', provider: 'sink' }, { state: 'paused', until: null, reason: 'by hand', actor: 'operator', kind: 'operator_pause' }, T0 + 1);
+    await q.addHold(t.db, t.plan.name, { ip: '127.0.0.44', provider: 'sink' }, { kind: 'operator', actor: 'operator', reason: 'by hand', until: null, eventKind: 'operator_pause' }, T0 + 1);
     await unlistIp(ZEN, '127.0.0.44');
     t.clock.advance(15 * MIN);
     const cleared = await t.monitor.checkAll();

@@ -14,7 +14,7 @@ import type { Plan } from '../../src/plan/types.js';
 import { addDays, zonedInstant } from '../../src/schedule/calendar.js';
 import { laneRamp, stageVolume } from '../../src/schedule/ramp.js';
 import { openStore, type OpenedStore } from '../../src/store/open.js';
-import { addEvent, changeLaneStates, createMessage, decideLaneDay, ensureLanes, openLaneDay, recordAttempt } from '../../src/store/queries.js';
+import { addEvent, addHold, createMessage, decideLaneDay, ensureLanes, openLaneDay, recordAttempt } from '../../src/store/queries.js';
 
 export const PLAN_TEXT = `name: ops-fixture
 timezone: Europe/Paris
@@ -127,7 +127,7 @@ export async function buildFixture(plan: Plan): Promise<{ store: OpenedStore; pa
       }
     }
   }
-  await changeLaneStates(db, plan.name, { ip: '127.0.0.64', provider: 'yahoo' }, { state: 'suspended', until: NOW + 3_600_000, reason: 'deferral storm', actor: 'rule:yahoo-ta21' }, zonedInstant(DAYS[3], 13 * 60, plan.timezone));
-  await changeLaneStates(db, plan.name, { ip: '127.0.0.63', provider: 'gmail' }, { state: 'paused', until: null, reason: 'operator check', actor: 'operator' }, zonedInstant(DAYS[4], 16 * 60, plan.timezone));
+  await addHold(db, plan.name, { ip: '127.0.0.64', provider: 'yahoo' }, { kind: 'rule', actor: 'rule:yahoo-ta21', reason: 'deferral storm', until: NOW + 3_600_000, eventKind: 'suspended' }, zonedInstant(DAYS[3], 13 * 60, plan.timezone));
+  await addHold(db, plan.name, { ip: '127.0.0.63', provider: 'gmail' }, { kind: 'operator', actor: 'operator', reason: 'operator check', until: null, eventKind: 'paused' }, zonedInstant(DAYS[4], 16 * 60, plan.timezone));
   return { store, path, expected: { attempts, retries, targets } };
 }

@@ -101,6 +101,23 @@ describe('RuleEngine', () => {
     expect(engine.observe(obs('yahoo', reply), T0 + 2 * H + 1)).toHaveLength(1);
   });
 
+  it('forgets a resumed lane: a rule muted by its earlier firing fires again, other lanes stay muted', () => {
+    const engine = new RuleEngine(effectiveRules(p), p.policy.breaker);
+    const reply = sample('yahoo-tss04');
+    expect(engine.observe(obs('yahoo', reply), T0)).toHaveLength(1);
+    expect(engine.observe(obs('yahoo', reply, '127.0.0.3'), T0)).toHaveLength(1);
+    expect(engine.observe(obs('yahoo', reply), T0 + H)).toEqual([]);
+    engine.forget({ ip: '127.0.0.2', provider: 'yahoo' });
+    expect(engine.observe(obs('yahoo', reply), T0 + H)).toHaveLength(1);
+    expect(engine.observe(obs('yahoo', reply, '127.0.0.3'), T0 + H)).toEqual([]);
+    // A provider-wide action covers the lane too.
+    const gmail = sample('gmail-domain-reputation');
+    expect(engine.observe(obs('gmail', gmail, '127.0.0.4'), T0)).toHaveLength(1);
+    expect(engine.observe(obs('gmail', gmail), T0 + H)).toEqual([]);
+    engine.forget({ ip: '127.0.0.2', provider: 'gmail' });
+    expect(engine.observe(obs('gmail', gmail), T0 + H)).toEqual([expect.objectContaining({ action: 'pause_provider', scope: { provider: 'gmail' } })]);
+  });
+
   it('the circuit breaker suspends a lane whose deferral rate is too high where no rule matches', () => {
     const engine = new RuleEngine(effectiveRules(p), p.policy.breaker);
     const fired = [];

@@ -16,7 +16,7 @@ describe('the store on a real SQLite file', () => {
     await store.close();
     const raw = new BetterSqlite3(path, { readonly: true });
     const tables = raw.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").pluck().all();
-    expect(tables).toEqual(['attempts', 'dnsbl_results', 'events', 'kysely_migration', 'kysely_migration_lock', 'lane_days', 'lanes', 'messages', 'placements', 'runs']);
+    expect(tables).toEqual(['attempts', 'dnsbl_results', 'events', 'holds', 'kysely_migration', 'kysely_migration_lock', 'lane_days', 'lanes', 'leases', 'messages', 'placements', 'runs']);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     const indexes = raw.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'attempts'").pluck().all();
     expect(indexes).toEqual(expect.arrayContaining(['attempts_lane_day', 'attempts_lane_time']));
@@ -49,6 +49,33 @@ describe('the store on a real SQLite file', () => {
     const lane = { plan: 'p', ip: '127.0.0.2', provider: 'gmail', stage: 0, state: 'active' as const, state_until: null, state_reason: null, rate_factor: 1, rate_until: null, max_connections: null, holds_in_row: 0, decided_day: null, updated_at: 0 };
     await store.db.insertInto('lanes').values(lane).execute();
     await expect(store.db.insertInto('lanes').values(lane).execute()).rejects.toThrow(/UNIQUE/);
+    await store.close();
+  });
+});
+
+describe('migration 0006: lane states become holds', () => {
+  it('gives each non-active lane the hold of whoever set its state last, and keeps active lanes free', async () => {
+    const { Kysely, Migrator, SqliteDialect } = await import('kysely');
+    const { migrations } = await import('../../src/store/migrations.js');
+    const path = join(dir, 'old.db');
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
+    expect((await migrator.migrateTo('0005_lane_days_history')).error).toBeUndefined();
+    const lane = (ip: string, state: string, until: number | null, reason: string | null) => ({ plan: 'p', ip, provider: 'gmail', stage: 2, state, state_until: until, state_reason: reason, rate_factor: 1, rate_until: null, max_connections: null, holds_in_row: 0, decided_day: null, updated_at: 10 });
+    await db.insertInto('lanes').values([lane('127.0.0.2', 'active', null, null), lane('127.0.0.3', 'paused', null, 'by hand'), lane('127.0.0.4', 'suspended', 5000, 'TSS04'),
+      lane('127.0.0.5', 'paused', null, 'listed'), lane('127.0.0.6', 'paused', null, 'bounce rate 12%'), lane('127.0.0.7', 'paused', null, 'no event')]).execute();
+    const ev = (laneId: number, actor: string, to: string, at: number) => ({ at, plan: 'p', lane_id: laneId, ip: null, provider: null, kind: 'x', from_state: 'active', to_state: to, actor, cause: '{}' });
+    await db.insertInto('events').values([ev(2, 'dnsbl', 'paused', 1), ev(2, 'operator', 'paused', 2), ev(3, 'rule:yahoo-tss04', 'suspended', 3), ev(4, 'dnsbl', 'paused', 4), ev(5, 'policy', 'paused', 5)]).execute();
+    await db.destroy();
+    const store = await openStore(path);
+    const holds = await store.db.selectFrom('holds').select(['lane_id', 'kind', 'actor', 'reason', 'until', 'created_at']).orderBy('lane_id').execute();
+    expect(holds).toEqual([
+      { lane_id: 2, kind: 'operator', actor: 'operator', reason: 'by hand', until: null, created_at: 2 },
+      { lane_id: 3, kind: 'rule', actor: 'rule:yahoo-tss04', reason: 'TSS04', until: 5000, created_at: 3 },
+      { lane_id: 4, kind: 'dnsbl', actor: 'dnsbl', reason: 'listed', until: null, created_at: 4 },
+      { lane_id: 5, kind: 'policy', actor: 'policy', reason: 'bounce rate 12%', until: null, created_at: 5 },
+      { lane_id: 6, kind: 'operator', actor: 'operator', reason: 'no event', until: null, created_at: 10 },
+    ]);
     await store.close();
   });
 });

@@ -1,7 +1,8 @@
 /**
- * `warmup pause` and `warmup resume`: operator control over lanes. They write
- * lane state and an event to the database; a running daemon re-reads lane
- * state every tick, so it obeys within one tick.
+ * `warmup pause` and `warmup resume`: operator control over lanes. Pause puts
+ * an operator hold on the lanes; resume takes operator holds off (and, when
+ * asked by --holds, other kinds). Each change is an event; a running daemon
+ * re-reads lanes every tick, so it obeys within one tick.
  */
 import { isIP } from 'node:net';
 import { parseDuration } from '../../plan/duration.js';
@@ -22,10 +23,15 @@ export const pauseUsage = `Usage: warmup pause TARGET [--for DURATION] [--reason
 Takes lanes out of rotation until \`warmup resume\` (or for DURATION, e.g. 2h).
 ${TARGETS}`;
 
-export const resumeUsage = `Usage: warmup resume TARGET [--reason TEXT] [--plan PLAN.yaml] [--db PATH]
+export const resumeUsage = `Usage: warmup resume TARGET [--holds KINDS] [--reason TEXT] [--plan PLAN.yaml] [--db PATH]
 
-Puts paused or suspended lanes back in rotation (also IPs paused by the DNSBL
-monitor or by a rule). ${TARGETS}`;
+Removes the operator's holds from the lanes. A lane sends again once no hold
+is left on it; holds of other kinds stay unless named with --holds:
+  --holds KINDS    also remove these kinds, comma-separated: policy (day-end
+                   pause), dnsbl (listing), rule (reply rule), breaker
+                   (circuit breaker), or all
+The running daemon also forgets its rules' recent matches for these lanes.
+${TARGETS}`;
 
 /** Parses TARGET against the plan; returns the lane filter or an error message. */
 export function parseTarget(plan: Plan, text: string): q.LaneTarget | { error: string } {
@@ -44,10 +50,20 @@ export function parseTarget(plan: Plan, text: string): q.LaneTarget | { error: s
   return { ip: ipText, provider: b };
 }
 
+/** The kinds `resume --holds` removes: always the operator's, plus those named. */
+function holdKinds(text: string | undefined): { kinds: q.HoldKind[] } | { error: string } {
+  if (text === undefined) return { kinds: ['operator'] };
+  const names = text.split(',').map((t) => t.trim()).filter(Boolean);
+  if (names.includes('all')) return { kinds: [...q.HOLD_KINDS] };
+  const bad = names.filter((n) => !(q.HOLD_KINDS as readonly string[]).includes(n));
+  if (bad.length > 0 || names.length === 0) return { error: `--holds takes ${q.HOLD_KINDS.join(', ')} or all, comma-separated (got ${text})` };
+  return { kinds: [...new Set<q.HoldKind>(['operator', ...names as q.HoldKind[]])] };
+}
+
 async function control(kind: 'pause' | 'resume', argv: readonly string[], io: CliIo): Promise<number> {
   const usage = kind === 'pause' ? pauseUsage : resumeUsage;
   const { values, positionals } = parse(argv, {
-    plan: { type: 'string' }, db: { type: 'string' }, reason: { type: 'string' }, ...(kind === 'pause' ? { for: { type: 'string' } } : {}),
+    plan: { type: 'string' }, db: { type: 'string' }, reason: { type: 'string' }, ...(kind === 'pause' ? { for: { type: 'string' } } : { holds: { type: 'string' } }),
   }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const args = [...positionals];
@@ -62,17 +78,30 @@ async function control(kind: 'pause' | 'resume', argv: readonly string[], io: Cl
     forMs = parseDuration(forText);
     if (forMs === null || forMs <= 0) { io.err(`warmup pause: --for must be a duration such as 30m, 2h or 1d (got ${forText})`); throw new ExitError(2); }
   }
+  const kinds = holdKinds((values as { holds?: string }).holds);
+  if ('error' in kinds) { io.err(`warmup resume: ${kinds.error}`); throw new ExitError(2); }
   const store = await openStore((values.db as string | undefined) ?? plan.storePath, { readonly: false });
   try {
     const now = await q.daemonNow(store.db, plan.name, Date.now());
     const reason = (values.reason as string | undefined) ?? (kind === 'pause' ? 'paused by the operator' : 'resumed by the operator');
     // Lanes exist once the daemon has started; create them so a pause before the first start holds.
     await q.ensureLanes(store.db, plan.name, plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name }))), now);
-    const changed = kind === 'pause'
-      ? await q.changeLaneStates(store.db, plan.name, target, { state: 'paused', until: forMs === null ? null : now + forMs, reason, actor: 'operator', kind: 'operator_pause' }, now)
-      : await q.changeLaneStates(store.db, plan.name, target, { state: 'active', until: null, reason, actor: 'operator', kind: 'operator_resume' }, now);
     const what = target.ip && target.provider ? `lane ${target.ip}/${target.provider}` : target.ip ? `IP ${target.ip}` : target.provider ? `provider ${target.provider}` : 'every lane';
-    io.out(`${kind === 'pause' ? 'paused' : 'resumed'} ${what}: ${changed.length} lane${changed.length === 1 ? '' : 's'} changed${forMs !== null ? ` (until ${new Date(now + forMs).toISOString()})` : ''}`);
+    if (kind === 'pause') {
+      const changed = await q.addHold(store.db, plan.name, target, { kind: 'operator', actor: 'operator', reason, until: forMs === null ? null : now + forMs, eventKind: 'operator_pause' }, now);
+      io.out(`paused ${what}: ${changed.length} lane${changed.length === 1 ? '' : 's'} changed${forMs !== null ? ` (until ${new Date(now + forMs).toISOString()})` : ''}`);
+      return 0;
+    }
+    const removed = await q.removeHolds(store.db, plan.name, target, { kinds: kinds.kinds, by: 'operator', reason, eventKind: 'operator_resume' }, now);
+    const lanes = new Set(removed.map((c) => c.laneId));
+    io.out(`resumed ${what}: ${lanes.size} lane${lanes.size === 1 ? '' : 's'} changed (${removed.length} hold${removed.length === 1 ? '' : 's'} removed: ${kinds.kinds.join(', ')})`);
+    const held = (await q.loadLanes(store.db, plan.name)).filter((l) => (!target.ip || l.ip === target.ip) && (!target.provider || l.provider === target.provider));
+    const left = await q.listHolds(store.db, plan.name, held.map((l) => l.id));
+    const byId = new Map(held.map((l) => [l.id, l]));
+    for (const h of left) {
+      const l = byId.get(h.lane_id)!;
+      io.out(`still held: ${l.ip}/${l.provider} by ${h.actor} (${h.kind}): ${h.reason}${h.until !== null ? ` until ${new Date(h.until).toISOString()}` : ''}; add --holds ${h.kind} to remove it`);
+    }
     return 0;
   } finally {
     await store.close();

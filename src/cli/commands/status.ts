@@ -12,7 +12,8 @@ export const usage = `Usage: warmup status PLAN.yaml [--day N] [--db PATH] [--js
 
 Where each lane stands, read from the database (safe while the daemon runs):
 per lane the stage, the day's target, sent, accepted, deferred (4xx answers),
-bounced, failed (network, timeout, TLS), in flight, retries queued and state;
+bounced, failed (network, timeout, TLS), in flight, retries queued and state
+with every hold on the lane (who, until when, why; --json adds the evidence);
 then totals per IP and per provider.
 
 Then the launch forecast: per lane whether, at the pace so far (holds and
@@ -63,12 +64,14 @@ async function once(plan: import('../../plan/types.js').Plan, values: { day?: st
     const history = await q.laneHistory(store.db, plan.name);
     const queues = await q.queueCounts(store.db, plan.name);
     const run = await q.lastRun(store.db, plan.name);
+    const holds = new Map<number, q.HoldView[]>();
+    for (const h of await q.listHolds(store.db, plan.name)) holds.set(h.lane_id, [...holds.get(h.lane_id) ?? [], q.holdView(h)]);
     const byLane = new Map(days.map((d) => [d.lane_id, d]));
     const rows = lanes.map((l) => {
       const d = byLane.get(l.id);
       const qc = queues.get(l.id) ?? { inFlight: 0, retries: 0 };
       return {
-        ip: l.ip, provider: l.provider, stage: d?.stage ?? l.stage, state: l.state, stateReason: l.state_reason,
+        ip: l.ip, provider: l.provider, stage: d?.stage ?? l.stage, state: l.state, stateReason: l.state_reason, holds: holds.get(l.id) ?? [],
         target: d?.target ?? 0, sent: d?.sent ?? 0, accepted: d?.accepted ?? 0, deferred: d?.deferred ?? 0,
         bounced: d?.bounced ?? 0, failed: d?.failed ?? 0, inFlight: qc.inFlight, retries: qc.retries, decision: d?.decision ?? null,
         inbox: d?.inbox ?? 0, spam: d?.spam ?? 0, missing: d?.missing ?? 0,
@@ -100,7 +103,9 @@ async function once(plan: import('../../plan/types.js').Plan, values: { day?: st
     const head = ['ip', 'provider', 'stage', 'target', 'sent', 'accepted', 'deferred', 'bounced', 'failed', 'in flight', 'retries', ...(placed ? ['inbox', 'spam'] : []), 'decision', 'state'];
     const stateOf = (r: (typeof rows)[number]) => {
       const shaping = [r.rateFactor < 1 ? `rate x${r.rateFactor}` : '', r.maxConnections ? `${r.maxConnections} conn` : ''].filter(Boolean).join(', ');
-      const base = r.state === 'active' ? 'active' : `${r.state}: ${(r.stateReason ?? '').slice(0, 60)}`;
+      // Every hold on the lane: it sends again only once all are gone.
+      const base = r.holds.length === 0 ? 'active'
+        : `${r.state}: ${r.holds.map((h) => `${h.actor}${h.until ? ` until ${h.until.slice(0, 16).replace('T', ' ')}` : ''} (${h.reason.slice(0, 60)})`).join(' + ')}`;
       return [base, shaping, r.flagged ? `FLAGGED: held ${r.holdsInRow} days` : ''].filter(Boolean).join('; ');
     };
     io.out(`\n${table(head, rows.map((r) => [r.ip, r.provider, String(r.stage), num(r.target), num(r.sent), num(r.accepted), num(r.deferred), num(r.bounced), num(r.failed), num(r.inFlight), num(r.retries),
