@@ -21,6 +21,7 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Resolver } from '../dns/resolver.js';
 import { dayContext, isSendingDay, type DayContext } from './day.js';
+import { laneTakesMail } from './lane-gate.js';
 import { deliverOnce, RouteCache, type DeliveryOutcome } from './deliver.js';
 import { recipientFor } from './recipients.js';
 import { startTicker, type Ticker } from './ticker.js';
@@ -62,8 +63,28 @@ interface Lane {
   inFlight: number;
   /** The last forecast said this lane will not carry its launch-day volume. */
   behind: boolean;
-  hour: { key: string; sent: number; accepted: number; deferred: number; bounced: number; failed: number };
+  hour: { key: string; sent: number; routed: number; accepted: number; deferred: number; bounced: number; failed: number };
 }
+
+/** What routing real mail needs to know about one lane at an instant (see src/postfix). */
+export interface RoutableLane {
+  readonly laneId: number;
+  readonly ip: string;
+  /** Nothing holds the lane and its day is open, inside the send window. */
+  readonly open: boolean;
+  /** The day's target (0 when no day is open). */
+  readonly target: number;
+  /** Messages carried today: seed sends and routed mail counted from the log. */
+  readonly carried: number;
+  /** Length of the day's spread window (its hourly share is target over this). */
+  readonly windowMs: number;
+  /** A rule's rate cut in force (1: none). */
+  readonly rateFactor: number;
+  /** Messages (seed and routed) carried in the current clock hour. */
+  readonly hourCarried: number;
+}
+
+const hourKey = (now: number): string => new Date(now).toISOString().slice(0, 13);
 
 export type StopReason = 'SIGTERM' | 'SIGINT' | 'plan complete' | 'error';
 
@@ -87,6 +108,8 @@ export class Daemon {
   lastTickAt = 0;
   /** Newest event id seen: lanes are re-read only when it moves. */
   #eventsSeen = -1;
+  /** Real time lanes were last re-read (routing lookups re-read them when older than 50 ms). */
+  #lanesReadAt = 0;
   /** Earliest next_attempt_at of a deferred message, or null when none waits (skips idle queries). */
   #nextRetry: number | null = 0;
 
@@ -114,7 +137,7 @@ export class Daemon {
       if (!ip || !provider) continue; // a lane from an earlier version of the plan
       const lane: Lane = {
         row, ip, provider, log: log.child({ ip: row.ip, provider: row.provider }), day: null, pace: null, inFlight: 0, behind: false,
-        hour: { key: '', sent: 0, accepted: 0, deferred: 0, bounced: 0, failed: 0 },
+        hour: { key: '', sent: 0, routed: 0, accepted: 0, deferred: 0, bounced: 0, failed: 0 },
       };
       this.#lanes.push(lane);
       this.#byId.set(row.id, lane);
@@ -133,7 +156,7 @@ export class Daemon {
     // Suspensions and timed pauses end by themselves: each lapse removes only its own hold.
     await q.lapseHolds(this.#o.db, this.#o.plan.name, now);
     await this.#reloadLanes();
-    const hour = new Date(now).toISOString().slice(0, 13);
+    const hour = hourKey(now);
     const sendingIps = new Set(this.#o.plan.ips.filter((ip) => isSendingDay(this.#o.plan, ip, ctx.date)).map((ip) => ip.address));
     for (const lane of this.#lanes) {
       await this.#sendDue(lane, ctx, now, sendingIps.has(lane.ip.address));
@@ -153,12 +176,64 @@ export class Daemon {
   }
 
   /**
+   * The lanes of a provider as routing real mail sees them at `now`. The
+   * lanes' state is re-read first when another process may have changed it
+   * (at most every 50 ms of real time), so a hold stops new mail at the next lookup.
+   */
+  async routableLanes(provider: string, now: number): Promise<RoutableLane[]> {
+    if (Date.now() - this.#lanesReadAt > 50) await this.#reloadLanes();
+    const date = dayContext(this.#o.plan, now).date;
+    const key = hourKey(now);
+    const out: RoutableLane[] = [];
+    for (const lane of this.#lanes) {
+      if (lane.provider.name !== provider) continue;
+      const day = lane.day;
+      const live = day !== null && !day.decided && day.date === date && now >= day.from && now < day.until;
+      out.push({
+        laneId: lane.row.id, ip: lane.ip.address, open: live && laneTakesMail(lane.row, now),
+        target: live ? day.target : 0, carried: live ? day.sent : 0, windowMs: day ? day.until - day.from : 0,
+        rateFactor: lane.row.rate_factor, hourCarried: lane.hour.key === key ? lane.hour.sent + lane.hour.routed : 0,
+      });
+    }
+    return out;
+  }
+
+  /** The lane id of (ip, provider), or null when the plan has no such lane. */
+  laneIdOf(ip: string, provider: string): number | null {
+    return this.#lanes.find((l) => l.ip.address === ip && l.provider.name === provider)?.row.id ?? null;
+  }
+
+  /**
+   * Records one delivery of real mail that Postfix made through a lane (read
+   * from its log), then lets the reply-pattern rules and the circuit breaker
+   * act on it exactly as on a seed send's reply.
+   */
+  async recordRouted(d: q.RoutedDelivery, position: q.LogPosition): Promise<q.RoutedRecord> {
+    const lane = this.#byId.get(d.laneId);
+    const rec = await q.recordRoutedDelivery(this.#o.db, this.#o.plan.name, d, position);
+    if (!lane) return rec;
+    if (rec.counted && lane.day?.date === rec.day) lane.day.sent = Math.max(lane.day.sent, rec.daySent);
+    if (lane.hour.key !== hourKey(d.at)) this.#logHour(lane, hourKey(d.at));
+    const h = lane.hour;
+    if (rec.counted) h.routed++;
+    if (d.status === 'sent') h.accepted++;
+    else if (d.outcome === 'deferred') h.deferred++;
+    else if (d.status === 'bounced') h.bounced++;
+    else h.failed++;
+    lane.log.debug({ queue_id: d.queueId, rcpt: d.recipient, outcome: d.outcome, code: d.code, enhanced: d.enhanced, mx: d.mxHost, status: d.status, counted: rec.counted, reply: d.reply, source: 'routed' }, 'routed attempt');
+    const actions = this.#rules.observe({ ip: lane.ip.address, provider: lane.provider.name, recipient: d.recipient, outcome: d.outcome, text: d.reply, mailboxSignal: d.mailboxSignal }, d.at);
+    for (const a of actions) await this.#apply(a, lane, d.at);
+    return rec;
+  }
+
+  /**
    * Holds may be changed by other processes (warmup pause/resume, the DNSBL
    * monitor): re-read lanes every tick so a change takes effect within one.
    * An operator's resume also clears what the rule engine remembers about
    * those lanes, so a rule muted by its earlier firing acts again.
    */
   async #reloadLanes(): Promise<void> {
+    this.#lanesReadAt = Date.now();
     const { db, plan } = this.#o;
     const seen = await q.lastEventId(db);
     if (seen === this.#eventsSeen) return;
@@ -187,7 +262,8 @@ export class Daemon {
     let day: OpenDay | null = null;
     if (lane.day && !lane.day.decided && now < lane.day.until + this.#graceMs) day = lane.day;
     else if (sendingDay && ctx.inWindow) day = await this.#openDay(lane, ctx, now);
-    if (!day || day.target === 0) return;
+    // A provider without seeds warms up on routed real mail only: its day is open, nothing is sent here.
+    if (!day || day.target === 0 || lane.provider.seeds.length + lane.provider.recipients.length === 0) return;
     if (lane.row.rate_until !== null && lane.row.rate_until <= now) await this.#endShaping(lane, now);
     const key = `${lane.row.id}|${day.date}`;
     const behind = dueCount(day.target, day.from, day.until, now, key) - day.sent;
@@ -406,10 +482,10 @@ export class Daemon {
   #logHour(lane: Lane, key: string): void {
     const h = lane.hour;
     if (h.key === key) return;
-    if (h.key !== '' && h.sent + h.accepted + h.deferred + h.bounced + h.failed > 0) {
-      lane.log.info({ hour: `${h.key}:00Z`, sent: h.sent, accepted: h.accepted, deferred: h.deferred, bounced: h.bounced, failed: h.failed, in_flight: lane.inFlight, stage: lane.row.stage, state: lane.row.state }, 'hourly');
+    if (h.key !== '' && h.sent + h.routed + h.accepted + h.deferred + h.bounced + h.failed > 0) {
+      lane.log.info({ hour: `${h.key}:00Z`, sent: h.sent, routed: h.routed, accepted: h.accepted, deferred: h.deferred, bounced: h.bounced, failed: h.failed, in_flight: lane.inFlight, stage: lane.row.stage, state: lane.row.state }, 'hourly');
     }
-    lane.hour = { key, sent: 0, accepted: 0, deferred: 0, bounced: 0, failed: 0 };
+    lane.hour = { key, sent: 0, routed: 0, accepted: 0, deferred: 0, bounced: 0, failed: 0 };
   }
 
   /**

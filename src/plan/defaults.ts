@@ -56,6 +56,9 @@ export const DEFAULTS = Object.freeze({
   mailboxPerDay: 200,
   ipPeakPerDay: 500,
   storePath: 'data/warmup.db',
+  postfixDeferReason: 'warm-up capacity exhausted',
+  // Lookup -> delivery takes a second or two in Postfix's active queue; two minutes covers a busy queue.
+  postfixReservationTtl: '2m',
   imapPort: 993,
 });
 

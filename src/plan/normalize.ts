@@ -299,7 +299,8 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
     }
     const recipients = (p.recipients_files ?? []).flatMap((f, i) => readAddressFile([...path, 'recipients_files', i], f));
     const noFileErrors = !failed;
-    if (seeds.length === 0 && recipients.length === 0 && noFileErrors) {
+    // With postfix: routing real mail, a provider may warm up on real mail alone.
+    if (seeds.length === 0 && recipients.length === 0 && noFileErrors && !w.postfix) {
       err(path, 'has no recipients: add seeds, seeds_file or recipients_files');
     }
     const ramp = resolveRamp([...path, 'ramp'], p.ramp, `providers.${name}`);
@@ -464,6 +465,38 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
     }
   }
 
+  let postfix: Plan['postfix'] = null;
+  if (w.postfix) {
+    const pf = w.postfix;
+    let listen: NonNullable<Plan['postfix']>['listen'] | null = null;
+    if (pf.listen.startsWith('unix:')) {
+      const path = filePath(['postfix', 'listen'], pf.listen.slice(5));
+      if (path) listen = Object.freeze({ kind: 'unix' as const, path });
+    } else {
+      const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(pf.listen.trim());
+      const port = m ? Number(m[2]) : 0;
+      if (!m || isIP(m[1]!) === 0 || port < 1 || port > 65535) err(['postfix', 'listen'], `must be IP:PORT such as 127.0.0.1:10027, or unix:/path (got "${pf.listen}")`);
+      else if (!isLoopback(m[1]!)) err(['postfix', 'listen'], `${m[1]} is not a loopback address: Postfix asks warmup from the same host (use 127.0.0.1 or a unix socket)`);
+      else listen = Object.freeze({ kind: 'inet' as const, host: m[1]!, port });
+    }
+    const logFile = filePath(['postfix', 'log_file'], pf.log_file);
+    const deferReason = (pf.defer_reason ?? DEFAULTS.postfixDeferReason).replace(/\s+/g, ' ').trim();
+    const overflowText = (pf.overflow ?? 'defer').trim();
+    if (overflowText !== 'defer' && !/^[A-Za-z][A-Za-z0-9_.-]*(:\S*)?$/.test(overflowText)) {
+      err(['postfix', 'overflow'], `must be defer or a Postfix transport such as smtp: or relay:[smarthost.example]:587 (got "${overflowText}")`);
+    }
+    if (listen && logFile) {
+      postfix = Object.freeze({
+        listen, mapName: pf.map_name ?? 'warmup', logFile,
+        overflow: Object.freeze(overflowText === 'defer' ? { kind: 'defer' as const, reason: deferReason } : { kind: 'transport' as const, transport: overflowText }),
+        deferReason,
+        transportPrefix: pf.transport_prefix ?? 'warmup',
+        syslogPrefix: pf.syslog_prefix ?? 'postfix-warmup',
+        reservationTtlMs: dur(pf.reservation_ttl ?? DEFAULTS.postfixReservationTtl),
+      });
+    }
+  }
+
   if (failed || !defaultRamp) return null;
   return Object.freeze({
     file: opts.file,
@@ -511,6 +544,7 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
       ipPeakPerDay: w.warnings?.ip_peak_per_day ?? DEFAULTS.ipPeakPerDay,
     }),
     storePath: storePath ?? resolve(opts.cwd, DEFAULTS.storePath),
+    postfix,
     metrics,
   });
 }

@@ -233,6 +233,25 @@ export const planSchema = z.strictObject({
     ip_peak_per_day: positiveInt.optional(),
   }).optional(),
   store: z.strictObject({ path: z.string().min(1) }).optional(),
+  /** Route real mail: answer Postfix's transport lookups per recipient and learn from its log. Off unless given. */
+  postfix: z.strictObject({
+    /** Where warmup answers socketmap lookups: `IP:PORT` (loopback) or `unix:/path/to/socket`. */
+    listen: z.string().min(1),
+    /** The table name in `transport_maps = socketmap:...:NAME` (default warmup). */
+    map_name: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be letters, digits, dot, dash or underscore' }).optional(),
+    /** Postfix's `maillog_file`: warmup reads each delivery of its transports from it. */
+    log_file: z.string().min(1),
+    /** When no warming lane has room: `defer` (Postfix keeps the mail queued) or a transport such as `smtp:` or `relay:[smarthost]:587`. */
+    overflow: z.string().min(1).optional(),
+    /** The reason Postfix logs for deferred mail (default "warm-up capacity exhausted"). */
+    defer_reason: z.string().min(1).optional(),
+    /** Prefix of the master.cf transports warmup prints (default warmup: warmup_203_0_113_10). */
+    transport_prefix: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, { error: 'must start with a letter; letters, digits and underscore only' }).optional(),
+    /** syslog_name prefix of those transports (default postfix-warmup: postfix-warmup/203.0.113.10). */
+    syslog_prefix: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, { error: 'must start with a letter; letters, digits, dot, dash, underscore' }).optional(),
+    /** Real time a lookup holds a lane's room until its delivery shows in the log (default 2m). */
+    reservation_ttl: duration.optional(),
+  }).optional(),
   /** Prometheus metrics and /healthz over HTTP: off unless given. */
   metrics: z.strictObject({
     /** `host:port` (IPv6 as `[::1]:9464`); a loopback address unless allow_remote. */

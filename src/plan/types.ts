@@ -141,6 +141,8 @@ export interface Plan {
   readonly warnings: { readonly mailboxPerDay: number; readonly ipPeakPerDay: number };
   /** Absolute path of the SQLite database. */
   readonly storePath: string;
+  /** Routing real mail through Postfix (`postfix:`), or null when off. */
+  readonly postfix: PostfixSettings | null;
   /** Where the Prometheus endpoint listens (`metrics.listen`), or null when metrics are off. */
   readonly metrics: { readonly host: string; readonly port: number } | null;
 }
@@ -154,4 +156,19 @@ export interface PlanIssue {
   readonly line: number;
   readonly column: number;
   readonly message: string;
+}
+
+/** The plan's `postfix:` section, normalized. */
+export interface PostfixSettings {
+  readonly listen: { readonly kind: 'inet'; readonly host: string; readonly port: number } | { readonly kind: 'unix'; readonly path: string };
+  readonly mapName: string;
+  /** Absolute path of Postfix's maillog_file. */
+  readonly logFile: string;
+  /** When no warming lane has room: a transport (`smtp:`, `relay:[host]:587`) or defer with the reason. */
+  readonly overflow: { readonly kind: 'transport'; readonly transport: string } | { readonly kind: 'defer'; readonly reason: string };
+  readonly deferReason: string;
+  readonly transportPrefix: string;
+  readonly syslogPrefix: string;
+  /** Real milliseconds a lookup holds its lane's room until the log shows the delivery. */
+  readonly reservationTtlMs: number;
 }

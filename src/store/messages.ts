@@ -70,36 +70,51 @@ export interface AttemptRecord {
 /** What an attempt did to its message. */
 export type MessageResult =
   | { readonly status: 'accepted' | 'bounced'; readonly at: number }
-  | { readonly status: 'deferred'; readonly nextAttemptAt: number }
+  /** nextAttemptAt null: someone else retries it (Postfix, for routed mail). */
+  | { readonly status: 'deferred'; readonly nextAttemptAt: number | null }
   | { readonly status: 'expired'; readonly at: number };
 
 /** Writes one attempt, its message's new state and the day's counters in one transaction. */
 export async function recordAttempt(db: Db, a: AttemptRecord, result: MessageResult): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx.insertInto('attempts').values({
-      message_id: a.messageId, lane_id: a.laneId, day: a.day, started_at: a.startedAt, latency_ms: a.latencyMs,
-      mx_host: a.mxHost, mx_address: a.mxAddress, outcome: a.outcome, code: a.code, enhanced: a.enhanced,
-      reply: a.reply, stage: a.stage, retry: a.retry,
-    }).execute();
-    await trx.updateTable('messages').set((eb) => ({
-      status: result.status,
-      attempts: eb('attempts', '+', 1),
-      next_attempt_at: result.status === 'deferred' ? result.nextAttemptAt : null,
-      finished_at: result.status === 'deferred' ? null : result.at,
-    })).where('id', '=', a.messageId).execute();
-    const attemptIsDeferral = a.outcome === 'deferred' && !a.mailboxSignal;
-    const mailboxDeferral = a.outcome === 'deferred' && a.mailboxSignal === true;
-    const attemptIsFailure = a.outcome !== 'accepted' && a.outcome !== 'bounced' && a.outcome !== 'deferred';
-    await trx.updateTable('lane_days').set((eb) => ({
-      accepted: eb('accepted', '+', result.status === 'accepted' ? 1 : 0),
-      bounced: eb('bounced', '+', result.status === 'bounced' ? 1 : 0),
-      expired: eb('expired', '+', result.status === 'expired' ? 1 : 0),
-      deferred: eb('deferred', '+', attemptIsDeferral ? 1 : 0),
-      mailbox_deferred: eb('mailbox_deferred', '+', mailboxDeferral ? 1 : 0),
-      failed: eb('failed', '+', attemptIsFailure ? 1 : 0),
-      retries: eb('retries', '+', a.retry > 0 ? 1 : 0),
-    })).where('lane_id', '=', a.laneId).where('day', '=', a.day).execute();
-  });
+  await db.transaction().execute((trx) => writeAttempt(trx, a, result));
+}
+
+/**
+ * The body of {@link recordAttempt} inside the caller's transaction: the
+ * attempt row, the message's new state and the day's counters; `routed` also
+ * moves the routed_* counters (real mail through Postfix).
+ */
+export async function writeAttempt(trx: Db, a: AttemptRecord, result: MessageResult, routed = false): Promise<void> {
+  await trx.insertInto('attempts').values({
+    message_id: a.messageId, lane_id: a.laneId, day: a.day, started_at: a.startedAt, latency_ms: a.latencyMs,
+    mx_host: a.mxHost, mx_address: a.mxAddress, outcome: a.outcome, code: a.code, enhanced: a.enhanced,
+    reply: a.reply, stage: a.stage, retry: a.retry,
+  }).execute();
+  await trx.updateTable('messages').set((eb) => ({
+    status: result.status,
+    attempts: eb('attempts', '+', 1),
+    next_attempt_at: result.status === 'deferred' ? result.nextAttemptAt : null,
+    finished_at: result.status === 'deferred' ? null : result.at,
+  })).where('id', '=', a.messageId).execute();
+  const attemptIsDeferral = a.outcome === 'deferred' && !a.mailboxSignal;
+  const mailboxDeferral = a.outcome === 'deferred' && a.mailboxSignal === true;
+  const attemptIsFailure = a.outcome !== 'accepted' && a.outcome !== 'bounced' && a.outcome !== 'deferred';
+  const r = routed ? 1 : 0;
+  await trx.updateTable('lane_days').set((eb) => ({
+    accepted: eb('accepted', '+', result.status === 'accepted' ? 1 : 0),
+    bounced: eb('bounced', '+', result.status === 'bounced' ? 1 : 0),
+    expired: eb('expired', '+', result.status === 'expired' ? 1 : 0),
+    deferred: eb('deferred', '+', attemptIsDeferral ? 1 : 0),
+    mailbox_deferred: eb('mailbox_deferred', '+', mailboxDeferral ? 1 : 0),
+    failed: eb('failed', '+', attemptIsFailure ? 1 : 0),
+    retries: eb('retries', '+', a.retry > 0 ? 1 : 0),
+    ...(routed ? {
+      routed_accepted: eb('routed_accepted', '+', result.status === 'accepted' ? r : 0),
+      routed_bounced: eb('routed_bounced', '+', result.status === 'bounced' ? r : 0),
+      routed_deferred: eb('routed_deferred', '+', attemptIsDeferral ? r : 0),
+      routed_failed: eb('routed_failed', '+', attemptIsFailure ? r : 0),
+    } : {}),
+  })).where('lane_id', '=', a.laneId).where('day', '=', a.day).execute();
 }
 
 /**
@@ -119,11 +134,11 @@ export async function recoverInFlight(db: Db, plan: string, now: number): Promis
   return rows.length;
 }
 
-/** Messages in flight and retries queued, per lane (status). */
+/** Seed messages in flight and retries queued, per lane (status); routed mail waits in Postfix's queue, not here. */
 export async function queueCounts(db: Db, plan: string): Promise<Map<number, { inFlight: number; retries: number }>> {
   const rows = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
     .select(['messages.lane_id', 'messages.status']).select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('lanes.plan', '=', plan).where('messages.status', 'in', ['in_flight', 'deferred'])
+    .where('lanes.plan', '=', plan).where('messages.status', 'in', ['in_flight', 'deferred']).where('messages.source', '=', 'seed')
     .groupBy(['messages.lane_id', 'messages.status']).execute();
   const out = new Map<number, { inFlight: number; retries: number }>();
   for (const r of rows) {
@@ -142,7 +157,7 @@ export async function queueCounts(db: Db, plan: string): Promise<Map<number, { i
 export async function pendingRetries(db: Db, plan: string): Promise<number> {
   const r = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
     .select((eb) => eb.fn.countAll<number>().as('n')).where('lanes.plan', '=', plan).where('lanes.state', '!=', 'paused')
-    .where('messages.status', 'in', ['deferred', 'in_flight']).executeTakeFirstOrThrow();
+    .where('messages.status', 'in', ['deferred', 'in_flight']).where('messages.source', '=', 'seed').executeTakeFirstOrThrow();
   return Number(r.n);
 }
 

@@ -233,4 +233,26 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.dropTable('holds').execute();
     },
   },
+  '0007_routed_mail': {
+    // Real mail routed through Postfix: marked on its message, counted beside seed sends per lane-day,
+    // and the position warmup reached in Postfix's log (so a restart reads no line twice and misses none).
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('messages').addColumn('source', 'text', (c) => c.notNull().defaultTo('seed')).execute();
+      for (const c of ['routed', 'routed_accepted', 'routed_deferred', 'routed_bounced', 'routed_failed']) {
+        await db.schema.alterTable('lane_days').addColumn(c, 'integer', (col) => col.notNull().defaultTo(0)).execute();
+      }
+      await db.schema.createTable('postfix_log')
+        .addColumn('plan', 'text', (c) => c.primaryKey())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('inode', 'text', (c) => c.notNull())
+        .addColumn('offset', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('postfix_log').execute();
+      for (const c of ['routed_failed', 'routed_bounced', 'routed_deferred', 'routed_accepted', 'routed']) await db.schema.alterTable('lane_days').dropColumn(c).execute();
+      await db.schema.alterTable('messages').dropColumn('source').execute();
+    },
+  },
 });

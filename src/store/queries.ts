@@ -12,3 +12,4 @@ export * from './runs.js';
 export * from './events.js';
 export * from './placements.js';
 export * from './dnsbl.js';
+export * from './routed.js';

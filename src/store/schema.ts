@@ -52,8 +52,12 @@ export interface LanesTable {
 /** in_flight: being attempted now; deferred: waiting for its retry. */
 export type MessageStatus = 'in_flight' | 'accepted' | 'deferred' | 'bounced' | 'expired';
 
+/** seed: a warm-up message warmup sent itself; routed: real mail Postfix delivered through a lane. */
+export type MessageSource = 'seed' | 'routed';
+
 export interface MessagesTable {
   id: Generated<number>;
+  source: Generated<MessageSource>;
   lane_id: number;
   /** Plan-local day whose volume this message counts against. */
   day: string;
@@ -102,8 +106,14 @@ export interface LaneDaysTable {
   /** Day-end decision (advance, hold, back_off, pause) once made. */
   decision: string | null;
   decided_at: number | null;
-  /** Messages created (first attempts) this day. */
+  /** Messages created (first attempts) this day: seed sends and routed mail together. */
   sent: Generated<number>;
+  /** Of those, real mail routed through Postfix (its first delivery try on this lane). */
+  routed: Generated<number>;
+  routed_accepted: Generated<number>;
+  routed_deferred: Generated<number>;
+  routed_bounced: Generated<number>;
+  routed_failed: Generated<number>;
   accepted: Generated<number>;
   /** 4xx answers about the IP or the sender (attempts). */
   deferred: Generated<number>;
@@ -191,6 +201,15 @@ export interface LeasesTable {
   token: string;
 }
 
+/** Where warmup stopped reading Postfix's log: the file (by inode) and the byte after the last line read. */
+export interface PostfixLogTable {
+  plan: string;
+  path: string;
+  inode: string;
+  offset: number;
+  updated_at: number;
+}
+
 export interface Database {
   holds: HoldsTable;
   leases: LeasesTable;
@@ -202,6 +221,7 @@ export interface Database {
   events: EventsTable;
   dnsbl_results: DnsblResultsTable;
   placements: PlacementsTable;
+  postfix_log: PostfixLogTable;
 }
 
 /** The database handle every query takes. */

@@ -21,5 +21,6 @@ export const commands: Readonly<Record<string, Command>> = {
   report: { summary: 'write a self-contained HTML report (charts, launch readiness)', load: () => import('./report.js') },
   keygen: { summary: 'create a DKIM key and print its DNS record', load: () => import('./keygen.js') },
   dnsbl: { summary: 'check every IP against the plan\'s DNSBL zones once', load: () => import('./dnsbl.js') },
+  postfix: { summary: 'print the Postfix lines that route real mail through the warm-up IPs', load: () => import('./postfix.js') },
   check: { summary: 'preflight: bind, PTR/FCrDNS, SPF, DKIM, DMARC, MX, DNSBL (--connect: SMTP + STARTTLS)', load: () => import('./check.js') },
 };

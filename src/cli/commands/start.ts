@@ -78,7 +78,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     logger: log,
   });
   const daemon = new Daemon({ plan, db: store.db, mailer, resolver, clock, log, tickMs, speed });
-  const onSignal = (signal: StopReason) => () => { void daemon.stop(signal); };
+  let routing: import('../../postfix/service.js').PostfixRouting | null = null;
+  // Stop answering Postfix first (it defers while warmup is down), then the daemon.
+  const onSignal = (signal: StopReason) => () => { void (async () => { await routing?.stop(); await daemon.stop(signal); })(); };
   process.once('SIGTERM', onSignal('SIGTERM'));
   process.once('SIGINT', onSignal('SIGINT'));
   // Alerts forward events (pauses, listings, behind for launch) to the webhook without holding up sending.
@@ -91,6 +93,18 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     ? new (await import('../../placement/poller.js')).PlacementPoller({ plan, db: store.db, clock, log })
     : null;
   await daemon.start();
+  // Real mail through Postfix: same process, same lanes, same holds (loaded only when the plan routes mail).
+  if (plan.postfix) {
+    try {
+      routing = await (await import('../../postfix/service.js')).startPostfixRouting({ plan, settings: plan.postfix, db: store.db, lanes: daemon, resolver, clock, log });
+    } catch (e) {
+      log.error({ err: e }, 'cannot answer Postfix (postfix.listen): stopping');
+      await daemon.stop('error');
+      await store.close();
+      io.err(`warmup start: cannot listen on postfix.listen: ${(e as Error).message}`);
+      return 1;
+    }
+  }
   dnsbl.start(plan.dnsbl.intervalMs);
   placement?.start();
   // /healthz calls a tick stale after ten ticks of clock time (at least a minute).
@@ -98,6 +112,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     ? await (await import('../../ops/metrics.js')).startMetricsServer({ plan, db: store.db, clock, lastTick: () => daemon.lastTickAt, staleAfterMs: Math.max(60_000, tickMs * speed * 10) })
     : null;
   const reason = await daemon.stopped;
+  await routing?.stop();
   await metrics?.close();
   await dnsbl.stop();
   await placement?.stop();

@@ -1,0 +1,114 @@
+/**
+ * Real mail routed through Postfix: each delivery line of a warmup transport
+ * becomes an attempt of a `routed` message on its lane, counted in the lane's
+ * day beside seed sends, in the same transaction as the log position reached,
+ * so a crash can neither count a line twice nor skip one.
+ * One named function per query; kept within what kysely also runs on PostgreSQL.
+ */
+import type { Outcome } from './schema.js';
+import type { Db } from './schema.js';
+import { writeAttempt } from './messages.js';
+
+/** Where warmup has read Postfix's log up to. */
+export interface LogPosition {
+  readonly path: string;
+  /** Inode of the file, as text (large inode numbers exceed 2^53 on some file systems). */
+  readonly inode: string;
+  /** Byte offset after the last complete line read. */
+  readonly offset: number;
+}
+
+/** One delivery line, resolved to its lane. */
+export interface RoutedDelivery {
+  readonly laneId: number;
+  /** Plan-local day the message counts against when it is new on this lane. */
+  readonly day: string;
+  readonly queueId: string;
+  readonly recipient: string;
+  readonly at: number;
+  readonly mxHost: string | null;
+  readonly mxAddress: string | null;
+  readonly outcome: Outcome;
+  readonly code: number | null;
+  readonly enhanced: string | null;
+  readonly reply: string;
+  readonly stage: string | null;
+  readonly status: 'sent' | 'deferred' | 'bounced';
+  readonly mailboxSignal: boolean;
+}
+
+export interface RoutedRecord {
+  /** True when this was the message's first try on the lane (it counts against the day's room). */
+  readonly counted: boolean;
+  /** The day it was counted against (a retry counts against the day of the first try). */
+  readonly day: string;
+  /** The day's messages carried so far (seed and routed) after this one. */
+  readonly daySent: number;
+}
+
+/**
+ * Records one routed delivery and the log position after its line. A queue id
+ * + recipient seen again on the same lane is a retry (not new volume); a
+ * message Postfix re-routes to another lane is new volume there.
+ */
+export async function recordRoutedDelivery(db: Db, plan: string, d: RoutedDelivery, position: LogPosition): Promise<RoutedRecord> {
+  return db.transaction().execute(async (trx) => {
+    const key = `postfix:${d.queueId}:${d.recipient}:${d.laneId}`;
+    const existing = await trx.selectFrom('messages').select(['id', 'day', 'status', 'attempts', 'seq']).where('message_id', '=', key).executeTakeFirst();
+    let message: { id: number; day: string; attempts: number };
+    let counted = false;
+    if (existing && existing.status === 'deferred') {
+      message = existing;
+    } else {
+      // First try on this lane (or a queue id Postfix reused for a new message).
+      const lane = await trx.selectFrom('lanes').select(['stage']).where('id', '=', d.laneId).executeTakeFirstOrThrow();
+      await trx.insertInto('lane_days').values({ lane_id: d.laneId, day: d.day, stage: Math.max(1, lane.stage), target: 0, spread_from: d.at, spread_until: d.at, decision: null, decided_at: null })
+        .onConflict((oc) => oc.columns(['lane_id', 'day']).doNothing()).execute();
+      const { sent } = await trx.updateTable('lane_days').set((eb) => ({ sent: eb('sent', '+', 1), routed: eb('routed', '+', 1) }))
+        .where('lane_id', '=', d.laneId).where('day', '=', d.day).returning('sent').executeTakeFirstOrThrow();
+      const { id } = await trx.insertInto('messages').values({
+        lane_id: d.laneId, day: d.day, seq: sent, recipient: d.recipient, message_id: existing ? `${key}:${d.at}` : key, source: 'routed',
+        status: 'in_flight', attempts: 0, created_at: d.at, next_attempt_at: null, finished_at: null,
+      }).returning('id').executeTakeFirstOrThrow();
+      message = { id, day: d.day, attempts: 0 };
+      counted = true;
+    }
+    await writeAttempt(trx, {
+      messageId: message.id, laneId: d.laneId, day: message.day, startedAt: d.at, latencyMs: null, mxHost: d.mxHost, mxAddress: d.mxAddress,
+      outcome: d.outcome, code: d.code, enhanced: d.enhanced, reply: d.reply, stage: d.stage, retry: message.attempts, mailboxSignal: d.mailboxSignal,
+    }, d.status === 'deferred' ? { status: 'deferred', nextAttemptAt: null } : { status: d.status === 'sent' ? 'accepted' : 'bounced', at: d.at }, true);
+    await saveLogPositionTx(trx, plan, position, d.at);
+    const row = await trx.selectFrom('lane_days').select('sent').where('lane_id', '=', d.laneId).where('day', '=', message.day).executeTakeFirstOrThrow();
+    return { counted, day: message.day, daySent: row.sent };
+  });
+}
+
+async function saveLogPositionTx(trx: Db, plan: string, p: LogPosition, now: number): Promise<void> {
+  await trx.insertInto('postfix_log').values({ plan, path: p.path, inode: p.inode, offset: p.offset, updated_at: now })
+    .onConflict((oc) => oc.column('plan').doUpdateSet({ path: p.path, inode: p.inode, offset: p.offset, updated_at: now })).execute();
+}
+
+/** Saves how far the log was read (after lines that recorded nothing). */
+export async function saveLogPosition(db: Db, plan: string, p: LogPosition, now: number): Promise<void> {
+  await saveLogPositionTx(db, plan, p, now);
+}
+
+export async function loadLogPosition(db: Db, plan: string): Promise<LogPosition | null> {
+  const r = await db.selectFrom('postfix_log').select(['path', 'inode', 'offset']).where('plan', '=', plan).executeTakeFirst();
+  return r ? { path: r.path, inode: r.inode, offset: Number(r.offset) } : null;
+}
+
+/** Routed messages whose last try was deferred, per recipient: Postfix will ask for them again. */
+export async function deferredRouted(db: Db, plan: string): Promise<Array<{ recipient: string; lane_id: number }>> {
+  return db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id').select(['messages.recipient', 'messages.lane_id'])
+    .where('lanes.plan', '=', plan).where('messages.source', '=', 'routed').where('messages.status', '=', 'deferred').execute();
+}
+
+/** Routed messages counted per lane since `since` (this hour's room after a restart). */
+export async function routedSince(db: Db, plan: string, since: number): Promise<Map<number, number>> {
+  const rows = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
+    .select(['messages.lane_id']).select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('lanes.plan', '=', plan).where('messages.source', '=', 'routed').where('messages.created_at', '>=', since)
+    .groupBy('messages.lane_id').execute();
+  return new Map(rows.map((r) => [r.lane_id, Number(r.n)]));
+}
