@@ -17,3 +17,27 @@ export function table(header: readonly string[], rows: readonly (readonly string
     .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+/** `2026-12-05 14:03` in the plan's time zone (every time status and events print is in it). */
+export function localStamp(instantMs: number, zone: string): string {
+  const parts: Record<string, string> = {};
+  for (const p of new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(instantMs))) parts[p.type] = p.value;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+}
+
+/** A duration as `45s`, `12m`, `3h05m`, `2d04h`. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`;
+  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
+}
+
+/** Cuts a line to `width` columns with an ellipsis (no-op when the width is unknown). */
+export function fit(line: string, width: number | undefined): string {
+  if (width === undefined || line.length <= width) return line;
+  return width <= 1 ? line.slice(0, width) : `${line.slice(0, width - 1)}…`;
+}

@@ -4,6 +4,10 @@ export interface CliIo {
   err(text: string): void;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** Width of the terminal stdout is, when it is one (output is cut to fit it). */
+  readonly columns?: number | undefined;
+  /** Whether stderr is a terminal (progress draws a bar there, else prints lines). */
+  readonly stderrIsTTY?: boolean;
 }
 
 export const processIo: CliIo = {
@@ -11,6 +15,8 @@ export const processIo: CliIo = {
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
   env: process.env,
   cwd: process.cwd(),
+  get columns() { return process.stdout.isTTY ? process.stdout.columns : undefined; },
+  get stderrIsTTY() { return Boolean(process.stderr.isTTY); },
 };
 
 /** Collects output in memory (tests). */

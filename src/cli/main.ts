@@ -53,5 +53,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 
 const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isEntry || process.argv[1]?.endsWith('/warmup')) {
+  // `warmup status | head`: when the reader goes away, stop quietly with success, as cat does.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

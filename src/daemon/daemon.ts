@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Plan, PlanIp, Provider } from '../plan/types.js';
 import { decideDay } from '../policy/day-end.js';
-import { forecastLaunch } from '../policy/forecast.js';
+import { launchReadiness } from '../policy/forecast.js';
 import { effectiveRules, RuleEngine, type RuleAction } from '../policy/rules.js';
 import { addDays } from '../schedule/calendar.js';
 import { dueCount, nextRetryAt, pace, proRataTarget, type Pace } from '../schedule/due.js';
@@ -358,7 +358,7 @@ export class Daemon {
     const { db, plan } = this.#o;
     if (lane.row.state === 'paused') return;
     const history = (await q.laneDecisions(db, lane.row.id)).map((h) => ({ ip: lane.ip.address, provider: lane.provider.name, ...h }));
-    const [f] = forecastLaunch(plan, [{ ip: lane.ip.address, provider: lane.provider.name, stage: lane.row.stage, state: lane.row.state }], history, addDays(day, 1)).lanes;
+    const [f] = launchReadiness(plan, [{ ip: lane.ip.address, provider: lane.provider.name, stage: lane.row.stage, state: lane.row.state }], history, now).lanes;
     if (!f) return;
     const behind = f.verdict === 'behind';
     if (behind && !lane.behind) {

@@ -29,7 +29,7 @@ export interface PlanFiles {
 export interface NormalizeOptions {
   /** Directory relative file names in the plan are resolved against. */
   readonly baseDir: string;
-  /** Directory the default store path is resolved against. */
+  /** The current directory (kept for messages; every relative path, the default store too, follows `baseDir`). */
   readonly cwd: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly files: PlanFiles;
@@ -449,7 +449,7 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
 
   const storePath = w.store?.path !== undefined
     ? filePath(['store', 'path'], w.store.path)
-    : resolve(opts.cwd, DEFAULTS.storePath);
+    : resolve(opts.baseDir, DEFAULTS.storePath);
 
   // Metrics expose IPs, providers and lane states: loopback unless the operator says otherwise.
   let metrics: Plan['metrics'] = null;
@@ -543,7 +543,7 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
       mailboxPerDay: w.warnings?.mailbox_per_day ?? DEFAULTS.mailboxPerDay,
       ipPeakPerDay: w.warnings?.ip_peak_per_day ?? DEFAULTS.ipPeakPerDay,
     }),
-    storePath: storePath ?? resolve(opts.cwd, DEFAULTS.storePath),
+    storePath: storePath ?? resolve(opts.baseDir, DEFAULTS.storePath),
     postfix,
     metrics,
   });

@@ -4,7 +4,7 @@
  * whether that carries the plan's launch-day volume. Pure.
  */
 import type { Plan } from '../plan/types.js';
-import { addDays, daysBetween } from '../schedule/calendar.js';
+import { addDays, daysBetween, localTime } from '../schedule/calendar.js';
 import { countSendingDays, isSkipDay, laneRamp, stageVolume } from '../schedule/ramp.js';
 
 export interface LaneState {
@@ -100,6 +100,32 @@ export function forecastLaunch(plan: Plan, lanes: readonly LaneState[], history:
   const capacity: Record<string, number> = {};
   for (const l of out) capacity[l.provider] = (capacity[l.provider] ?? 0) + l.projectedVolume;
   return { asOf: today, launch: plan.launch, lanes: out, ips, capacity };
+}
+
+/**
+ * The day a forecast made at `now` starts from: the plan-local date of `now`, or the day after the
+ * last decided day when that day is already over (decided after its window), never before the
+ * plan's start nor after launch. Every view derives its readiness from this one day, so status,
+ * report, simulate and the daemon's behind-for-launch warning give the same "ready on" dates.
+ */
+export function readinessDay(plan: Plan, history: readonly LaneHistoryDay[], now: number): string {
+  let day = localTime(now, plan.timezone).date;
+  for (const h of history) if (h.decision !== null && h.day >= day) day = addDays(h.day, 1);
+  if (daysBetween(day, plan.start) > 0) day = plan.start;
+  if (daysBetween(plan.launch, day) > 0) day = plan.launch;
+  return day;
+}
+
+/**
+ * Launch readiness as of the instant `now` (the database's clock, or --at): the one function every
+ * view calls.
+ *
+ * @example
+ * const f = launchReadiness(plan, lanes, history, Date.parse('2026-12-05T18:00:00Z'));
+ * f.lanes.filter((l) => l.verdict === 'behind').map((l) => `${l.ip} ${l.provider} ready on ${l.readyOn}`);
+ */
+export function launchReadiness(plan: Plan, lanes: readonly LaneState[], history: readonly LaneHistoryDay[], now: number): Forecast {
+  return forecastLaunch(plan, lanes, history, readinessDay(plan, history, now));
 }
 
 /** First date on which the lane, advancing at `pace`, runs at or above `target`. */

@@ -4,7 +4,7 @@
  * simulation (`warmup simulate --report`) can build it from its own store.
  */
 import type { Plan } from '../plan/types.js';
-import { forecastLaunch, type Forecast } from '../policy/forecast.js';
+import { launchReadiness, type Forecast } from '../policy/forecast.js';
 import { daysBetween, localTime } from '../schedule/calendar.js';
 import { previewPlan } from '../schedule/ramp.js';
 import { dnsblHistory, laneDays, listEvents, loadLanes, type Db } from '../store/queries.js';
@@ -98,11 +98,11 @@ export async function loadReportData(db: Db, plan: Plan, now: number): Promise<R
     const before = worst.get(key);
     if (!before || DNSBL_RANK[status] > DNSBL_RANK[before.status]) worst.set(key, e);
   }
-  const forecast = forecastLaunch(
+  const forecast = launchReadiness(
     plan,
     lanes.map((l) => ({ ip: l.ip, provider: l.provider, stage: l.stage, state: l.state })),
     rows.map((r) => ({ ip: r.ip, provider: r.provider, day: r.day, decision: r.decision })),
-    daysBetween(today, plan.start) > 0 ? plan.start : today,
+    now,
   );
   return {
     plan: {

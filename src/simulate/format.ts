@@ -21,10 +21,15 @@ export function formatSimulation(r: SimulationResult, o: { wallMs?: number; maxE
   const byDay = new Map<string, typeof r.days[number][]>();
   for (const d of r.days) byDay.set(d.day, [...(byDay.get(d.day) ?? []), d]);
   for (const [day, rows] of byDay) {
-    const t = rows.reduce((a, d) => ({ target: a.target + d.target, accepted: a.accepted + d.accepted, deferred: a.deferred + d.deferred + d.mailboxDeferred }), { target: 0, accepted: 0, deferred: 0 });
-    out.push(`\nDay ${rows[0]!.dayNumber} (${day}): target ${num(t.target)}, accepted ${num(t.accepted)} (${pct(t.target ? t.accepted / t.target : null)}), ${num(t.deferred)} deferrals`);
-    out.push(table(['ip', 'provider', 'stage', 'target', 'accepted', 'deferred', 'bounced', 'failed', 'decision'], rows.map((d) => [
-      d.ip, d.provider, String(d.stage), num(d.target), num(d.accepted), num(d.deferred + d.mailboxDeferred), num(d.bounced), num(d.failed),
+    const t = rows.reduce((a, d) => ({
+      target: a.target + d.target, sent: a.sent + d.sent, accepted: a.accepted + d.accepted, deferred: a.deferred + d.deferred,
+      mailbox: a.mailbox + d.mailboxDeferred, expired: a.expired + d.expired,
+    }), { target: 0, sent: 0, accepted: 0, deferred: 0, mailbox: 0, expired: 0 });
+    out.push(`\nDay ${rows[0]!.dayNumber} (${day}): target ${num(t.target)}, sent ${num(t.sent)}, accepted ${num(t.accepted)} (${pct(t.target ? t.accepted / t.target : null)}), `
+      + `${num(t.deferred)} deferrals, ${num(t.mailbox)} per-mailbox deferrals, ${num(t.expired)} expired`);
+    // The same figures as warmup status: sent (first tries) explains a target not met (e.g. a suspension).
+    out.push(table(['ip', 'provider', 'stage', 'target', 'sent', 'accepted', 'deferred', 'mbox-def', 'bounced', 'expired', 'failed', 'decision'], rows.map((d) => [
+      d.ip, d.provider, String(d.stage), num(d.target), num(d.sent), num(d.accepted), num(d.deferred), num(d.mailboxDeferred), num(d.bounced), num(d.expired), num(d.failed),
       d.decision === null ? 'open' : DECISION[d.decision] ?? d.decision,
     ]), 2));
   }
@@ -44,7 +49,7 @@ export function formatSimulation(r: SimulationResult, o: { wallMs?: number; maxE
   out.push(`\nModelled answers: ${num(a.accepted)} accepted, ${num(a.rate)} rate limits, ${num(a.throttled)} deferred while throttled (ignored), ` +
     `${num(a.greylist)} greylisted, ${num(a.mailbox)} per-mailbox, ${num(a.random)} random, ${num(a.block)} blocked`);
   const t = r.totals;
-  out.push(`Totals: ${num(t.messages)} messages, ${num(t.attempts)} attempts, ${num(t.accepted)} accepted, ${num(t.deferred)} deferrals, ${num(t.bounced)} bounced, ${num(t.expired)} expired`);
+  out.push(`Totals: ${num(t.messages)} messages, ${num(t.attempts)} attempts, ${num(t.accepted)} accepted, ${num(t.deferred)} deferrals (${num(t.mailboxDeferred)} of them per-mailbox), ${num(t.bounced)} bounced, ${num(t.expired)} expired`);
 
   const f = r.forecast;
   const ready = f.lanes.filter((l) => l.verdict === 'ready').length;

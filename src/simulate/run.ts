@@ -7,7 +7,7 @@
 import { Daemon, type StopReason } from '../daemon/daemon.js';
 import { dayContext } from '../daemon/day.js';
 import type { Plan } from '../plan/types.js';
-import { forecastLaunch, type Forecast } from '../policy/forecast.js';
+import { launchReadiness, type Forecast } from '../policy/forecast.js';
 import { addDays, daysBetween, zonedInstant } from '../schedule/calendar.js';
 import { countSendingDays, laneRamp, stageVolume } from '../schedule/ramp.js';
 import { eventView, type EventView } from '../store/event-view.js';
@@ -72,7 +72,7 @@ export interface SimulationResult {
   readonly lanes: ReadonlyArray<{ ip: string; provider: string; stage: number; state: string; reason: string | null }>;
   readonly standings: readonly IpStanding[];
   readonly answers: Readonly<AnswerCounts>;
-  readonly totals: { readonly messages: number; readonly attempts: number; readonly accepted: number; readonly deferred: number; readonly bounced: number; readonly failed: number; readonly expired: number };
+  readonly totals: { readonly messages: number; readonly attempts: number; readonly accepted: number; readonly deferred: number; readonly mailboxDeferred: number; readonly bounced: number; readonly failed: number; readonly expired: number };
   readonly forecast: Forecast;
 }
 
@@ -135,27 +135,27 @@ export async function simulatePlan(o: SimulateOptions): Promise<SimulationResult
   const ended = stopped === 'plan complete' ? 'plan complete' : 'days';
   if (stopped === null) await daemon.stop('SIGTERM');
   await daemon.stopped;
-  return collect(o, { stepMs, ended, until: addDays(plan.start, days - 1), today: addDays(plan.start, days), receivers, answers: mailer.counts });
+  return collect(o, { stepMs, ended, until: addDays(plan.start, days - 1), now: clock.now(), receivers, answers: mailer.counts });
 }
 
 async function collect(
   o: SimulateOptions,
-  r: { stepMs: number; ended: SimulationResult['ended']; until: string; today: string; receivers: ModelledReceivers; answers: AnswerCounts },
+  r: { stepMs: number; ended: SimulationResult['ended']; until: string; now: number; receivers: ModelledReceivers; answers: AnswerCounts },
 ): Promise<SimulationResult> {
   const { plan, db } = o;
   const rows = await q.laneDays(db, plan.name);
   const days: LaneDayOutcome[] = rows.map((d) => ({
     day: d.day, dayNumber: daysBetween(plan.start, d.day) + 1, ip: d.ip, provider: d.provider, stage: d.stage, target: d.target, sent: d.sent,
-    accepted: d.accepted, deferred: d.deferred, mailboxDeferred: (d as { mailbox_deferred?: number }).mailbox_deferred ?? 0,
+    accepted: d.accepted, deferred: d.deferred, mailboxDeferred: d.mailbox_deferred,
     bounced: d.bounced, failed: d.failed, expired: d.expired, retries: d.retries, decision: d.decision,
   }));
   const events = (await q.listEvents(db, plan.name)).map(eventView);
   const laneRows = await q.loadLanes(db, plan.name);
-  const forecast = forecastLaunch(
+  const forecast = launchReadiness(
     plan,
     laneRows.map((l) => ({ ip: l.ip, provider: l.provider, stage: l.stage, state: l.state })),
     rows.map((d) => ({ ip: d.ip, provider: d.provider, day: d.day, decision: d.decision })),
-    r.ended === 'plan complete' ? plan.launch : r.today,
+    r.now,
   );
   const sum = (f: (d: LaneDayOutcome) => number) => days.reduce((a, d) => a + f(d), 0);
   return {
@@ -167,7 +167,7 @@ async function collect(
     answers: { ...r.answers },
     totals: {
       messages: sum((d) => d.sent), attempts: sum((d) => d.sent + d.retries), accepted: sum((d) => d.accepted),
-      deferred: sum((d) => d.deferred + d.mailboxDeferred), bounced: sum((d) => d.bounced), failed: sum((d) => d.failed), expired: sum((d) => d.expired),
+      deferred: sum((d) => d.deferred + d.mailboxDeferred), mailboxDeferred: sum((d) => d.mailboxDeferred), bounced: sum((d) => d.bounced), failed: sum((d) => d.failed), expired: sum((d) => d.expired),
     },
     forecast,
   };

@@ -39,3 +39,14 @@ export function eventView(e: EventFields): EventView {
   }
   return { at: new Date(e.at).toISOString(), ip: e.ip, provider: e.provider, kind: e.kind, from: e.from_state, to: e.to_state, actor: e.actor, cause };
 }
+
+/**
+ * Every event kind warmup writes (state changes write the new state as their kind). `warmup events
+ * --kind` accepts these and any other kind found in the database, and refuses the rest.
+ */
+export const EVENT_KINDS: readonly string[] = Object.freeze([
+  'day_advance', 'day_hold', 'day_back_off', 'day_pause', 'behind_for_launch',
+  ...['suspend', 'pause', 'cut_rate', 'one_connection', 'pause_ip', 'pause_provider', 'stop_all', 'slow_mailbox'].map((a) => `rule_${a}`),
+  'shaping_lapsed', 'active', 'suspended', 'paused', 'operator_pause', 'operator_resume',
+  'dnsbl_listed', 'dnsbl_clear', 'dnsbl_resume', 'imap_error', 'imap_recovered', 'placement_spam',
+]);

@@ -13,3 +13,4 @@ export * from './events.js';
 export * from './placements.js';
 export * from './dnsbl.js';
 export * from './routed.js';
+export * from './replies.js';

@@ -29,6 +29,19 @@ export async function daemonNow(db: Db, plan: string, realNow: number): Promise<
   return run.started_at + (realNow - run.real_started_at) * run.speed;
 }
 
+/**
+ * The database's own clock, which every view of it (status, report, events) uses unless told
+ * otherwise: the plan time of its last run (the end of a finished run, the running daemon's clock
+ * while it runs), so a simulated or rehearsed database is shown as of its own days, not today's
+ * date. The wall clock only when no run was recorded.
+ */
+export async function storeNow(db: Db, plan: string, realNow: number): Promise<number> {
+  const run = await lastRun(db, plan);
+  if (!run) return realNow;
+  if (run.ended_at !== null) return run.ended_at;
+  return daemonNow(db, plan, realNow);
+}
+
 /** The run most recently started for a plan. */
 export function lastRun(db: Db, plan: string) {
   return db.selectFrom('runs').selectAll().where('plan', '=', plan).orderBy('id', 'desc').limit(1).executeTakeFirst();

@@ -33,12 +33,12 @@ describe('warmup status', () => {
   it('shows every lane with its figures, totals per IP and provider, and the launch forecast', async () => {
     const r = await run('status', file, '--day', '2');
     expect(r.code).toBe(0);
-    expect(r.out).toContain('Plan "ops", day 2 (2026-12-02); launch 2026-12-04');
-    expect(r.out).toMatch(/127\.0\.0\.23\s+sink\s+2\s+5\s+5\s+5\s+0\s+0\s+0\s+0\s+0\s+advance\s+active/);
-    expect(r.out).toMatch(/Per ip:[\s\S]*127\.0\.0\.25\s+5\s+5\s+5\s+100\.0%/);
-    expect(r.out).toMatch(/Per provider:[\s\S]*sink\s+10\s+10\s+10\s+100\.0%/);
-    expect(r.out).toMatch(/Launch forecast for 2026-12-04[\s\S]*127\.0\.0\.23\s+sink\s+3\s+100\.0%\s+8\s+8\s+ready/);
-    expect(r.out).toContain('Launch-day capacity per provider (sign-up mail each can take): sink 16');
+    expect(r.out).toContain('Plan "ops", day 2 of 3 (2026-12-02); launch 2026-12-04; times in UTC');
+    // state, ready on, stage, target, sent, accepted, deferred, mbox-def, bounced, expired, failed, queue
+    expect(r.out).toMatch(/127\.0\.0\.23\s+sink\s+advance\s+2026-12-0\d\s+2\s+5\s+5\s+5\s+0\s+0\s+0\s+0\s+0\s+0/);
+    expect(r.out).toMatch(/Per IP[^\n]*:[\s\S]*127\.0\.0\.25\s+ready\s+8\s+5\s+5\s+5/);
+    expect(r.out).toMatch(/Per provider:[\s\S]*sink\s+2\s+0\s+0\s+100\.0%\s+10\s+10\s+10/);
+    expect(r.out).toContain('Launch-day capacity per provider (sign-up mail each can take on 2026-12-04): sink 16');
   });
 
   it('gives the same as JSON', async () => {

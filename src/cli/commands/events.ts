@@ -1,9 +1,9 @@
 import { parseDuration } from '../../plan/duration.js';
 import { openStore } from '../../store/open.js';
-import { eventView } from '../../store/event-view.js';
+import { EVENT_KINDS, eventView } from '../../store/event-view.js';
 import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
-import { table } from '../format.js';
+import { localStamp, table } from '../format.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 
@@ -24,6 +24,13 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
   const { plan } = loadOrExit(file, io, { quietWarnings: true });
+  // An unknown filter value is a mistake to say, not "no events" (exit 2, like plan --ip).
+  if (values.ip !== undefined && !plan.ips.some((i) => i.address === values.ip)) {
+    io.err(`warmup events: --ip ${values.ip}: no such IP in plan "${plan.name}"`); throw new ExitError(2);
+  }
+  if (values.provider !== undefined && !plan.providers.some((p) => p.name === values.provider)) {
+    io.err(`warmup events: --provider ${values.provider}: no such provider in plan "${plan.name}" (${plan.providers.map((p) => p.name).join(', ')})`); throw new ExitError(2);
+  }
   const limit = values.limit === undefined ? 1000 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) { io.err(`warmup events: --limit must be a positive whole number (got ${values.limit})`); throw new ExitError(2); }
   const store = await openStore(values.db ?? plan.storePath, { readonly: true });
@@ -40,6 +47,13 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         if (Number.isNaN(since)) { io.err(`warmup events: --since must be an instant, a date or a duration (got ${values.since})`); throw new ExitError(2); }
       }
     }
+    if (values.kind !== undefined && !EVENT_KINDS.includes(values.kind)) {
+      const seen = await store.db.selectFrom('events').select('kind').distinct().where('plan', '=', plan.name).execute();
+      if (!seen.some((r) => r.kind === values.kind)) {
+        io.err(`warmup events: --kind ${values.kind}: unknown event kind (one of ${[...new Set([...EVENT_KINDS, ...seen.map((r) => r.kind)])].join(', ')})`);
+        throw new ExitError(2);
+      }
+    }
     let qb = store.db.selectFrom('events').selectAll().where('plan', '=', plan.name);
     if (since !== null) qb = qb.where('at', '>=', since);
     if (values.ip) qb = qb.where('ip', '=', values.ip);
@@ -49,8 +63,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     const events = rows.map(eventView);
     if (values.json) { io.out(JSON.stringify(events, null, 2)); return 0; }
     if (events.length === 0) { io.out('no events'); return 0; }
-    io.out(table(['at', 'lane', 'event', 'change', 'by', 'cause'], events.map((e) => [
-      e.at.replace('.000Z', 'Z'), [e.ip, e.provider].filter(Boolean).join('/') || '-', e.kind,
+    io.out(table([`at (${plan.timezone})`, 'lane', 'event', 'change', 'by', 'cause'], events.map((e) => [
+      localStamp(Date.parse(e.at), plan.timezone), [e.ip, e.provider].filter(Boolean).join('/') || '-', e.kind,
       e.from || e.to ? `${e.from ?? ''} -> ${e.to ?? ''}` : '', e.actor, describeCause(e.cause),
     ]), 6));
     return 0;

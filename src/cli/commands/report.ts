@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadReportData, renderReport } from '../../report/index.js';
 import { openStore } from '../../store/open.js';
+import { storeNow } from '../../store/runs.js';
 import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
@@ -16,19 +17,23 @@ DNSBL history, seed placement and the launch readiness table.
 
   --out FILE     where to write the page (required)
   --db PATH      database (default: the plan's store.path); opened read-only
-  --at INSTANT   report as of this instant instead of now (rehearsals)`;
+  --at INSTANT   report as of this instant (default: the database's clock, i.e.
+                 the plan time of its last run, so a simulated database reads
+                 as of its own days; the wall clock when it has no run)`;
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, { out: { type: 'string', short: 'o' }, db: { type: 'string' }, at: { type: 'string' } }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
   if (!values.out) { io.err(`warmup report: --out FILE is required\n\n${usage}`); throw new ExitError(2); }
-  const now = values.at === undefined ? Date.now() : Date.parse(values.at);
-  if (Number.isNaN(now)) { io.err(`warmup report: --at must be an ISO instant such as 2026-12-05T17:00:00Z (got ${values.at})`); throw new ExitError(2); }
+  const at = values.at === undefined ? null : Date.parse(values.at);
+  if (at !== null && Number.isNaN(at)) { io.err(`warmup report: --at must be an ISO instant such as 2026-12-05T17:00:00Z (got ${values.at})`); throw new ExitError(2); }
   const { plan } = loadOrExit(file, io, { quietWarnings: true });
   const store = await openStore(values.db ? resolve(io.cwd, values.db) : plan.storePath, { readonly: true });
   let html: string;
   try {
+    // The database's own clock (its last run's plan time), so a simulated run reads as of its days.
+    const now = at ?? await storeNow(store.db, plan.name, Date.now());
     html = renderReport(await loadReportData(store.db, plan, now));
   } finally {
     await store.close();

@@ -26,7 +26,8 @@ the DNSBL part): a failure refuses the start (exit 2) unless --force. Then it
 checks every IP against the DNSBLs, so a listed IP is paused before it sends,
 and keeps checking every dnsbl.interval.
 
-  --db PATH          database (default: the plan's store.path, else data/warmup.db)
+  --db PATH          database (default: the plan's store.path, else data/warmup.db
+                     in the plan's folder)
   --force            start even when the preflight fails
   --speed N          run the clock N times faster than real time (tests, rehearsals)
   --from INSTANT     start the clock at this instant, e.g. 2026-12-01T07:00:00Z

@@ -1,0 +1,98 @@
+/**
+ * What receivers answered and what waits, per lane (warmup status): the last reply, the most
+ * frequent non-accepted replies of a day, and the retry queue. One named function per query;
+ * kept within what kysely also runs on PostgreSQL.
+ */
+import type { Db, Outcome } from './schema.js';
+
+/** The last attempt of a lane. */
+export interface LastReply {
+  readonly at: number;
+  readonly outcome: Outcome;
+  readonly code: number | null;
+  readonly reply: string | null;
+}
+
+/** The last attempt of each lane (uses the `attempts_lane_time` index: one seek per lane). */
+export async function lastReplies(db: Db, laneIds: readonly number[]): Promise<Map<number, LastReply>> {
+  const out = new Map<number, LastReply>();
+  for (const id of laneIds) {
+    const r = await db.selectFrom('attempts').select(['started_at', 'outcome', 'code', 'reply'])
+      .where('lane_id', '=', id).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    if (r) out.set(id, { at: Number(r.started_at), outcome: r.outcome, code: r.code, reply: r.reply });
+  }
+  return out;
+}
+
+/** How often each reply text came back on a lane that day. */
+export interface ReplyCount {
+  readonly outcome: Outcome;
+  readonly reply: string;
+  readonly n: number;
+}
+
+/**
+ * The non-accepted replies of each lane on `day`, most frequent first (`attempts_lane_day` index).
+ * Texts that differ only in an address or a queue id are counted as one.
+ */
+export async function replyCounts(db: Db, laneIds: readonly number[], day: string, outcomes?: readonly Outcome[]): Promise<Map<number, ReplyCount[]>> {
+  const out = new Map<number, ReplyCount[]>();
+  for (const id of laneIds) {
+    let q = db.selectFrom('attempts').select(['outcome', 'reply']).select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('lane_id', '=', id).where('day', '=', day).where('outcome', '!=', 'accepted');
+    if (outcomes) q = q.where('outcome', 'in', outcomes);
+    const rows = await q.groupBy(['outcome', 'reply']).execute();
+    const merged = new Map<string, ReplyCount>();
+    for (const r of rows) {
+      const reply = replyShape(r.reply ?? `(${r.outcome}, no reply)`);
+      const key = `${r.outcome}|${reply}`;
+      const before = merged.get(key);
+      merged.set(key, { outcome: r.outcome, reply, n: (before?.n ?? 0) + Number(r.n) });
+    }
+    const list = [...merged.values()].sort((a, b) => b.n - a.n || a.reply.localeCompare(b.reply));
+    if (list.length > 0) out.set(id, list);
+  }
+  return out;
+}
+
+/** A reply with the per-message parts (addresses, queue ids) blanked, so the same answer counts once. */
+export function replyShape(reply: string): string {
+  return reply
+    .replace(/<[^<>\s]+@[^<>\s]+>/g, '<…>')
+    .replace(/\b[\w.+=-]+@[\w.-]+\.[a-z]{2,}\b/gi, '…@…')
+    .replace(/\b[0-9A-F]{10,}\b/g, '…')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** A lane's retry queue. */
+export interface LaneQueue {
+  /** Deferred messages waiting for their next try. */
+  readonly waiting: number;
+  readonly inFlight: number;
+  /** When the oldest waiting message was first created (its age = now - this). */
+  readonly oldestAt: number | null;
+  /** The earliest next try among the waiting messages. */
+  readonly nextRetryAt: number | null;
+}
+
+/** Waiting and in-flight messages per lane, with the oldest and the next due. */
+export async function laneQueues(db: Db, plan: string): Promise<Map<number, LaneQueue>> {
+  const rows = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
+    .select(['messages.lane_id', 'messages.status'])
+    .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('messages.created_at').as('oldest'), eb.fn.min('messages.next_attempt_at').as('next')])
+    .where('lanes.plan', '=', plan).where('messages.status', 'in', ['in_flight', 'deferred'])
+    .groupBy(['messages.lane_id', 'messages.status']).execute();
+  const out = new Map<number, { waiting: number; inFlight: number; oldestAt: number | null; nextRetryAt: number | null }>();
+  for (const r of rows) {
+    const e = out.get(r.lane_id) ?? { waiting: 0, inFlight: 0, oldestAt: null, nextRetryAt: null };
+    if (r.status === 'in_flight') e.inFlight = Number(r.n);
+    else {
+      e.waiting = Number(r.n);
+      e.oldestAt = r.oldest === null ? null : Number(r.oldest);
+      e.nextRetryAt = r.next === null ? null : Number(r.next);
+    }
+    out.set(r.lane_id, e);
+  }
+  return out;
+}
