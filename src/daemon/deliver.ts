@@ -8,7 +8,7 @@ import { resolveRoute, type Route } from '../dns/mx.js';
 import type { Plan, PlanIp, Provider } from '../plan/types.js';
 import type { Outcome } from '../store/schema.js';
 import { buildMessage } from '../send/message.js';
-import type { Mailer } from '../send/mailer.js';
+import type { DkimOptions, Mailer } from '../send/mailer.js';
 import { deliverToRoute } from '../send/route.js';
 import { WarmupError } from '../util/errors.js';
 
@@ -102,7 +102,7 @@ export async function deliverOnce(
     localAddress: m.ip.address,
     ehloName: m.ip.ehlo,
     tls: plan.delivery.tls,
-    ...(dkim?.privateKeyPem ? { dkim: { domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.privateKeyPem } } : {}),
+    ...(dkim?.privateKeyPem ? { dkim: dkimKeys(dkim) } : {}),
   });
   const last = records.at(-1)!;
   return {
@@ -110,4 +110,12 @@ export async function deliverOnce(
     mailboxSignal: last.mailboxSignal ?? false, mxHost: last.mx.host, mxAddress: last.mx.address,
     startedAt: last.startedAt, latencyMs: last.latencyMs,
   };
+}
+
+/** The plan's DKIM keys as the mailer takes them: the first key, then the Ed25519 one of dual signing. */
+export function dkimKeys(dkim: NonNullable<Plan['sender']['dkim']>): DkimOptions[] {
+  const keys: DkimOptions[] = [];
+  if (dkim.privateKeyPem) keys.push({ domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.privateKeyPem });
+  if (dkim.ed25519?.privateKeyPem) keys.push({ domainName: dkim.domain, keySelector: dkim.ed25519.selector, privateKey: dkim.ed25519.privateKeyPem });
+  return keys;
 }

@@ -66,15 +66,22 @@ export async function checkSpf(plan: Plan, resolver: Resolver): Promise<{ items:
   return { items, allPass: failing.length === 0 && results.every(({ res }) => res.status.result === 'pass') };
 }
 
-/** DKIM items: the selector record present and carrying the plan's public key. */
+/** DKIM items: each key's selector record present and carrying the plan's public key (both keys of dual signing). */
 export async function checkDkim(plan: Plan, resolver: Resolver): Promise<{ items: PreflightItem[]; ok: boolean }> {
   const dkim = plan.sender.dkim;
   if (!dkim) {
     const d = domainOf(plan.sender.from.address);
     return { ok: false, items: [item('dkim.key', d, 'warn', 'no DKIM key in the plan: Gmail, Yahoo and Microsoft require DKIM for bulk mail', `run \`warmup keygen --out dkim.pem --selector s1 --domain ${d}\` and set sender.dkim`)] };
   }
-  const name = `${dkim.selector}._domainkey.${dkim.domain}`;
-  const pem = dkim.privateKeyPem;
+  const first = await checkDkimKey(dkim.domain, dkim.selector, dkim.privateKeyPem, resolver);
+  if (!dkim.ed25519) return first;
+  // The RSA signature is the one every receiver checks: only it decides `ok` (DMARC), the Ed25519 one is reported beside it.
+  const second = await checkDkimKey(dkim.domain, dkim.ed25519.selector, dkim.ed25519.privateKeyPem, resolver);
+  return { ok: first.ok, items: [...first.items, ...second.items] };
+}
+
+async function checkDkimKey(domain: string, selector: string, pem: string | null, resolver: Resolver): Promise<{ items: PreflightItem[]; ok: boolean }> {
+  const name = `${selector}._domainkey.${domain}`;
   if (pem === null) return { ok: false, items: [item('dkim.key', name, 'warn', 'the DKIM key was not loaded', 'run warmup check with the key in place')] };
   const fix = `publish ${name}. IN TXT ${quoteTxt(dkimRecordValue(pem))}`;
   let record: string | undefined;

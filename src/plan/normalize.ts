@@ -328,30 +328,54 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
   if (s.dkim) {
     const dp = ['sender', 'dkim'] as const;
     if (!isHostname(s.dkim.domain)) err([...dp, 'domain'], `"${s.dkim.domain}" is not a domain name`);
-    if ((s.dkim.private_key_file === undefined) === (s.dkim.private_key_env === undefined)) {
-      err(dp, 'give private_key_file or private_key_env (keys are never inline)');
-    } else if (secrets !== 'load') {
-      // Commands that never sign do not read the key (a fresh checkout has none).
-      dkim = Object.freeze({ domain: s.dkim.domain.toLowerCase(), selector: s.dkim.selector, privateKeyPem: null });
-      if (s.dkim.private_key_file !== undefined) secretPath([...dp, 'private_key_file'], s.dkim.private_key_file, 'the DKIM private key', `\`warmup keygen --out $FILE --selector ${s.dkim.selector} --domain ${s.dkim.domain}\` creates one`);
-      else if (secrets === 'check' && opts.env[s.dkim.private_key_env!] === undefined) {
-        warn([...dp, 'private_key_env'], `warmup start will need environment variable ${s.dkim.private_key_env} (the DKIM private key, PEM)`);
+    /**
+     * One key of the plan: undefined when it is missing or broken (reported), its PEM when loaded,
+     * null when secrets are not loaded (commands that never sign; a fresh checkout has none).
+     */
+    const dkimKey = (path: KeyPath, k: { selector: string; private_key_file?: string | undefined; private_key_env?: string | undefined }, type: 'rsa or ed25519' | 'ed25519'): string | null | undefined => {
+      if ((k.private_key_file === undefined) === (k.private_key_env === undefined)) {
+        err(path, 'give private_key_file or private_key_env (keys are never inline)');
+        return undefined;
       }
-    } else {
-      let pem: string | null = null;
-      if (s.dkim.private_key_file !== undefined) pem = readText([...dp, 'private_key_file'], s.dkim.private_key_file);
-      else {
-        pem = opts.env[s.dkim.private_key_env!] ?? null;
-        if (pem === null) err([...dp, 'private_key_env'], `environment variable ${s.dkim.private_key_env} is not set`);
-      }
-      if (pem !== null) {
-        try {
-          createPrivateKey(pem);
-          dkim = Object.freeze({ domain: s.dkim.domain.toLowerCase(), selector: s.dkim.selector, privateKeyPem: pem });
-        } catch {
-          err([...dp, s.dkim.private_key_file !== undefined ? 'private_key_file' : 'private_key_env'], 'is not a PEM private key');
+      const keygen = `\`warmup keygen --out $FILE --selector ${k.selector} --domain ${s.dkim!.domain}${type === 'ed25519' ? ' --type ed25519' : ''}\` creates one`;
+      if (secrets !== 'load') {
+        if (k.private_key_file !== undefined) secretPath([...path, 'private_key_file'], k.private_key_file, 'the DKIM private key', keygen);
+        else if (secrets === 'check' && opts.env[k.private_key_env!] === undefined) {
+          warn([...path, 'private_key_env'], `warmup start will need environment variable ${k.private_key_env} (the DKIM private key, PEM)`);
         }
+        return null;
       }
+      let pem: string | null = null;
+      const keyPath: KeyPath = [...path, k.private_key_file !== undefined ? 'private_key_file' : 'private_key_env'];
+      if (k.private_key_file !== undefined) pem = readText(keyPath, k.private_key_file);
+      else {
+        pem = opts.env[k.private_key_env!] ?? null;
+        if (pem === null) err(keyPath, `environment variable ${k.private_key_env} is not set`);
+      }
+      if (pem === null) return undefined;
+      let keyType: string | undefined;
+      try {
+        keyType = createPrivateKey(pem).asymmetricKeyType;
+      } catch {
+        err(keyPath, 'is not a PEM private key');
+        return undefined;
+      }
+      if (type === 'ed25519' ? keyType !== 'ed25519' : keyType !== 'rsa' && keyType !== 'ed25519') {
+        err(keyPath, `is a ${keyType} key; expected ${type === 'ed25519' ? 'an Ed25519 key' : 'an RSA or Ed25519 key'}`);
+        return undefined;
+      }
+      return pem;
+    };
+    const pem = dkimKey(dp, s.dkim, 'rsa or ed25519');
+    let ed25519: { selector: string; privateKeyPem: string | null } | null = null;
+    if (s.dkim.ed25519) {
+      const ep = [...dp, 'ed25519'] as const;
+      if (s.dkim.ed25519.selector === s.dkim.selector) err([...ep, 'selector'], 'needs a selector of its own: each key is published at its own selector');
+      const edPem = dkimKey(ep, s.dkim.ed25519, 'ed25519');
+      if (edPem !== undefined) ed25519 = Object.freeze({ selector: s.dkim.ed25519.selector, privateKeyPem: edPem });
+    }
+    if (pem !== undefined && (ed25519 !== null || !s.dkim.ed25519)) {
+      dkim = Object.freeze({ domain: s.dkim.domain.toLowerCase(), selector: s.dkim.selector, privateKeyPem: pem, ...(ed25519 ? { ed25519 } : {}) });
     }
     const fromDomain = s.from.address.split('@')[1]?.toLowerCase() ?? '';
     if (isHostname(s.dkim.domain) && fromDomain && fromDomain !== s.dkim.domain.toLowerCase() && !fromDomain.endsWith(`.${s.dkim.domain.toLowerCase()}`)) {

@@ -180,6 +180,12 @@ export const planSchema = z.strictObject({
       selector: z.string().min(1),
       private_key_file: z.string().min(1).optional(),
       private_key_env: z.string().min(1).optional(),
+      /** A second, Ed25519 key (RFC 8463) signing beside the first (dual signing): its own selector, same domain. */
+      ed25519: z.strictObject({
+        selector: z.string().min(1),
+        private_key_file: z.string().min(1).optional(),
+        private_key_env: z.string().min(1).optional(),
+      }).optional(),
     }).optional(),
     unsubscribe: z.strictObject({ url: z.string(), mailto: z.string().optional() }),
   }),

@@ -110,7 +110,13 @@ export interface Plan {
     readonly envelopeFrom: string;
     readonly replyTo: string | null;
     /** `privateKeyPem` is null when the plan was loaded without secrets (commands that never sign). */
-    readonly dkim: { readonly domain: string; readonly selector: string; readonly privateKeyPem: string | null } | null;
+    readonly dkim: {
+      readonly domain: string;
+      readonly selector: string;
+      readonly privateKeyPem: string | null;
+      /** Dual signing: an Ed25519 key (RFC 8463) signing beside the first key, under its own selector. */
+      readonly ed25519?: { readonly selector: string; readonly privateKeyPem: string | null } | null;
+    } | null;
     readonly unsubscribe: { readonly url: string; readonly mailto: string | null };
   };
   readonly ips: readonly PlanIp[];

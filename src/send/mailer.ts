@@ -3,8 +3,7 @@
  * MX and reports one attempt record per recipient. Outcomes are data: send()
  * never rejects.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
-import DKIM from 'nodemailer/lib/dkim';
+import { type KeyObject } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -12,10 +11,11 @@ import { classifyAttempt, type Classification } from './classify.js';
 import type { MessageFields } from './message.js';
 import { KeyedPool, type PoolLimits } from './pool.js';
 import { SmtpSession, type SessionTimeouts, type TlsMode } from './session.js';
+import { createSigningPool, type Signer, type SigningKey } from './signing-pool.js';
 
 export type { TlsMode, SessionTimeouts, PoolLimits };
 
-/** DKIM signing key. */
+/** DKIM signing key: RSA or Ed25519 (RFC 8463); the algorithm follows the key. */
 export interface DkimOptions {
   readonly domainName: string;
   readonly keySelector: string;
@@ -39,8 +39,8 @@ export interface SendRequest {
   readonly address?: string;
   readonly port: number;
   readonly tls: TlsMode;
-  /** Sign with DKIM when given. */
-  readonly dkim?: DkimOptions;
+  /** Sign with DKIM when given; several keys give several signatures (RSA beside Ed25519: dual signing). */
+  readonly dkim?: DkimOptions | readonly DkimOptions[];
   /** Overrides of the mailer's default timeouts for a connection this send opens. */
   readonly timeouts?: Partial<SessionTimeouts>;
 }
@@ -82,6 +82,11 @@ export interface SmtpMailerOptions {
   /** Per (source IP, MX host, port). Defaults: 2 connections, 50 messages each, 5 s idle. */
   readonly pool?: Partial<PoolLimits>;
   readonly logger?: Logger;
+  /**
+   * Signs DKIM off the event loop. Default: a worker pool sized to the cores,
+   * started on the first signed send and stopped by close().
+   */
+  readonly signer?: Signer;
 }
 
 const DEFAULT_TIMEOUTS: SessionTimeouts = { connect: 30_000, greeting: 60_000, socket: 120_000 };
@@ -102,8 +107,9 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
   const timeouts = Object.freeze({ ...DEFAULT_TIMEOUTS, ...options.timeouts });
   const pool = new KeyedPool<SmtpSession>({ ...DEFAULT_POOL, ...options.pool });
   const logger = options.logger?.child({ component: 'mailer' });
-  // Parsing the PEM cost as much as signing (~0.6 ms a message): parse each key once.
-  const keys = new Map<string, KeyObject>();
+  let signer = options.signer ?? null;
+  const ownSigner = !options.signer;
+  const signing = (): Signer => (signer ??= createSigningPool({ ...(logger ? { logger } : {}) }));
 
   async function send(request: SendRequest): Promise<AttemptRecord[]> {
     const records = (
@@ -128,7 +134,7 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
 
     let message: Buffer;
     try {
-      message = await prepare(request, keys);
+      message = await prepare(request, signing, clock.now());
     } catch (error) {
       // A local problem (bad key, bad fields): nothing was sent, retrying the
       // same input will not help. Reported at 'connect', the first stage.
@@ -172,36 +178,35 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
 
   return Object.freeze({
     send,
-    close: async () => pool.close(),
+    close: async () => {
+      await pool.close();
+      if (ownSigner && signer) await signer.close();
+    },
   });
 }
 
 /** Compose (when given fields) and DKIM-sign the message bytes. */
-async function prepare(request: SendRequest, keys: Map<string, KeyObject>): Promise<Buffer> {
+async function prepare(request: SendRequest, signer: () => Signer, now: number): Promise<Buffer> {
   const raw =
     'raw' in request.message
       ? Buffer.from(request.message.raw)
       : await new MailComposer({ ...request.message.fields, headers: { ...request.message.fields.headers } }).compile().build();
   if (!request.dkim) return raw;
-  // Checked here because nodemailer's signer silently leaves a message
-  // unsigned when the key is unusable.
-  const key = request.dkim.privateKey;
-  let privateKey: KeyObject;
-  if (typeof key === 'string') {
-    privateKey = keys.get(key) ?? createPrivateKey(key);
-    if (keys.size < 16) keys.set(key, privateKey);
-  } else {
-    privateKey = key;
-  }
-  if (privateKey.type !== 'private') throw Object.assign(new Error('DKIM key is not a private key'), { code: 'EDKIM' });
-  const signed = new DKIM({ domainName: request.dkim.domainName, keySelector: request.dkim.keySelector, privateKey }).sign(raw);
-  const chunks: Buffer[] = [];
-  for await (const chunk of signed) chunks.push(Buffer.from(chunk as Buffer));
-  const out = Buffer.concat(chunks);
-  if (!/^DKIM-Signature:/im.test(out.subarray(0, out.indexOf('\r\n\r\n')).toString('latin1'))) {
-    throw Object.assign(new Error('DKIM signing produced no signature'), { code: 'EDKIM' });
-  }
-  return out;
+  const list: readonly DkimOptions[] = Array.isArray(request.dkim) ? request.dkim : [request.dkim as DkimOptions];
+  const keys = list.map<SigningKey>((d) => ({ domain: d.domainName, selector: d.keySelector, pem: pemOf(d.privateKey) }));
+  const signatures = await signer().signatures(raw, keys, now);
+  if (!signatures.startsWith('DKIM-Signature:')) throw Object.assign(new Error('DKIM signing produced no signature'), { code: 'EDKIM' });
+  return Buffer.concat([Buffer.from(signatures, 'latin1'), raw]);
+}
+
+const pems = new WeakMap<KeyObject, string>();
+
+function pemOf(key: string | KeyObject): string {
+  if (typeof key === 'string') return key;
+  if (key.type !== 'private') throw Object.assign(new Error('DKIM key is not a private key'), { code: 'EDKIM' });
+  let pem = pems.get(key);
+  if (!pem) pems.set(key, (pem = key.export({ type: 'pkcs8', format: 'pem' }).toString()));
+  return pem;
 }
 
 function isStaleConnection(c: Classification): boolean {

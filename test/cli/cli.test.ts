@@ -113,6 +113,19 @@ describe('the warmup command', () => {
     expect((await run('keygen', '--out', out, '--if-missing')).code).toBe(0);
   });
 
+  it('keygen --type ed25519 writes an Ed25519 key and prints its RFC 8463 record (the raw 32-byte key)', async () => {
+    const out = join(dir, 'keys', 'ed.pem');
+    const r = await run('keygen', '--out', out, '--selector', 'e1', '--domain', 'example.com', '--type', 'ed25519');
+    expect(r.code).toBe(0);
+    const p = r.out.match(/e1\._domainkey\.example\.com\. IN TXT \( "v=DKIM1; k=ed25519; p=([A-Za-z0-9+/=]+)"/)![1]!;
+    expect(Buffer.from(p, 'base64')).toHaveLength(32);
+    const { readFileSync } = await import('node:fs');
+    const { createPrivateKey } = await import('node:crypto');
+    expect(createPrivateKey(readFileSync(out, 'utf8')).asymmetricKeyType).toBe('ed25519');
+    expect((await run('keygen', '--out', join(dir, 'keys', 'ed2.pem'), '--type', 'ed25519', '--bits', '2048')).code).toBe(2);
+    expect((await run('keygen', '--out', join(dir, 'keys', 'dsa.pem'), '--type', 'dsa')).code).toBe(2);
+  });
+
   it('runs as a real process through its bin entry', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'validate', join(fixtureDir, 'valid.yaml')], { cwd: root });
     expect(stdout).toContain('valid plan "fixture"');

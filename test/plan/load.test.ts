@@ -42,6 +42,17 @@ describe('loadPlan on a valid plan', () => {
     expect(viaFile.ok).toBe(true);
   });
 
+  it('reads a second, Ed25519 key for dual signing and refuses an RSA key or a shared selector there', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const rsa = testKeyPem();
+    const ed = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const dual = (selector: string) => mutate('  unsubscribe:', `  dkim:\n    domain: news.example.com\n    selector: s1\n    private_key_env: DKIM_PEM\n    ed25519: { selector: ${selector}, private_key_env: DKIM_ED }\n  unsubscribe:`);
+    const r = load(dual('e1'), { DKIM_PEM: rsa, DKIM_ED: ed });
+    expect(r.ok && r.plan.sender.dkim).toMatchObject({ selector: 's1', privateKeyPem: rsa, ed25519: { selector: 'e1', privateKeyPem: ed } });
+    expect(errorsOf(dual('e1'), { DKIM_PEM: rsa, DKIM_ED: rsa })).toEqual([expect.stringMatching(/sender\.dkim\.ed25519\.private_key_env: is a rsa key; expected an Ed25519 key$/)]);
+    expect(errorsOf(dual('s1'), { DKIM_PEM: rsa, DKIM_ED: ed })).toEqual([expect.stringMatching(/sender\.dkim\.ed25519\.selector: needs a selector of its own/)]);
+  });
+
   it('derives the growth of a reach curve so launch day gets the reach volume', () => {
     const r = load(mutate('default: { start: 10, growth: 1.5, cap: 40 }', 'default: { start: 10, reach: 1000 }'));
     expect(r.ok).toBe(true);

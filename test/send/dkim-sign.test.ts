@@ -1,0 +1,93 @@
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { dkimVerify } from 'mailauth';
+import { describe, expect, it } from 'vitest';
+import { dkimRecordValue } from '../../src/dns/auth-records.js';
+import { dkimSignatures, relaxedBody, relaxedHeader } from '../../src/send/dkim-sign.js';
+
+const T0 = Date.parse('2026-12-01T08:00:00Z');
+const rsaPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const edPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const rsa = { domain: 'example.test', selector: 'r1', key: createPrivateKey(rsaPem) };
+const ed = { domain: 'example.test', selector: 'e1', key: createPrivateKey(edPem) };
+const records = new Map([[`r1._domainkey.example.test`, dkimRecordValue(rsaPem)], [`e1._domainkey.example.test`, dkimRecordValue(edPem)]]);
+
+/** mailauth's verifier, with the two keys' records as its DNS. */
+async function verify(message: Buffer) {
+  const res = await dkimVerify(message, {
+    curTime: new Date(T0 + 60_000),
+    resolver: async (name: string, rrtype: string) => {
+      const r = records.get(name);
+      if (rrtype !== 'TXT' || !r) throw Object.assign(new Error(`no ${rrtype} ${name}`), { code: 'ENOTFOUND' });
+      return [[r]];
+    },
+  });
+  return res.results.map((r) => ({ selector: r.selector, algo: (r as unknown as { algo: string }).algo, result: r.status.result }));
+}
+
+const MESSAGE = Buffer.from([
+  'From: Example <news@example.test>',
+  'To: seed@seeds.test',
+  'Subject: A subject folded',
+  '\tover two lines  with   runs of space ',
+  'Date: Tue, 01 Dec 2026 08:00:00 +0000',
+  'Message-ID: <w1@example.test>',
+  'MIME-Version: 1.0',
+  'Content-Type: text/plain; charset=utf-8',
+  'List-Unsubscribe: <https://example.test/u/w1>',
+  'List-Unsubscribe-Post: List-Unsubscribe=One-Click',
+  'X-Warmup-Id: w1',
+  '',
+  'Hello  there,   ',
+  '',
+  'a line with trailing tabs\t\t',
+  '',
+  '',
+].join('\r\n'));
+
+function signed(message: Buffer, keys: { domain: string; selector: string; key: KeyObject }[]): Buffer {
+  return Buffer.concat([Buffer.from(dkimSignatures(message, keys, T0), 'latin1'), message]);
+}
+
+describe('DKIM signatures', () => {
+  it('an RSA-SHA256 signature verifies with mailauth, and a changed body does not', async () => {
+    const out = signed(MESSAGE, [rsa]);
+    expect(await verify(out)).toEqual([{ selector: 'r1', algo: 'rsa-sha256', result: 'pass' }]);
+    expect((await verify(Buffer.from(out.toString('latin1').replace('Hello', 'Hallo'), 'latin1')))[0]!.result).not.toBe('pass');
+  });
+
+  it('an Ed25519-SHA256 signature (RFC 8463) verifies with mailauth', async () => {
+    expect(await verify(signed(MESSAGE, [ed]))).toEqual([{ selector: 'e1', algo: 'ed25519-sha256', result: 'pass' }]);
+  });
+
+  it('dual signing puts both signatures on the message and both verify', async () => {
+    const out = signed(MESSAGE, [rsa, ed]);
+    expect(out.toString('latin1').match(/^DKIM-Signature:/gm)).toHaveLength(2);
+    expect(await verify(out)).toEqual([
+      { selector: 'r1', algo: 'rsa-sha256', result: 'pass' },
+      { selector: 'e1', algo: 'ed25519-sha256', result: 'pass' },
+    ]);
+  });
+
+  it('signs the one-click unsubscribe headers and over-signs From', () => {
+    const header = dkimSignatures(MESSAGE, [rsa], T0).replace(/\r\n\s+/g, ' ');
+    expect(header).toMatch(/h=from:to:subject:date:message-id:mime-version:content-type:list-unsubscribe:list-unsubscribe-post:x-warmup-id:from;/);
+    expect(header).toContain(`t=${T0 / 1000};`);
+  });
+
+  it('a header whose value changes only in folding and spacing still verifies (relaxed)', async () => {
+    const out = signed(MESSAGE, [rsa]).toString('latin1').replace('Subject: A subject folded\r\n\tover two lines', 'Subject:   A subject folded over  two lines');
+    expect((await verify(Buffer.from(out, 'latin1')))[0]!.result).toBe('pass');
+  });
+
+  it('signs a message without a body', async () => {
+    const bare = Buffer.from('From: news@example.test\r\nSubject: empty\r\n\r\n');
+    expect((await verify(signed(bare, [rsa, ed]))).map((r) => r.result)).toEqual(['pass', 'pass']);
+  });
+
+  it('canonicalizes as RFC 6376 3.4.6 shows', () => {
+    expect(relaxedHeader('SUBJect :  AbC\r\n\tdef  ')).toBe('subject:AbC def\r\n');
+    expect(relaxedBody(Buffer.from(' C \r\nD \t E\r\n\r\n\r\n')).toString()).toBe(' C\r\nD E\r\n');
+    expect(relaxedBody(Buffer.from('\r\n\r\n'))).toHaveLength(0);
+    expect(relaxedBody(Buffer.from('no final newline')).toString()).toBe('no final newline\r\n');
+  });
+});
