@@ -20,8 +20,8 @@ export function canBind(ip: string): Promise<{ ok: true } | { ok: false; code: s
 
 const norm = (name: string) => name.toLowerCase().replace(/\.$/, '');
 
-/** Bind, PTR, FCrDNS and EHLO items for one IP. */
-export async function checkIp(ip: PlanIp, resolver: Resolver): Promise<PreflightItem[]> {
+/** Bind, PTR, FCrDNS and EHLO items for one IP; with `resolver` null (it is broken) only the bind. */
+export async function checkIp(ip: PlanIp, resolver: Resolver | null): Promise<PreflightItem[]> {
   const out: PreflightItem[] = [];
   const a = ip.address;
   const bind = await canBind(a);
@@ -29,6 +29,7 @@ export async function checkIp(ip: PlanIp, resolver: Resolver): Promise<Preflight
     ? item('ip.bind', a, 'pass', 'bindable on this host')
     : item('ip.bind', a, 'fail', `cannot bind to ${a} (${bind.code}): not an address of this host`, `add ${a} to an interface (e.g. ip addr add ${a}/32 dev eth0) or remove it from the plan`));
 
+  if (resolver === null) return out;
   let ptrs: string[] = [];
   try {
     ptrs = (await resolver.reverse(a)).map(norm);
@@ -80,8 +81,11 @@ export function dnsblItems(ips: readonly string[], report: DnsblReport): Preflig
       out.push(item('ip.dnsbl', ip, 'fail', `listed in ${where}${listed[0]!.txt ? `: ${listed[0]!.txt}` : ''}`, `request removal at each list (see the TXT reason); do not send from ${ip} until de-listed`));
     } else if (unknown.length) {
       out.push(item('ip.dnsbl', ip, 'warn', `not listed where asked; no usable answer from ${unknown.map((r) => `${r.zone} (${r.meaning})`).join(', ')}`, 'run `warmup dnsbl` again; use your own recursive resolver'));
+    } else if (!mine.some((r) => r.status === 'clear')) {
+      // Every zone broken (or none asked): nothing says the IP is clean.
+      out.push(item('ip.dnsbl', ip, 'unknown', 'not known: no trusted DNSBL zone answered (see dnsbl.zone above)', 'fix the resolver or the zones, then run `warmup dnsbl`'));
     } else {
-      out.push(item('ip.dnsbl', ip, 'pass', `not listed in ${mine.filter((r) => r.status === 'clear').map((r) => r.zone).join(', ') || 'any trusted zone'}`));
+      out.push(item('ip.dnsbl', ip, 'pass', `not listed in ${mine.filter((r) => r.status === 'clear').map((r) => r.zone).join(', ')}`));
     }
   }
   return out;

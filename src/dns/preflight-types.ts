@@ -4,7 +4,8 @@ export interface PreflightItem {
   readonly id: string;
   /** What was checked: an IP, a domain, a provider. */
   readonly subject: string;
-  readonly status: 'pass' | 'warn' | 'fail';
+  /** `unknown`: could not be checked (the resolver or every DNSBL zone is broken): neither ok nor failed. */
+  readonly status: 'pass' | 'warn' | 'unknown' | 'fail';
   readonly message: string;
   /** One line that fixes a warning or failure (often the exact DNS record to publish). */
   readonly fix?: string;
@@ -12,9 +13,10 @@ export interface PreflightItem {
 
 export type PreflightStatus = PreflightItem['status'];
 
-/** The worst status of a list: fail > warn > pass. */
+/** The worst status of a list: fail > warn > unknown > pass (an unknown is not an ok). */
 export function worstOf(items: readonly Pick<PreflightItem, 'status'>[]): PreflightStatus {
-  return items.some((i) => i.status === 'fail') ? 'fail' : items.some((i) => i.status === 'warn') ? 'warn' : 'pass';
+  for (const s of ['fail', 'warn', 'unknown'] as const) if (items.some((i) => i.status === s)) return s;
+  return 'pass';
 }
 
 /** Builds an item, leaving `fix` out when there is none. */

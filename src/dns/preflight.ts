@@ -43,6 +43,17 @@ export interface PreflightResult {
  */
 export async function runPreflight(plan: Plan, o: PreflightOptions): Promise<PreflightResult> {
   const ips = plan.ips.map((i) => i.address);
+  const health = await resolverHealth(plan, o.resolver);
+  if (!health.ok) {
+    // One cause, said once: every check that needs DNS is unknown, not failed and not ok.
+    const items: PreflightItem[] = [health.item];
+    for (const ip of plan.ips) items.push(...await checkIp(ip, null));
+    const dependent = [...ips.flatMap((ip) => ['ip.ptr', 'ip.fcrdns', 'ip.ehlo', ...(o.skipDnsbl ? [] : ['ip.dnsbl'])].map((id) => [id, ip] as const)),
+      ['spf', plan.sender.from.address.split('@')[1] ?? ''] as const, ['dkim', plan.sender.dkim?.domain ?? ''] as const,
+      ['dmarc', plan.sender.from.address.split('@')[1] ?? ''] as const, ...plan.providers.map((p) => ['mx', p.name] as const)];
+    for (const [id, subject] of dependent) items.push(item(id, subject, 'unknown', 'not checked: the resolver is broken (see dns.resolver)'));
+    return { checkedAt: o.now, items, worst: worstOf(items) };
+  }
   const checker = o.dnsbl ?? new DnsblChecker({ resolver: o.resolver, queriesPerSecond: plan.dnsbl.queriesPerSecond });
   const [ipItems, dnsbl, spf, dkim, routes] = await Promise.all([
     Promise.all(plan.ips.map((ip) => checkIp(ip, o.resolver))),
@@ -71,6 +82,35 @@ export async function runPreflight(plan: Plan, o: PreflightOptions): Promise<Pre
     }
   }
   return { checkedAt: o.now, items, worst: worstOf(items) };
+}
+
+/**
+ * Asks the resolver for names that must exist (each provider's first domain's MX, the From
+ * domain's TXT): when none gets an answer (every lookup SERVFAIL, timed out or refused; an
+ * NXDOMAIN is an answer), the resolver is broken and nothing else DNS says can be trusted.
+ */
+async function resolverHealth(plan: Plan, resolver: Resolver): Promise<{ ok: true } | { ok: false; item: PreflightItem }> {
+  const from = plan.sender.from.address.split('@')[1] ?? '';
+  const probes: Array<[string, () => Promise<unknown>]> = [
+    ...plan.providers.slice(0, 4).map((p) => [`MX ${p.domains[0]}`, () => resolver.resolveMx(p.domains[0]!)] as [string, () => Promise<unknown>]),
+    [`TXT ${from}`, () => resolver.resolveTxt(from)],
+  ];
+  const errors: string[] = [];
+  for (const [name, ask] of probes) {
+    try {
+      await ask();
+      return { ok: true };
+    } catch (err) {
+      if (!(err instanceof WarmupError && err.code === 'DNS_TEMPFAIL')) return { ok: true }; // an answer (NXDOMAIN...): the resolver works
+      errors.push(`${name}: ${err.message}`);
+    }
+  }
+  const servers = plan.delivery.dnsServers.length ? plan.delivery.dnsServers.join(', ') : 'the system resolver (/etc/resolv.conf)';
+  return {
+    ok: false,
+    item: item('dns.resolver', servers, 'fail', `the resolver is broken: no answer for names that must exist (${errors.join('; ')})`,
+      'fix the resolver: delivery.dns_servers, or /etc/resolv.conf on this host; then run warmup check again'),
+  };
 }
 
 async function providerRoutes(plan: Plan, resolver: Resolver): Promise<Array<{ provider: string; route: Route | null; item: PreflightItem }>> {

@@ -35,6 +35,34 @@ const find = (items: readonly PreflightItem[], id: string, subject: string) => {
   return it;
 };
 
+describe('diagnoses that blame the right thing', () => {
+  const good = () => preflightPlan(z, {
+    name: 'pf-diag', from: `hello@${z.good}`, envelope: `bounces@em.${z.good}`, dkimDomain: z.good,
+    ips: [['127.0.0.17', 'mta17.warmup.test']],
+  });
+
+  it('a dead resolver: says the resolver is broken once and marks every DNS check unknown, nothing about PTRs or domain lists', async () => {
+    // Nothing listens on 127.0.0.57:53: every query is refused.
+    const dead = createDnsResolver({ servers: ['127.0.0.57'], timeoutMs: 300, tries: 1 });
+    const r = await runPreflight(plan(good()), { resolver: dead, connect: false, now: NOW });
+    const fails = r.items.filter((i) => i.status === 'fail');
+    expect(fails.map((i) => i.id)).toEqual(['dns.resolver']);
+    expect(fails[0]!.message).toMatch(/the resolver is broken: no answer for names that must exist \(MX postfix\.test: /);
+    expect(find(r.items, 'ip.bind', '127.0.0.17').status).toBe('pass');
+    for (const [id, subject] of [['ip.ptr', '127.0.0.17'], ['ip.fcrdns', '127.0.0.17'], ['ip.dnsbl', '127.0.0.17'], ['mx', 'postfix'], ['spf', z.good]]) {
+      expect(find(r.items, id!, subject!).status).toBe('unknown');
+    }
+    expect(JSON.stringify(r.items)).not.toMatch(/owner of the address block|domain list of providers/);
+    expect(r.worst).toBe('fail');
+  });
+
+  it('every DNSBL zone broken: the IP is not "ok, not listed" but unknown', async () => {
+    const r = await runPreflight(plan(good().replace('zones: [zen.dnsbl.test]', 'zones: [broken.dnsbl.test]')), { resolver, connect: false, now: NOW });
+    expect(find(r.items, 'dnsbl.zone', 'broken.dnsbl.test').status).toBe('warn');
+    expect(find(r.items, 'ip.dnsbl', '127.0.0.17')).toMatchObject({ status: 'unknown', message: expect.stringMatching(/^not known: no trusted DNSBL zone answered/) });
+  });
+});
+
 describe('runPreflight against the loopback DNS', () => {
   it('passes a sender whose PTR, SPF (ip4, include -> a, redirect), DKIM and DMARC are right', async () => {
     const p = plan(preflightPlan(z, {

@@ -18,9 +18,13 @@ resolver (delivery.dns_servers).
               session from a plan IP: greeting, EHLO, STARTTLS offered
 Each warning or failure comes with a one-line fix.
 
-Exit status: 0 all pass, 1 warnings only, 2 a failure (or bad input).`;
+A broken resolver is said once (dns.resolver) and every check that needs DNS is
+then unknown (??), neither ok nor failed; an IP is unknown on the DNSBLs when
+no trusted zone answered.
 
-const MARK = { pass: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
+Exit status: 0 all pass, 1 warnings or unknowns only, 2 a failure (or bad input).`;
+
+const MARK = { pass: 'ok  ', warn: 'WARN', unknown: '??  ', fail: 'FAIL' } as const;
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean' }, connect: { type: 'boolean' }, 'no-dnsbl': { type: 'boolean' } }, usage, io);
@@ -29,7 +33,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { plan } = loadOrExit(file, io, { secrets: 'load' });
   const resolver = createDnsResolver({ ...(plan.delivery.dnsServers.length ? { servers: plan.delivery.dnsServers } : {}), timeoutMs: 2000, tries: 2 });
   const r = await runPreflight(plan, { resolver, connect: Boolean(values.connect), now: Date.now(), skipDnsbl: Boolean(values['no-dnsbl']) });
-  const code = r.worst === 'fail' ? 2 : r.worst === 'warn' ? 1 : 0;
+  const code = r.worst === 'fail' ? 2 : r.worst === 'pass' ? 0 : 1;
   if (values.json) {
     io.out(JSON.stringify({ plan: plan.name, worst: r.worst, items: r.items }, null, 2));
     return code;
@@ -47,5 +51,5 @@ export function renderPreflight(planName: string, r: PreflightResult, only?: Rea
     return i.fix ? `${head}\n      ${' '.repeat(width)}  fix: ${i.fix}` : head;
   });
   const count = (s: string) => r.items.filter((i) => i.status === s).length;
-  return `Preflight for "${planName}"\n${lines.join('\n')}\n\n${count('pass')} passed, ${count('warn')} warning${count('warn') === 1 ? '' : 's'}, ${count('fail')} failed`;
+  return `Preflight for "${planName}"\n${lines.join('\n')}\n\n${count('pass')} passed, ${count('warn')} warning${count('warn') === 1 ? '' : 's'}, ${count('unknown') ? `${count('unknown')} unknown, ` : ''}${count('fail')} failed`;
 }

@@ -57,7 +57,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const log = createLogger({ level }).child({ plan: plan.name });
   const resolver = createDnsResolver({ ...(plan.delivery.dnsServers.length ? { servers: plan.delivery.dnsServers } : {}) });
   const preflight = await runPreflight(plan, { resolver, connect: false, now: from ?? Date.now(), skipDnsbl: true });
-  if (preflight.worst !== 'pass') io.err(renderPreflight(plan.name, preflight, ['warn', 'fail']));
+  if (preflight.worst !== 'pass') io.err(renderPreflight(plan.name, preflight, ['warn', 'unknown', 'fail']));
   if (preflight.worst === 'fail') {
     if (!values.force) { io.err('warmup start: refused: the preflight failed (fix the items above, or start with --force)'); throw new ExitError(2); }
     log.warn({ failed: preflight.items.filter((i) => i.status === 'fail').map((i) => `${i.id} ${i.subject}`) }, 'starting despite a failed preflight (--force)');
