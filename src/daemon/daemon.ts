@@ -41,6 +41,8 @@ export interface DaemonOptions {
   readonly drainMs?: number;
   /** Clock speed, recorded with the run. */
   readonly speed?: number;
+  /** The single-daemon lease the caller acquired (src/store/lease.ts): renewed while running, released at stop. */
+  readonly lease?: { readonly token: string; readonly heartbeatMs: number } | null;
 }
 
 interface OpenDay {
@@ -89,7 +91,9 @@ const hourKey = (now: number): string => new Date(now).toISOString().slice(0, 13
 export type StopReason = 'SIGTERM' | 'SIGINT' | 'plan complete' | 'error';
 
 export class Daemon {
-  readonly #o: Required<Omit<DaemonOptions, 'speed'>> & { speed: number };
+  readonly #o: Required<Omit<DaemonOptions, 'speed' | 'lease'>> & { speed: number; lease: DaemonOptions['lease'] };
+  /** Wall-clock time of the last lease heartbeat. */
+  #beatAt = Date.now();
   readonly #lanes: Lane[] = [];
   readonly #byId = new Map<number, Lane>();
   readonly #inFlight = new Set<Promise<void>>();
@@ -114,7 +118,7 @@ export class Daemon {
   #nextRetry: number | null = 0;
 
   constructor(options: DaemonOptions) {
-    this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, ...options };
+    this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, lease: null, ...options };
     this.#routes = new RouteCache(options.plan, options.resolver);
     this.#rules = new RuleEngine(effectiveRules(options.plan), options.plan.policy.breaker);
     this.stopped = new Promise((resolve) => { this.#done = resolve; });
@@ -143,6 +147,8 @@ export class Daemon {
       this.#byId.set(row.id, lane);
     }
     this.#runId = await q.startRun(db, { plan: plan.name, planFile: plan.file, host: hostname(), pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
+    // Days whose window ended while no daemon ran are decided now, not when the next one opens.
+    await this.#decideEnded(now);
     log.info({ run: this.#runId, lanes: this.#lanes.length, at: new Date(now).toISOString(), speed: this.#o.speed }, 'warmup started');
     if (options.ticker !== false) this.#ticker = startTicker(this.#o.tickMs, () => this.tick(), (e) => log.error({ err: e }, 'tick failed'));
   }
@@ -160,11 +166,12 @@ export class Daemon {
     const sendingIps = new Set(this.#o.plan.ips.filter((ip) => isSendingDay(this.#o.plan, ip, ctx.date)).map((ip) => ip.address));
     for (const lane of this.#lanes) {
       await this.#sendDue(lane, ctx, now, sendingIps.has(lane.ip.address));
-      await this.#closeDayIfOver(lane, ctx, now);
       this.#logHour(lane, hour);
     }
     await this.#sendRetries(now);
-    if (ctx.afterRamp && this.#inFlight.size === 0 && (await q.pendingRetries(this.#o.db, this.#o.plan.name)) === 0) {
+    const undecided = await this.#decideEnded(now);
+    await this.#heartbeat();
+    if (ctx.afterRamp && this.#inFlight.size === 0 && undecided === 0 && (await q.pendingRetries(this.#o.db, this.#o.plan.name, [...this.#byId.keys()])) === 0) {
       this.#o.log.info({ launch: this.#o.plan.launch }, 'launch day reached and nothing left to retry: the warm-up is complete');
       void this.stop('plan complete');
     }
@@ -315,13 +322,34 @@ export class Daemon {
     return lane.day;
   }
 
-  async #closeDayIfOver(lane: Lane, ctx: DayContext, now: number): Promise<void> {
-    const day = lane.day;
-    if (!day || day.decided) return;
-    if (now < day.until + this.#graceMs) return;
-    const row = await q.getLaneDay(this.#o.db, lane.row.id, day.date);
-    if (row && row.decision === null) await this.#decide(lane, row, now);
-    day.decided = true;
+  /**
+   * Decides every undecided lane-day whose window has ended, whenever it
+   * ended (also while the daemon was down, also after the last ramp day):
+   * once the day's retries have settled, or at the plan's retry grace after
+   * the window at the latest. Returns how many ended days still wait.
+   */
+  async #decideEnded(now: number): Promise<number> {
+    const { db, plan } = this.#o;
+    let waiting = 0;
+    for (const row of await q.undecidedDays(db, plan.name, now - this.#graceMs)) {
+      const lane = this.#byId.get(row.lane_id);
+      if (!lane) continue; // a lane the plan no longer has: nothing to decide it by
+      const settled = now >= row.spread_until + plan.policy.retryGraceMs || (await q.unsettledMessages(db, row.lane_id, row.day)) === 0;
+      if (!settled) { waiting++; continue; }
+      await this.#decide(lane, row, now);
+      if (lane.day?.date === row.day) lane.day.decided = true;
+    }
+    return waiting;
+  }
+
+  /** Renews the single-daemon lease every few real seconds; losing it stops sending at once. */
+  async #heartbeat(): Promise<void> {
+    const lease = this.#o.lease;
+    if (!lease || Date.now() - this.#beatAt < lease.heartbeatMs) return;
+    this.#beatAt = Date.now();
+    if (await q.renewLease(this.#o.db, this.#o.plan.name, lease.token, this.#beatAt)) return;
+    this.#o.log.error({ plan: this.#o.plan.name }, 'the single-daemon lease was taken over by another process: stopping');
+    void this.stop('error');
   }
 
   async #decide(lane: Lane, row: q.LaneDayRow, now: number): Promise<void> {
@@ -505,6 +533,7 @@ export class Daemon {
       if (!drained) log.warn({ in_flight: this.#inFlight.size }, 'sends still in flight after the drain period; the next start records them as interrupted');
       if (this.#runId) await q.endRun(db, this.#runId, clock.now(), reason);
       await mailer.close();
+      if (this.#o.lease) await q.releaseLease(db, this.#o.plan.name, this.#o.lease.token);
       log.info({ reason }, 'stopped');
       this.#done(reason);
     })();

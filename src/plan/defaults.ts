@@ -32,6 +32,8 @@ export const DEFAULTS = Object.freeze({
   // Derived ramps reach their launch volume 2 sending days early: room for two holds.
   launchSlack: 2,
   dnsblInterval: '15m',
+  // Retries of a day's last messages (backoff 5m, 10m, 20m, 40m...) mostly settle within two hours.
+  retryGrace: '2h',
   // Spamhaus' free tier allows ~100k queries a day; 5/s keeps dozens of IPs x 5 zones far below it.
   dnsblQueriesPerSecond: 5,
   imapPollInterval: '5m',

@@ -549,6 +549,7 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
         maxDeferralRate: w.policy?.circuit_breaker?.max_deferral_rate ?? DEFAULT_BREAKER.maxDeferralRate,
         suspendMs: dur(w.policy?.circuit_breaker?.suspend ?? DEFAULT_BREAKER.suspend),
       }),
+      retryGraceMs: dur(w.policy?.retry_grace ?? DEFAULTS.retryGrace),
     }),
     dnsbl: Object.freeze({
       zones: Object.freeze([...(w.dnsbl?.zones ?? DEFAULT_DNSBL_ZONES)]),

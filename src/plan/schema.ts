@@ -134,6 +134,8 @@ const breakerSchema = z.strictObject({
 
 const policySchema = policyThresholds.extend({
   circuit_breaker: breakerSchema.optional(),
+  /** How long after the window the day-end decision waits for the day's retries to settle (default 2h). */
+  retry_grace: duration.optional(),
   /** Reply-pattern rules added to (or replacing, by name) the built-in pack. */
   rules: z.array(ruleSchema).optional(),
   /** Names of built-in rules to switch off. */

@@ -127,6 +127,8 @@ export interface Plan {
     readonly rules: readonly Rule[];
     readonly disabledRules: readonly string[];
     readonly breaker: { readonly windowMs: number; readonly minAttempts: number; readonly maxDeferralRate: number; readonly suspendMs: number };
+    /** The day-end decision waits for the day's retries until this long after the window. */
+    readonly retryGraceMs: number;
   };
   readonly dnsbl: { readonly zones: readonly string[]; readonly intervalMs: number; readonly autoResumeAfterMs: number | null; readonly queriesPerSecond: number };
   readonly imap: { readonly pollIntervalMs: number; readonly missingAfterMs: number };

@@ -46,6 +46,20 @@ export async function decideLaneDay(db: Db, laneId: number, day: string, decisio
   });
 }
 
+/** Undecided lane-days of a plan whose window ended at or before `endedBy` (the day-end pass). */
+export function undecidedDays(db: Db, plan: string, endedBy: number): Promise<LaneDayRow[]> {
+  return db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id').selectAll('lane_days')
+    .where('lanes.plan', '=', plan).where('lane_days.decision', 'is', null).where('lane_days.spread_until', '<=', endedBy)
+    .orderBy('lane_days.day').orderBy('lane_days.lane_id').execute();
+}
+
+/** Messages of a lane-day still waiting for an outcome (deferred or in flight): its retries have not settled. */
+export async function unsettledMessages(db: Db, laneId: number, day: string): Promise<number> {
+  const r = await db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('lane_id', '=', laneId).where('day', '=', day).where('status', 'in', ['deferred', 'in_flight']).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
 /** Every lane's days with their decisions (the launch forecast's input), from a covering index. */
 export function laneHistory(db: Db, plan: string): Promise<Array<{ ip: string; provider: string; day: string; decision: string | null }>> {
   return db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')

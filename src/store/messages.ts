@@ -151,12 +151,15 @@ export async function queueCounts(db: Db, plan: string): Promise<Map<number, { i
 }
 
 /**
- * Messages still waiting for a retry on lanes that will send again (a paused
- * lane waits for an operator, so its queue does not keep the plan open).
+ * Messages still waiting for a retry on lanes that will send again: lanes of
+ * the plan as it stands (`laneIds`; a lane removed from the plan never sends
+ * again) that are not paused (a paused lane waits for an operator, so its
+ * queue does not keep the plan open).
  */
-export async function pendingRetries(db: Db, plan: string): Promise<number> {
+export async function pendingRetries(db: Db, plan: string, laneIds: readonly number[]): Promise<number> {
+  if (laneIds.length === 0) return 0;
   const r = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
-    .select((eb) => eb.fn.countAll<number>().as('n')).where('lanes.plan', '=', plan).where('lanes.state', '!=', 'paused')
+    .select((eb) => eb.fn.countAll<number>().as('n')).where('lanes.plan', '=', plan).where('lanes.state', '!=', 'paused').where('lanes.id', 'in', [...laneIds])
     .where('messages.status', 'in', ['deferred', 'in_flight']).where('messages.source', '=', 'seed').executeTakeFirstOrThrow();
   return Number(r.n);
 }

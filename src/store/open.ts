@@ -2,10 +2,10 @@
  * Opening the SQLite store: WAL, a busy timeout so `warmup status` can read
  * while the daemon writes, and migrations applied in code.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type MigrationResult } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, SqliteDialect, type Driver, type MigrationResult } from 'kysely';
 import { WarmupError } from '../util/errors.js';
 import { migrations } from './migrations.js';
 import { cachingStatements } from './statement-cache.js';
@@ -34,6 +34,7 @@ export async function openStore(path: string, options: OpenOptions = {}): Promis
     }
   } else if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true });
+    privateFiles(path);
   }
   let sqlite: BetterSqlite3.Database;
   try {
@@ -48,7 +49,8 @@ export async function openStore(path: string, options: OpenOptions = {}): Promis
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+  const Dialect = options.readonly ? SqliteDialect : ImmediateSqliteDialect;
+  const db = new Kysely<Database>({ dialect: new Dialect({ database: cachingStatements(sqlite) }) });
   if (!options.readonly) {
     const { error } = await migrate(db);
     if (error) {
@@ -63,4 +65,32 @@ export async function openStore(path: string, options: OpenOptions = {}): Promis
 export async function migrate(db: Kysely<Database>): Promise<{ error?: unknown; results?: MigrationResult[] }> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
   return migrator.migrateToLatest();
+}
+
+/**
+ * The database holds opt-in addresses: it, its -wal and its -shm are the
+ * owner's only (0600). SQLite gives the -wal and -shm the mode of the
+ * database file, so creating that one 0600 covers all three; files an older
+ * version created 0644 are tightened too.
+ */
+function privateFiles(path: string): void {
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try { chmodSync(f, 0o600); } catch { /* absent, or not ours: SQLite reports what matters when it opens */ }
+  }
+}
+
+/**
+ * Every write transaction starts with BEGIN IMMEDIATE: it takes the write
+ * lock first (waiting up to busy_timeout), so a transaction that reads and
+ * then writes never fails with "database is locked" because another process
+ * (the daemon, `warmup pause`) committed between its read and its write, the
+ * one case SQLite's busy handler cannot wait out.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    driver.beginTransaction = async (connection) => { await connection.executeQuery(CompiledQuery.raw('begin immediate')); };
+    return driver;
+  }
 }

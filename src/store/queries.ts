@@ -6,6 +6,7 @@
 export type { Db, LaneRow, LaneDayRow } from './schema.js';
 export * from './lanes.js';
 export * from './holds.js';
+export * from './lease.js';
 export * from './days.js';
 export * from './messages.js';
 export * from './runs.js';

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createDnsResolver } from '../../dns/resolver.js';
 import { AlertForwarder } from '../../alerts/forwarder.js';
 import { Daemon, type StopReason } from '../../daemon/daemon.js';
@@ -36,6 +38,15 @@ and keeps checking every dnsbl.interval.
 
 Logs are JSON lines on stdout (pino).`;
 
+/** Real ms between lease heartbeats, and after which a silent lease is taken over. */
+const LEASE_HEARTBEAT_MS = 5_000;
+const LEASE_STALE_MS = 30_000;
+
+/** Whether a process of this host runs (signal 0 only checks; EPERM means it exists under another user). */
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {
     db: { type: 'string' }, speed: { type: 'string' }, from: { type: 'string' }, tick: { type: 'string' }, 'log-level': { type: 'string' },
@@ -64,6 +75,18 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
 
   const store = await openStore(values.db ?? plan.storePath);
+  // One daemon per plan and database: a second one would re-queue the first one's sends.
+  const token = randomBytes(16).toString('hex');
+  const lease = await q.acquireLease(store.db, plan.name, { host: hostname(), pid: process.pid, token, now: Date.now(), staleMs: LEASE_STALE_MS, alive: pidAlive });
+  if (!lease.ok) {
+    await store.close();
+    const ago = Math.round((Date.now() - lease.holder.heartbeatAt) / 1000);
+    io.err(`warmup start: plan "${plan.name}" is already running on host ${lease.holder.host} as pid ${lease.holder.pid} (last heartbeat ${ago}s ago); stop it first`);
+    throw new ExitError(1);
+  }
+  if (lease.takenOver) log.warn({ host: lease.takenOver.host, pid: lease.takenOver.pid, heartbeat: new Date(lease.takenOver.heartbeatAt).toISOString() }, 'took over the lease of a daemon that stopped without releasing it');
+  // Alerts start from here, so what the start-up DNSBL check finds reaches the webhook too.
+  const firstEventId = await q.lastEventId(store.db);
   const lanes = plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name })));
   await q.ensureLanes(store.db, plan.name, lanes, from ?? Date.now());
   // A listed IP is paused before anything sends. Stamped at the start instant: the
@@ -78,14 +101,14 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },
     logger: log,
   });
-  const daemon = new Daemon({ plan, db: store.db, mailer, resolver, clock, log, tickMs, speed });
+  const daemon = new Daemon({ plan, db: store.db, mailer, resolver, clock, log, tickMs, speed, lease: { token, heartbeatMs: LEASE_HEARTBEAT_MS } });
   let routing: import('../../postfix/service.js').PostfixRouting | null = null;
   // Stop answering Postfix first (it defers while warmup is down), then the daemon.
   const onSignal = (signal: StopReason) => () => { void (async () => { await routing?.stop(); await daemon.stop(signal); })(); };
   process.once('SIGTERM', onSignal('SIGTERM'));
   process.once('SIGINT', onSignal('SIGINT'));
   // Alerts forward events (pauses, listings, behind for launch) to the webhook without holding up sending.
-  const alerts = plan.alerts.webhook ? new AlertForwarder({ plan, db: store.db, clock, log, env: io.env }) : null;
+  const alerts = plan.alerts.webhook ? new AlertForwarder({ plan, db: store.db, clock, log, env: io.env, afterId: firstEventId }) : null;
   const alertTimer = alerts ? setInterval(() => void alerts.poll(), Math.max(1000, tickMs)) : null;
   const dnsbl = new DnsblMonitor({ plan, db: store.db, resolver, clock, log });
   // Seeds readable over IMAP: record where each message lands (never delays sending).
