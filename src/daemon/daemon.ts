@@ -128,7 +128,11 @@ export class Daemon {
   get inFlight(): number { return this.#inFlight.size; }
 
   /** Recovers a crashed run's in-flight messages, creates lanes, and starts ticking. */
-  async start(options: { ticker?: boolean } = {}): Promise<void> {
+  /**
+   * `firstTick` runs one tick before returning (lane days open), so that
+   * routing real mail, started next, never answers before the lanes are ready.
+   */
+  async start(options: { ticker?: boolean; firstTick?: boolean } = {}): Promise<void> {
     const { plan, db, clock, log } = this.#o;
     const now = clock.now();
     this.#startedAt = now;
@@ -150,6 +154,7 @@ export class Daemon {
     // Days whose window ended while no daemon ran are decided now, not when the next one opens.
     await this.#decideEnded(now);
     log.info({ run: this.#runId, lanes: this.#lanes.length, at: new Date(now).toISOString(), speed: this.#o.speed }, 'warmup started');
+    if (options.firstTick) await this.tick();
     if (options.ticker !== false) this.#ticker = startTicker(this.#o.tickMs, () => this.tick(), (e) => log.error({ err: e }, 'tick failed'));
   }
 

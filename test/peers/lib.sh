@@ -73,6 +73,9 @@ stop_recorded() {
     if [ "$name" = postfix ] && [ -f "$PF/main.cf" ]; then
       postfix -c "$PF" stop >>"$LOGS/postfix-ctl.log" 2>&1 || true
       wait_gone "$pid" 10 || true
+    elif [ "$name" = mta ] && [ -f "$DIR/mta/etc/main.cf" ]; then
+      postfix -c "$DIR/mta/etc" stop >>"$LOGS/mta-ctl.log" 2>&1 || true
+      wait_gone "$pid" 10 || true
     fi
     if pid_alive "$pid"; then
       kill -TERM "$pid" 2>/dev/null || true
@@ -86,12 +89,13 @@ stop_recorded() {
   rm -f "$file"
 }
 
-ALL_PEERS="dnsmasq rbldnsd postgrey postfix smtp-sink dovecot"
+# mta: the production Postfix of the routing tests (test/peers/mta.sh), started last
+ALL_PEERS="dnsmasq rbldnsd postgrey postfix smtp-sink dovecot mta"
 
 stop_all() {
   local name
   # reverse dependency order: MX before postgrey, dnsmasq last
-  for name in dovecot smtp-sink postfix postgrey rbldnsd dnsmasq; do
+  for name in mta dovecot smtp-sink postfix postgrey rbldnsd dnsmasq; do
     stop_recorded "$name"
   done
 }

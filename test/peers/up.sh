@@ -133,8 +133,11 @@ start_peer() {
     postfix) start_postfix ;;
     smtp-sink) start_smtp_sink ;;
     dovecot) start_dovecot ;;
+    mta) start_mta || fail_peer mta "the production MTA did not start" "$LOGS/mta-ctl.log" ;;
   esac
 }
+# shellcheck source=mta.sh
+. "$PEERS_HERE/mta.sh"
 
 # ---------------------------------------------------------------- configs
 write_configs() {

@@ -116,7 +116,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const placement = plan.providers.some((p) => p.seeds.some((seed) => seed.imap))
     ? new (await import('../../placement/poller.js')).PlacementPoller({ plan, db: store.db, clock, log })
     : null;
-  await daemon.start();
+  await daemon.start({ firstTick: plan.postfix !== null });
   // Real mail through Postfix: same process, same lanes, same holds (loaded only when the plan routes mail).
   if (plan.postfix) {
     try {
