@@ -8,6 +8,8 @@ export interface CliIo {
   readonly columns?: number | undefined;
   /** Whether stderr is a terminal (progress draws a bar there, else prints lines). */
   readonly stderrIsTTY?: boolean;
+  /** Writes to stderr as is, without a newline (the progress bar redrawn in place). */
+  progress?(text: string): void;
 }
 
 export const processIo: CliIo = {
@@ -17,6 +19,7 @@ export const processIo: CliIo = {
   cwd: process.cwd(),
   get columns() { return process.stdout.isTTY ? process.stdout.columns : undefined; },
   get stderrIsTTY() { return Boolean(process.stderr.isTTY); },
+  progress: (t) => { process.stderr.write(t); },
 };
 
 /** Collects output in memory (tests). */

@@ -32,6 +32,8 @@ export interface SimulateOptions {
   readonly stepMs?: number;
   /** Called once per plan day reached (progress). */
   readonly onDay?: (date: string) => void;
+  /** Called on every step with the share of the simulated time done (0..1): progress bars. */
+  readonly onTime?: (fraction: number) => void;
 }
 
 /** One lane's day, as the daemon recorded it. */
@@ -126,6 +128,7 @@ export async function simulatePlan(o: SimulateOptions): Promise<SimulationResult
   while (stopped === null && clock.now() < end) {
     const ctx = dayContext(plan, clock.now());
     if (ctx.date !== lastDay) { lastDay = ctx.date; o.onDay?.(ctx.date); }
+    o.onTime?.((clock.now() - start) / (end - start));
     // Outside the window only retries and day closes happen: bigger steps.
     clock.advance(ctx.inWindow || clock.now() + stepMs >= ctx.windowStart && clock.now() < ctx.windowStart ? stepMs : Math.max(stepMs, 10 * MIN));
     await daemon.tick();

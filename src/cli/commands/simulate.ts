@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatIssue } from '../../plan/load.js';
-import { zonedInstant } from '../../schedule/calendar.js';
+import { daysBetween } from '../../schedule/calendar.js';
+import { storeNow } from '../../store/runs.js';
 import { formatSimulation } from '../../simulate/format.js';
 import { defaultModels, loadModel } from '../../simulate/model-file.js';
 import { simulatePlan } from '../../simulate/run.js';
@@ -12,8 +13,9 @@ import { createLogger } from '../../util/log.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
+import { createProgress } from '../progress.js';
 
-export const usage = `Usage: warmup simulate PLAN.yaml [--days N] [--model FILE] [--seed N] [--report FILE.html] [--json] [--db PATH]
+export const usage = `Usage: warmup simulate PLAN.yaml [--days N] [--model FILE] [--seed N] [--report FILE.html] [--json] [--db PATH] [--quiet]
 
 Runs the whole plan in accelerated time against modelled receivers, with the
 daemon's own scheduler, policy, rules and store: only the mailer and the clock
@@ -29,11 +31,13 @@ per-mailbox limits, and answers with the provider's real reply texts.
   --json          print the whole result as JSON
   --db PATH       keep the simulated database here (default: a temporary file,
                   deleted afterwards); never the plan's own database
-  --log-level L   daemon log lines on stderr (default: silent)`;
+  --log-level L   daemon log lines on stderr (default: silent)
+  --quiet         no progress on stderr (by default a bar on a terminal, else a
+                  line per simulated day)`;
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {
-    days: { type: 'string' }, model: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' }, report: { type: 'string' }, 'log-level': { type: 'string' },
+    days: { type: 'string' }, model: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' }, report: { type: 'string' }, 'log-level': { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
   }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
@@ -74,12 +78,20 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const log = createLogger({ level, destination: process.stderr }).child({ plan: plan.name, simulation: true });
   const began = performance.now();
   try {
-    const result = await simulatePlan({ plan, models, seed, db: store.db, log, ...(days === undefined ? {} : { days }) });
+    const total = Math.min(days ?? Infinity, daysBetween(plan.start, plan.launch));
+    const progress = createProgress(io, { quiet: values.quiet, command: 'simulate', now: () => performance.now() });
+    const result = await simulatePlan({
+      plan, models, seed, db: store.db, log, ...(days === undefined ? {} : { days }),
+      onDay: (date) => { const n = daysBetween(plan.start, date) + 1; if (n <= total) progress.step(n, total, date); },
+      onTime: (x) => progress.fraction(x),
+    });
+    progress.finish();
     const wallMs = performance.now() - began;
     if (values.report !== undefined) {
       // Loaded only when asked: the report renderer is not needed for a plain run.
       const { loadReportData, renderReport } = await import('../../report/index.js');
-      const asOf = zonedInstant(result.forecast.asOf, 0, plan.timezone);
+      // As every view of a database: as of its own clock (the end of the simulated run).
+      const asOf = await storeNow(store.db, plan.name, Date.now());
       writeFileSync(resolve(io.cwd, values.report), renderReport(await loadReportData(store.db, plan, asOf)));
     }
     if (values.json) io.out(JSON.stringify(result, null, 2));
