@@ -255,4 +255,16 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.alterTable('messages').dropColumn('source').execute();
     },
   },
+  '0008_drop_attempts_message_index': {
+    // Nothing reads attempts by message (EXPLAIN QUERY PLAN of every query on attempts, held by
+    // test/store/indexes.test.ts) and messages are never deleted, so the foreign key needs no
+    // index on its child side: the index only cost bytes and a B-tree insert per attempt.
+    // attempts_lane_time stays: the last reply of each lane (warmup status) seeks it.
+    async up(db: Kysely<unknown>) {
+      await db.schema.dropIndex('attempts_message').ifExists().execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.createIndex('attempts_message').on('attempts').columns(['message_id']).execute();
+    },
+  },
 });

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const names = readdirSync(here).filter((f) => f.endsWith('.ts') && !f.startsWith('lib') && !f.startsWith('gen-')).map((f) => f.slice(0, -3)).sort();
+const names = readdirSync(here).filter((f) => f.endsWith('.ts') && !f.startsWith('lib') && !f.startsWith('gen-') && f !== 'db-size.ts' && f !== 'plans.ts').map((f) => f.slice(0, -3)).sort();
 const [name, ...rest] = process.argv.slice(2);
 if (!name || !names.includes(name)) {
   process.stderr.write(`usage: npm run bench -- NAME [args]\nbenchmarks: ${names.join(', ')}\n`);

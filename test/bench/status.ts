@@ -1,7 +1,9 @@
 /**
  * `npm run bench -- status [--per-lane-day 700] [--runs 5] [--keep DIR]`:
  * `warmup status --json` (compiled, whole process) on a database of 14 days x
- * 64 IPs x 8 providers and 5M+ attempts, filled by gen-status-db.ts.
+ * 64 IPs x 8 providers and 5M+ attempts, filled by gen-status-db.ts; and
+ * the bytes each attempt takes on disk (the attempts table with its indexes,
+ * and the whole file divided by the attempts).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -9,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateStatusDb } from './gen-status-db.js';
+import { bytesPerAttempt } from './db-size.js';
 import { buildCli, machine, result, round } from './lib.js';
 import { widePlan } from './plans.js';
 
@@ -40,9 +43,11 @@ try {
   }
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)]!;
+  const size = bytesPerAttempt(dbPath);
   process.stdout.write(`machine: ${JSON.stringify(machine())}\n`);
+  process.stdout.write(`on disk: ${size.bytesPerAttempt.toFixed(0)} bytes per attempt in attempts and its indexes (${Object.entries(size.byObject).map(([k, v]) => `${k} ${(v / size.attempts).toFixed(0)}`).join(', ')}), ${size.dbBytesPerAttempt.toFixed(0)} bytes per attempt for the whole database\n`);
   process.stdout.write(`warmup status --json (whole process, ${bytes} bytes of JSON): runs ${times.map((t) => t.toFixed(0)).join(', ')} ms; median ${median.toFixed(0)} ms\n`);
-  result({ bench: 'status', ms: round(median, 0), minMs: round(times[0]!, 0), maxMs: round(times.at(-1)!, 0), attempts: gen?.attempts ?? null, lanes: 512, days: 14, nproc: machine().nproc });
+  result({ bench: 'status', ms: round(median, 0), minMs: round(times[0]!, 0), maxMs: round(times.at(-1)!, 0), attempts: size.attempts, bytesPerAttempt: round(size.bytesPerAttempt, 0), dbBytesPerAttempt: round(size.dbBytesPerAttempt, 0), lanes: 512, days: 14, nproc: machine().nproc });
 } finally {
   if (!values.keep) rmSync(dir, { recursive: true, force: true });
 }
