@@ -43,8 +43,8 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Lane-day figures exported for the current plan-local day, in lane_days column names. */
-const TODAY_FIGURES = ['target', 'sent', 'accepted', 'deferred', 'bounced', 'failed', 'expired', 'inbox', 'spam', 'missing'] as const;
+/** Lane-day figures exported for the current plan-local day, in lane_days column names (routed*: real mail through Postfix, counted in sent, accepted... too). */
+const TODAY_FIGURES = ['target', 'sent', 'accepted', 'deferred', 'bounced', 'failed', 'expired', 'inbox', 'spam', 'missing', 'routed', 'routed_accepted', 'routed_deferred', 'routed_bounced', 'routed_failed'] as const;
 const STATES = ['active', 'suspended', 'paused'] as const;
 
 /** One read of the database, shared by every collector of a scrape so the figures agree. */

@@ -16,6 +16,9 @@ export interface ReportLaneDay {
   readonly stage: number;
   readonly target: number;
   readonly sent: number;
+  /** Of sent: real mail Postfix delivered through the lane; routedAccepted of accepted. */
+  readonly routed: number;
+  readonly routedAccepted: number;
   readonly accepted: number;
   readonly deferred: number;
   readonly bounced: number;
@@ -85,7 +88,7 @@ export async function loadReportData(db: Db, plan: Plan, now: number): Promise<R
     laneDays(db, plan.name), loadLanes(db, plan.name), listEvents(db, plan.name), dnsblHistory(db, ips),
   ]);
   const laneRows: ReportLaneDay[] = rows.map((r) => ({
-    day: r.day, ip: r.ip, provider: r.provider, stage: r.stage, target: r.target, sent: r.sent, accepted: r.accepted,
+    day: r.day, ip: r.ip, provider: r.provider, stage: r.stage, target: r.target, sent: r.sent, routed: r.routed, routedAccepted: r.routed_accepted, accepted: r.accepted,
     deferred: r.deferred, bounced: r.bounced, failed: r.failed, expired: r.expired, attempts: r.sent + r.retries,
     inbox: r.inbox, spam: r.spam, missing: r.missing, decision: r.decision,
   }));

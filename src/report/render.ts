@@ -35,6 +35,8 @@ function volumeChart(id: string, d: ReportData, days: readonly string[], rows: r
   const plannedByDay = new Map(d.planned.map((p) => [p.day, planned(p)]));
   const series: Series[] = [
     { name: 'accepted', color: '#16a34a', kind: 'bar', values: sumBy(rows, days, (r) => r.accepted) },
+    // Real mail routed through Postfix, beside the seed sends (part of accepted).
+    ...(rows.some((r) => r.routed > 0) ? [{ name: 'routed accepted', color: '#7c3aed', kind: 'bar' as const, values: sumBy(rows, days, (r) => r.routedAccepted) }] : []),
     { name: 'target', color: '#1d4ed8', kind: 'line', values: sumBy(rows, days, (r) => r.target) },
     { name: 'planned', color: '#9ca3af', kind: 'dash', values: days.map((day) => plannedByDay.get(day) ?? null) },
   ];
@@ -78,7 +80,8 @@ export function renderReport(d: ReportData): string {
   const s: string[] = [];
 
   s.push(`<header><h1>Warm-up report: ${esc(d.plan.name)}</h1><p>${esc(d.plan.start)} → launch ${esc(d.plan.launch)} (${esc(d.plan.timezone)}) · generated ${esc(new Date(d.generatedAt).toISOString().slice(0, 16).replace('T', ' '))} UTC · ${toLaunch > 0 ? `${toLaunch} days to launch` : toLaunch === 0 ? 'launch day' : `${-toLaunch} days after launch`}</p></header>`);
-  s.push(`<section class="cards"><div><b>${int(totals.accepted)}</b><span>accepted of ${int(totals.target)} targeted</span></div>`
+  const routed = all.reduce((a, r) => a + r.routedAccepted, 0);
+  s.push(`<section class="cards"><div><b>${int(totals.accepted)}</b><span>accepted of ${int(totals.target)} targeted${routed > 0 ? `, ${int(routed)} of them real mail routed through Postfix` : ''}</span></div>`
     + `<div><b>${totals.attempts ? pct(totals.deferred / totals.attempts) : '–'}</b><span>deferral rate (all days)</span></div>`
     + `<div><b>${totals.attempts ? pct(totals.bounced / totals.attempts) : '–'}</b><span>bounce rate (all days)</span></div>`
     + `<div><b>${d.lanes.length}</b><span>lanes: ${esc(states)}</span></div></section>`);

@@ -43,11 +43,15 @@ function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<string> {
   });
 }
 
+/** Runs the bundled CLI and returns its stdout. */
+export function cli(...args: string[]): Promise<string> {
+  return run(process.execPath, [path.join(root, 'dist/bundle/main.js'), ...args]);
+}
+
 /** Installs what `warmup postfix PLAN` prints into the production MTA (passing `postfix check`). */
 export async function configureMta(plan: RoutingPlan): Promise<void> {
-  const cli = path.join(root, 'dist/bundle/main.js');
-  const main = await run(process.execPath, [cli, 'postfix', plan.file, '--main']);
-  const master = await run(process.execPath, [cli, 'postfix', plan.file, '--master']);
+  const main = await cli('postfix', plan.file, '--main');
+  const master = await cli('postfix', plan.file, '--master');
   await installWarmupConfig(main, master);
 }
 

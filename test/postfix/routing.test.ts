@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadMta, mtaCtl, mtaLog, mtaQueue } from '../peers/mta.js';
 import { readMaildir, setVerdicts } from '../peers/peers.js';
-import { configureMta, emptyMtaQueue, query, runId, startWarmup, submit, until, writeRoutingPlan, type Warmup } from './harness.js';
+import { cli, configureMta, emptyMtaQueue, query, runId, startWarmup, submit, until, writeRoutingPlan, type Warmup } from './harness.js';
 
 const today = new Date().toISOString().slice(0, 10);
 const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
@@ -57,6 +57,10 @@ describe('warming up with real traffic through the production Postfix', () => {
     // What left went from the lane's own IP (the MX's Received header names the client address).
     const byIp = query<{ ip: string; n: number }>(plan, "select l.ip, count(*) n from attempts a join lanes l on l.id = a.lane_id where a.outcome = 'accepted' group by l.ip");
     expect(byIp).toEqual([{ ip: '127.0.0.151', n: 3 }, { ip: '127.0.0.152', n: 3 }]);
+    // warmup status shows routed mail beside seed sends, while the daemon runs.
+    const status = JSON.parse(await cli('status', plan.file, '--json')) as { lanes: Array<{ ip: string; sent: number; routed: number; routedAccepted: number }> };
+    expect(status.lanes.map((l) => [l.ip, l.sent, l.routed, l.routedAccepted])).toEqual([['127.0.0.151', 3, 3, 3], ['127.0.0.152', 3, 3, 3]]);
+    expect(await cli('status', plan.file)).toMatch(/target +sent +seed +routed +accepted/);
 
     // warmup stops: Postfix cannot ask, defers, bounces nothing.
     expect(await running.stop()).toBe(0);

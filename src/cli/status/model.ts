@@ -12,8 +12,12 @@ import type { LastReply, LaneQueue, ReplyCount } from '../../store/replies.js';
 /** The day's counters shown wherever figures are (status, simulate, report). */
 export interface Figures {
   target: number;
-  /** Messages started that day (first tries). */
+  /** Messages started that day (first tries): seed sends and routed mail together. */
   sent: number;
+  /** Of those, real mail Postfix delivered through the lane (read from its log). */
+  routed: number;
+  /** Routed messages accepted by the receiving MX. */
+  routedAccepted: number;
   accepted: number;
   /** 4xx answers about the IP (they count against the lane). */
   deferred: number;
@@ -29,7 +33,7 @@ export interface Figures {
   retries: number;
 }
 
-export const zeroFigures = (): Figures => ({ target: 0, sent: 0, accepted: 0, deferred: 0, mailboxDeferred: 0, bounced: 0, expired: 0, failed: 0, inFlight: 0, retries: 0 });
+export const zeroFigures = (): Figures => ({ target: 0, sent: 0, routed: 0, routedAccepted: 0, accepted: 0, deferred: 0, mailboxDeferred: 0, bounced: 0, expired: 0, failed: 0, inFlight: 0, retries: 0 });
 
 export type Problem = 'paused' | 'suspended' | 'held' | 'behind' | 'failing' | 'flagged';
 
@@ -82,7 +86,7 @@ export function statusLanes(i: LaneInputs): StatusLane[] {
       ip: l.ip, provider: l.provider, stage: d?.stage ?? l.stage, state: l.state, stateReason: l.state_reason, holds: [...(i.holds?.get(l.id) ?? [])],
       decision: d?.decision ?? null, holdsInRow: l.holds_in_row, flagged: l.holds_in_row >= flagAfter,
       rateFactor: l.rate_factor, maxConnections: l.max_connections,
-      target: d?.target ?? 0, sent: d?.sent ?? 0, accepted: d?.accepted ?? 0, deferred: d?.deferred ?? 0,
+      target: d?.target ?? 0, sent: d?.sent ?? 0, routed: d?.routed ?? 0, routedAccepted: d?.routed_accepted ?? 0, accepted: d?.accepted ?? 0, deferred: d?.deferred ?? 0,
       mailboxDeferred: d?.mailbox_deferred ?? 0, bounced: d?.bounced ?? 0, expired: d?.expired ?? 0, failed: d?.failed ?? 0,
       inFlight: q?.inFlight ?? 0, retries: q?.waiting ?? 0, inbox: d?.inbox ?? 0, spam: d?.spam ?? 0, missing: d?.missing ?? 0,
       queue: { oldestAt: q?.oldestAt ?? null, nextRetryAt: q?.nextRetryAt ?? null },

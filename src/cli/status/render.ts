@@ -35,8 +35,11 @@ export interface RenderOptions {
   readonly all?: boolean;
 }
 
-const FIGURE_HEAD = ['target', 'sent', 'accepted', 'deferred', 'mbox-def', 'bounced', 'expired', 'failed', 'queue'];
-const figureCells = (f: Figures) => [num(f.target), num(f.sent), num(f.accepted), num(f.deferred), num(f.mailboxDeferred), num(f.bounced), num(f.expired), num(f.failed), num(f.inFlight + f.retries)];
+const BASE_HEAD = ['target', 'sent', 'accepted', 'deferred', 'mbox-def', 'bounced', 'expired', 'failed', 'queue'];
+/** With real mail routed through Postfix, `sent` is split into seed sends and routed mail beside it. */
+const figureHead = (routed: boolean) => (routed ? ['target', 'sent', 'seed', 'routed', ...BASE_HEAD.slice(2)] : BASE_HEAD);
+const figureCells = (f: Figures, routed: boolean) => [num(f.target), num(f.sent), ...(routed ? [num(f.sent - f.routed), num(f.routed)] : []), num(f.accepted), num(f.deferred), num(f.mailboxDeferred), num(f.bounced), num(f.expired), num(f.failed), num(f.inFlight + f.retries)];
+const routes = (v: StatusView) => v.plan.postfix !== null || v.all.some((l) => l.routed > 0);
 
 export function renderStatus(v: StatusView, o: RenderOptions = {}): string[] {
   const out = header(v);
@@ -51,7 +54,7 @@ export function renderStatus(v: StatusView, o: RenderOptions = {}): string[] {
     if (listed.length > 0) out.push(...laneTable(v, listed));
     else out.push('  none');
     if (!listAll) out.push(`(${v.shown.length - listed.length} lanes without problems not listed: --provider NAME or --ip ADDR narrows, --all lists every lane)`);
-    out.push('mbox-def: deferrals about one mailbox (not the IP); queue: in flight + waiting for a retry (`--queue` for details)');
+    out.push(`mbox-def: deferrals about one mailbox (not the IP); queue: in flight + waiting for a retry (\`--queue\` for details)${routes(v) ? '; seed: warmup\'s own sends, routed: real mail Postfix delivered through the lane' : ''}`);
     const replies = replyLines(v, listed);
     if (replies.length > 0) out.push('', 'Holds and replies (last, and most frequent problem reply of the day):', ...replies);
   }
@@ -104,9 +107,9 @@ function header(v: StatusView): string[] {
 
 function laneTable(v: StatusView, lanes: readonly StatusLane[]): string[] {
   const placed = lanes.some((r) => r.inbox + r.spam + r.missing > 0);
-  const head = ['ip', 'provider', 'state', 'ready on', 'stage', ...FIGURE_HEAD, ...(placed ? ['inbox', 'spam'] : [])];
+  const head = ['ip', 'provider', 'state', 'ready on', 'stage', ...figureHead(routes(v)), ...(placed ? ['inbox', 'spam'] : [])];
   return table(head, lanes.map((r) => [
-    r.ip, r.provider, stateCell(r), readyCell(v, r), String(r.stage), ...figureCells(r),
+    r.ip, r.provider, stateCell(r), readyCell(v, r), String(r.stage), ...figureCells(r, routes(v)),
     ...(placed ? [pct(r.inbox + r.spam ? r.inbox / (r.inbox + r.spam) : null), pct(r.inbox + r.spam ? r.spam / (r.inbox + r.spam) : null)] : []),
   ]), 4).split('\n');
 }
@@ -151,9 +154,9 @@ function providerTable(v: StatusView): string[] {
     const t = totals[p.name]!;
     const mine = v.shown.filter((l) => l.provider === p.name);
     return [p.name, String(mine.length), String(mine.filter((l) => l.forecast?.verdict === 'behind').length), String(mine.filter((l) => l.problems.length > 0).length),
-      pct(t.target ? t.accepted / t.target : null), ...figureCells(t)];
+      pct(t.target ? t.accepted / t.target : null), ...figureCells(t, routes(v))];
   });
-  return table(['provider', 'lanes', 'behind', 'attention', 'acceptance', ...FIGURE_HEAD], rows).split('\n');
+  return table(['provider', 'lanes', 'behind', 'attention', 'acceptance', ...figureHead(routes(v))], rows).split('\n');
 }
 
 function ipLines(v: StatusView, listAll: boolean): string[] {
@@ -165,8 +168,8 @@ function ipLines(v: StatusView, listAll: boolean): string[] {
     const paused = by('paused');
     return [`Per IP: ${ips.length} IPs, ${by('ready').length} ready for launch, ${behind.length} behind${behind.length ? ` (${behind.join(', ')})` : ''}, ${paused.length} paused${paused.length ? ` (${paused.join(', ')})` : ''}; --ip ADDR for one`];
   }
-  return ['Per IP (launch-day capacity: sign-up mail the IP can take on launch day):', ...table(['ip', 'verdict', 'capacity', ...FIGURE_HEAD], ips.map((i) => [
-    i.ip, i.verdict, num(Object.values(i.capacity).reduce((a, b) => a + b, 0)), ...figureCells(totals[i.ip]!),
+  return ['Per IP (launch-day capacity: sign-up mail the IP can take on launch day):', ...table(['ip', 'verdict', 'capacity', ...figureHead(routes(v))], ips.map((i) => [
+    i.ip, i.verdict, num(Object.values(i.capacity).reduce((a, b) => a + b, 0)), ...figureCells(totals[i.ip]!, routes(v)),
   ])).split('\n')];
 }
 
