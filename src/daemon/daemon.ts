@@ -88,10 +88,15 @@ export interface RoutableLane {
 
 const hourKey = (now: number): string => new Date(now).toISOString().slice(0, 13);
 
+/** Tries of a failing attempt write after the first (100 ms doubling: about 3 s in all). */
+const WRITE_RETRIES = 5;
+
 export type StopReason = 'SIGTERM' | 'SIGINT' | 'plan complete' | 'error';
 
 export class Daemon {
   readonly #o: Required<Omit<DaemonOptions, 'speed' | 'lease'>> & { speed: number; lease: DaemonOptions['lease'] };
+  /** Attempt writes kept failing: nothing more is sent (fail closed). */
+  #writeFailed = false;
   /** Wall-clock time of the last lease heartbeat. */
   #beatAt = Date.now();
   readonly #lanes: Lane[] = [];
@@ -160,7 +165,7 @@ export class Daemon {
 
   /** One pass over every lane at the clock's current reading. */
   async tick(): Promise<void> {
-    if (this.#stopping) return;
+    if (this.#stopping || this.#writeFailed) return;
     const now = this.#o.clock.now();
     this.lastTickAt = now;
     const ctx = dayContext(this.#o.plan, now);
@@ -404,17 +409,54 @@ export class Daemon {
     lane.behind = behind;
   }
 
+  /**
+   * Retries go through the same limits as new sends: each lane's in-flight
+   * cap (one connection's worth under `one_connection`, scaled down under
+   * `cut_rate`) and the global cap. Expired messages are expired at claim
+   * time, never sent. Claimed messages are dispatched with no await between,
+   * so a stop can never find them claimed but not in flight.
+   */
   async #sendRetries(now: number): Promise<void> {
-    const room = this.#o.maxInFlight - this.#inFlight.size;
+    let room = this.#o.maxInFlight - this.#inFlight.size;
     if (room <= 0 || this.#nextRetry === null || this.#nextRetry > now) return;
-    const active = this.#lanes.filter((l) => l.row.state === 'active' && l.inFlight < this.#laneCap(l)).map((l) => l.row.id);
-    const due = await q.claimDueRetries(this.#o.db, now, room, active);
-    // Claimed ones are in flight now; what waits next decides when to look again.
+    const lanes: Array<{ laneId: number; limit: number }> = [];
+    for (const l of this.#lanes) {
+      if (l.row.state !== 'active' || room <= 0) continue;
+      const limit = Math.min(room, this.#laneCap(l) - l.inFlight);
+      if (limit <= 0) continue;
+      lanes.push({ laneId: l.row.id, limit });
+      room -= limit;
+    }
+    const { claimed, expired } = await q.claimDueRetries(this.#o.db, now, lanes, this.#o.plan.delivery.retry.expireMs);
+    for (const m of claimed) {
+      this.#dispatch(this.#byId.get(m.lane_id)!, { id: m.id, day: m.day, seq: m.seq, recipient: m.recipient, token: m.message_id.split('@')[0]!, attempts: m.attempts, createdAt: m.created_at });
+    }
+    if (expired > 0) this.#o.log.warn({ expired }, 'retries past their expiry were expired, not sent');
+    // What waits next decides when to look again.
     this.#nextRetry = await q.nextRetryDue(this.#o.db);
-    for (const m of due) {
-      const lane = this.#byId.get(m.lane_id);
-      if (!lane) continue;
-      this.#dispatch(lane, { id: m.id, day: m.day, seq: m.seq, recipient: m.recipient, token: m.message_id.split('@')[0]!, attempts: m.attempts, createdAt: m.created_at });
+  }
+
+  /**
+   * Writes an attempt, retrying a failing write (a locked or full disk) a few
+   * times. When it keeps failing the daemon fails closed: it stops sending
+   * and stops with 'error' (exit 1, so systemd restarts it); the message stays
+   * in flight and the next start records it as interrupted and retries it.
+   */
+  async #persist(what: string, write: () => Promise<void>): Promise<boolean> {
+    for (let i = 0; ; i++) {
+      try {
+        await write();
+        return true;
+      } catch (e) {
+        if (i >= WRITE_RETRIES) {
+          this.#o.log.fatal({ err: e, what }, 'the database refuses writes: stopping sending (fail closed)');
+          this.#writeFailed = true;
+          void this.stop('error');
+          return false;
+        }
+        this.#o.log.error({ err: e, what, retry: i + 1 }, 'a database write failed; retrying');
+        await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+      }
     }
   }
 
@@ -423,12 +465,14 @@ export class Daemon {
     const p = (async () => {
       const { clock, plan, mailer, db } = this.#o;
       let out: DeliveryOutcome;
+      let local = false;
       try {
         out = await deliverOnce({ plan, mailer, routes: this.#routes, now: () => clock.now() }, {
           provider: lane.provider, ip: lane.ip, recipient: m.recipient, seq: m.seq, token: m.token,
         });
       } catch (e) {
         // A bug or a bad template: record it as a protocol failure rather than lose the message.
+        local = true;
         out = { outcome: 'protocol', code: null, enhanced: null, reply: `local error: ${(e as Error).message}`, stage: null, final: true, mailboxSignal: false, mxHost: null, mxAddress: null, startedAt: clock.now(), latencyMs: null };
       }
       const at = clock.now();
@@ -440,11 +484,12 @@ export class Daemon {
         result = next === null ? { status: 'expired', at } : { status: 'deferred', nextAttemptAt: next };
         if (next !== null) this.#nextRetry = this.#nextRetry === null ? next : Math.min(this.#nextRetry, next);
       }
-      await q.recordAttempt(db, {
+      const written = await this.#persist('attempt', () => q.recordAttempt(db, {
         messageId: m.id, laneId: lane.row.id, day: m.day, startedAt: out.startedAt, latencyMs: out.latencyMs, mxHost: out.mxHost,
         mxAddress: out.mxAddress, outcome: out.outcome, code: out.code, enhanced: out.enhanced, reply: out.reply, stage: out.stage, retry: m.attempts,
-        mailboxSignal: out.mailboxSignal,
-      }, result);
+        mailboxSignal: out.mailboxSignal, local,
+      }, result));
+      if (!written) return;
       const actions = this.#rules.observe({
         ip: lane.ip.address, provider: lane.provider.name, recipient: m.recipient, outcome: out.outcome, text: out.reply, mailboxSignal: out.mailboxSignal,
       }, at);
@@ -460,9 +505,10 @@ export class Daemon {
     this.#inFlight.add(p);
   }
 
-  /** In-flight cap of a lane: one connection's worth when a rule asked for one connection. */
+  /** In-flight cap of a lane: one connection's worth when a rule asked for one connection, scaled down by a rate cut. */
   #laneCap(lane: Lane): number {
-    return lane.row.max_connections ?? this.#o.plan.delivery.maxConnectionsPerMx * 4;
+    const cap = lane.row.max_connections ?? this.#o.plan.delivery.maxConnectionsPerMx * 4;
+    return lane.row.rate_factor < 1 ? Math.max(1, Math.floor(cap * lane.row.rate_factor)) : cap;
   }
 
   /** Carries out what a reply-pattern rule or the circuit breaker decided. */
@@ -536,9 +582,10 @@ export class Daemon {
         new Promise<boolean>((r) => setTimeout(() => r(false), drainMs).unref()),
       ]);
       if (!drained) log.warn({ in_flight: this.#inFlight.size }, 'sends still in flight after the drain period; the next start records them as interrupted');
-      if (this.#runId) await q.endRun(db, this.#runId, clock.now(), reason);
+      // The database may be what failed: stopping must not depend on it.
+      if (this.#runId) await q.endRun(db, this.#runId, clock.now(), reason).catch((e: unknown) => log.error({ err: e }, 'recording the end of the run failed'));
       await mailer.close();
-      if (this.#o.lease) await q.releaseLease(db, this.#o.plan.name, this.#o.lease.token);
+      if (this.#o.lease) await q.releaseLease(db, this.#o.plan.name, this.#o.lease.token).catch((e: unknown) => log.error({ err: e }, 'releasing the lease failed'));
       log.info({ reason }, 'stopped');
       this.#done(reason);
     })();

@@ -4,6 +4,7 @@
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
 import type { Db, Outcome } from './schema.js';
+import { inTransaction } from './transaction.js';
 
 /**
  * Creates the next message of a lane's day, marked in flight, and counts it
@@ -33,19 +34,49 @@ export interface DueRetry {
   readonly created_at: number;
 }
 
-/** Claims deferred messages whose retry is due (marks them in flight so no one else takes them). */
-export async function claimDueRetries(db: Db, now: number, limit: number, laneIds: readonly number[]): Promise<DueRetry[]> {
-  if (laneIds.length === 0) return [];
-  return db.transaction().execute(async (trx) => {
-    const rows = await trx.selectFrom('messages')
-      .select(['id', 'lane_id', 'day', 'seq', 'recipient', 'message_id', 'attempts', 'created_at'])
-      .where('status', '=', 'deferred').where('next_attempt_at', '<=', now).where('lane_id', 'in', [...laneIds])
-      .orderBy('next_attempt_at').limit(limit).execute();
-    if (rows.length > 0) {
-      await trx.updateTable('messages').set({ status: 'in_flight' }).where('id', 'in', rows.map((r) => r.id)).execute();
+/**
+ * Claims deferred messages whose retry is due, at most `limit` per lane, and
+ * marks them in flight so no one else takes them. First, in the same
+ * transaction, a due message whose expiry has passed is expired instead
+ * (counted in its day's `expired`): after days down nothing stale goes out.
+ */
+export async function claimDueRetries(db: Db, now: number, lanes: ReadonlyArray<{ readonly laneId: number; readonly limit: number }>, expireMs: number): Promise<{ claimed: DueRetry[]; expired: number }> {
+  const wanted = lanes.filter((l) => l.limit > 0);
+  if (wanted.length === 0) return { claimed: [], expired: 0 };
+  return inTransaction(db, async (trx) => {
+    const ids = wanted.map((l) => l.laneId);
+    const stale = await trx.selectFrom('messages').select(['id', 'lane_id', 'day'])
+      .where('status', '=', 'deferred').where('next_attempt_at', '<=', now).where('lane_id', 'in', ids).where('created_at', '<=', now - expireMs).execute();
+    if (stale.length > 0) {
+      await trx.updateTable('messages').set({ status: 'expired', next_attempt_at: null, finished_at: now }).where('id', 'in', stale.map((s) => s.id)).execute();
+      const perDay = new Map<string, { laneId: number; day: string; n: number }>();
+      for (const s of stale) {
+        const k = `${s.lane_id}|${s.day}`;
+        const e = perDay.get(k) ?? { laneId: s.lane_id, day: s.day, n: 0 };
+        e.n++;
+        perDay.set(k, e);
+      }
+      for (const e of perDay.values()) {
+        await trx.updateTable('lane_days').set((eb) => ({ expired: eb('expired', '+', e.n) })).where('lane_id', '=', e.laneId).where('day', '=', e.day).execute();
+      }
     }
-    return rows;
+    const claimed: DueRetry[] = [];
+    for (const l of wanted) {
+      const rows = await trx.selectFrom('messages')
+        .select(['id', 'lane_id', 'day', 'seq', 'recipient', 'message_id', 'attempts', 'created_at'])
+        .where('status', '=', 'deferred').where('next_attempt_at', '<=', now).where('lane_id', '=', l.laneId)
+        .orderBy('next_attempt_at').limit(l.limit).execute();
+      if (rows.length > 0) await trx.updateTable('messages').set({ status: 'in_flight' }).where('id', 'in', rows.map((r) => r.id)).execute();
+      claimed.push(...rows);
+    }
+    return { claimed, expired: stale.length };
   });
+}
+
+/** Puts messages that were claimed but never sent (no connection opened) back in the retry queue, due now. */
+export async function returnUnsent(db: Db, ids: readonly number[], now: number): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('messages').set({ status: 'deferred', next_attempt_at: now }).where('id', 'in', [...ids]).where('status', '=', 'in_flight').execute();
 }
 
 export interface AttemptRecord {
@@ -65,6 +96,8 @@ export interface AttemptRecord {
   readonly retry: number;
   /** The reply was about the mailbox, not the IP (kept out of the lane's deferral count). */
   readonly mailboxSignal?: boolean;
+  /** A local error: nothing reached the receiver (counted as failed, never as bounced). */
+  readonly local?: boolean;
 }
 
 /** What an attempt did to its message. */
@@ -98,11 +131,15 @@ export async function writeAttempt(trx: Db, a: AttemptRecord, result: MessageRes
   })).where('id', '=', a.messageId).execute();
   const attemptIsDeferral = a.outcome === 'deferred' && !a.mailboxSignal;
   const mailboxDeferral = a.outcome === 'deferred' && a.mailboxSignal === true;
-  const attemptIsFailure = a.outcome !== 'accepted' && a.outcome !== 'bounced' && a.outcome !== 'deferred';
+  // Each final outcome counts once: a final DNS answer (no such domain, null MX) is a bounce, not
+  // also a failure; a local error (nothing was sent) is a failure, not also a bounce.
+  const finalDns = a.outcome === 'dns' && result.status === 'bounced';
+  const attemptIsFailure = a.outcome !== 'accepted' && a.outcome !== 'bounced' && a.outcome !== 'deferred' && !finalDns;
+  const bounced = result.status === 'bounced' && !a.local;
   const r = routed ? 1 : 0;
   await trx.updateTable('lane_days').set((eb) => ({
     accepted: eb('accepted', '+', result.status === 'accepted' ? 1 : 0),
-    bounced: eb('bounced', '+', result.status === 'bounced' ? 1 : 0),
+    bounced: eb('bounced', '+', bounced ? 1 : 0),
     expired: eb('expired', '+', result.status === 'expired' ? 1 : 0),
     deferred: eb('deferred', '+', attemptIsDeferral ? 1 : 0),
     mailbox_deferred: eb('mailbox_deferred', '+', mailboxDeferral ? 1 : 0),
@@ -110,7 +147,7 @@ export async function writeAttempt(trx: Db, a: AttemptRecord, result: MessageRes
     retries: eb('retries', '+', a.retry > 0 ? 1 : 0),
     ...(routed ? {
       routed_accepted: eb('routed_accepted', '+', result.status === 'accepted' ? r : 0),
-      routed_bounced: eb('routed_bounced', '+', result.status === 'bounced' ? r : 0),
+      routed_bounced: eb('routed_bounced', '+', bounced ? r : 0),
       routed_deferred: eb('routed_deferred', '+', attemptIsDeferral ? r : 0),
       routed_failed: eb('routed_failed', '+', attemptIsFailure ? r : 0),
     } : {}),

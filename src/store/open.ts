@@ -20,6 +20,8 @@ export interface OpenedStore {
 export interface OpenOptions {
   /** Open an existing database for reading only (status, events, report). */
   readonly readonly?: boolean;
+  /** How long a statement waits for another process's lock before failing (default 5000 ms). */
+  readonly busyTimeoutMs?: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function openStore(path: string, options: OpenOptions = {}): Promis
   } catch (e) {
     throw new WarmupError('STORE_OPEN', `cannot open database ${path}: ${(e as Error).message}`, { cause: e });
   }
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
   if (!options.readonly) {
     sqlite.pragma('journal_mode = WAL');
     // With WAL, NORMAL survives a process crash (kill -9); only power loss can drop the last commits.
