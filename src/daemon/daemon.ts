@@ -427,7 +427,8 @@ export class Daemon {
       lanes.push({ laneId: l.row.id, limit });
       room -= limit;
     }
-    const { claimed, expired } = await q.claimDueRetries(this.#o.db, now, lanes, this.#o.plan.delivery.retry.expireMs);
+    // A retry scheduled just inside the expiry and claimed a tick late still goes out.
+    const { claimed, expired } = await q.claimDueRetries(this.#o.db, now, lanes, this.#o.plan.delivery.retry.expireMs + this.#graceMs);
     for (const m of claimed) {
       this.#dispatch(this.#byId.get(m.lane_id)!, { id: m.id, day: m.day, seq: m.seq, recipient: m.recipient, token: m.message_id.split('@')[0]!, attempts: m.attempts, createdAt: m.created_at });
     }
