@@ -29,8 +29,9 @@ export const DEFAULT_DNSBL_ZONES: readonly string[] = Object.freeze([
 ]);
 
 export const DEFAULTS = Object.freeze({
-  // Derived ramps reach their launch volume 2 sending days early: room for two holds.
-  launchSlack: 2,
+  // Derived ramps reach their launch volume 3 sending days early: room for three holds
+  // (stray deferrals that a rule answers with a suspension cost a day now and then).
+  launchSlack: 3,
   dnsblInterval: '15m',
   // Retries of a day's last messages (backoff 5m, 10m, 20m, 40m...) mostly settle within two hours.
   retryGrace: '2h',

@@ -54,7 +54,8 @@ export function deriveLaneRamps(w: WrittenPlan, ips: readonly PlanIp[], provider
   if (sum > 1 + 1e-9) err(['share'], `the shares add up to ${round(sum)}: at most 1`);
   else if (anyVolume && sum > 0 && sum < 1 - 1e-9) warn(['share'], `the shares add up to ${round(sum)}: ${round((1 - sum) * 100)}% of the launch volume goes to no provider of the plan`);
   const slack = w.launch_slack ?? DEFAULTS.launchSlack;
-  return ips.map((ip) => {
+  const steep = new Set<string>();
+  const out = ips.map((ip) => {
     if (ip.launchVolume === null || ip.ramp !== null) return ip;
     const sendingDays = countSendingDays(ip.start, w.launch, skipDays);
     const laneRamps: Record<string, Ramp> = {};
@@ -62,12 +63,20 @@ export function deriveLaneRamps(w: WrittenPlan, ips: readonly PlanIp[], provider
       const s = share[p.name];
       if (s === undefined || !names.has(p.name)) continue;
       const volume = Math.round(ip.launchVolume * s);
-      if (volume <= 0) continue;
+      const name = `${p.name}@${ip.address}`;
+      // A share of 0 means nothing for this provider from this IP (the launch warnings name it).
+      if (volume <= 0) { laneRamps[p.name] = Object.freeze({ kind: 'daily', name, daily: Object.freeze([0]) }); continue; }
       const start = w.ramps?.default?.start ?? (p.catalogue ? catalogueEntry(p.catalogue)?.rampStart : undefined) ?? DEFAULT_RAMP.start;
-      laneRamps[p.name] = derivedRamp(`${p.name}@${ip.address}`, start, volume, sendingDays, slack);
+      const ramp = derivedRamp(name, start, volume, sendingDays, slack);
+      if (ramp.kind === 'curve' && ramp.growth > 2) steep.add(p.name);
+      laneRamps[p.name] = ramp;
     }
     return Object.freeze({ ...ip, laneRamps: Object.freeze(laneRamps) });
   });
+  for (const name of steep) {
+    warn(['share', name], `the ramps derived for ${name} grow faster than 2x a day to reach their part of launch_volume ${slack} sending days before launch: providers read fast jumps as a spam run; start earlier or lower launch_volume`);
+  }
+  return out;
 }
 
 function round(x: number): number {

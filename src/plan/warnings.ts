@@ -3,10 +3,12 @@
  * snowshoeing. Pure.
  */
 import { previewPlan } from '../schedule/ramp.js';
+import { launchWarnings } from './launch-warnings.js';
 import type { Plan } from './types.js';
 import type { KeyPath } from './yaml-locate.js';
 
 export function scheduleWarnings(plan: Plan, warn: (path: KeyPath, message: string) => void): void {
+  launchWarnings(plan, warn);
   const days = previewPlan(plan).filter((d) => !d.launch);
   const peak = days.reduce((best, d) => (d.total > best.total ? d : best), days[0]!);
   for (const provider of plan.providers) {

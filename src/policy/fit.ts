@@ -7,18 +7,23 @@
  * The projection is the simulation without randomness, made conservative: a
  * day whose even hourly share would exceed `FIT_MARGIN` of the provider's
  * hourly limit for the IP (at the reputation the IP has then) is counted as a
- * back-off, as the policy would after the provider's rate replies; a day whose
- * greylisting pushes deferrals over `max_deferral_rate` holds.
+ * back-off, as the policy would after the provider's rate replies (and the lane
+ * is not ready); a day holds with the chance that greylisting and noise push its
+ * deferrals over `max_deferral_rate`, and the lane advances by the rest.
  */
-import type { Plan, PlanIp, Provider, Ramp } from '../plan/types.js';
+import type { Plan, PlanIp, Provider, Ramp, Rule } from '../plan/types.js';
 import { addDays, daysBetween } from '../schedule/calendar.js';
 import { countSendingDays, isSkipDay, laneRamp, previewPlan, stageVolume } from '../schedule/ramp.js';
 import type { ProviderModel } from '../simulate/profiles.js';
 import { hourlyLimitOf, reputationOf, startingEarned } from '../simulate/receivers.js';
+import { parseReply } from '../send/classify.js';
 import { stageForVolume } from './day-end.js';
+import { effectiveRules } from './rules.js';
 
 /** Share of a modelled limit a plan may use: room for jitter, retries and the rules' reaction to one rate reply. */
 export const FIT_MARGIN = 0.8;
+/** A daily hold chance under this is left to the slack rather than projected. */
+const NOISE = 0.02;
 /** How far back the earliest start is looked for. */
 const MAX_SHIFT_DAYS = 180;
 
@@ -32,10 +37,25 @@ export interface LaneProjection {
   /** What the provider accepts from the IP on launch day (its modelled hourly limit x the window, with the margin). */
   readonly providerLimit: number;
   /**
-   * The first day the ramp asks more than the provider lets the IP send (over `FIT_MARGIN` of the
-   * modelled hourly limit): it would be rate-limited, and ignored deferrals cost reputation; null if none.
+   * The first day the ramp asks more than `FIT_MARGIN` of what the provider lets the IP send
+   * (`allowed`: the modelled hourly limit then): it risks rate limits, and ignored deferrals cost
+   * reputation; null if none.
    */
   readonly firstTight: { readonly date: string; readonly perHour: number; readonly allowed: number } | null;
+}
+
+/**
+ * Chance that a day of `volume` first attempts holds on its deferral rate, when
+ * greylisting and noise defer `expected` attempts on average (Poisson): the rate
+ * is deferrals / (volume + deferrals), each deferral being retried once.
+ */
+export function holdChance(volume: number, expected: number, maxDeferralRate: number): number {
+  if (expected <= 0 || volume <= 0) return 0;
+  const over = Math.floor((maxDeferralRate * volume) / (1 - maxDeferralRate)); // at most this many deferrals advance
+  let term = Math.exp(-expected);
+  let atMost = term;
+  for (let k = 1; k <= over; k++) { term *= expected / k; atMost += term; }
+  return Math.max(0, Math.min(1, 1 - atMost));
 }
 
 /** The rebuilt ramp for a lane that starts with `sendingDays` before launch (derived curves regrow). */
@@ -58,10 +78,12 @@ function rampWithVolume(ramp: Ramp, volume: number, sendingDays: number): Ramp {
  * @example
  * projectLane(plan, '2026-12-01', ramp, PROFILES.gmail, provider.thresholds).reachable
  */
-export function projectLane(plan: Plan, start: string, ramp: Ramp, model: ProviderModel, t: Provider['thresholds'], mailboxes: number): LaneProjection {
+export function projectLane(plan: Plan, start: string, ramp: Ramp, model: ProviderModel, t: Provider['thresholds'], mailboxes: number, suspendMs = 0): LaneProjection {
   const hours = (plan.window.end - plan.window.start) / 60;
   let earned = startingEarned(model);
   let stage = 1;
+  // Expected progress: a day that holds with probability p advances by 1 - p (as the forecast's pace).
+  let progress = 0;
   let setbacks = 0;
   let seen = 0;
   let firstTight: LaneProjection['firstTight'] = null;
@@ -75,27 +97,34 @@ export function projectLane(plan: Plan, start: string, ramp: Ramp, model: Provid
       const limit = hourlyLimitOf(reputationOf(earned + accepted, model), model);
       if (share > FIT_MARGIN * limit) {
         tight = true;
-        firstTight ??= { date: d, perHour: Math.ceil(volume / hours), allowed: Math.floor(FIT_MARGIN * limit) };
+        firstTight ??= { date: d, perHour: Math.ceil(volume / hours), allowed: Math.floor(limit) };
       }
       accepted += Math.min(share, limit);
     }
     earned += accepted;
     const fresh = Math.max(0, Math.min(volume, mailboxes - seen));
     seen += fresh;
-    const greylisted = model.greylist.share * fresh;
-    const deferralRate = (greylisted + model.randomDeferral * volume) / Math.max(1, volume + greylisted);
     if (tight) {
       setbacks++;
-      stage = Math.min(stage, Math.max(1, Math.min(stage - 1, stageForVolume(ramp, Math.floor(volume * t.backOffFactor)))));
-    } else if (deferralRate > t.maxDeferralRate * FIT_MARGIN) {
-      setbacks++;
+      stage = Math.max(1, Math.min(stage - 1, stageForVolume(ramp, Math.floor(volume * t.backOffFactor))));
+      progress = 0;
     } else {
-      stage++;
+      // A stray deferral that a rule answers with a suspension (Yahoo's [TSS04]) late in the window costs the day's target.
+      const late = model.randomDeferral * volume * Math.min(1, suspendMs / 3_600_000 / hours);
+      const chance = 1 - (1 - holdChance(volume, model.greylist.share * fresh + model.randomDeferral * volume, t.maxDeferralRate)) * Math.exp(-late);
+      // Under NOISE a day is counted as advancing: the slack is there for such holds.
+      const p = chance < NOISE ? 0 : chance;
+      setbacks += p;
+      progress += 1 - p;
+      const whole = Math.floor(progress + 1e-9);
+      stage += whole;
+      progress -= whole;
     }
   }
+  setbacks = Math.round(setbacks);
   const providerLimit = Math.floor(FIT_MARGIN * hourlyLimitOf(reputationOf(earned, model), model) * hours);
   const launchVolume = stageVolume(ramp, stage);
-  if (launchVolume > providerLimit) firstTight ??= { date: plan.launch, perHour: Math.ceil(launchVolume / hours), allowed: Math.floor(providerLimit / hours) };
+  if (launchVolume > providerLimit) firstTight ??= { date: plan.launch, perHour: Math.ceil(launchVolume / hours), allowed: Math.floor(hourlyLimitOf(reputationOf(earned, model), model)) };
   return { launchStage: stage, setbacks, reachable: Math.min(launchVolume, providerLimit), providerLimit, firstTight };
 }
 
@@ -144,12 +173,13 @@ export function fitPlan(plan: Plan, models: ReadonlyMap<string, ProviderModel>):
   const hours = (plan.window.end - plan.window.start) / 60;
   const mailboxes = mailboxNeeds(plan, models, hours);
   const memo = new Map<string, { ok: boolean; p: LaneProjection }>();
+  const rules = effectiveRules(plan);
   const lanes: LaneFit[] = [];
   for (const ip of plan.ips) {
     for (const provider of plan.providers) {
       const model = models.get(provider.name);
       if (!model) continue;
-      lanes.push(fitLane(plan, ip, provider, model, mailboxes[provider.name]!, memo));
+      lanes.push(fitLane(plan, ip, provider, model, mailboxes[provider.name]!, memo, suspensionMs(rules, provider.name, model)));
     }
   }
   const ready = lanes.every((l) => l.ready);
@@ -159,7 +189,14 @@ export function fitPlan(plan: Plan, models: ReadonlyMap<string, ProviderModel>):
   return { plan: plan.name, launch: plan.launch, start: plan.start, windowHours: hours, ready, earliestStart, lanes, mailboxes, advice: planAdvice(plan, lanes, mailboxes, earliestStart) };
 }
 
-function fitLane(plan: Plan, ip: PlanIp, provider: Provider, model: ProviderModel, boxes: { have: number; needed: number }, memo: Map<string, { ok: boolean; p: LaneProjection }>): LaneFit {
+/** How long the plan's rules suspend a lane when the provider's model answers its stray deferral (0: no rule does). */
+function suspensionMs(rules: readonly Rule[], provider: string, model: ProviderModel): number {
+  const reply = parseReply(model.replies.random.replaceAll('{ip}', '203.0.113.1').replaceAll('{rcpt}', 'seed@example.com').replaceAll('{domain}', 'example.com').replaceAll('{id}', 'fit'));
+  const text = reply.text;
+  return Math.max(0, ...rules.filter((r) => (r.provider === null || r.provider === provider) && r.trigger === null && (r.action === 'suspend' || r.action === 'pause') && r.match.test(text)).map((r) => r.durationMs ?? 0));
+}
+
+function fitLane(plan: Plan, ip: PlanIp, provider: Provider, model: ProviderModel, boxes: { have: number; needed: number }, memo: Map<string, { ok: boolean; p: LaneProjection }>, suspendMs: number): LaneFit {
   const ramp = laneRamp(ip, provider);
   const days = countSendingDays(ip.start, plan.launch, plan.skipDays);
   const target = stageVolume(ramp, days + 1);
@@ -169,7 +206,7 @@ function fitLane(plan: Plan, ip: PlanIp, provider: Provider, model: ProviderMode
     const key = `${provider.name}|${start}|${JSON.stringify(r)}`;
     let v = memo.get(key);
     if (!v) {
-      const p = projectLane(plan, start, r, model, provider.thresholds, have);
+      const p = projectLane(plan, start, r, model, provider.thresholds, have, suspendMs);
       v = { ok: p.firstTight === null && p.reachable >= stageVolume(r, countSendingDays(start, plan.launch, plan.skipDays) + 1), p };
       memo.set(key, v);
     }
@@ -217,9 +254,9 @@ function fitLane(plan: Plan, ip: PlanIp, provider: Provider, model: ProviderMode
   const n = (x: number) => x.toLocaleString('en-US');
   if (!now.ok) {
     const t = now.p.firstTight;
-    if (t) advice.push(`on ${t.date} it needs ${n(t.perHour)}/h where ${provider.name} is modelled to take about ${n(t.allowed)}/h from this IP`);
+    if (t) advice.push(`on ${t.date} it needs ${n(t.perHour)}/h, more than ${Math.round(FIT_MARGIN * 100)}% of the ${n(t.allowed)}/h ${provider.name} is modelled to take from this IP then`);
     else advice.push(`its ramp reaches ${n(now.p.reachable)} of ${n(target)} by launch`);
-    if (earliestStart) advice.push(`start by ${earliestStart} (${-daysBetween(ip.start, earliestStart)} days earlier)`);
+    if (earliestStart) { const d = -daysBetween(ip.start, earliestStart); advice.push(`start by ${earliestStart} (${d} day${d === 1 ? '' : 's'} earlier)`); }
     else if (gentler === null) advice.push(`no start within ${MAX_SHIFT_DAYS} days carries ${n(target)} a day from one IP`);
     if (gentler !== null && gentler > 1) advice.push(`or grow at most ${gentler}x a day: it then reaches ${n(carry)} by launch`);
     else if (carry > 0) advice.push(`or plan ${n(carry)} a day for launch (lower launch_volume or this share)`);
@@ -265,12 +302,24 @@ function planAdvice(plan: Plan, lanes: readonly LaneFit[], boxes: PlanFit['mailb
   else if (!earliestStart) out.push('no start date fixes every lane: lower the launch-day volume of the lanes that say so, or add IPs');
   for (const [name, b] of Object.entries(boxes)) if (b.have < b.needed) out.push(`providers.${name}: at least ${b.needed} seeds + opt-in recipients (has ${b.have})`);
   // With the same shares, a launch volume is possible when every lane's part of it is within what the lane carries.
-  let volume = Infinity;
-  for (const l of lanes) {
-    const ip = plan.ips.find((i) => i.address === l.ip)!;
-    if (ip.launchVolume === null || ip.ramp !== null || !ip.laneRamps[l.provider] || l.ready || l.launchTarget === 0) continue;
-    volume = Math.min(volume, Math.floor((l.carry * ip.launchVolume) / l.launchTarget));
+  // IPs that share a launch volume are advised together; the largest group is the top-level launch_volume.
+  const groups = new Map<number, { ips: string[]; max: number }>();
+  for (const ip of plan.ips) {
+    if (ip.launchVolume === null || ip.ramp !== null) continue;
+    const g = groups.get(ip.launchVolume) ?? { ips: [], max: Infinity };
+    g.ips.push(ip.address);
+    for (const l of lanes) {
+      if (l.ip !== ip.address || l.ready || !ip.laneRamps[l.provider] || l.launchTarget === 0) continue;
+      g.max = Math.min(g.max, Math.floor((l.carry * ip.launchVolume) / l.launchTarget));
+    }
+    groups.set(ip.launchVolume, g);
   }
-  if (Number.isFinite(volume)) out.push(`or keep the dates and the shares and set launch_volume to at most ${volume.toLocaleString('en-US')} per IP`);
+  const sorted = [...groups.values()].sort((a, b) => b.ips.length - a.ips.length);
+  sorted.forEach((g, i) => {
+    if (!Number.isFinite(g.max)) return;
+    out.push(i === 0 && sorted.length === 1
+      ? `or keep the dates and the shares and set launch_volume to at most ${g.max.toLocaleString('en-US')} per IP`
+      : `or keep the dates and the shares and give ${g.ips.length === 1 ? g.ips[0] : `${g.ips[0]} and ${g.ips.length - 1} more`} a launch_volume of at most ${g.max.toLocaleString('en-US')}`);
+  });
   return out;
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- simulate [--plan plans/launch.yaml] [--days N] [--seed N]`:
+ * `npm run bench -- simulate [--plan test/bench/launch-31.yaml] [--days N] [--seed N]`:
  * simulated messages per second on the 30-IP example plan, the whole plan
  * (the daemon against the modelled receivers, as `warmup simulate` runs it).
  */
@@ -16,9 +16,9 @@ import { machine, result, round, throwawayKey } from './lib.js';
 
 const { values } = parseArgs({ options: { plan: { type: 'string' }, days: { type: 'string' }, seed: { type: 'string' } } });
 const repo = resolve(import.meta.dirname, '..', '..');
-const planFile = resolve(repo, values.plan ?? 'plans/launch.yaml');
+const planFile = resolve(repo, values.plan ?? 'test/bench/launch-31.yaml');
 const dir = mkdtempSync(join(tmpdir(), 'warmup-bench-simulate-'));
-throwawayKey(dir); // launch.yaml reads ${CREDENTIALS_DIRECTORY}/dkim.pem
+throwawayKey(dir); // the plan reads ${CREDENTIALS_DIRECTORY}/dkim.pem
 try {
   const loaded = loadPlanFile(planFile, { env: { ...process.env, CREDENTIALS_DIRECTORY: dir } });
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => `${e.line}:${e.column} ${e.path} ${e.message}`).join('\n'));

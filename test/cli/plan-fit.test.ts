@@ -40,7 +40,7 @@ describe('warmup plan --fit', () => {
     const r = await warmup('plan', planFile('busy', 8000), '--fit');
     expect('code' in r && r.code).toBeFalsy();
     expect(r.stdout).toMatch(/^Fit of plan "busy" for launch 2026-12-15 \(12-hour window, provider limits of the default model\): NOT READY, 0 of 8 lanes ready/);
-    expect(r.stdout).toMatch(/\n127\.0\.0\.2 \+3\s+gmail\s+4,000\s+[\d,]+\s+\d+\s+-\s+20\/\d+\s+NOT READY\s+on 2026-12-\d\d it needs \d+\/h where gmail is modelled to take about \d+\/h/);
+    expect(r.stdout).toMatch(/\n127\.0\.0\.2 \+3\s+gmail\s+4,000\s+[\d,]+\s+\d+\s+-\s+20\/\d+\s+NOT READY\s+on 2026-12-\d\d it needs \d+\/h, more than 80% of the \d+\/h gmail is modelled to take from this IP then/);
     expect(r.stdout).toMatch(/\n127\.0\.0\.2 \+3\s+docomo\s+4,000 /);
     expect(r.stdout).toMatch(/\nearliest start: (\d{4}-\d\d-\d\d \(start on or before it; the plan starts 2026-12-01: \d+ days too late\)|none within 180 days)/);
     expect(r.stdout).toMatch(/To make it ready:\n  - /);
@@ -52,7 +52,7 @@ describe('warmup plan --fit', () => {
     expect(j.ready).toBe(true);
     expect(j.earliest_start >= '2026-12-01').toBe(true);
     expect(j.lanes).toHaveLength(8);
-    expect(j.lanes[0]).toMatchObject({ ip: '127.0.0.2', provider: 'gmail', ready: true, launch_target: 150, reachable: 150, slack_days: 2 });
+    expect(j.lanes[0]).toMatchObject({ ip: '127.0.0.2', provider: 'gmail', ready: true, launch_target: 150, reachable: 150, slack_days: 3 });
     const busy = JSON.parse((await warmup('plan', planFile('busy2', 8000), '--fit', '--json')).stdout) as { ready: boolean; lanes: Array<{ ready: boolean }> };
     expect(busy.ready).toBe(false);
     expect(busy.lanes.some((l) => !l.ready)).toBe(true);

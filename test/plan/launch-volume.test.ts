@@ -21,10 +21,10 @@ describe('launch_volume and share derive the lane ramps', () => {
     const [ip] = r.plan.ips;
     const gmail = laneRamp(ip!, r.plan.providers.find((p) => p.name === 'gmail')!);
     const yahoo = laneRamp(ip!, r.plan.providers.find((p) => p.name === 'yahoo')!);
-    // ramps.default.start (10) is the first day; the curve reaches its part at stage 7 - 2 = 5.
-    expect([1, 4, 5, 6, 7].map((s) => stageVolume(gmail, s))).toEqual([10, Math.round(10 * 60 ** (3 / 4)), 600, 600, 600]);
+    // ramps.default.start (10) is the first day; the curve reaches its part at stage 7 - 3 = 4.
+    expect([1, 2, 3, 4, 7].map((s) => stageVolume(gmail, s))).toEqual([10, Math.round(10 * 60 ** (1 / 3)), Math.round(10 * 60 ** (2 / 3)), 600, 600]);
     expect(stageVolume(yahoo, 7)).toBe(400);
-    expect(gmail).toMatchObject({ kind: 'curve', cap: 600, reach: { volume: 600, slack: 2 } });
+    expect(gmail).toMatchObject({ kind: 'curve', cap: 600, reach: { volume: 600, slack: 3 } });
   });
 
   it('an IP gives its own launch_volume; launch_slack: 0 lands on launch day', () => {

@@ -22,10 +22,10 @@ describe('every example plan in plans/', () => {
     expect(r.ok).toBe(true);
   });
 
-  it('launch.yaml gives 31 IPs from a range and a late joiner', () => {
+  it('launch.yaml gives IPs from a range and a late joiner with its own launch volume', () => {
     const r = loadPlanFile(`${plansDir}launch.yaml`, { env: { CREDENTIALS_DIRECTORY: '/x' }, files });
-    expect(r.ok && r.plan.ips.length).toBe(31);
-    expect(r.ok && r.plan.ips.at(-1)).toMatchObject({ address: '203.0.113.50', start: '2026-12-04' });
+    expect(r.ok && r.plan.ips.map((i) => i.address)).toEqual(['203.0.113.11', '203.0.113.12', '203.0.113.50']);
+    expect(r.ok && r.plan.ips.at(-1)).toMatchObject({ address: '203.0.113.50', start: '2026-12-04', launchVolume: 1500 });
   });
 
   it('japan.yaml covers docomo, au, SoftBank and Yahoo! JAPAN domains', () => {

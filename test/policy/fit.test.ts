@@ -31,11 +31,12 @@ const fit = (p: Plan) => fitPlan(p, defaultModels(p));
 
 describe('warmup plan --fit', () => {
   it('calls a plan ready when every lane reaches its launch target under the modelled limits, with its slack', () => {
-    const f = fit(plan({ top: 'launch_volume: 2000\nshare: { gmail: 0.3, yahoo: 0.7 }\n' }));
+    const f = fit(plan({ top: 'launch_volume: 1500\nshare: { gmail: 0.3, yahoo: 0.7 }\n' }));
     expect(f.ready).toBe(true);
-    expect(f.lanes.map((l) => [l.ip, l.provider, l.ready, l.launchTarget, l.reachable, l.slackDays])).toEqual([
-      ['127.0.0.2', 'gmail', true, 600, 600, 2], ['127.0.0.2', 'yahoo', true, 1400, 1400, 2],
-      ['127.0.0.3', 'gmail', true, 600, 600, 2], ['127.0.0.3', 'yahoo', true, 1400, 1400, 2],
+    // Derived ramps reach their part 3 sending days early; Yahoo's stray [TSS04] suspensions are expected to cost a day.
+    expect(f.lanes.map((l) => [l.ip, l.provider, l.ready, l.launchTarget, l.reachable, l.setbacks, l.slackDays])).toEqual([
+      ['127.0.0.2', 'gmail', true, 450, 450, 0, 3], ['127.0.0.2', 'yahoo', true, 1050, 1050, 1, 2],
+      ['127.0.0.3', 'gmail', true, 450, 450, 0, 3], ['127.0.0.3', 'yahoo', true, 1050, 1050, 1, 2],
     ]);
     // Ready as written: the latest start that still works is on or after the plan's start.
     expect(f.earliestStart! >= '2026-12-01').toBe(true);
@@ -47,7 +48,7 @@ describe('warmup plan --fit', () => {
     const gmail = f.lanes.find((l) => l.provider === 'gmail')!;
     expect(gmail).toMatchObject({ ready: false, launchTarget: 2000 });
     expect(gmail.reachable).toBeLessThan(2000);
-    expect(gmail.advice[0]).toMatch(/^on 2026-12-\d\d it needs \d+\/h where gmail is modelled to take about \d+\/h from this IP$/);
+    expect(gmail.advice[0]).toMatch(/^on 2026-12-\d\d it needs \d+\/h, more than 80% of the \d+\/h gmail is modelled to take from this IP then$/);
     expect(f.earliestStart! < '2026-12-01').toBe(true);
     expect(f.advice).toEqual(expect.arrayContaining([`start: ${f.earliestStart} (or earlier) instead of 2026-12-01`, expect.stringMatching(/^or keep the dates and the shares and set launch_volume to at most [\d,]+ per IP$/)]));
     // Following the advice: the earliest start, or the launch volume it can carry.
@@ -59,18 +60,20 @@ describe('warmup plan --fit', () => {
 
   it('flags a reach curve that lands on launch day: no room for a single hold', () => {
     const f = fit(plan({ top: 'ramps:\n  default: { start: 30, reach: 300 }\n' }));
-    expect(f.ready).toBe(true);
-    expect(f.lanes.every((l) => l.slackDays === 0)).toBe(true);
-    expect(f.lanes[0]!.advice).toEqual([expect.stringMatching(/^no room for a single hold/)]);
-    expect(f.advice).toEqual(['4 lanes have no room for a single hold (slack 0)']);
+    const gmail = f.lanes.filter((l) => l.provider === 'gmail');
+    expect(gmail.map((l) => [l.ready, l.slackDays])).toEqual([[true, 0], [true, 0]]);
+    expect(gmail[0]!.advice).toEqual([expect.stringMatching(/^no room for a single hold/)]);
+    // Yahoo's lanes are expected to lose a day to a stray suspension: with no slack they miss launch.
+    expect(f.lanes.filter((l) => l.provider === 'yahoo').map((l) => [l.ready, l.reachable < l.launchTarget])).toEqual([[false, true], [false, true]]);
   });
 
   it('counts the mailboxes a provider needs at its launch-day hourly volume', () => {
-    const f = fit(plan({ gmailSeeds: 2, top: 'launch_volume: 2000\nshare: { gmail: 0.3, yahoo: 0.7 }\n' }));
-    // 2 IPs x 600 over 12 hours = 100 an hour; Gmail's modelled 60 per mailbox per hour with the margin: 3 mailboxes.
-    expect(f.mailboxes.gmail).toEqual({ have: 2, needed: Math.ceil(100 / (FIT_MARGIN * 60)), perHour: 100 });
+    const f = fit(plan({ gmailSeeds: 1, top: 'launch_volume: 1500\nshare: { gmail: 0.3, yahoo: 0.7 }\n' }));
+    // 2 IPs x 450 over 12 hours = 75 an hour; Gmail's modelled 60 per mailbox per hour with the margin: 2 mailboxes.
+    expect(f.mailboxes.gmail).toEqual({ have: 1, needed: Math.ceil(75 / (FIT_MARGIN * 60)), perHour: 75 });
     expect(f.ready).toBe(false);
-    expect(f.lanes.find((l) => l.provider === 'gmail')!.advice).toEqual(['gmail needs at least 3 mailboxes (seeds + opt-in) for its launch-day volume; it has 2']);
+    expect(f.lanes.find((l) => l.provider === 'gmail')!.advice).toEqual(['gmail needs at least 2 mailboxes (seeds + opt-in) for its launch-day volume; it has 1']);
+    expect(f.advice).toEqual(expect.arrayContaining(['providers.gmail: at least 2 seeds + opt-in recipients (has 1)']));
   });
 
   it('finds the steepest growth a written curve may have when it grows faster than the provider allows', () => {
@@ -87,6 +90,6 @@ describe('warmup plan --fit', () => {
     const p = plan();
     const r = projectLane(p, '2026-12-14', { kind: 'daily', name: 'x', daily: [volume] }, PROFILES.gmail!, p.policy.thresholds, 100);
     expect(r.firstTight !== null).toBe(tight);
-    if (tight) expect(r.firstTight).toEqual({ date: '2026-12-14', perHour: volume / 12, allowed: 8 });
+    if (tight) expect(r.firstTight).toEqual({ date: '2026-12-14', perHour: volume / 12, allowed: 10 });
   });
 });

@@ -48,7 +48,7 @@ export function runFit(plan: Plan, json: boolean, io: CliIo): number {
   io.out('slack: hold days a lane can absorb and still be ready; mailboxes: seeds + opt-in / needed at the launch-day hourly volume.');
   if (f.earliestStart) {
     const d = Math.round((Date.parse(f.start) - Date.parse(f.earliestStart)) / 86_400_000);
-    io.out(`\nearliest start: ${f.earliestStart} (start on or before it; the plan starts ${f.start}${d > 0 ? `: ${d} days too late` : d < 0 ? `: ${-d} days to spare` : ''})`);
+    io.out(`\nearliest start: ${f.earliestStart} (start on or before it; the plan starts ${f.start}${d > 0 ? `: ${d} day${d === 1 ? '' : 's'} too late` : d < 0 ? `: ${-d} day${d === -1 ? '' : 's'} to spare` : ''})`);
   } else {
     io.out('\nearliest start: none within 180 days: starting earlier does not help a lane whose ramp grows faster than its provider allows, or whose launch volume is more than the provider takes from one IP (see what to change)');
   }
