@@ -535,7 +535,7 @@ export class Daemon {
         const set = a.action === 'cut_rate'
           ? { rate_factor: Math.min(lane.row.rate_factor, a.factor ?? 0.5), rate_until: Math.max(lane.row.rate_until ?? 0, a.until ?? now) }
           : { max_connections: 1, rate_until: Math.max(lane.row.rate_until ?? 0, a.until ?? now) };
-        await db.updateTable('lanes').set({ ...set, updated_at: now }).where('id', '=', lane.row.id).execute();
+        await q.setLaneShaping(db, lane.row.id, set, now);
         lane.row = { ...lane.row, ...set };
         await q.addEvent(db, { at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: `rule_${a.action}`, actor, cause: { ...cause, factor: a.factor, until: a.until } });
         log.warn({ until: a.until, factor: a.factor, reply: a.reply }, `${a.action} by rule ${a.rule}`);
@@ -552,7 +552,7 @@ export class Daemon {
 
   async #endShaping(lane: Lane, now: number): Promise<void> {
     const set = { rate_factor: 1, max_connections: null, rate_until: null };
-    await this.#o.db.updateTable('lanes').set({ ...set, updated_at: now }).where('id', '=', lane.row.id).execute();
+    await q.setLaneShaping(this.#o.db, lane.row.id, set, now);
     await q.addEvent(this.#o.db, { at: now, plan: this.#o.plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'shaping_lapsed', actor: 'daemon', cause: { rate_factor: lane.row.rate_factor, max_connections: lane.row.max_connections } });
     lane.row = { ...lane.row, ...set };
     lane.pace = null;

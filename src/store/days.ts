@@ -70,3 +70,11 @@ export function laneHistory(db: Db, plan: string): Promise<Array<{ ip: string; p
 export function laneDecisions(db: Db, laneId: number): Promise<Array<{ day: string; decision: string | null }>> {
   return db.selectFrom('lane_days').select(['day', 'decision']).where('lane_id', '=', laneId).orderBy('day').execute();
 }
+
+/** The latest day of a plan with a lane-day on or before `upTo` (YYYY-MM-DD), or undefined. */
+export async function latestLaneDay(db: Db, plan: string, upTo: string): Promise<string | undefined> {
+  const r = await db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+    .select((eb) => eb.fn.max('lane_days.day').as('day')).where('lanes.plan', '=', plan)
+    .where('lane_days.day', '<=', upTo).executeTakeFirst();
+  return r?.day ?? undefined;
+}

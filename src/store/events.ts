@@ -61,3 +61,34 @@ export async function lastEventId(db: Db): Promise<number> {
   const r = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
   return Number(r?.id ?? 0);
 }
+
+/** The instant of a plan's newest event, or null when it has none. */
+export async function newestEventAt(db: Db, plan: string): Promise<number | null> {
+  const r = await db.selectFrom('events').select((eb) => eb.fn.max('at').as('at')).where('plan', '=', plan).executeTakeFirst();
+  return r?.at === null || r?.at === undefined ? null : Number(r.at);
+}
+
+/** The kinds of event a plan's log holds. */
+export async function eventKindsSeen(db: Db, plan: string): Promise<string[]> {
+  return (await db.selectFrom('events').select('kind').distinct().where('plan', '=', plan).execute()).map((r) => r.kind);
+}
+
+/** What `warmup events` filters on. */
+export interface EventFilter {
+  readonly since?: number | null;
+  readonly ip?: string | undefined;
+  readonly provider?: string | undefined;
+  readonly kind?: string | undefined;
+  /** The newest `limit` events are returned, oldest first. */
+  readonly limit: number;
+}
+
+/** The newest events of a plan matching `filter`, oldest first (`warmup events`). */
+export async function recentEvents(db: Db, plan: string, filter: EventFilter): Promise<EventRow[]> {
+  let qb = db.selectFrom('events').selectAll().where('plan', '=', plan);
+  if (filter.since !== null && filter.since !== undefined) qb = qb.where('at', '>=', filter.since);
+  if (filter.ip) qb = qb.where('ip', '=', filter.ip);
+  if (filter.provider) qb = qb.where('provider', '=', filter.provider);
+  if (filter.kind) qb = qb.where('kind', '=', filter.kind);
+  return (await qb.orderBy('id', 'desc').limit(filter.limit).execute()).reverse();
+}

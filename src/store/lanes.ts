@@ -23,3 +23,15 @@ export async function ensureLanes(db: Db, plan: string, lanes: ReadonlyArray<{ i
 export function loadLanes(db: Db, plan: string): Promise<LaneRow[]> {
   return db.selectFrom('lanes').selectAll().where('plan', '=', plan).orderBy('id').execute();
 }
+
+/** A lane's shaping: its rate factor and connection cap, and until when they hold (null: lifted). */
+export interface LaneShaping {
+  readonly rate_factor: number;
+  readonly max_connections?: number | null;
+  readonly rate_until: number | null;
+}
+
+/** Sets (or, with factor 1 and no cap, lifts) a lane's shaping. */
+export async function setLaneShaping(db: Db, laneId: number, shaping: LaneShaping | Omit<LaneShaping, 'rate_factor'>, now: number): Promise<void> {
+  await db.updateTable('lanes').set({ ...shaping, updated_at: now }).where('id', '=', laneId).execute();
+}

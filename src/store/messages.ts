@@ -3,6 +3,7 @@
  * they count, so a kill -9 at any point leaves them consistent.
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
+import { attemptCounts } from '../policy/counting.js';
 import type { Db, Outcome } from './schema.js';
 import { inTransaction } from './transaction.js';
 
@@ -129,27 +130,21 @@ export async function writeAttempt(trx: Db, a: AttemptRecord, result: MessageRes
     next_attempt_at: result.status === 'deferred' ? result.nextAttemptAt : null,
     finished_at: result.status === 'deferred' ? null : result.at,
   })).where('id', '=', a.messageId).execute();
-  const attemptIsDeferral = a.outcome === 'deferred' && !a.mailboxSignal;
-  const mailboxDeferral = a.outcome === 'deferred' && a.mailboxSignal === true;
-  // Each final outcome counts once: a final DNS answer (no such domain, null MX) is a bounce, not
-  // also a failure; a local error (nothing was sent) is a failure, not also a bounce.
-  const finalDns = a.outcome === 'dns' && result.status === 'bounced';
-  const attemptIsFailure = a.outcome !== 'accepted' && a.outcome !== 'bounced' && a.outcome !== 'deferred' && !finalDns;
-  const bounced = result.status === 'bounced' && !a.local;
-  const r = routed ? 1 : 0;
+  // Which counters move is policy (src/policy/counting.ts); moving them with the rows is the store's.
+  const c = attemptCounts(a, result.status);
   await trx.updateTable('lane_days').set((eb) => ({
-    accepted: eb('accepted', '+', result.status === 'accepted' ? 1 : 0),
-    bounced: eb('bounced', '+', bounced ? 1 : 0),
-    expired: eb('expired', '+', result.status === 'expired' ? 1 : 0),
-    deferred: eb('deferred', '+', attemptIsDeferral ? 1 : 0),
-    mailbox_deferred: eb('mailbox_deferred', '+', mailboxDeferral ? 1 : 0),
-    failed: eb('failed', '+', attemptIsFailure ? 1 : 0),
-    retries: eb('retries', '+', a.retry > 0 ? 1 : 0),
+    accepted: eb('accepted', '+', c.accepted),
+    bounced: eb('bounced', '+', c.bounced),
+    expired: eb('expired', '+', c.expired),
+    deferred: eb('deferred', '+', c.deferred),
+    mailbox_deferred: eb('mailbox_deferred', '+', c.mailbox_deferred),
+    failed: eb('failed', '+', c.failed),
+    retries: eb('retries', '+', c.retries),
     ...(routed ? {
-      routed_accepted: eb('routed_accepted', '+', result.status === 'accepted' ? r : 0),
-      routed_bounced: eb('routed_bounced', '+', bounced ? r : 0),
-      routed_deferred: eb('routed_deferred', '+', attemptIsDeferral ? r : 0),
-      routed_failed: eb('routed_failed', '+', attemptIsFailure ? r : 0),
+      routed_accepted: eb('routed_accepted', '+', c.accepted),
+      routed_bounced: eb('routed_bounced', '+', c.bounced),
+      routed_deferred: eb('routed_deferred', '+', c.deferred),
+      routed_failed: eb('routed_failed', '+', c.failed),
     } : {}),
   })).where('lane_id', '=', a.laneId).where('day', '=', a.day).execute();
 }

@@ -2,6 +2,7 @@
  * Placements of messages in seed mailboxes read over IMAP, and engagement.
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
+import { spamCrossed, spamRate } from '../policy/counting.js';
 import type { Db } from './schema.js';
 
 /** An accepted warm-up message to a seed mailbox whose placement is not known yet. */
@@ -96,9 +97,8 @@ export async function recordPlacements(
         .where('lane_days.lane_id', '=', laneId).where('lane_days.day', '=', day).executeTakeFirst();
       if (!row) continue;
       const threshold = maxSpamRate(row.provider);
-      const rateOf = (x: { inbox: number; spam: number }) => (x.inbox + x.spam > 0 ? x.spam / (x.inbox + x.spam) : 0);
-      const rate = rateOf(row);
-      if (rate > threshold && rateOf(was) <= threshold) {
+      const rate = spamRate(row);
+      if (spamCrossed(was, row, threshold)) {
         crossings.push({ laneId, ip: row.ip, provider: row.provider, day, inbox: row.inbox, spam: row.spam, rate, threshold });
         await trx.insertInto('events').values({
           at: records[0]!.checkedAt, plan, lane_id: laneId, ip: row.ip, provider: row.provider, kind: 'placement_spam',

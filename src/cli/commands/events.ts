@@ -1,6 +1,7 @@
 import { parseDuration } from '../../plan/duration.js';
 import { openStore } from '../../store/open.js';
 import { EVENT_KINDS, eventView } from '../../store/event-view.js';
+import { eventKindsSeen, newestEventAt, recentEvents } from '../../store/events.js';
 import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
 import { localStamp, table } from '../format.js';
@@ -40,26 +41,20 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       const back = parseDuration(values.since);
       if (back !== null) {
         // Relative to the newest event: the daemon's clock may be accelerated or in the past.
-        const newest = await store.db.selectFrom('events').select((eb) => eb.fn.max('at').as('at')).where('plan', '=', plan.name).executeTakeFirst();
-        since = Number(newest?.at ?? Date.now()) - back;
+        since = (await newestEventAt(store.db, plan.name) ?? Date.now()) - back;
       } else {
         since = Date.parse(values.since);
         if (Number.isNaN(since)) { io.err(`warmup events: --since must be an instant, a date or a duration (got ${values.since})`); throw new ExitError(2); }
       }
     }
     if (values.kind !== undefined && !EVENT_KINDS.includes(values.kind)) {
-      const seen = await store.db.selectFrom('events').select('kind').distinct().where('plan', '=', plan.name).execute();
-      if (!seen.some((r) => r.kind === values.kind)) {
-        io.err(`warmup events: --kind ${values.kind}: unknown event kind (one of ${[...new Set([...EVENT_KINDS, ...seen.map((r) => r.kind)])].join(', ')})`);
+      const seen = await eventKindsSeen(store.db, plan.name);
+      if (!seen.includes(values.kind)) {
+        io.err(`warmup events: --kind ${values.kind}: unknown event kind (one of ${[...new Set([...EVENT_KINDS, ...seen])].join(', ')})`);
         throw new ExitError(2);
       }
     }
-    let qb = store.db.selectFrom('events').selectAll().where('plan', '=', plan.name);
-    if (since !== null) qb = qb.where('at', '>=', since);
-    if (values.ip) qb = qb.where('ip', '=', values.ip);
-    if (values.provider) qb = qb.where('provider', '=', values.provider);
-    if (values.kind) qb = qb.where('kind', '=', values.kind);
-    const rows = (await qb.orderBy('id', 'desc').limit(limit).execute()).reverse();
+    const rows = await recentEvents(store.db, plan.name, { since, ip: values.ip, provider: values.provider, kind: values.kind, limit });
     const events = rows.map(eventView);
     if (values.json) { io.out(JSON.stringify(events, null, 2)); return 0; }
     if (events.length === 0) { io.out('no events'); return 0; }

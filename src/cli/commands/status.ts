@@ -82,10 +82,7 @@ async function once(plan: Plan, values: Options, io: CliIo): Promise<number> {
       day = addDays(plan.start, n - 1);
     } else {
       // The latest day with sending up to the view's date.
-      const latest = await db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
-        .select((eb) => eb.fn.max('lane_days.day').as('day')).where('lanes.plan', '=', plan.name)
-        .where('lane_days.day', '<=', localTime(now, plan.timezone).date).executeTakeFirst();
-      day = latest?.day ?? undefined;
+      day = await q.latestLaneDay(db, plan.name, localTime(now, plan.timezone).date);
     }
     const lanes = await q.loadLanes(db, plan.name);
     const ids = lanes.map((l) => l.id);
