@@ -18,12 +18,7 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-/** `2026-12-05 14:03` in the plan's time zone (every time status and events print is in it). */
-export function localStamp(instantMs: number, zone: string): string {
-  const parts: Record<string, string> = {};
-  for (const p of new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(instantMs))) parts[p.type] = p.value;
-  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
-}
+export { localStamp } from '../schedule/calendar.js';
 
 /** A duration as `45s`, `12m`, `3h05m`, `2d04h`. */
 export function duration(ms: number): string {

@@ -112,10 +112,12 @@ export function dayChart(o: ChartOptions): string {
   }
   // Lines, broken at gaps.
   // Lanes often share a stage: nudge step lines apart by a pixel or two so none hides another.
+  // The spread stays within 6 px whatever the number of lines, so no line leaves the plot.
   const steps = o.series.filter((t) => t.kind === 'step');
+  const nudge = steps.length > 1 ? Math.min(2, 6 / (steps.length - 1)) : 0;
   for (const s of o.series.filter((t) => t.kind === 'line' || t.kind === 'dash' || t.kind === 'step')) {
     const k = steps.indexOf(s);
-    const y = (v: number) => yOf(v) + (k < 0 ? 0 : (k - (steps.length - 1) / 2) * 2);
+    const y = (v: number) => Math.min(M.t + ph, Math.max(M.t, yOf(v) + (k < 0 ? 0 : (k - (steps.length - 1) / 2) * nudge)));
     let d = '';
     let prev: number | null = null;
     s.values.forEach((v, i) => {
@@ -128,15 +130,22 @@ export function dayChart(o: ChartOptions): string {
     const dots = s.values.map((v, i) => (v === null ? '' : `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.5"><title>${esc(`${o.days[i]} ${s.name}: ${format(v)}`)}</title></circle>`)).join('');
     out.push(`<g class="series line${s.kind === 'dash' ? ' dash' : ''}" data-series="${esc(s.name)}" stroke="${esc(s.color)}" fill="${esc(s.color)}"><path d="${d}" fill="none"/>${dots}</g>`);
   }
-  // Event markers: stacked triangles at the top of their day.
-  const perDay = new Map<number, number>();
-  for (const m of o.markers ?? []) {
-    if (m.index < 0 || m.index >= n) continue;
-    const k = perDay.get(m.index) ?? 0;
-    perDay.set(m.index, k + 1);
-    const mx = x(m.index) + (k % 3) * 7 - 7;
-    const my = M.t + 4 + Math.floor(k / 3) * 8;
-    out.push(`<path class="marker" d="M${mx.toFixed(1)} ${my}l4 7h-8z" fill="${esc(m.color)}"><title>${esc(m.label)}</title></path>`);
+  // Event markers: triangles at the top of their day, at most two rows of as many as fit the
+  // day's band; the rest of the day is one "+N" (its title lists them), so markers stay in the box.
+  const perRow = Math.max(1, Math.min(3, Math.floor(band / 8)));
+  const byDay = new Map<number, Marker[]>();
+  for (const m of o.markers ?? []) if (m.index >= 0 && m.index < n) byDay.set(m.index, [...byDay.get(m.index) ?? [], m]);
+  for (const [i, list] of byDay) {
+    const shown = list.length > perRow * 2 ? list.slice(0, perRow * 2 - 1) : list;
+    shown.forEach((m, k) => {
+      const mx = x(i) + ((k % perRow) - (perRow - 1) / 2) * 7;
+      const my = M.t + 4 + Math.floor(k / perRow) * 8;
+      out.push(`<path class="marker" d="M${mx.toFixed(1)} ${my}l4 7h-8z" fill="${esc(m.color)}"><title>${esc(m.label)}</title></path>`);
+    });
+    const rest = list.slice(shown.length);
+    if (rest.length > 0) {
+      out.push(`<text class="marker-more" x="${x(i).toFixed(1)}" y="${M.t + 30}" text-anchor="middle">+${rest.length}<title>${esc(rest.map((m) => m.label).slice(0, 40).join('\n') + (rest.length > 40 ? `\n… ${rest.length - 40} more` : ''))}</title></text>`);
+    }
   }
   out.push('</svg>');
   return out.join('');

@@ -21,6 +21,8 @@ export interface ReportLaneDay {
   readonly routedAccepted: number;
   readonly accepted: number;
   readonly deferred: number;
+  /** 4xx answers about one mailbox (not counted against the IP). */
+  readonly mailboxDeferred: number;
   readonly bounced: number;
   readonly failed: number;
   readonly expired: number;
@@ -89,7 +91,7 @@ export async function loadReportData(db: Db, plan: Plan, now: number): Promise<R
   ]);
   const laneRows: ReportLaneDay[] = rows.map((r) => ({
     day: r.day, ip: r.ip, provider: r.provider, stage: r.stage, target: r.target, sent: r.sent, routed: r.routed, routedAccepted: r.routed_accepted, accepted: r.accepted,
-    deferred: r.deferred, bounced: r.bounced, failed: r.failed, expired: r.expired, attempts: r.sent + r.retries,
+    deferred: r.deferred, mailboxDeferred: r.mailbox_deferred, bounced: r.bounced, failed: r.failed, expired: r.expired, attempts: r.sent + r.retries,
     inbox: r.inbox, spam: r.spam, missing: r.missing, decision: r.decision,
   }));
   const dayOf = (at: number) => localTime(at, plan.timezone).date;

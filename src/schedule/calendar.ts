@@ -69,6 +69,12 @@ export function localTime(instantMs: number, zone: string): { date: string; minu
   };
 }
 
+/** `2026-12-05 14:03`: an instant in a zone (every time status, events and the report print). */
+export function localStamp(instantMs: number, zone: string): string {
+  const t = localTime(instantMs, zone);
+  return `${t.date} ${String(Math.floor(t.minutes / 60)).padStart(2, '0')}:${String(t.minutes % 60).padStart(2, '0')}`;
+}
+
 /** Offset of the zone from UTC at an instant, in ms (local - UTC). */
 function offsetAt(instantMs: number, zone: string): number {
   const t = localTime(instantMs, zone);

@@ -109,8 +109,8 @@ describe('warmup report in headless Chromium', () => {
 
   it('draws a target-against-accepted chart per provider and per IP, with data', async () => {
     const ids = await page.$$eval('svg.chart', (els) => els.map((e) => e.getAttribute('data-chart')));
-    expect(ids).toEqual(['volume-provider-gmail', 'volume-provider-yahoo', 'volume-ip-127.0.0.63', 'volume-ip-127.0.0.64', 'rates', 'stages', 'dnsbl', 'placement']);
-    for (const id of ids.slice(0, 4)) {
+    expect(ids).toEqual(['volume-provider-gmail', 'stages-gmail', 'volume-provider-yahoo', 'stages-yahoo', 'deferrals', 'bounces', 'volume-ip-127.0.0.63', 'volume-ip-127.0.0.64', 'dnsbl', 'placement']);
+    for (const id of ids.filter((i) => i!.startsWith('volume-'))) {
       const sel = `svg[data-chart="${id}"]`;
       // Five days of accepted bars, a target line over those days and a planned line over all twelve.
       expect(await page.$$eval(`${sel} [data-series="accepted"] rect`, (r) => r.length), id).toBe(5);
@@ -125,20 +125,23 @@ describe('warmup report in headless Chromium', () => {
     const x = await page.$$eval('svg[data-chart="volume-provider-gmail"] .x-tick', (t) => t.map((e) => e.textContent));
     expect(x).toEqual(['12-01', '12-02', '12-03', '12-04', '12-05', '12-06', '12-07', '12-08', '12-09', '12-10', '12-11', '12-12']);
     expect(await page.$eval('svg[data-chart="volume-provider-gmail"] .axis-label', (e) => e.textContent)).toBe('messages');
-    const y = await page.$$eval('svg[data-chart="rates"] .y-tick', (t) => t.map((e) => e.textContent));
+    const y = await page.$$eval('svg[data-chart="deferrals"] .y-tick', (t) => t.map((e) => e.textContent));
     expect(y[0]).toBe('0%');
     expect(await page.$eval('svg[data-chart="volume-ip-127.0.0.63"] .launch-label', (e) => e.textContent)).toBe('launch');
   });
 
-  it('draws the rates, stage steps with event markers, DNSBL cells and placement stacks', async () => {
-    const lines = await page.$$eval('svg[data-chart="rates"] .series path', (p) => p.map((e) => e.getAttribute('d') ?? ''));
-    expect(lines).toHaveLength(2);
-    for (const d of lines) expect(d.match(/[ML]/g)).toHaveLength(5);
-    expect(await page.$$eval('svg[data-chart="stages"] .series path', (p) => p.length)).toBe(4);
-    expect(await page.$$eval('svg[data-chart="stages"] .marker', (p) => p.map((e) => e.querySelector('title')?.textContent ?? ''))).toEqual([
+  it('draws the rates per provider, stage steps per provider with their event markers, DNSBL cells and placement stacks', async () => {
+    for (const chart of ['deferrals', 'bounces']) {
+      const lines = await page.$$eval(`svg[data-chart="${chart}"] .series`, (g) => g.map((e) => [e.getAttribute('data-series'), (e.querySelector('path')?.getAttribute('d') ?? '').match(/[ML]/g)?.length]));
+      expect(lines).toEqual([['gmail', 5], ['yahoo', 5]]);
+    }
+    expect(await page.$$eval('svg[data-chart="stages-gmail"] .series path', (p) => p.length)).toBe(2);
+    expect(await page.$$eval('svg[data-chart="stages-yahoo"] .marker', (p) => p.map((e) => e.querySelector('title')?.textContent ?? ''))).toEqual([
       expect.stringContaining('hold 127.0.0.64/yahoo by policy'),
       expect.stringContaining('suspended 127.0.0.64/yahoo by rule:yahoo-ta21: deferral storm'),
       expect.stringContaining('back_off 127.0.0.64/yahoo by policy'),
+    ]);
+    expect(await page.$$eval('svg[data-chart="stages-gmail"] .marker', (p) => p.map((e) => e.querySelector('title')?.textContent ?? ''))).toEqual([
       expect.stringContaining('paused 127.0.0.63/gmail by operator: operator check'),
     ]);
     expect(await page.$$eval('svg[data-chart="dnsbl"] rect.listed', (r) => r.length)).toBe(2);
