@@ -101,6 +101,7 @@ export class Daemon {
   #beatAt = Date.now();
   readonly #lanes: Lane[] = [];
   readonly #byId = new Map<number, Lane>();
+  readonly #byProvider = new Map<string, Lane[]>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #routes: RouteCache;
   readonly #rules: RuleEngine;
@@ -154,6 +155,7 @@ export class Daemon {
       };
       this.#lanes.push(lane);
       this.#byId.set(row.id, lane);
+      this.#byProvider.set(provider.name, [...(this.#byProvider.get(provider.name) ?? []), lane]);
     }
     this.#runId = await q.startRun(db, { plan: plan.name, planFile: plan.file, host: hostname(), pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
     // Days whose window ended while no daemon ran are decided now, not when the next one opens.
@@ -193,17 +195,15 @@ export class Daemon {
   }
 
   /**
-   * The lanes of a provider as routing real mail sees them at `now`. The
+   * The lanes of a provider as routing real mail sees them at `now` (plan-local `date`). The
    * lanes' state is re-read first when another process may have changed it
    * (at most every 50 ms of real time), so a hold stops new mail at the next lookup.
    */
-  async routableLanes(provider: string, now: number): Promise<RoutableLane[]> {
+  async routableLanes(provider: string, now: number, date: string): Promise<RoutableLane[]> {
     if (Date.now() - this.#lanesReadAt > 50) await this.#reloadLanes();
-    const date = dayContext(this.#o.plan, now).date;
     const key = hourKey(now);
     const out: RoutableLane[] = [];
-    for (const lane of this.#lanes) {
-      if (lane.provider.name !== provider) continue;
+    for (const lane of this.#byProvider.get(provider) ?? []) {
       const day = lane.day;
       const live = day !== null && !day.decided && day.date === date && now >= day.from && now < day.until;
       out.push({

@@ -6,7 +6,7 @@
  * the reservation lapses), and only logged deliveries are counted.
  */
 import type { RoutableLane } from '../daemon/daemon.js';
-import { dayContext } from '../daemon/day.js';
+import { addDays, localTime, zonedInstant } from '../schedule/calendar.js';
 import type { Resolver } from '../dns/resolver.js';
 import type { Plan, PostfixSettings } from '../plan/types.js';
 import type { LogPosition, RoutedDelivery, RoutedRecord } from '../store/routed.js';
@@ -19,7 +19,7 @@ import { answerFor, chooseRoute, hourCap, type LaneRoom, type RouteDecision } fr
 
 /** The daemon's side of routing: its lanes, and recording what Postfix delivered. */
 export interface LaneSource {
-  routableLanes(provider: string, now: number): Promise<RoutableLane[]>;
+  routableLanes(provider: string, now: number, date: string): Promise<RoutableLane[]>;
   laneIdOf(ip: string, provider: string): number | null;
   recordRouted(d: RoutedDelivery, position: LogPosition): Promise<RoutedRecord>;
 }
@@ -63,6 +63,8 @@ export class Router {
   readonly #queue: Reservation[] = [];
   /** Recipients whose routed message waits deferred in Postfix, and its lane: the retry is not new volume. */
   readonly #deferred = new Map<string, number>();
+  /** The plan-local date and the instants it spans: time-zone arithmetic once a day, not per lookup. */
+  #day = { date: '', from: 0, until: 0 };
   readonly counters: RouterCounters = { lookups: 0, lanes: 0, overflow: 0, deferred: 0, notFound: 0, temp: 0, deliveries: 0 };
 
   constructor(options: RouterOptions) {
@@ -74,6 +76,16 @@ export class Router {
   /** Recipients with a deferred routed message (from the store, after a restart). */
   rememberDeferred(rows: ReadonlyArray<{ recipient: string; lane_id: number }>): void {
     for (const r of rows) this.#deferred.set(r.recipient, r.lane_id);
+  }
+
+  /** The plan-local date at `now`. */
+  dateAt(now: number): string {
+    const d = this.#day;
+    if (now >= d.from && now < d.until) return d.date;
+    const tz = this.#o.plan.timezone;
+    const date = localTime(now, tz).date;
+    this.#day = { date, from: zonedInstant(date, 0, tz), until: zonedInstant(addDays(date, 1), 0, tz) };
+    return date;
   }
 
   /** Room units held by lookups not yet seen in the log, per lane. */
@@ -107,7 +119,8 @@ export class Router {
   /** The routing decision for a recipient of `provider` at `now`, with its reservation. */
   async decide(provider: string, rcpt: string, now: number): Promise<RouteDecision> {
     this.#expire();
-    const lanes = await this.#o.lanes.routableLanes(provider, now);
+    const date = this.dateAt(now);
+    const lanes = await this.#o.lanes.routableLanes(provider, now, date);
     const rooms: LaneRoom[] = lanes.map((l) => ({
       laneId: l.laneId, ip: l.ip, transport: transportName(this.#o.settings, l.ip), open: l.open, target: l.target, carried: l.carried,
       reserved: this.#reserved.get(l.laneId) ?? 0, hourCap: hourCap(l.target, l.windowMs, this.#o.plan.delivery.catchUpFactor, l.rateFactor), hourCarried: l.hourCarried,
@@ -116,7 +129,7 @@ export class Router {
     const d = chooseRoute(rooms, this.#o.settings.overflow, prefer);
     if (d.kind === 'lane') {
       this.counters.lanes++;
-      if (d.laneId !== prefer) this.#reserve(d.laneId, rcpt, dayContext(this.#o.plan, now).date);
+      if (d.laneId !== prefer) this.#reserve(d.laneId, rcpt, date);
     } else if (d.kind === 'overflow') this.counters.overflow++;
     else this.counters.deferred++;
     return d;
@@ -148,7 +161,7 @@ export class Router {
     const res = this.#take(laneId, d.recipient);
     const r = d.result;
     await this.#o.lanes.recordRouted({
-      laneId, day: res?.day ?? dayContext(this.#o.plan, now).date, queueId: d.queueId, recipient: d.recipient, at: now,
+      laneId, day: res?.day ?? this.dateAt(now), queueId: d.queueId, recipient: d.recipient, at: now,
       mxHost: d.relayHost, mxAddress: d.relayAddress, outcome: r.outcome, code: r.code, enhanced: r.enhanced, reply: r.text, stage: r.stage,
       status: d.status, mailboxSignal: r.mailboxSignal,
     }, position);

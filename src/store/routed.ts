@@ -42,7 +42,7 @@ export interface RoutedRecord {
   readonly counted: boolean;
   /** The day it was counted against (a retry counts against the day of the first try). */
   readonly day: string;
-  /** The day's messages carried so far (seed and routed) after this one. */
+  /** The day's messages carried so far (seed and routed) after this one (0 for a retry). */
   readonly daySent: number;
 }
 
@@ -57,15 +57,21 @@ export async function recordRoutedDelivery(db: Db, plan: string, d: RoutedDelive
     const existing = await trx.selectFrom('messages').select(['id', 'day', 'status', 'attempts', 'seq']).where('message_id', '=', key).executeTakeFirst();
     let message: { id: number; day: string; attempts: number };
     let counted = false;
+    let daySent = 0;
     if (existing && existing.status === 'deferred') {
       message = existing;
     } else {
       // First try on this lane (or a queue id Postfix reused for a new message).
-      const lane = await trx.selectFrom('lanes').select(['stage']).where('id', '=', d.laneId).executeTakeFirstOrThrow();
-      await trx.insertInto('lane_days').values({ lane_id: d.laneId, day: d.day, stage: Math.max(1, lane.stage), target: 0, spread_from: d.at, spread_until: d.at, decision: null, decided_at: null })
-        .onConflict((oc) => oc.columns(['lane_id', 'day']).doNothing()).execute();
-      const { sent } = await trx.updateTable('lane_days').set((eb) => ({ sent: eb('sent', '+', 1), routed: eb('routed', '+', 1) }))
-        .where('lane_id', '=', d.laneId).where('day', '=', d.day).returning('sent').executeTakeFirstOrThrow();
+      let row = await trx.updateTable('lane_days').set((eb) => ({ sent: eb('sent', '+', 1), routed: eb('routed', '+', 1) }))
+        .where('lane_id', '=', d.laneId).where('day', '=', d.day).returning('sent').executeTakeFirst();
+      if (!row) {
+        // A day the daemon never opened for this lane (a delivery after a restart, outside the window): open it without a target.
+        const lane = await trx.selectFrom('lanes').select(['stage']).where('id', '=', d.laneId).executeTakeFirstOrThrow();
+        await trx.insertInto('lane_days').values({ lane_id: d.laneId, day: d.day, stage: Math.max(1, lane.stage), target: 0, spread_from: d.at, spread_until: d.at, decision: null, decided_at: null, sent: 1, routed: 1 }).execute();
+        row = { sent: 1 };
+      }
+      const { sent } = row;
+      daySent = sent;
       const { id } = await trx.insertInto('messages').values({
         lane_id: d.laneId, day: d.day, seq: sent, recipient: d.recipient, message_id: existing ? `${key}:${d.at}` : key, source: 'routed',
         status: 'in_flight', attempts: 0, created_at: d.at, next_attempt_at: null, finished_at: null,
@@ -78,8 +84,7 @@ export async function recordRoutedDelivery(db: Db, plan: string, d: RoutedDelive
       outcome: d.outcome, code: d.code, enhanced: d.enhanced, reply: d.reply, stage: d.stage, retry: message.attempts, mailboxSignal: d.mailboxSignal,
     }, d.status === 'deferred' ? { status: 'deferred', nextAttemptAt: null } : { status: d.status === 'sent' ? 'accepted' : 'bounced', at: d.at }, true);
     await saveLogPositionTx(trx, plan, position, d.at);
-    const row = await trx.selectFrom('lane_days').select('sent').where('lane_id', '=', d.laneId).where('day', '=', message.day).executeTakeFirstOrThrow();
-    return { counted, day: message.day, daySent: row.sent };
+    return { counted, day: message.day, daySent };
   });
 }
 
