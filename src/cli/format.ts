@@ -36,3 +36,30 @@ export function fit(line: string, width: number | undefined): string {
   if (width === undefined || line.length <= width) return line;
   return width <= 1 ? line.slice(0, width) : `${line.slice(0, width - 1)}…`;
 }
+
+// C0 and C1 control characters, DEL, line/paragraph separators and bidi overrides: an SMTP reply
+// or an operator's reason is data from outside and must not steer the terminal that shows it.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text from outside (SMTP replies, reasons) made safe for a terminal: every
+ * control character is shown as an escape, e.g. ESC as `\x1b`.
+ *
+ * @example printable('554 \x1b[2Jgone') // '554 \\x1b[2Jgone'
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * Pretty JSON for a terminal: the same value as JSON.stringify, with the
+ * characters JSON leaves raw but terminals act on (C1 controls, DEL, bidi
+ * overrides) written as \u escapes.
+ */
+export function jsonText(value: unknown): string {
+  // JSON.stringify already escapes C0 inside strings; the newlines left are the layout's own.
+  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

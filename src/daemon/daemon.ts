@@ -126,7 +126,8 @@ export class Daemon {
   constructor(options: DaemonOptions) {
     this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, lease: null, ...options };
     this.#routes = new RouteCache(options.plan, options.resolver);
-    this.#rules = new RuleEngine(effectiveRules(options.plan), options.plan.policy.breaker);
+    const byName = new Map(options.plan.providers.map((p) => [p.name, p]));
+    this.#rules = new RuleEngine(effectiveRules(options.plan), options.plan.policy.breaker, (name) => byName.get(name)?.thresholds.rejectionBreaker ?? null);
     this.stopped = new Promise((resolve) => { this.#done = resolve; });
   }
 
@@ -367,6 +368,8 @@ export class Daemon {
     const r = decideDay({
       stage: row.stage, target: row.target, accepted: row.accepted, deferred: row.deferred, failed: row.failed,
       bounced: row.bounced, attempts: row.sent + row.retries, inbox: row.inbox, spam: row.spam,
+      greylisted: row.greylisted, greylistPassed: row.greylist_passed, hygieneBounced: row.hygiene_bounced,
+      replies: await q.dayReplies(db, lane.row.id, row.day),
     }, laneRamp(lane.ip, lane.provider), lane.provider.thresholds, lane.row.holds_in_row);
     // The decision, its event and the hold it causes commit together: a kill -9 leaves all or none.
     const decided = await db.transaction().execute(async (trx) => {
@@ -374,11 +377,15 @@ export class Daemon {
       await q.addEvent(trx, {
         at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: `day_${r.decision}`,
         from: `stage ${row.stage}`, to: `stage ${r.nextStage}`, actor: 'policy',
-        cause: { day: row.day, target: row.target, sent: row.sent, accepted: row.accepted, deferred: row.deferred, bounced: row.bounced, failed: row.failed, ...r.rates, reason: r.reason, flagged: r.flagged },
+        cause: {
+          day: row.day, target: row.target, sent: row.sent, accepted: row.accepted, deferred: row.deferred, bounced: row.bounced, failed: row.failed,
+          greylisted: row.greylisted, greylistPassed: row.greylist_passed, unknownUsers: row.hygiene_bounced, mailboxDeferred: row.mailbox_deferred,
+          ...r.rates, reason: r.reason, flagged: r.flagged, evidence: r.evidence,
+        },
       });
       if (r.decision === 'pause') {
         await q.addHold(trx, plan.name, { ip: lane.ip.address, provider: lane.provider.name }, {
-          kind: 'policy', actor: 'policy', reason: r.reason, until: null, eventKind: 'policy_pause', cause: { day: row.day },
+          kind: 'policy', actor: 'policy', reason: r.reason, until: null, eventKind: 'policy_pause', cause: { day: row.day }, evidence: r.evidence,
         }, now);
       }
       return true;
@@ -386,8 +393,8 @@ export class Daemon {
     if (!decided) return;
     const fresh = (await q.loadLanes(db, plan.name)).find((l) => l.id === lane.row.id);
     lane.row = fresh ?? { ...lane.row, stage: r.nextStage, holds_in_row: r.holdsInRow, decided_day: row.day };
-    lane.log.info({ day: row.day, decision: r.decision, stage: row.stage, nextStage: r.nextStage, reason: r.reason, flagged: r.flagged, event: 'day_end' }, `day ${row.day}: ${r.decision} (${r.reason})`);
-    if (r.decision === 'pause') lane.log.warn({ reason: r.reason, hold: 'policy' }, `lane held by the policy: ${r.reason}`);
+    lane.log.info({ day: row.day, decision: r.decision, stage: row.stage, nextStage: r.nextStage, reason: r.reason, flagged: r.flagged, evidence: r.evidence, event: 'day_end' }, `day ${row.day}: ${r.decision} (${r.reason})`);
+    if (r.decision === 'pause') lane.log.warn({ reason: r.reason, hold: 'policy', evidence: r.evidence }, `lane held by the policy: ${r.reason}`);
     await this.#checkForecast(lane, row.day, now);
   }
 
@@ -474,7 +481,7 @@ export class Daemon {
       } catch (e) {
         // A bug or a bad template: record it as a protocol failure rather than lose the message.
         local = true;
-        out = { outcome: 'protocol', code: null, enhanced: null, reply: `local error: ${(e as Error).message}`, stage: null, final: true, mailboxSignal: false, mxHost: null, mxAddress: null, startedAt: clock.now(), latencyMs: null };
+        out = { outcome: 'protocol', code: null, enhanced: null, reply: `local error: ${(e as Error).message}`, stage: null, final: true, mailboxSignal: false, greylisting: null, rejection: null, mxHost: null, mxAddress: null, startedAt: clock.now(), latencyMs: null };
       }
       const at = clock.now();
       let result: q.MessageResult;
@@ -488,11 +495,12 @@ export class Daemon {
       const written = await this.#persist('attempt', () => q.recordAttempt(db, {
         messageId: m.id, laneId: lane.row.id, day: m.day, startedAt: out.startedAt, latencyMs: out.latencyMs, mxHost: out.mxHost,
         mxAddress: out.mxAddress, outcome: out.outcome, code: out.code, enhanced: out.enhanced, reply: out.reply, stage: out.stage, retry: m.attempts,
-        mailboxSignal: out.mailboxSignal, local,
+        mailboxSignal: out.mailboxSignal, greylisting: out.greylisting, local,
       }, result));
       if (!written) return;
       const actions = this.#rules.observe({
         ip: lane.ip.address, provider: lane.provider.name, recipient: m.recipient, outcome: out.outcome, text: out.reply, mailboxSignal: out.mailboxSignal,
+        code: out.code, enhanced: out.enhanced, greylisting: out.greylisting, rejection: out.rejection,
       }, at);
       for (const a of actions) await this.#apply(a, lane, at);
       const h = lane.hour;
@@ -512,23 +520,24 @@ export class Daemon {
     return lane.row.rate_factor < 1 ? Math.max(1, Math.floor(cap * lane.row.rate_factor)) : cap;
   }
 
-  /** Carries out what a reply-pattern rule or the circuit breaker decided. */
+  /** Carries out what a reply-pattern rule or a breaker decided; every event names the replies behind it. */
   async #apply(a: RuleAction, lane: Lane, now: number): Promise<void> {
     const { db, plan } = this.#o;
-    const actor = a.rule === 'circuit-breaker' ? 'policy:circuit-breaker' : `rule:${a.rule}`;
-    const cause = { rule: a.rule, reply: a.reply, ip: lane.ip.address, provider: lane.provider.name };
-    const reason = `${a.rule}: ${a.reply.slice(0, 160)}`;
+    const breaker = a.rule === 'circuit-breaker' || a.rule === 'rejection-breaker';
+    const actor = breaker ? `policy:${a.rule}` : `rule:${a.rule}`;
+    const cause = { rule: a.rule, reply: a.reply, ip: lane.ip.address, provider: lane.provider.name, evidence: a.evidence };
+    const reason = `${a.rule}: ${a.reply.slice(0, 240)}`;
     const log = lane.log.child({ rule: a.rule, action: a.action });
     switch (a.action) {
       case 'suspend': case 'pause': case 'pause_ip': case 'pause_provider': case 'stop_all': {
-        // A rule adds or extends its own hold; it never replaces another actor's.
+        // A rule or a breaker adds or extends its own hold, with the replies behind it; it never replaces another actor's.
         const changed = await q.addHold(db, plan.name, a.scope, {
-          kind: a.rule === 'circuit-breaker' ? 'breaker' : 'rule', actor, reason, until: a.until, eventKind: `rule_${a.action}`, cause,
-          evidence: { replies: [a.reply] },
+          kind: breaker ? 'breaker' : 'rule', actor, reason, until: a.until,
+          eventKind: a.rule === 'rejection-breaker' ? 'rejection_breaker' : `rule_${a.action}`, cause, evidence: a.evidence,
         }, now);
         const rows = new Map((await q.loadLanes(db, plan.name)).map((r) => [r.id, r]));
         for (const c of changed) { const l = this.#byId.get(c.laneId); const row = rows.get(c.laneId); if (l && row) l.row = row; }
-        log.warn({ lanes: changed.length, until: a.until, reply: a.reply }, `${a.action} by rule ${a.rule}`);
+        log.warn({ lanes: changed.length, until: a.until, reply: a.reply, evidence: a.evidence }, `${a.action} by ${breaker ? '' : 'rule '}${a.rule}`);
         return;
       }
       case 'cut_rate': case 'one_connection': {

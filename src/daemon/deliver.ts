@@ -21,6 +21,10 @@ export interface DeliveryOutcome {
   /** True when retrying cannot help (5xx, null MX, no such domain). */
   readonly final: boolean;
   readonly mailboxSignal: boolean;
+  /** A 4xx that is greylisting (see classify.ts), else null. */
+  readonly greylisting: 'certain' | 'likely' | null;
+  /** A 5xx about the sender (`policy`) or the recipient (`hygiene`), else null. */
+  readonly rejection: 'policy' | 'hygiene' | null;
   readonly mxHost: string | null;
   readonly mxAddress: string | null;
   readonly startedAt: number;
@@ -74,7 +78,7 @@ export async function deliverOnce(
     const final = code === 'NULL_MX' || code === 'NO_SUCH_DOMAIN';
     return {
       outcome: 'dns', code: null, enhanced: null, reply: `${code}: ${(e as Error).message}`, stage: 'connect', final,
-      mailboxSignal: false, mxHost: null, mxAddress: null, startedAt, latencyMs: null,
+      mailboxSignal: false, greylisting: null, rejection: null, mxHost: null, mxAddress: null, startedAt, latencyMs: null,
     };
   }
   const subjects = plan.content.subjects;
@@ -107,7 +111,7 @@ export async function deliverOnce(
   const last = records.at(-1)!;
   return {
     outcome: last.outcome, code: last.code, enhanced: last.enhanced, reply: last.text, stage: last.stage, final: last.final,
-    mailboxSignal: last.mailboxSignal ?? false, mxHost: last.mx.host, mxAddress: last.mx.address,
+    mailboxSignal: last.mailboxSignal ?? false, greylisting: last.greylisting ?? null, rejection: last.rejection ?? null, mxHost: last.mx.host, mxAddress: last.mx.address,
     startedAt: last.startedAt, latencyMs: last.latencyMs,
   };
 }

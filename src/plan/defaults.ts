@@ -15,6 +15,9 @@ export const DEFAULT_THRESHOLDS: Thresholds = Object.freeze({
   backOffFactor: 0.5,
   flagAfterHolds: 3,
   maxSpamRate: 0.2,
+  // Hard rejections cost reputation with every further message: more than half of the latest 5 to
+  // 20 answers (of the last 6 hours) refused with a 5xx policy reply holds the lane until resumed.
+  rejectionBreaker: Object.freeze({ windowMs: 6 * 3_600_000, sample: 20, minAttempts: 5, maxRejectionRate: 0.5, holdMs: null }),
 });
 
 /** Circuit breaker: a lane deferred on more than half of 20+ attempts in an hour rests for an hour. */

@@ -200,6 +200,14 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
     backOffFactor: t?.back_off_factor ?? base.backOffFactor,
     flagAfterHolds: t?.flag_after_holds ?? base.flagAfterHolds,
     maxSpamRate: t?.max_spam_rate ?? base.maxSpamRate,
+    rejectionBreaker: Object.freeze({
+      windowMs: t?.rejection_breaker?.window ? dur(t.rejection_breaker.window) : base.rejectionBreaker.windowMs,
+      sample: t?.rejection_breaker?.sample ?? base.rejectionBreaker.sample,
+      minAttempts: t?.rejection_breaker?.min_attempts ?? base.rejectionBreaker.minAttempts,
+      maxRejectionRate: t?.rejection_breaker?.max_rejection_rate ?? base.rejectionBreaker.maxRejectionRate,
+      holdMs: t?.rejection_breaker?.hold === undefined ? base.rejectionBreaker.holdMs
+        : t.rejection_breaker.hold === 'until_resumed' ? null : dur(t.rejection_breaker.hold),
+    }),
   });
   const checkThresholds = (path: KeyPath, t: Thresholds): void => {
     if (t.backOffDeferralRate < t.maxDeferralRate) {

@@ -86,6 +86,20 @@ const engagementSchema = z.strictObject({
   pace: duration.optional(),
 });
 
+/** The intra-day breaker on 5xx policy rejections (unknown users excluded). */
+const rejectionBreakerSchema = z.strictObject({
+  /** Answers older than this are not counted. */
+  window: duration.optional(),
+  /** The rate is measured over at most this many of the latest answers. */
+  sample: positiveInt.optional(),
+  /** Answers (accepted, deferred, rejected) needed in the window before it may trip. */
+  min_attempts: positiveInt.optional(),
+  /** Share of policy rejections above which the lane is held (1 switches the breaker off). */
+  max_rejection_rate: fraction.optional(),
+  /** How long the hold lasts: a duration, or `until_resumed` (the default). */
+  hold: z.union([duration, z.literal('until_resumed')], { error: 'must be a duration such as 6h, or until_resumed' }).optional(),
+});
+
 const policyThresholds = z.strictObject({
   /** Share of the day's target that must be accepted to advance (SparkPost: 0.9). */
   advance_at: fraction.optional(),
@@ -101,6 +115,8 @@ const policyThresholds = z.strictObject({
   flag_after_holds: positiveInt.optional(),
   /** Share of placements in spam above which a lane holds. */
   max_spam_rate: fraction.optional(),
+  /** Intra-day breaker on 5xx policy rejections; a provider's entry overrides the plan's key by key. */
+  rejection_breaker: rejectionBreakerSchema.optional(),
 });
 
 const ruleSchema = z.strictObject({

@@ -58,6 +58,23 @@ export interface Engagement {
   readonly paceMs: number;
 }
 
+/**
+ * The intra-day breaker on hard rejections: when more than `maxRejectionRate`
+ * of a lane's latest answers (at most `sample` of them, none older than
+ * `windowMs`) are 5xx policy rejections (unknown users are list hygiene and do
+ * not count), with at least `minAttempts` answers, the lane is held at once.
+ * Counting the latest answers rather than an hour's makes it react within a
+ * few messages both on a lane sending 4 an hour and on one sending 400.
+ */
+export interface RejectionBreaker {
+  readonly windowMs: number;
+  readonly sample: number;
+  readonly minAttempts: number;
+  readonly maxRejectionRate: number;
+  /** How long the hold lasts; null: until the operator resumes the lane. */
+  readonly holdMs: number | null;
+}
+
 export interface Thresholds {
   readonly advanceAt: number;
   readonly maxDeferralRate: number;
@@ -66,6 +83,7 @@ export interface Thresholds {
   readonly backOffFactor: number;
   readonly flagAfterHolds: number;
   readonly maxSpamRate: number;
+  readonly rejectionBreaker: RejectionBreaker;
 }
 
 export interface Provider {

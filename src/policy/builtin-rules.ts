@@ -60,6 +60,11 @@ export const BUILTIN_RULE_SPECS: readonly Spec[] = Object.freeze([
     sample: '553 5.7.1 [BL21] Connections will not be accepted from 203.0.113.11, because the ip is in Spamhaus\'s list; see https://postmaster.yahooinc.com/error-codes',
   },
   {
+    name: 'yahoo-policy-rejected', family: 'yahoo', match: String.raw`^554 5\.7\.9 `,
+    trigger: null, action: 'pause', factor: null, durationMs: null,
+    sample: '554 5.7.9 Message not accepted for policy reasons.  See https://postmaster.yahooinc.com/error-codes',
+  },
+  {
     name: 'microsoft-ip-reputation', family: 'microsoft', match: String.raw`^451 4\.7\.650 |\(S775\)`,
     trigger: null, action: 'one_connection', factor: null, durationMs: 90 * M,
     sample: '451 4.7.650 The mail server [203.0.113.11] has been temporarily rate limited due to IP reputation. For e-mail delivery information, see https://postmaster.live.com (S775) [Name=Protocol Filter Agent]',
@@ -70,9 +75,15 @@ export const BUILTIN_RULE_SPECS: readonly Spec[] = Object.freeze([
     sample: '451 4.7.650 The mail server [203.0.113.11] has been temporarily rate limited due to IP reputation. For e-mail delivery information, see https://postmaster.live.com (S775) [Name=Protocol Filter Agent]',
   },
   {
-    name: 'microsoft-blocklisted', family: 'microsoft', match: String.raw`S3150|^550 5\.7\.1 .*block list`,
+    name: 'microsoft-blocklisted', family: 'microsoft', match: String.raw`S3150|^550 5\.7\.1 (?!.*S3140).*block list`,
     trigger: null, action: 'pause', factor: null, durationMs: null,
     sample: '550 5.7.1 Unfortunately, messages from [203.0.113.11] weren\'t sent. Please contact your Internet service provider since part of their network is on our block list (S3150). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors.',
+  },
+  {
+    // S3140: a range of the sender's network (not only this IP) is on the block list.
+    name: 'microsoft-range-blocklisted', family: 'microsoft', match: String.raw`S3140`,
+    trigger: null, action: 'pause', factor: null, durationMs: null,
+    sample: '550 5.7.1 Unfortunately, messages from [203.0.113.11] weren\'t sent. Please contact your Internet service provider since part of their network is on our block list (S3140). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors.',
   },
   {
     name: 'microsoft-authentication', family: 'microsoft', match: String.raw`^550 5\.7\.515 `,
@@ -118,6 +129,25 @@ export const BUILTIN_RULE_SPECS: readonly Spec[] = Object.freeze([
     name: 'docomo-unknown-user', family: 'docomo', match: String.raw`^550 .*Unknown user`,
     trigger: null, action: 'slow_mailbox', factor: null, durationMs: 24 * H,
     sample: '550 5.1.1 <warmup.seed07@docomo.ne.jp>: Unknown user',
+  },
+  // Generic 5xx reputation answers of any receiver (Postfix, Exim, hosted filters). A mailbox answer
+  // (5.1.x) is list hygiene, never matched. Three matches in six hours, not one: a generic word such
+  // as "blocked" can be about one message's content; six hours so that a lane sending a few messages
+  // an hour (day 1) is held after three too. The rejection breaker covers the rest.
+  {
+    name: 'generic-poor-reputation', family: 'any', match: String.raw`^5\d\d (?!5\.1\.)(?=.*\b(?:poor|bad|low|negative)\b[\w\s-]{0,20}\breputation\b)`,
+    trigger: { count: 3, windowMs: 6 * H }, action: 'pause', factor: null, durationMs: null,
+    sample: '554 5.7.1 <unknown[203.0.113.11]>: Client host rejected: Rejected: poor IP reputation',
+  },
+  {
+    name: 'generic-blocked', family: 'any', match: String.raw`^5\d\d (?!5\.1\.)(?=.*\b(?:blocked|block ?listed|black ?listed|deny ?listed)\b)`,
+    trigger: { count: 3, windowMs: 6 * H }, action: 'pause', factor: null, durationMs: null,
+    sample: '554 5.7.1 Service unavailable; Client host [203.0.113.11] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/203.0.113.11',
+  },
+  {
+    name: 'generic-listed', family: 'any', match: String.raw`^5\d\d (?!5\.1\.)(?=.*\b(?:is|are|was|been|currently) listed\b|.*\blisted (?:on|in|at|by)\b)`,
+    trigger: { count: 3, windowMs: 6 * H }, action: 'pause', factor: null, durationMs: null,
+    sample: '550 5.7.1 Mail from IP 203.0.113.11 was rejected: the address is listed on bl.spamcop.net',
   },
 ]);
 

@@ -15,8 +15,14 @@ export interface AttemptCounts {
   readonly accepted: 0 | 1;
   readonly bounced: 0 | 1;
   readonly expired: 0 | 1;
-  /** A deferral about the IP: the lane's deferral rate counts it. */
+  /** A deferral about the IP: the lane's deferral rate counts it (greylisting is not one). */
   readonly deferred: 0 | 1;
+  /** A greylisting answer by its text: counted apart, out of the lane's deferral rate. */
+  readonly greylisted: 0 | 1;
+  /** A bare "try again later" on a first try: a deferral until the retry that succeeds shows it was greylisting (on the message). */
+  readonly grey_suspect: 0 | 1;
+  /** Of `bounced`: a 5xx about the recipient (unknown user, mailbox full): list hygiene. */
+  readonly hygiene_bounced: 0 | 1;
   /** A deferral about the mailbox (full, over its rate): kept out of the lane's deferral rate. */
   readonly mailbox_deferred: 0 | 1;
   /** Anything that is neither an answer to the message nor a deferral: network, timeout, TLS, protocol, DNS, interrupted. */
@@ -33,22 +39,41 @@ export interface AttemptCounts {
  * // { accepted: 0, bounced: 0, expired: 0, deferred: 0, mailbox_deferred: 1, failed: 0, retries: 1 }
  */
 export function attemptCounts(
-  a: { readonly outcome: AttemptOutcome; readonly mailboxSignal?: boolean | undefined; readonly local?: boolean | undefined; readonly retry: number },
+  a: {
+    readonly outcome: AttemptOutcome; readonly mailboxSignal?: boolean | undefined; readonly local?: boolean | undefined; readonly retry: number;
+    readonly greylisting?: 'certain' | 'likely' | null | undefined;
+  },
   status: MessageStatus,
 ): AttemptCounts {
   const bit = (b: boolean): 0 | 1 => (b ? 1 : 0);
   // Each final outcome counts once: a final DNS answer (no such domain, null MX) is a bounce, not
   // also a failure; a local error (nothing was sent) is a failure, not also a bounce.
   const finalDns = a.outcome === 'dns' && status === 'bounced';
+  const senderDeferral = a.outcome === 'deferred' && !a.mailboxSignal;
+  const greylisted = senderDeferral && a.greylisting === 'certain';
+  const bounced = status === 'bounced' && !a.local;
   return {
     accepted: bit(status === 'accepted'),
-    bounced: bit(status === 'bounced' && !a.local),
+    bounced: bit(bounced),
+    hygiene_bounced: bit(bounced && a.outcome === 'bounced' && a.mailboxSignal === true),
     expired: bit(status === 'expired'),
-    deferred: bit(a.outcome === 'deferred' && !a.mailboxSignal),
+    deferred: bit(senderDeferral && !greylisted),
+    greylisted: bit(greylisted),
+    grey_suspect: bit(senderDeferral && a.greylisting === 'likely' && a.retry === 0),
     mailbox_deferred: bit(a.outcome === 'deferred' && a.mailboxSignal === true),
     failed: bit(a.outcome !== 'accepted' && a.outcome !== 'bounced' && a.outcome !== 'deferred' && !finalDns),
     retries: bit(a.retry > 0),
   };
+}
+
+/**
+ * What a message accepted on a retry says about the greylisting answers it
+ * got before (`messages.greylisted`, `messages.grey_suspect`): it `passed`
+ * greylisting, and its suspected ones are `confirmed` (they move from the
+ * day's deferrals to its greylisting).
+ */
+export function greylistOutcome(message: { readonly greylisted: number; readonly grey_suspect: number }): { readonly passed: 0 | 1; readonly confirmed: number } {
+  return { passed: message.greylisted + message.grey_suspect > 0 ? 1 : 0, confirmed: message.grey_suspect };
 }
 
 /** Spam share of a lane-day's seed placements: spam / (inbox + spam); 0 with none yet. */

@@ -2,11 +2,14 @@
  * Reply-pattern rules within the day, modelled on KumoMTA's traffic-shaping
  * automation: a regex over the reply, a trigger (at once or N matches in a
  * window), an action on the lane, IP, provider or everything, and a duration
- * after which it lapses. Plus a sliding-window circuit breaker on the lane's
- * deferral rate that acts where no rule matches. Pure: callers pass `now`.
+ * after which it lapses. Plus two sliding-window breakers that act where no
+ * rule matches: one on the lane's deferral rate, one on its share of 5xx
+ * policy rejections. Every action names its evidence. Pure: callers pass `now`.
  */
-import type { Plan, Provider, Rule } from '../plan/types.js';
+import type { Plan, Provider, RejectionBreaker, Rule } from '../plan/types.js';
 import { BUILTIN_RULE_SPECS, FAMILY_DOMAINS } from './builtin-rules.js';
+import { evidenceLine, type ReplyEvidence } from './evidence.js';
+import { answerKind, LaneWindow, rejectionTrip } from './lane-window.js';
 
 export interface Observation {
   readonly ip: string;
@@ -17,10 +20,16 @@ export interface Observation {
   readonly text: string;
   /** The reply speaks about the mailbox, not the IP (e.g. Gmail 450 4.2.1). */
   readonly mailboxSignal: boolean;
+  readonly code?: number | null;
+  readonly enhanced?: string | null;
+  /** A 4xx that is greylisting (see classify.ts): neutral for the IP. */
+  readonly greylisting?: 'certain' | 'likely' | null;
+  /** A 5xx about the sender (`policy`) or the recipient (`hygiene`). */
+  readonly rejection?: 'policy' | 'hygiene' | null;
 }
 
 export interface RuleAction {
-  /** The rule's name, or `circuit-breaker`. */
+  /** The rule's name, `circuit-breaker` or `rejection-breaker`. */
   readonly rule: string;
   readonly action: Rule['action'];
   /** Which lanes it applies to; an empty scope is every lane. */
@@ -28,7 +37,10 @@ export interface RuleAction {
   readonly until: number | null;
   readonly factor: number | null;
   readonly mailbox: string | null;
+  /** The reply that fired it (for the breakers: a summary with the top reply). */
   readonly reply: string;
+  /** The lane's replies behind the action, most frequent first. */
+  readonly evidence: readonly ReplyEvidence[];
 }
 
 /** True when a provider of the plan belongs to a rule family (by domain or MX suffix). */
@@ -61,6 +73,15 @@ export function effectiveRules(plan: Plan): Rule[] {
 
 interface Window { readonly times: number[] }
 
+/** Actions that stop a lane sending: a breaker does not fire on top of one. */
+const HOLDING: ReadonlySet<Rule['action']> = new Set(['suspend', 'pause', 'pause_ip', 'pause_provider', 'stop_all']);
+/** After the rejection breaker trips: long enough for the answers in flight (SMTP timeouts are 5 min). */
+const REJECTION_MUTE_MS = 15 * 60_000;
+/** Keys of the breakers' marks: `NAME|ip|provider` (rules' are `rule|action|ip|provider|mailbox`). */
+const BREAKER_KEYS: ReadonlySet<string> = new Set(['circuit-breaker', 'circuit-breaker-reset', 'rejection-breaker']);
+/** How far back a rule's evidence looks. */
+const EVIDENCE_WINDOW_MS = 3_600_000;
+
 /**
  * Holds the sliding windows; `observe` returns the actions an attempt fires.
  * An action is not fired again for the same scope while its effect lasts.
@@ -68,18 +89,32 @@ interface Window { readonly times: number[] }
 export class RuleEngine {
   readonly #rules: readonly Rule[];
   readonly #breaker: Plan['policy']['breaker'];
+  readonly #rejection: (provider: string) => RejectionBreaker | null;
   readonly #matches = new Map<string, Window>();
   readonly #active = new Map<string, number>();
-  readonly #attempts = new Map<string, Array<{ at: number; deferred: boolean }>>();
+  readonly #lanes = new Map<string, LaneWindow>();
 
-  constructor(rules: readonly Rule[], breaker: Plan['policy']['breaker']) {
+  /**
+   * @param rejection the rejection breaker of a provider's lanes (its thresholds), or null for none
+   */
+  constructor(rules: readonly Rule[], breaker: Plan['policy']['breaker'], rejection: (provider: string) => RejectionBreaker | null = () => null) {
     this.#rules = rules;
     this.#breaker = breaker;
+    this.#rejection = rejection;
   }
 
   observe(o: Observation, now: number): RuleAction[] {
     const actions: RuleAction[] = [];
     const lane = `${o.ip}|${o.provider}`;
+    const rejection = this.#rejection(o.provider);
+    let window = this.#lanes.get(lane);
+    if (!window) {
+      window = new LaneWindow(Math.max(this.#breaker.windowMs, rejection?.windowMs ?? 0, EVIDENCE_WINDOW_MS));
+      this.#lanes.set(lane, window);
+    }
+    const kind = answerKind(o);
+    window.add({ at: now, kind, text: o.text, code: o.code ?? null, enhanced: o.enhanced ?? null });
+    const holds = (scope: RuleAction['scope']) => actions.some((a) => HOLDING.has(a.action) && a.scope.ip === scope.ip && a.scope.provider === scope.provider);
     for (const rule of this.#rules) {
       if (rule.provider !== null && rule.provider !== o.provider) continue;
       if (!rule.match.test(o.text)) continue;
@@ -93,35 +128,54 @@ export class RuleEngine {
         w.times.length = 0;
       }
       const scope = scopeOf(rule.action, o);
+      // Two rules matching one reply (a provider's and a generic one) hold the lane once.
+      if (HOLDING.has(rule.action) && holds(scope)) continue;
       const activeKey = `${rule.name}|${rule.action}|${scope.ip ?? '*'}|${scope.provider ?? '*'}|${rule.action === 'slow_mailbox' ? o.recipient : ''}`;
       const activeUntil = this.#active.get(activeKey);
       if (activeUntil !== undefined && activeUntil > now) continue;
       const until = rule.durationMs === null ? null : now + rule.durationMs;
       this.#active.set(activeKey, until ?? Number.POSITIVE_INFINITY);
-      actions.push({ rule: rule.name, action: rule.action, scope, until, factor: rule.factor, mailbox: rule.action === 'slow_mailbox' ? o.recipient : null, reply: o.text });
+      const evidence = window.evidence(now, rule.trigger?.windowMs ?? EVIDENCE_WINDOW_MS);
+      actions.push({ rule: rule.name, action: rule.action, scope, until, factor: rule.factor, mailbox: rule.action === 'slow_mailbox' ? o.recipient : null, reply: o.text, evidence });
     }
-    // Per-mailbox answers say nothing about the IP: keep them out of the breaker.
-    if (!o.mailboxSignal) {
-      const list = this.#attempts.get(lane) ?? [];
-      list.push({ at: now, deferred: o.outcome !== 'accepted' && o.outcome !== 'bounced' });
-      while (list.length && list[0]!.at <= now - this.#breaker.windowMs) list.shift();
-      this.#attempts.set(lane, list);
-      const deferred = list.filter((a) => a.deferred).length;
-      const key = `circuit-breaker|${lane}`;
-      const activeUntil = this.#active.get(key);
-      if (list.length >= this.#breaker.minAttempts && deferred / list.length > this.#breaker.maxDeferralRate && !(activeUntil !== undefined && activeUntil > now)
-          && !actions.some((a) => a.action === 'suspend' || a.action === 'pause' || a.action === 'pause_ip' || a.action === 'stop_all')) {
-        const until = now + this.#breaker.suspendMs;
-        const rate = Math.round((100 * deferred) / list.length);
-        this.#active.set(key, until);
-        list.length = 0;
-        actions.push({
-          rule: 'circuit-breaker', action: 'suspend', scope: { ip: o.ip, provider: o.provider }, until, factor: null, mailbox: null,
-          reply: `deferral rate ${rate}% over the last window; last reply: ${o.text}`,
-        });
+    const laneScope = { ip: o.ip, provider: o.provider };
+    if (kind === 'deferred' || kind === 'accepted' || kind === 'policy' || kind === 'hygiene') {
+      const trip = this.#deferralTrip(window, lane, now);
+      if (trip && !holds(laneScope)) actions.push({ ...trip, scope: laneScope });
+    }
+    if (rejection && (kind === 'policy' || kind === 'accepted' || kind === 'deferred')) {
+      const key = `rejection-breaker|${lane}`;
+      const mutedUntil = this.#active.get(key);
+      const trip = mutedUntil !== undefined && mutedUntil > now ? null : rejectionTrip(window, rejection, now);
+      if (trip && !holds(laneScope)) {
+        // Answers still in flight when it tripped must not trip it again; a lane resumed later may.
+        this.#active.set(key, now + Math.min(REJECTION_MUTE_MS, rejection.windowMs, rejection.holdMs ?? rejection.windowMs));
+        window.forget(['policy']);
+        actions.push({ rule: 'rejection-breaker', action: 'pause', scope: laneScope, until: trip.until, factor: null, mailbox: null, reply: trip.reason, evidence: trip.evidence });
       }
     }
     return actions;
+  }
+
+  /** The deferral breaker: more than `maxDeferralRate` of the window's attempts deferred or failed. */
+  #deferralTrip(window: LaneWindow, lane: string, now: number): Omit<RuleAction, 'scope'> | null {
+    const b = this.#breaker;
+    // Per-mailbox answers and greylisting say nothing about the IP: kept out.
+    const list = window.within(now, b.windowMs).filter((a) => a.kind !== 'mailbox' && a.kind !== 'greylist' && a.at > (this.#active.get(`circuit-breaker-reset|${lane}`) ?? -Infinity));
+    const deferred = list.filter((a) => a.kind === 'deferred');
+    const key = `circuit-breaker|${lane}`;
+    const activeUntil = this.#active.get(key);
+    if (list.length < b.minAttempts || deferred.length / list.length <= b.maxDeferralRate || (activeUntil !== undefined && activeUntil > now)) return null;
+    const until = now + b.suspendMs;
+    this.#active.set(key, until);
+    // It counts afresh from here.
+    this.#active.set(`circuit-breaker-reset|${lane}`, now);
+    const evidence = window.evidence(now, b.windowMs, ['deferred']);
+    const rate = Math.round((100 * deferred.length) / list.length);
+    return {
+      rule: 'circuit-breaker', action: 'suspend', until, factor: null, mailbox: null, evidence,
+      reply: `deferral rate ${rate}% over the last window; ${evidenceLine(evidence)}`,
+    };
   }
 
   /**
@@ -132,10 +186,10 @@ export class RuleEngine {
   forget(lane: { readonly ip: string; readonly provider: string }): void {
     const key = `${lane.ip}|${lane.provider}`;
     for (const k of [...this.#matches.keys()]) if (k.endsWith(`|${key}`)) this.#matches.delete(k);
-    this.#attempts.delete(key);
+    this.#lanes.delete(key);
     for (const k of [...this.#active.keys()]) {
       const parts = k.split('|');
-      const scope = parts[0] === 'circuit-breaker' ? { ip: parts[1]!, provider: parts[2]! } : { ip: parts[2]!, provider: parts[3]! };
+      const scope = BREAKER_KEYS.has(parts[0]!) ? { ip: parts[1]!, provider: parts[2]! } : { ip: parts[2]!, provider: parts[3]! };
       if (covers(scope, lane)) this.#active.delete(k);
     }
   }

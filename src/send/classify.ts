@@ -34,6 +34,21 @@ export interface Classification {
    * sending IP or domain, so the policy engine must not slow the lane for it.
    */
   readonly mailboxSignal?: boolean;
+  /**
+   * Present on a 4xx that looks like greylisting: `certain` when the reply says
+   * so (postgrey's `450 4.2.0 ... Greylisted`), `likely` for a bare "try again
+   * later" with 4.2.0 / 4.7.1 (rspamd, many hosted filters). A `likely` one is
+   * confirmed only by the retry that succeeds (see the store's recordAttempt).
+   * Greylisting is about first contact, not reputation.
+   */
+  readonly greylisting?: 'certain' | 'likely';
+  /**
+   * Present on a 5xx reply: `hygiene` when it is about the recipient mailbox
+   * (unknown user 5.1.1 / 5.1.10, mailbox full: a list problem), else `policy`
+   * (the receiver refuses the sender or its IP: reputation, block lists,
+   * authentication, policy). The intra-day rejection breaker counts `policy` only.
+   */
+  readonly rejection?: 'policy' | 'hygiene';
   /** Most specific error code for non-reply failures (`ECONNRESET`, `ETIMEDOUT`, `ETLS`...). */
   readonly errorCode?: string;
 }
@@ -72,7 +87,11 @@ const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)/;
 const MAILBOX_ENHANCED = new Set(['1.1', '1.6', '1.10', '2.1', '2.2']);
 const MAILBOX_TEXT =
   /unknown user|user unknown|no such user|user not found|unknown recipient|mailbox (?:not found|unavailable|is full|full)|over quota|quota exceeded|does not exist|receiving mail at a rate/i;
-const GREYLIST_TEXT = /greylist/i;
+const GREYLIST_TEXT = /gr[ae]y-?list/i;
+// Generic greylisting answers carry no word for it; Yahoo / Apple 4.7.0 "temporarily deferred"
+// and Postfix's 4.7.1 "too much mail" rate limit do not match this.
+const RETRY_LATER_TEXT = /\b(?:try again later|try later|retry later|please retry|come back later)\b/i;
+const GREYLIST_ENHANCED = new Set(['4.2.0', '4.7.1']);
 
 const TLS_ERRNO = /^(?:ETLS|ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED|SELF_SIGNED_|EPROTO$)/;
 const TIMEOUT_ERRNO = new Set(['ETIMEDOUT', 'ETIMEOUT', 'ESOCKETTIMEDOUT']);
@@ -135,11 +154,24 @@ function isMailboxSignal(reply: ParsedReply): boolean {
   return MAILBOX_TEXT.test(reply.text);
 }
 
+/** Greylisting as the reply text shows it (4xx only); see {@link Classification.greylisting}. */
+function greylistingOf(reply: ParsedReply): 'certain' | 'likely' | undefined {
+  if (GREYLIST_TEXT.test(reply.text)) return 'certain';
+  if ((reply.code === 450 || reply.code === 451) && (reply.enhanced === null || GREYLIST_ENHANCED.has(reply.enhanced)) && RETRY_LATER_TEXT.test(reply.text)) {
+    return 'likely';
+  }
+  return undefined;
+}
+
 function classifyReply(reply: ParsedReply, stage: SmtpStage): Classification {
-  const base = { code: reply.code, enhanced: reply.enhanced, text: reply.text, stage, mailboxSignal: isMailboxSignal(reply) };
+  const mailboxSignal = isMailboxSignal(reply);
+  const base = { code: reply.code, enhanced: reply.enhanced, text: reply.text, stage, mailboxSignal };
   const cls = reply.code === null ? 0 : Math.floor(reply.code / 100);
-  if (cls === 4) return { ...base, outcome: 'deferred', final: false };
-  if (cls === 5) return { ...base, outcome: 'bounced', final: true };
+  if (cls === 4) {
+    const greylisting = greylistingOf(reply);
+    return { ...base, outcome: 'deferred', final: false, ...(greylisting ? { greylisting } : {}) };
+  }
+  if (cls === 5) return { ...base, outcome: 'bounced', final: true, rejection: mailboxSignal ? 'hygiene' : 'policy' };
   if (cls === 2 || cls === 3) return { ...base, outcome: 'accepted', final: true };
   // Not a reply at all (garbage on the wire): a broken peer, worth a retry later.
   return { ...base, outcome: 'protocol', final: false };

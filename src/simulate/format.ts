@@ -23,13 +23,13 @@ export function formatSimulation(r: SimulationResult, o: { wallMs?: number; maxE
   for (const [day, rows] of byDay) {
     const t = rows.reduce((a, d) => ({
       target: a.target + d.target, sent: a.sent + d.sent, accepted: a.accepted + d.accepted, deferred: a.deferred + d.deferred,
-      mailbox: a.mailbox + d.mailboxDeferred, expired: a.expired + d.expired,
-    }), { target: 0, sent: 0, accepted: 0, deferred: 0, mailbox: 0, expired: 0 });
+      mailbox: a.mailbox + d.mailboxDeferred, greylisted: a.greylisted + d.greylisted, expired: a.expired + d.expired,
+    }), { target: 0, sent: 0, accepted: 0, deferred: 0, mailbox: 0, greylisted: 0, expired: 0 });
     out.push(`\nDay ${rows[0]!.dayNumber} (${day}): target ${num(t.target)}, sent ${num(t.sent)}, accepted ${num(t.accepted)} (${pct(t.target ? t.accepted / t.target : null)}), `
-      + `${num(t.deferred)} deferrals, ${num(t.mailbox)} per-mailbox deferrals, ${num(t.expired)} expired`);
+      + `${num(t.deferred)} deferrals, ${num(t.mailbox)} per-mailbox deferrals, ${num(t.greylisted)} greylisted, ${num(t.expired)} expired`);
     // The same figures as warmup status: sent (first tries) explains a target not met (e.g. a suspension).
-    out.push(table(['ip', 'provider', 'stage', 'target', 'sent', 'accepted', 'deferred', 'mbox-def', 'bounced', 'expired', 'failed', 'decision'], rows.map((d) => [
-      d.ip, d.provider, String(d.stage), num(d.target), num(d.sent), num(d.accepted), num(d.deferred), num(d.mailboxDeferred), num(d.bounced), num(d.expired), num(d.failed),
+    out.push(table(['ip', 'provider', 'stage', 'target', 'sent', 'accepted', 'deferred', 'mbox-def', 'grey', 'bounced', 'expired', 'failed', 'decision'], rows.map((d) => [
+      d.ip, d.provider, String(d.stage), num(d.target), num(d.sent), num(d.accepted), num(d.deferred), num(d.mailboxDeferred), num(d.greylisted), num(d.bounced), num(d.expired), num(d.failed),
       d.decision === null ? 'open' : DECISION[d.decision] ?? d.decision,
     ]), 2));
   }

@@ -48,6 +48,8 @@ export interface LaneDayOutcome {
   readonly accepted: number;
   readonly deferred: number;
   readonly mailboxDeferred: number;
+  /** Greylisting answers: 4xx too, but kept out of `deferred` and the day-end rates. */
+  readonly greylisted: number;
   readonly bounced: number;
   readonly failed: number;
   readonly expired: number;
@@ -74,7 +76,7 @@ export interface SimulationResult {
   readonly lanes: ReadonlyArray<{ ip: string; provider: string; stage: number; state: string; reason: string | null }>;
   readonly standings: readonly IpStanding[];
   readonly answers: Readonly<AnswerCounts>;
-  readonly totals: { readonly messages: number; readonly attempts: number; readonly accepted: number; readonly deferred: number; readonly mailboxDeferred: number; readonly bounced: number; readonly failed: number; readonly expired: number };
+  readonly totals: { readonly messages: number; readonly attempts: number; readonly accepted: number; readonly deferred: number; readonly mailboxDeferred: number; readonly greylisted: number; readonly bounced: number; readonly failed: number; readonly expired: number };
   readonly forecast: Forecast;
 }
 
@@ -149,7 +151,7 @@ async function collect(
   const rows = await q.laneDays(db, plan.name);
   const days: LaneDayOutcome[] = rows.map((d) => ({
     day: d.day, dayNumber: daysBetween(plan.start, d.day) + 1, ip: d.ip, provider: d.provider, stage: d.stage, target: d.target, sent: d.sent,
-    accepted: d.accepted, deferred: d.deferred, mailboxDeferred: d.mailbox_deferred,
+    accepted: d.accepted, deferred: d.deferred, mailboxDeferred: d.mailbox_deferred, greylisted: d.greylisted,
     bounced: d.bounced, failed: d.failed, expired: d.expired, retries: d.retries, decision: d.decision,
   }));
   const events = (await q.listEvents(db, plan.name)).map(eventView);
@@ -170,7 +172,8 @@ async function collect(
     answers: { ...r.answers },
     totals: {
       messages: sum((d) => d.sent), attempts: sum((d) => d.sent + d.retries), accepted: sum((d) => d.accepted),
-      deferred: sum((d) => d.deferred + d.mailboxDeferred), mailboxDeferred: sum((d) => d.mailboxDeferred), bounced: sum((d) => d.bounced), failed: sum((d) => d.failed), expired: sum((d) => d.expired),
+      deferred: sum((d) => d.deferred + d.mailboxDeferred), mailboxDeferred: sum((d) => d.mailboxDeferred), greylisted: sum((d) => d.greylisted),
+      bounced: sum((d) => d.bounced), failed: sum((d) => d.failed), expired: sum((d) => d.expired),
     },
     forecast,
   };

@@ -49,4 +49,5 @@ export const EVENT_KINDS: readonly string[] = Object.freeze([
   ...['suspend', 'pause', 'cut_rate', 'one_connection', 'pause_ip', 'pause_provider', 'stop_all', 'slow_mailbox'].map((a) => `rule_${a}`),
   'shaping_lapsed', 'active', 'suspended', 'paused', 'operator_pause', 'operator_resume',
   'dnsbl_listed', 'dnsbl_clear', 'dnsbl_resume', 'imap_error', 'imap_recovered', 'placement_spam',
+  'rejection_breaker', 'policy_pause', 'hold_added', 'hold_extended', 'hold_removed', 'hold_lapsed',
 ]);

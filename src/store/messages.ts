@@ -3,7 +3,7 @@
  * they count, so a kill -9 at any point leaves them consistent.
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
-import { attemptCounts } from '../policy/counting.js';
+import { attemptCounts, greylistOutcome } from '../policy/counting.js';
 import type { Db, Outcome } from './schema.js';
 import { inTransaction } from './transaction.js';
 
@@ -99,6 +99,8 @@ export interface AttemptRecord {
   readonly mailboxSignal?: boolean;
   /** A local error: nothing reached the receiver (counted as failed, never as bounced). */
   readonly local?: boolean;
+  /** A 4xx that is greylisting by its text (`certain`) or may be (`likely`: confirmed by the retry that succeeds). */
+  readonly greylisting?: 'certain' | 'likely' | null;
 }
 
 /** What an attempt did to its message. */
@@ -108,7 +110,13 @@ export type MessageResult =
   | { readonly status: 'deferred'; readonly nextAttemptAt: number | null }
   | { readonly status: 'expired'; readonly at: number };
 
-/** Writes one attempt, its message's new state and the day's counters in one transaction. */
+/**
+ * Writes one attempt, its message's new state and the day's counters in one transaction.
+ *
+ * Greylisting: an answer that says so is counted in `greylisted`, not `deferred`. A bare "try
+ * again later" on a first try counts as a deferral until the retry that succeeds shows it was
+ * greylisting; then it moves from `deferred` to `greylisted`, and `greylist_passed` counts the message.
+ */
 export async function recordAttempt(db: Db, a: AttemptRecord, result: MessageResult): Promise<void> {
   await db.transaction().execute((trx) => writeAttempt(trx, a, result));
 }
@@ -124,20 +132,28 @@ export async function writeAttempt(trx: Db, a: AttemptRecord, result: MessageRes
     mx_host: a.mxHost, mx_address: a.mxAddress, outcome: a.outcome, code: a.code, enhanced: a.enhanced,
     reply: a.reply, stage: a.stage, retry: a.retry,
   }).execute();
+  // Which counters move is policy (src/policy/counting.ts); moving them with the rows is the store's.
+  const c = attemptCounts(a, result.status);
+  const grey = result.status === 'accepted' && a.retry > 0
+    ? greylistOutcome(await trx.selectFrom('messages').select(['greylisted', 'grey_suspect']).where('id', '=', a.messageId).executeTakeFirstOrThrow())
+    : { passed: 0, confirmed: 0 };
   await trx.updateTable('messages').set((eb) => ({
     status: result.status,
     attempts: eb('attempts', '+', 1),
     next_attempt_at: result.status === 'deferred' ? result.nextAttemptAt : null,
     finished_at: result.status === 'deferred' ? null : result.at,
+    greylisted: eb('greylisted', '+', c.greylisted),
+    grey_suspect: eb('grey_suspect', '+', c.grey_suspect),
   })).where('id', '=', a.messageId).execute();
-  // Which counters move is policy (src/policy/counting.ts); moving them with the rows is the store's.
-  const c = attemptCounts(a, result.status);
   await trx.updateTable('lane_days').set((eb) => ({
     accepted: eb('accepted', '+', c.accepted),
     bounced: eb('bounced', '+', c.bounced),
+    hygiene_bounced: eb('hygiene_bounced', '+', c.hygiene_bounced),
     expired: eb('expired', '+', c.expired),
-    deferred: eb('deferred', '+', c.deferred),
+    deferred: eb('deferred', '+', c.deferred - grey.confirmed),
     mailbox_deferred: eb('mailbox_deferred', '+', c.mailbox_deferred),
+    greylisted: eb('greylisted', '+', c.greylisted + grey.confirmed),
+    greylist_passed: eb('greylist_passed', '+', grey.passed),
     failed: eb('failed', '+', c.failed),
     retries: eb('retries', '+', c.retries),
     ...(routed ? {

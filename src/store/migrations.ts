@@ -265,6 +265,22 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
     },
     async down(db: Kysely<unknown>) {
       await db.schema.createIndex('attempts_message').on('attempts').columns(['message_id']).execute();
+      },
+    },
+  '0009_reply_signals': {
+    // Greylisting and list hygiene are counted apart from the lane's deferrals and policy bounces;
+    // a message remembers its greylisting answers so the retry that succeeds can confirm them.
+    async up(db: Kysely<unknown>) {
+      for (const c of ['greylisted', 'greylist_passed', 'hygiene_bounced']) {
+        await db.schema.alterTable('lane_days').addColumn(c, 'integer', (col) => col.notNull().defaultTo(0)).execute();
+      }
+      for (const c of ['greylisted', 'grey_suspect']) {
+        await db.schema.alterTable('messages').addColumn(c, 'integer', (col) => col.notNull().defaultTo(0)).execute();
+      }
+    },
+    async down(db: Kysely<unknown>) {
+      for (const c of ['greylisted', 'grey_suspect']) await db.schema.alterTable('messages').dropColumn(c).execute();
+      for (const c of ['greylisted', 'greylist_passed', 'hygiene_bounced']) await db.schema.alterTable('lane_days').dropColumn(c).execute();
     },
   },
 });

@@ -3,6 +3,7 @@
  * frequent non-accepted replies of a day, and the retry queue. One named function per query;
  * kept within what kysely also runs on PostgreSQL.
  */
+import type { ReplySample } from '../policy/evidence.js';
 import type { Db, Outcome } from './schema.js';
 
 /** The last attempt of a lane. */
@@ -95,4 +96,17 @@ export async function laneQueues(db: Db, plan: string): Promise<Map<number, Lane
     out.set(r.lane_id, e);
   }
   return out;
+}
+
+/**
+ * Every distinct reply other than an acceptance that a lane got for a day's
+ * messages, with how often (from the attempts_lane_day index): the evidence
+ * of its day-end decision. `topReplies` (policy/evidence.ts) groups and ranks them.
+ */
+export async function dayReplies(db: Db, laneId: number, day: string): Promise<ReplySample[]> {
+  const rows = await db.selectFrom('attempts')
+    .select(['reply', 'code', 'enhanced']).select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('lane_id', '=', laneId).where('day', '=', day).where('outcome', '!=', 'accepted')
+    .groupBy(['reply', 'code', 'enhanced']).orderBy('n', 'desc').execute();
+  return rows.map((r) => ({ text: r.reply ?? '', code: r.code, enhanced: r.enhanced, count: Number(r.n) }));
 }

@@ -71,6 +71,10 @@ export interface MessagesTable {
   created_at: number;
   next_attempt_at: number | null;
   finished_at: number | null;
+  /** Greylisting answers this message got (by their text). */
+  greylisted: Generated<number>;
+  /** "Try again later" answers on its first try that only the retry that succeeds confirms as greylisting. */
+  grey_suspect: Generated<number>;
 }
 
 export type Outcome = 'accepted' | 'deferred' | 'bounced' | 'network' | 'timeout' | 'tls' | 'protocol' | 'dns' | 'interrupted';
@@ -119,7 +123,14 @@ export interface LaneDaysTable {
   deferred: Generated<number>;
   /** 4xx answers about one mailbox (Gmail 450 4.2.1), kept out of the lane's rates. */
   mailbox_deferred: Generated<number>;
+  /** 4xx greylisting answers (attempts), kept out of `deferred` and the lane's rates. */
+  greylisted: Generated<number>;
+  /** Messages accepted on a retry after greylisting. */
+  greylist_passed: Generated<number>;
+  /** Final 5xx outcomes (messages). */
   bounced: Generated<number>;
+  /** Of `bounced`: answers about the recipient (unknown user 5.1.1 / 5.1.10, mailbox full): list hygiene. */
+  hygiene_bounced: Generated<number>;
   failed: Generated<number>;
   expired: Generated<number>;
   retries: Generated<number>;

@@ -27,6 +27,7 @@ describe('alertType', () => {
     ['a de-listing', { kind: 'dnsbl_clear', from_state: null, to_state: null }, 'dnsbl_clear'],
     ['a resume', { kind: 'operator_resume', from_state: 'paused', to_state: 'active' }, 'resume'],
     ['a block reply', { kind: 'block', from_state: 'active', to_state: 'suspended' }, 'block'],
+    ['the rejection breaker holding a lane', { kind: 'rejection_breaker', actor: 'policy:rejection-breaker', from_state: 'active', to_state: 'paused', cause: '{"hold":{"kind":"breaker","actor":"policy:rejection-breaker","until":null,"change":"added"},"evidence":[{"reply":"554 5.7.1 denied","code":554,"enhanced":"5.7.1","count":5}]}' }, 'hold_added'],
     ['a launch forecast falling behind', { kind: 'behind_for_launch', from_state: null, to_state: null }, 'behind_for_launch'],
     ['a suspension lapsing', { kind: 'active', from_state: 'suspended', to_state: 'active' }, null],
     ['a suspension', { kind: 'suspended', from_state: 'active', to_state: 'suspended' }, null],

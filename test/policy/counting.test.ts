@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { attemptCounts, spamCrossed, spamRate, type AttemptOutcome, type MessageStatus } from '../../src/policy/counting.js';
+import { attemptCounts, greylistOutcome, spamCrossed, spamRate, type AttemptOutcome, type MessageStatus } from '../../src/policy/counting.js';
 
 describe('the counters an attempt moves', () => {
-  const cases: Array<[string, { outcome: AttemptOutcome; mailboxSignal?: boolean; local?: boolean; retry: number }, MessageStatus, Partial<Record<string, 1>>]> = [
+  const cases: Array<[string, { outcome: AttemptOutcome; mailboxSignal?: boolean; local?: boolean; retry: number; greylisting?: 'certain' | 'likely' }, MessageStatus, Partial<Record<string, 1>>]> = [
     ['a first try accepted counts accepted', { outcome: 'accepted', retry: 0 }, 'accepted', { accepted: 1 }],
     ['a retry accepted counts accepted and a retry', { outcome: 'accepted', retry: 2 }, 'accepted', { accepted: 1, retries: 1 }],
     ['a bounce counts bounced', { outcome: 'bounced', retry: 0 }, 'bounced', { bounced: 1 }],
@@ -13,10 +13,20 @@ describe('the counters an attempt moves', () => {
     ['a final DNS answer (no such domain) is a bounce, not also a failure', { outcome: 'dns', retry: 0 }, 'bounced', { bounced: 1 }],
     ['a local error that ends the message is a failure, not a bounce', { outcome: 'protocol', local: true, retry: 0 }, 'bounced', { failed: 1 }],
     ['a deferral that expires the message counts both', { outcome: 'deferred', retry: 4 }, 'expired', { deferred: 1, expired: 1, retries: 1 }],
+    ['a greylisting answer is counted apart, not as a deferral', { outcome: 'deferred', greylisting: 'certain', retry: 0 }, 'deferred', { greylisted: 1 }],
+    ['a bare "try again later" on a first try is a deferral until its retry succeeds', { outcome: 'deferred', greylisting: 'likely', retry: 0 }, 'deferred', { deferred: 1, grey_suspect: 1 }],
+    ['the same on a retry is a deferral only', { outcome: 'deferred', greylisting: 'likely', retry: 1 }, 'deferred', { deferred: 1, retries: 1 }],
+    ['an unknown user is a bounce counted as list hygiene', { outcome: 'bounced', mailboxSignal: true, retry: 0 }, 'bounced', { bounced: 1, hygiene_bounced: 1 }],
   ];
   it.each(cases)('%s', (_name, attempt, status, ones) => {
-    const zero = { accepted: 0, bounced: 0, expired: 0, deferred: 0, mailbox_deferred: 0, failed: 0, retries: 0 };
+    const zero = { accepted: 0, bounced: 0, hygiene_bounced: 0, expired: 0, deferred: 0, greylisted: 0, grey_suspect: 0, mailbox_deferred: 0, failed: 0, retries: 0 };
     expect(attemptCounts(attempt, status)).toEqual({ ...zero, ...ones });
+  });
+
+  it('a message accepted on a retry passed greylisting and confirms its suspected answers', () => {
+    expect(greylistOutcome({ greylisted: 2, grey_suspect: 0 })).toEqual({ passed: 1, confirmed: 0 });
+    expect(greylistOutcome({ greylisted: 0, grey_suspect: 1 })).toEqual({ passed: 1, confirmed: 1 });
+    expect(greylistOutcome({ greylisted: 0, grey_suspect: 0 })).toEqual({ passed: 0, confirmed: 0 });
   });
 });
 

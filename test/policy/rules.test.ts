@@ -19,11 +19,16 @@ function plan(extra = ''): Plan {
 }
 
 /** The one-line text the classifier makes of a raw reply, as rules see it. */
-function lineOf(sample: string): { text: string; outcome: string; mailboxSignal: boolean } {
+function lineOf(sample: string): Omit<Observation, 'ip' | 'provider' | 'recipient'> {
   const c = sample.startsWith('ECONNRESET')
     ? classifyAttempt({ error: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), stage: 'greeting' })
     : classifyAttempt({ reply: sample, stage: 'rcpt' });
-  return { text: c.text, outcome: c.outcome, mailboxSignal: c.mailboxSignal ?? false };
+  return { text: c.text, outcome: c.outcome, mailboxSignal: c.mailboxSignal ?? false, code: c.code, enhanced: c.enhanced, greylisting: c.greylisting ?? null, rejection: c.rejection ?? null };
+}
+
+/** The built-in rules whose pattern matches a raw reply. */
+function matching(reply: string): string[] {
+  return BUILTIN_RULE_SPECS.filter((s) => new RegExp(s.match, 'i').test(lineOf(reply).text)).map((s) => s.name);
 }
 
 describe('the built-in rule pack', () => {
@@ -33,8 +38,35 @@ describe('the built-in rule pack', () => {
 
   it('no rule matches a plain acceptance or a greylisting answer', () => {
     for (const reply of ['250 2.0.0 Ok: queued as 4F1B2', '450 4.2.0 <a@b.test>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/b.test.html']) {
-      expect(BUILTIN_RULE_SPECS.filter((s) => new RegExp(s.match, 'i').test(lineOf(reply).text)).map((s) => s.name)).toEqual([]);
+      expect(matching(reply)).toEqual([]);
     }
+  });
+
+  // The common 5xx reputation replies (shared/reference/deliverability.md), as receivers send them.
+  it.each([
+    ['Microsoft S3150', "550 5.7.1 Unfortunately, messages from [203.0.113.10] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors. [AM4PEPF00027A60.eurprd04.prod.outlook.com 2025-03-04T10:11:12.345Z 08DD5A1B2C3D4E60]", ['microsoft-blocklisted']],
+    ['Microsoft S3140', "550 5.7.1 Unfortunately, messages from [203.0.113.10] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3140). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors.", ['microsoft-range-blocklisted']],
+    ['Gmail 550 5.7.1 block (multi-line)', '550-5.7.1 [203.0.113.10      12] Our system has detected an unusual rate of\r\n550-5.7.1 unsolicited mail originating from your IP address. To protect our\r\n550-5.7.1 users from spam, mail sent from your IP address has been blocked.\r\n550 5.7.1 Please visit https://support.google.com/mail/?p=UnsolicitedIPError a640c23a62f3a-ad8a1b2c3d4si12345666b.210 - gsmtp', ['gmail-blocked', 'generic-blocked']],
+    ['Gmail 550 5.7.26 unauthenticated', '550-5.7.26 This mail has been blocked because the sender is unauthenticated.\r\n550-5.7.26 This message does not have authentication information or fails to\r\n550 5.7.26 pass authentication checks. 6a1803df08f44-6fb0a1b2c3dsi1234567d6.123 - gsmtp', ['gmail-unauthenticated', 'generic-blocked']],
+    ['Yahoo 554 5.7.9 policy', '554 5.7.9 Message not accepted for policy reasons.  See https://postmaster.yahooinc.com/error-codes', ['yahoo-policy-rejected']],
+    ['Postfix access map: poor IP reputation', '554 5.7.1 <unknown[127.0.0.11]>: Client host rejected: Rejected: poor IP reputation', ['generic-poor-reputation']],
+    ['Proofpoint bad reputation', '554 5.7.1 Service unavailable; client [203.0.113.10] blocked using Proofpoint bad reputation list', ['generic-poor-reputation', 'generic-blocked']],
+    ['Postfix reject_rbl_client', '554 5.7.1 Service unavailable; Client host [203.0.113.10] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/203.0.113.10', ['generic-blocked']],
+    ['Exim DNSBL listed', '550 Rejected because 203.0.113.10 is listed at bl.spamcop.net', ['generic-listed']],
+    ['Cloudmark listed', '550 5.7.1 Your IP address 203.0.113.10 has been listed by Cloudmark (CSI)', ['generic-listed']],
+    ['GMX block listed', '554-gmx.net (mxgmx017) Nemesis ESMTP Service not available\r\n554-No SMTP service\r\n554-IP address is block listed.\r\n554 For explanation visit https://postmaster.gmx.net/en/case?c=r0601', ['gmx-policy', 'generic-blocked']],
+  ])('%s is matched by %o', (_name, reply, rules) => {
+    expect(matching(reply)).toEqual(rules);
+  });
+
+  it.each([
+    ['a 4xx deferral that mentions a block', '421 4.7.0 [TSS04] Messages from 203.0.113.10 temporarily deferred due to unexpected volume or user complaints'],
+    ['an unknown user (list hygiene)', '550 5.1.1 <gone@example.test>: Recipient address rejected: User unknown; mailbox blocked'],
+    ['a mailbox full', '552 5.2.2 <full@example.test>: Mailbox full'],
+    ['a content rejection', '550 5.7.1 Message rejected as spam by Content Filtering.'],
+    ["Postfix's per-client rate limit", '450 4.7.1 Error: too much mail from 127.0.0.2'],
+  ])('no generic rule matches %s', (_name, reply) => {
+    expect(matching(reply).filter((n) => n.startsWith('generic-'))).toEqual([]);
   });
 
   it('binds family rules to the plan providers of that family', () => {
@@ -123,7 +155,31 @@ describe('RuleEngine', () => {
     const fired = [];
     for (let i = 0; i < 20; i++) fired.push(...engine.observe(obs('yahoo', i % 4 === 0 ? '250 2.0.0 Ok' : '451 4.3.0 Temporary local problem', '127.0.0.3'), T0 + i * 60_000));
     expect(fired).toEqual([expect.objectContaining({ rule: 'circuit-breaker', action: 'suspend', scope: { ip: '127.0.0.3', provider: 'yahoo' }, until: T0 + 19 * 60_000 + H })]);
-    expect(fired[0]!.reply).toMatch(/^deferral rate 75%/);
+    expect(fired[0]!.reply).toMatch(/^deferral rate 75% over the last window; 15x 451 4\.3\.0 Temporary local problem$/);
+    expect(fired[0]!.evidence).toEqual([{ reply: '451 4.3.0 Temporary local problem', code: 451, enhanced: '4.3.0', count: 15 }]);
+  });
+
+  it('greylisting never trips the deferral breaker', () => {
+    const engine = new RuleEngine(effectiveRules(p), p.policy.breaker);
+    const grey = '450 4.2.0 <a@x.test>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/x.test.html';
+    const fired = [];
+    for (let i = 0; i < 40; i++) fired.push(...engine.observe(obs('yahoo', i % 4 === 0 ? '250 2.0.0 Ok' : grey, '127.0.0.3'), T0 + i * 60_000));
+    expect(fired).toEqual([]);
+  });
+
+  it('a rule action names the lane\'s replies behind it', () => {
+    const engine = new RuleEngine(effectiveRules(p), p.policy.breaker);
+    engine.observe(obs('yahoo', '421 4.7.0 [TS99] try later', '127.0.0.5'), T0);
+    engine.observe(obs('yahoo', '250 2.0.0 Ok', '127.0.0.5'), T0 + 1000);
+    const [a] = engine.observe(obs('yahoo', '421 4.7.0 [TS99] try later', '127.0.0.5'), T0 + 2000);
+    expect(a).toMatchObject({ rule: 'two-strikes', evidence: [{ reply: '421 4.7.0 [TS99] try later', code: 421, enhanced: '4.7.0', count: 2 }] });
+  });
+
+  it('a reply two rules hold the lane for holds it once', () => {
+    const engine = new RuleEngine(effectiveRules(p), p.policy.breaker);
+    const reply = '554 5.7.1 Service unavailable; client [127.0.0.6] blocked using Proofpoint bad reputation list';
+    const fired = [0, 1, 2].flatMap((i) => engine.observe(obs('yahoo', reply, '127.0.0.6'), T0 + i * 1000));
+    expect(fired.map((a) => a.rule)).toEqual(['generic-poor-reputation']);
   });
 
   it('per-mailbox answers slow the mailbox and never trip the breaker', () => {

@@ -12,6 +12,8 @@ interface ReplyCase {
   mailbox: boolean;
   /** A phrase a rule would look for; it must survive line joining. */
   contains: string;
+  /** Greylisting as the text shows it (absent: not greylisting). */
+  greylist?: 'certain' | 'likely';
 }
 
 // Reply texts as the providers send them (IPs, hostnames and ids replaced).
@@ -285,6 +287,64 @@ const replies: ReplyCase[] = [
     final: false,
     mailbox: false,
     contains: 'Greylisted',
+    greylist: 'certain',
+  },
+  {
+    name: 'sqlgrey greylisting with 4.7.1',
+    stage: 'rcpt',
+    reply: '450 4.7.1 <seed-02@example.test>: Recipient address rejected: Greylisted for 5 minutes (in reply to RCPT TO command)',
+    outcome: 'deferred',
+    code: 450,
+    enhanced: '4.7.1',
+    final: false,
+    mailbox: false,
+    contains: 'Greylisted for 5 minutes',
+    greylist: 'certain',
+  },
+  {
+    name: 'rspamd greylisting (no word for it: likely, confirmed by the retry)',
+    stage: 'dot',
+    reply: '451 4.7.1 Try again later',
+    outcome: 'deferred',
+    code: 451,
+    enhanced: '4.7.1',
+    final: false,
+    mailbox: false,
+    contains: 'Try again later',
+    greylist: 'likely',
+  },
+  {
+    name: "Postfix's client message rate limit at 4.7.1 is not greylisting",
+    stage: 'mail',
+    reply: '450 4.7.1 Error: too much mail from 127.0.0.2',
+    outcome: 'deferred',
+    code: 450,
+    enhanced: '4.7.1',
+    final: false,
+    mailbox: false,
+    contains: 'too much mail from 127.0.0.2',
+  },
+  {
+    name: 'Postfix 554 client host rejected (a policy rejection)',
+    stage: 'rcpt',
+    reply: '554 5.7.1 <unknown[127.0.0.11]>: Client host rejected: Rejected: poor IP reputation',
+    outcome: 'bounced',
+    code: 554,
+    enhanced: '5.7.1',
+    final: true,
+    mailbox: false,
+    contains: 'poor IP reputation',
+  },
+  {
+    name: 'Microsoft 550 5.1.10 recipient not found (list hygiene)',
+    stage: 'rcpt',
+    reply: '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient nobody@outlook.com not found by SMTP address lookup',
+    outcome: 'bounced',
+    code: 550,
+    enhanced: '5.1.10',
+    final: true,
+    mailbox: true,
+    contains: 'RecipientNotFound',
   },
   {
     name: 'accepted at the final dot',
@@ -304,6 +364,9 @@ describe('classifyAttempt on server replies', () => {
     const r = classifyAttempt({ reply: c.reply, stage: c.stage });
     expect(r).toMatchObject({ outcome: c.outcome, code: c.code, enhanced: c.enhanced, final: c.final, stage: c.stage });
     expect(r.mailboxSignal).toBe(c.mailbox);
+    expect(r.greylisting).toBe(c.greylist);
+    // Every 5xx is either list hygiene (about the mailbox) or a policy rejection (about the sender).
+    expect(r.rejection).toBe(c.outcome === 'bounced' ? (c.mailbox ? 'hygiene' : 'policy') : undefined);
     expect(r.text).toContain(c.contains);
     expect(r.text).not.toMatch(/[\r\n]/);
     expect(r.text.startsWith(c.enhanced ? `${c.code} ${c.enhanced} ` : `${c.code} `)).toBe(true);

@@ -4,15 +4,18 @@ import { EVENT_KINDS, eventView } from '../../store/event-view.js';
 import { eventKindsSeen, newestEventAt, recentEvents } from '../../store/events.js';
 import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
-import { localStamp, table } from '../format.js';
+import { evidenceOf } from '../../policy/evidence.js';
+import { jsonText, localStamp, printable, table } from '../format.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 
 export const usage = `Usage: warmup events PLAN.yaml [--since WHEN] [--ip ADDR] [--provider NAME] [--kind KIND] [--limit N] [--db PATH] [--json]
 
 Every state change with its cause: day-end decisions with the day's figures,
-reply-pattern rules with the reply that triggered them, DNSBL listings,
-operator pauses and resumes. Newest last.
+reply-pattern rules and breakers with the reply that triggered them, DNSBL
+listings, operator pauses and resumes. Newest last. Under each decision and
+hold, the replies behind it: "> COUNTx CODE ENHANCED text", most frequent
+first. Control characters in replies are shown escaped (ESC as \x1b).
 
   --since WHEN   an instant or date (2026-12-03, 2026-12-03T10:00Z), or a
                  duration back from the newest event (6h, 2d)`;
@@ -56,23 +59,31 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     const rows = await recentEvents(store.db, plan.name, { since, ip: values.ip, provider: values.provider, kind: values.kind, limit });
     const events = rows.map(eventView);
-    if (values.json) { io.out(JSON.stringify(events, null, 2)); return 0; }
+    if (values.json) { io.out(jsonText(events)); return 0; }
     if (events.length === 0) { io.out('no events'); return 0; }
-    io.out(table([`at (${plan.timezone})`, 'lane', 'event', 'change', 'by', 'cause'], events.map((e) => [
+    const lines = table([`at (${plan.timezone})`, 'lane', 'event', 'change', 'by', 'cause'], events.map((e) => [
       localStamp(Date.parse(e.at), plan.timezone), [e.ip, e.provider].filter(Boolean).join('/') || '-', e.kind,
       e.from || e.to ? `${e.from ?? ''} -> ${e.to ?? ''}` : '', e.actor, describeCause(e.cause),
-    ]), 6));
+    ].map(printable)), 6).split('\n');
+    // Header and rule, then each event followed by its evidence.
+    const out = lines.slice(0, 2);
+    events.forEach((e, i) => {
+      out.push(lines[i + 2]!);
+      for (const r of evidenceOf(e.cause)) out.push(printable(`    > ${r.count}x ${r.reply.length > 240 ? `${r.reply.slice(0, 237)}...` : r.reply}`));
+    });
+    io.out(out.join('\n'));
     return 0;
   } finally {
     await store.close();
   }
 }
 
-/** The cause in one line: the reason or reply first, then the figures. */
+/** The cause in one line: the reason or reply first (the reply once), then the figures. */
 function describeCause(c: Record<string, unknown>): string {
-  const head = [c.reason, c.reply].filter((x) => typeof x === 'string' && x !== '').join(' | ');
-  const figures = ['target', 'accepted', 'deferred', 'bounced', 'failed', 'zone', 'answer', 'meaning', 'mailbox', 'until']
-    .filter((k) => c[k] !== undefined && c[k] !== null)
+  const texts = [c.reason, c.reply].filter((x): x is string => typeof x === 'string' && x !== '');
+  const head = texts.filter((t, i) => !texts.some((o, j) => j !== i && o.includes(t) && (o !== t || j < i))).join(' | ');
+  const figures = ['target', 'accepted', 'deferred', 'bounced', 'failed', 'greylisted', 'unknownUsers', 'zone', 'answer', 'meaning', 'mailbox', 'until']
+    .filter((k) => c[k] !== undefined && c[k] !== null && !((k === 'greylisted' || k === 'unknownUsers') && c[k] === 0))
     .map((k) => `${k}=${k === 'until' && typeof c[k] === 'number' ? new Date(c[k] as number).toISOString() : String(c[k])}`);
   const text = [head, figures.join(' ')].filter(Boolean).join('; ');
   return text.length > 200 ? `${text.slice(0, 197)}...` : text;

@@ -54,6 +54,11 @@ export interface StatusLane extends Figures {
   spam: number;
   missing: number;
   queue: { oldestAt: number | null; nextRetryAt: number | null };
+  /** Greylisting answers of the day (not deferrals) and the messages accepted on retry after them. */
+  greylisted: number;
+  greylistPassed: number;
+  /** The day's bounces about the recipient (unknown user, mailbox full): list hygiene. */
+  unknownUsers: number;
   lastReply: LastReply | null;
   /** The day's non-accepted replies, most frequent first (at most 3). */
   topReplies: ReplyCount[];
@@ -90,6 +95,7 @@ export function statusLanes(i: LaneInputs): StatusLane[] {
       mailboxDeferred: d?.mailbox_deferred ?? 0, bounced: d?.bounced ?? 0, expired: d?.expired ?? 0, failed: d?.failed ?? 0,
       inFlight: q?.inFlight ?? 0, retries: q?.waiting ?? 0, inbox: d?.inbox ?? 0, spam: d?.spam ?? 0, missing: d?.missing ?? 0,
       queue: { oldestAt: q?.oldestAt ?? null, nextRetryAt: q?.nextRetryAt ?? null },
+      greylisted: d?.greylisted ?? 0, greylistPassed: d?.greylist_passed ?? 0, unknownUsers: d?.hygiene_bounced ?? 0,
       lastReply: i.lastReplies.get(l.id) ?? null,
       topReplies: [...(i.replies.get(l.id) ?? [])].slice(0, 3),
       forecast: f ? { verdict: f.verdict, readyOn: f.readyOn, pace: f.pace, launchTarget: f.launchTarget, projectedVolume: f.projectedVolume } : null,

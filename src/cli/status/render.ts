@@ -5,9 +5,11 @@
  * (`--queue`). Every line fits the terminal width when it is known. Pure.
  */
 import type { Plan } from '../../plan/types.js';
+import { evidenceOf } from '../../policy/evidence.js';
 import type { Forecast } from '../../policy/forecast.js';
 import { daysBetween } from '../../schedule/calendar.js';
-import { duration, fit, localStamp, num, pct, table } from '../format.js';
+import type { HoldView } from '../../store/holds.js';
+import { duration, fit, localStamp, num, pct, printable, table } from '../format.js';
 import { totalsBy, type Figures, type StatusFilter, type StatusLane } from './model.js';
 
 /** Above this many lanes the table lists only the lanes that need attention (unless --all or narrowed). */
@@ -134,18 +136,30 @@ function replyLines(v: StatusView, lanes: readonly StatusLane[]): string[] {
   const pad = Math.max(0, ...lanes.map((l) => l.ip.length + l.provider.length + 1));
   for (const l of lanes) {
     const name = `${l.ip} ${l.provider}`.padEnd(pad);
+    // Reasons and replies come from other servers: printable() keeps them from steering the terminal.
+    const line = (text: string) => out.push(`  ${name}  ${printable(text)}`);
     if (l.holds.length > 0) {
-      const holds = l.holds.map((h) => `${h.actor}${h.until ? ` until ${localStamp(Date.parse(h.until), v.plan.timezone)}` : ''} (${h.reason})`);
-      out.push(`  ${name}  ${l.state}: ${holds.join(' + ')}`);
-    } else if (l.state !== 'active' && l.stateReason) out.push(`  ${name}  ${l.state}: ${l.stateReason}`);
+      const holds = l.holds.map((h) => `${h.actor}${h.until ? ` until ${localStamp(Date.parse(h.until), v.plan.timezone)}` : ''} (${holdWhy(h)})`);
+      line(`${l.state}: ${holds.join(' + ')}`);
+    } else if (l.state !== 'active' && l.stateReason) line(`${l.state}: ${l.stateReason}`);
     if (l.lastReply) {
       const r = l.lastReply;
-      out.push(`  ${name}  last ${when(v, r.at)} (${duration(v.now - r.at)} ago) ${r.outcome}: ${r.reply ?? '(no reply)'}`);
+      line(`last ${when(v, r.at)} (${duration(v.now - r.at)} ago) ${r.outcome}: ${r.reply ?? '(no reply)'}`);
     }
     const top = l.topReplies[0];
-    if (top) out.push(`  ${name}  most ${top.n}x ${top.outcome}: ${top.reply}`);
+    if (top) line(`most ${top.n}x ${top.outcome}: ${top.reply}`);
+    if (l.greylisted > 0) line(`greylisted ${l.greylisted}x (not deferrals; ${l.greylistPassed} accepted on retry)`);
+    if (l.unknownUsers > 0) line(`unknown recipients ${l.unknownUsers} (list hygiene, not in the bounce rate)`);
   }
   return out;
+}
+
+/** A hold's reason, and the top reply behind it unless the reason already quotes it. */
+function holdWhy(h: HoldView): string {
+  const [top] = evidenceOf({ evidence: h.evidence });
+  const why = h.reason.replace(/; top replies: .*$/, '');
+  if (!top || why.includes(top.reply)) return why;
+  return `${why}; ${top.count}x ${top.reply}`;
 }
 
 function providerTable(v: StatusView): string[] {
