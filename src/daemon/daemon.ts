@@ -239,7 +239,10 @@ export class Daemon {
     else if (d.status === 'bounced') h.bounced++;
     else h.failed++;
     lane.log.debug({ queue_id: d.queueId, rcpt: d.recipient, outcome: d.outcome, code: d.code, enhanced: d.enhanced, mx: d.mxHost, status: d.status, counted: rec.counted, reply: d.reply, source: 'routed' }, 'routed attempt');
-    const actions = this.#rules.observe({ ip: lane.ip.address, provider: lane.provider.name, recipient: d.recipient, outcome: d.outcome, text: d.reply, mailboxSignal: d.mailboxSignal }, d.at);
+    const actions = this.#rules.observe({
+      ip: lane.ip.address, provider: lane.provider.name, recipient: d.recipient, outcome: d.outcome, text: d.reply, mailboxSignal: d.mailboxSignal,
+      code: d.code, enhanced: d.enhanced, greylisting: d.greylisting ?? null, rejection: d.rejection ?? null,
+    }, d.at);
     for (const a of actions) await this.#apply(a, lane, d.at);
     return rec;
   }

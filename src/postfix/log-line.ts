@@ -21,6 +21,9 @@ export interface DeliveryResult {
   /** Postfix gave up on the recipient (status=bounced). */
   readonly final: boolean;
   readonly mailboxSignal: boolean;
+  /** Greylisting and the kind of a 5xx, as classify.ts reads the reply. */
+  readonly greylisting?: 'certain' | 'likely';
+  readonly rejection?: 'policy' | 'hygiene';
 }
 
 export interface Delivery {
@@ -95,7 +98,8 @@ function classifyDetail(status: Delivery['status'], detail: string, dsn: string 
       : null;
   if (c) {
     // Postfix's status is the truth about the recipient: a 4xx it gave up on (expired) is final too.
-    return { outcome: c.outcome, code: c.code, enhanced: c.enhanced, text: c.text, stage: c.stage, final: status !== 'deferred', mailboxSignal: c.mailboxSignal ?? false };
+    return { outcome: c.outcome, code: c.code, enhanced: c.enhanced, text: c.text, stage: c.stage, final: status !== 'deferred', mailboxSignal: c.mailboxSignal ?? false,
+      ...(c.greylisting ? { greylisting: c.greylisting } : {}), ...(c.rejection ? { rejection: c.rejection } : {}) };
   }
   // No reply from a server: a connection problem, a timeout, DNS, or a local reason.
   const text = detail.replace(/\s+/g, ' ');

@@ -163,7 +163,7 @@ export class Router {
     await this.#o.lanes.recordRouted({
       laneId, day: res?.day ?? this.dateAt(now), queueId: d.queueId, recipient: d.recipient, at: now,
       mxHost: d.relayHost, mxAddress: d.relayAddress, outcome: r.outcome, code: r.code, enhanced: r.enhanced, reply: r.text, stage: r.stage,
-      status: d.status, mailboxSignal: r.mailboxSignal,
+      status: d.status, mailboxSignal: r.mailboxSignal, greylisting: r.greylisting, rejection: r.rejection,
     }, position);
     this.counters.deliveries++;
     if (d.status === 'deferred') this.#deferred.set(d.recipient, laneId);

@@ -35,6 +35,8 @@ export interface RoutedDelivery {
   readonly stage: string | null;
   readonly status: 'sent' | 'deferred' | 'bounced';
   readonly mailboxSignal: boolean;
+  readonly greylisting?: 'certain' | 'likely' | undefined;
+  readonly rejection?: 'policy' | 'hygiene' | undefined;
 }
 
 export interface RoutedRecord {
@@ -81,7 +83,7 @@ export async function recordRoutedDelivery(db: Db, plan: string, d: RoutedDelive
     }
     await writeAttempt(trx, {
       messageId: message.id, laneId: d.laneId, day: message.day, startedAt: d.at, latencyMs: null, mxHost: d.mxHost, mxAddress: d.mxAddress,
-      outcome: d.outcome, code: d.code, enhanced: d.enhanced, reply: d.reply, stage: d.stage, retry: message.attempts, mailboxSignal: d.mailboxSignal,
+      outcome: d.outcome, code: d.code, enhanced: d.enhanced, reply: d.reply, stage: d.stage, retry: message.attempts, mailboxSignal: d.mailboxSignal, greylisting: d.greylisting ?? null,
     }, d.status === 'deferred' ? { status: 'deferred', nextAttemptAt: null } : { status: d.status === 'sent' ? 'accepted' : 'bounced', at: d.at }, true);
     await saveLogPositionTx(trx, plan, position, d.at);
     return { counted, day: message.day, daySent };

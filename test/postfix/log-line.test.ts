@@ -20,7 +20,7 @@ describe('parseDeliveryLine', () => {
   it('reads the remote reply and its SMTP stage from a rejection', () => {
     expect(parseDeliveryLine(REJECTED)?.result).toEqual({
       outcome: 'bounced', code: 554, enhanced: '5.7.1', text: '554 5.7.1 <unknown[127.0.0.152]>: Client host rejected: blocked',
-      stage: 'rcpt', final: true, mailboxSignal: false,
+      stage: 'rcpt', final: true, mailboxSignal: false, rejection: 'policy',
     });
     expect(parseDeliveryLine(RATE)).toMatchObject({ recipient: 'x@ratelimit.test', status: 'deferred', result: { outcome: 'deferred', code: 450, enhanced: '4.7.1', stage: 'mail', final: false } });
   });
