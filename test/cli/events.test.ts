@@ -54,7 +54,7 @@ describe('warmup events', () => {
     expect(r.code).toBe(0);
     expect(r.out).not.toMatch(/[\x1b\u009b]/);
     const lines = r.out.trimEnd().split('\n');
-    expect(lines[2]).toMatch(/^2026-12-01T10:00:00Z +127\.0\.0\.175\/sink +rejection_breaker +active -> paused +policy:rejection-breaker +rejection-breaker: 5x 554 5\.7\.1 \\x1b\[2Jrejected \(rejection rate 100%: 5 of the last 5 answers\)$/);
+    expect(lines[2]).toMatch(/^2026-12-01 10:00 +127\.0\.0\.175\/sink +rejection_breaker +active -> paused +policy:rejection-breaker +rejection-breaker: 5x 554 5\.7\.1 \\x1b\[2Jrejected \(rejection rate 100%: 5 of the last 5 answers\)$/);
     expect(lines[3]).toBe('    > 5x 554 5.7.1 \\x1b[2Jrejected');
     expect(lines[4]).toBe('    > 1x 554 5.7.1 other \\x9b');
     // Zero greylisting is left out; unknown users are named.

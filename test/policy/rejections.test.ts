@@ -81,8 +81,8 @@ describe('hard rejections within the day', () => {
     const json = JSON.parse((await cli('events', file, '--kind', 'rejection_breaker', '--json')).out);
     expect(json).toEqual([expect.objectContaining({ ip: '127.0.0.173', cause: expect.objectContaining({ evidence: breakerCause.evidence }) })]);
     const status = await cli('status', file);
-    expect(status.out).toMatch(/^127\.0\.0\.173 +pf .* paused: .*554 5\.7\.1 <unknown\[127\.0\.0\.173\]>: Client host rejected: Access denied/m);
-    expect(status.out).toMatch(/^127\.0\.0\.171 +pf .* paused: .*554 5\.7\.1 <unknown\[127\.0\.0\.171\]>: Client host rejected: Rejected: poor/m);
+    expect(status.out).toMatch(/^ +127\.0\.0\.173 pf +paused: .*policy:rejection-breaker \(rejection-breaker: 5x 554 5\.7\.1 <unknown\[127\.0\.0\.173\]>: Client host rejected: Access denied/m);
+    expect(status.out).toMatch(/^ +127\.0\.0\.171 pf +paused: .*rule:generic-poor-reputation \(generic-poor-reputation: 554 5\.7\.1 <unknown\[127\.0\.0\.171\]>: Client host rejected: Rejected: poor IP reputation\)/m);
   }, 90_000);
 });
 
@@ -119,6 +119,6 @@ describe('greylisting', () => {
     expect(cause.reason).toMatch(/greylisted \(\d accepted on retry\)/);
     expect(cause.evidence[0]).toMatchObject({ code: 450, enhanced: '4.2.0', count: day.greylisted });
     const status = await cli('status', file);
-    expect(status.out).toMatch(/^ip +provider +stage +target +sent +accepted +deferred +greylisted/m);
+    expect(status.out).toMatch(new RegExp(`^ +127\\.0\\.0\\.172 grey +greylisted ${day.greylisted}x \\(not deferrals; ${day.greylist_passed} accepted on retry\\)$`, 'm'));
   }, 60_000);
 });
