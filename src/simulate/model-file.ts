@@ -8,7 +8,7 @@
  * default:                       # every provider
  *   random_deferral: 0
  * providers:
- *   gmail:                       # a plan provider, or a profile: gmail, yahoo, microsoft, apple, default
+ *   gmail:                       # a plan provider, or a profile: gmail, yahoo, microsoft, apple, gmx, orange, yahoo-japan, docomo, au, softbank, rakuten, default
  *     hourly_limit: { start: 5, max: 300 }
  *     cooldown: 30m
  */

@@ -58,6 +58,16 @@ describe('warmup plan --fit', () => {
     expect(busy.lanes.some((l) => !l.ready)).toBe(true);
   });
 
+  it('plans with the limits of a model file given with --model, as simulate does', async () => {
+    const model = join(dir, 'model-roomy.yaml');
+    writeFileSync(model, 'default:\n  hourly_limit: { start: 5000, max: 5000 }\n  mailbox_per_hour: 5000\n');
+    const r = await warmup('plan', planFile('roomy', 8000), '--fit', '--model', model);
+    expect(r.stdout).toMatch(/^Fit of plan "roomy" for launch 2026-12-15 \(12-hour window, provider limits of .*model-roomy\.yaml\): READY, 8 of 8 lanes ready/);
+    const bad = await warmup('plan', planFile('roomy2', 8000), '--model', model);
+    expect('code' in bad && bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--model goes with --fit/);
+  });
+
   it('refuses --fit with --adapted (exit 2)', async () => {
     const r = await warmup('plan', planFile('x', 600), '--fit', '--adapted');
     expect('code' in r && r.code).toBe(2);

@@ -2,9 +2,9 @@
 import type { Plan } from '../../plan/types.js';
 import type { LaneFit, PlanFit } from '../../policy/fit.js';
 import { fitPlan } from '../../policy/fit.js';
-import { defaultModels } from '../../simulate/model-file.js';
 import { num, table } from '../format.js';
 import type { CliIo } from '../io.js';
+import { modelsOrExit } from '../models.js';
 
 /** The JSON of --fit: `ready`, `earliest_start` and one object per lane. */
 export function fitJson(f: PlanFit) {
@@ -37,11 +37,11 @@ function rows(lanes: readonly LaneFit[]): string[][] {
   });
 }
 
-export function runFit(plan: Plan, json: boolean, io: CliIo): number {
-  const f = fitPlan(plan, defaultModels(plan));
+export function runFit(plan: Plan, json: boolean, io: CliIo, modelFile?: string): number {
+  const f = fitPlan(plan, modelsOrExit(plan, modelFile, io, 'plan'));
   if (json) { io.out(JSON.stringify(fitJson(f), null, 2)); return 0; }
   const readyCount = f.lanes.filter((l) => l.ready).length;
-  io.out(`Fit of plan "${plan.name}" for launch ${f.launch} (${num(f.windowHours)}-hour window, provider limits of the default model): ` +
+  io.out(`Fit of plan "${plan.name}" for launch ${f.launch} (${num(f.windowHours)}-hour window, provider limits of ${modelFile === undefined ? 'the default model' : modelFile}): ` +
     `${f.ready ? 'READY' : 'NOT READY'}, ${readyCount} of ${f.lanes.length} lanes ready\n`);
   io.out(table(['ip', 'provider', 'launch target', 'reaches', 'setbacks', 'slack', 'mailboxes', 'verdict', 'what to change'], rows(f.lanes), 2));
   io.out('\nreaches: what the ramp carries on launch day if the provider answers as modelled; setbacks: projected holds or back-offs;');

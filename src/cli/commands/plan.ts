@@ -9,7 +9,7 @@ import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 import { ExitError } from '../../util/errors.js';
 
-export const usage = `Usage: warmup plan PLAN.yaml [--ip ADDR] [--provider NAME] [--json] [--adapted [--db PATH]] [--fit]
+export const usage = `Usage: warmup plan PLAN.yaml [--ip ADDR] [--provider NAME] [--json] [--adapted [--db PATH]] [--fit [--model FILE]]
 
 Prints the schedule before any adaptation, day by day: volume per provider
 and in total (per lane when --ip or --provider narrows it to a few lanes),
@@ -23,7 +23,9 @@ is ready for on that day.
   --fit       feasibility before day 1: per lane the launch-day target, what
               the ramp reaches by launch under the providers' modelled limits,
               mailboxes against per-mailbox limits, slack for holds, and what to
-              change (earliest start, mailboxes, the volume it can carry)`;
+              change (earliest start, mailboxes, the volume it can carry)
+  --model FILE  with --fit: the providers' limits from this model file (as
+              \`warmup simulate --model\`) instead of the default model`;
 
 /** Columns: one per lane when there are few, else one per provider. */
 function render(days: readonly PreviewDay[], today: string | null = null): string {
@@ -41,14 +43,15 @@ function render(days: readonly PreviewDay[], today: string | null = null): strin
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {
-    ip: { type: 'string' }, provider: { type: 'string' }, json: { type: 'boolean' }, adapted: { type: 'boolean' }, db: { type: 'string' }, fit: { type: 'boolean' },
+    ip: { type: 'string' }, provider: { type: 'string' }, json: { type: 'boolean' }, adapted: { type: 'boolean' }, db: { type: 'string' }, fit: { type: 'boolean' }, model: { type: 'string' },
   }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
   const { plan } = loadOrExit(file, io, { quietWarnings: Boolean(values.fit && values.json) });
+  if (values.model !== undefined && !values.fit) { io.err('warmup plan: --model goes with --fit'); throw new ExitError(2); }
   if (values.fit) {
     if (values.adapted) { io.err('warmup plan: --fit plans before day 1; it does not combine with --adapted'); throw new ExitError(2); }
-    return (await import('./plan-fit.js')).runFit(plan, Boolean(values.json), io);
+    return (await import('./plan-fit.js')).runFit(plan, Boolean(values.json), io, values.model);
   }
   if (values.ip && !plan.ips.some((i) => i.address === values.ip)) {
     io.err(`warmup plan: ${values.ip} is not one of the plan's IPs`);

@@ -1,11 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { formatIssue } from '../../plan/load.js';
 import { daysBetween } from '../../schedule/calendar.js';
 import { storeNow } from '../../store/runs.js';
 import { formatSimulation } from '../../simulate/format.js';
-import { defaultModels, loadModel } from '../../simulate/model-file.js';
 import { simulatePlan } from '../../simulate/run.js';
 import { openSimulationStore } from '../../simulate/store.js';
 import { ExitError } from '../../util/errors.js';
@@ -13,6 +11,7 @@ import { createLogger } from '../../util/log.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
+import { modelsOrExit } from '../models.js';
 import { createProgress } from '../progress.js';
 
 export const usage = `Usage: warmup simulate PLAN.yaml [--days N] [--model FILE] [--seed N] [--report FILE.html] [--json] [--db PATH] [--quiet]
@@ -49,23 +48,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (!['silent', 'trace', 'debug', 'info', 'warn', 'error'].includes(level)) { io.err(`warmup simulate: unknown --log-level ${level}`); throw new ExitError(2); }
 
   const { plan } = loadOrExit(file, io, { quietWarnings: Boolean(values.json) });
-  let models = defaultModels(plan);
-  if (values.model !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(resolve(io.cwd, values.model), 'utf8');
-    } catch (e) {
-      io.err(`warmup simulate: cannot read model file ${values.model}: ${(e as Error).message}`);
-      throw new ExitError(2);
-    }
-    const r = loadModel(text, plan);
-    if (!r.ok) {
-      io.err(`${values.model}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
-      for (const e of r.errors) io.err(`  ${formatIssue(values.model, e)}`);
-      throw new ExitError(2);
-    }
-    models = new Map(r.models);
-  }
+  const models = modelsOrExit(plan, values.model, io, 'simulate');
 
   const dbPath = values.db === undefined ? null : resolve(io.cwd, values.db);
   if (dbPath !== null && dbPath === plan.storePath) {
