@@ -10,6 +10,7 @@ export function pct(x: number | null): string {
 
 /** Left-aligns the first `leftCols` columns, right-aligns the rest. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[], leftCols = 1): string {
+  rows = rows.map((r) => r.map(printable));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells
     .map((c, i) => (i < leftCols ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))

@@ -4,7 +4,7 @@
  * DNS failures are outcomes too.
  */
 import type { Resolver } from '../dns/resolver.js';
-import { resolveRoute, type Route } from '../dns/mx.js';
+import { resolveRoute, type Route, type StaticRouteEntry } from '../dns/mx.js';
 import type { Plan, PlanIp, Provider } from '../plan/types.js';
 import type { Outcome } from '../store/schema.js';
 import { buildMessage } from '../send/message.js';
@@ -43,13 +43,14 @@ export interface WarmupMessage {
 /** Caches routes per domain for `ttlMs` of clock time; failures are not cached. */
 export class RouteCache {
   readonly #entries = new Map<string, { route: Route; until: number }>();
-  readonly #statics: Readonly<Record<string, readonly string[]>>;
+  readonly #statics: Readonly<Record<string, ReadonlyArray<StaticRouteEntry>>>;
   constructor(private readonly plan: Plan, private readonly resolver: Resolver, private readonly ttlMs = 600_000) {
     // A plan route names a provider (all its domains) or a single domain.
-    const statics: Record<string, string[]> = {};
+    // Kept structured end to end: "[::1]:2525" turned back into text would not parse again.
+    const statics: Record<string, StaticRouteEntry[]> = {};
     for (const [key, target] of plan.delivery.routes) {
       const provider = plan.providers.find((p) => p.name === key);
-      for (const domain of provider ? provider.domains : [key]) statics[domain] = [`${target.host}:${target.port}`];
+      for (const domain of provider ? provider.domains : [key]) statics[domain] = [target];
     }
     this.#statics = statics;
   }

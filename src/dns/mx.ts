@@ -23,13 +23,20 @@ export interface Route {
   readonly hosts: readonly RouteHost[];
 }
 
+/** One static route host: structured (as a plan gives it), or text to parse. */
+export type StaticRouteEntry = string | { readonly host: string; readonly port: number };
+
 /** Options for {@link resolveRoute}. */
 export interface ResolveRouteOptions {
   readonly resolver: Resolver;
   /** SMTP port for looked-up hosts. Default 25. */
   readonly port?: number;
-  /** Domain -> `host` / `host:port` entries, in preference order; bypasses the MX lookup. */
-  readonly staticRoutes?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Domain -> hosts in preference order; bypasses the MX lookup. Structured
+   * `{ host, port }` entries are used as they are (an IPv6 host needs no
+   * brackets); text entries are `host`, `host:port` or `[v6]:port`.
+   */
+  readonly staticRoutes?: Readonly<Record<string, ReadonlyArray<StaticRouteEntry>>>;
   /**
    * Shuffles MX hosts of equal preference (RFC 5321 asks senders to spread
    * load). Without it the order is by name, which keeps runs reproducible.
@@ -104,11 +111,11 @@ export function parseHostPort(entry: string, defaultPort: number): { host: strin
   return { host: m[1].toLowerCase(), port };
 }
 
-async function staticRoute(domain: string, entries: readonly string[], defaultPort: number, resolver: Resolver): Promise<Route> {
+async function staticRoute(domain: string, entries: readonly StaticRouteEntry[], defaultPort: number, resolver: Resolver): Promise<Route> {
   if (entries.length === 0) throw new WarmupError('INVALID_ROUTE', `static route for ${domain} is empty`);
   const hosts: RouteHost[] = [];
   for (const [i, entry] of entries.entries()) {
-    const { host, port } = parseHostPort(entry, defaultPort);
+    const { host, port } = typeof entry === 'string' ? parseHostPort(entry, defaultPort) : { host: entry.host.toLowerCase(), port: entry.port };
     // A static host given by name still needs its address; no MX lookup though.
     const addresses = isIP(host) ? [host] : await resolver.resolve4(host);
     if (addresses.length > 0) hosts.push({ host, preference: i, addresses, port });

@@ -6,7 +6,7 @@
 import type { Plan } from '../plan/types.js';
 import { WarmupError } from '../util/errors.js';
 import { DnsblChecker } from './dnsbl-check.js';
-import { resolveRoute, type Route } from './mx.js';
+import { resolveRoute, type Route, type StaticRouteEntry } from './mx.js';
 import { checkDkim, checkDmarc, checkSpf } from './preflight-auth.js';
 import { checkIp, dnsblItems } from './preflight-ip.js';
 import { probeSmtp } from './preflight-smtp.js';
@@ -135,11 +135,11 @@ async function providerRoutes(plan: Plan, resolver: Resolver): Promise<Array<{ p
   }));
 }
 
-function staticRoutes(plan: Plan, provider: string, domains: readonly string[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+function staticRoutes(plan: Plan, provider: string, domains: readonly string[]): Record<string, StaticRouteEntry[]> {
+  const out: Record<string, StaticRouteEntry[]> = {};
   for (const d of domains) {
     const r = plan.delivery.routes.get(provider) ?? plan.delivery.routes.get(d);
-    if (r) out[d] = [`${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`];
+    if (r) out[d] = [r];
   }
   return out;
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { isMap, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { normalizePlan, type PlanFiles, type SecretsMode } from './normalize.js';
 import { planSchema } from './schema.js';
 import type { Plan, PlanIssue } from './types.js';
@@ -55,7 +55,15 @@ export function loadPlan(text: string, options: LoadOptions = {}): LoadResult {
     }
     return { ok: false, errors, warnings };
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (e) {
+    // yaml stops an alias bomb (a billion laughs) by throwing: report it like any bad plan, at the
+    // alias that expands the most, so `validate` exits 2 with file:line:col and `start` is not restarted.
+    const pos = lines.linePos(worstAlias(doc) ?? 0);
+    return { ok: false, errors: [{ severity: 'error', path: '', line: pos.line, column: pos.col, message: `YAML: ${firstLine((e as Error).message)} (aliases expand too much)` }], warnings };
+  }
   const at = (severity: PlanIssue['severity'], path: KeyPath, message: string, atKey = false): PlanIssue => {
     const pos = locate(doc, lines, path, atKey);
     return { severity, path: formatPath(path), line: pos.line, column: pos.column, message };
@@ -109,4 +117,23 @@ function sortIssues(list: PlanIssue[]): PlanIssue[] {
 
 function firstLine(message: string): string {
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** Offset of the first alias whose anchor itself holds aliases (where an alias bomb starts nesting). */
+function worstAlias(doc: Document): number | null {
+  let first: number | null = null;
+  let nested: number | null = null;
+  visit(doc, {
+    Alias(_key, node) {
+      const offset = node.range?.[0] ?? null;
+      first ??= offset;
+      const target = node.resolve(doc);
+      if (nested === null && target && (isMap(target) || isSeq(target))) {
+        let inner = false;
+        visit(target, { Alias() { inner = true; return visit.BREAK; } });
+        if (inner) nested = offset;
+      }
+    },
+  });
+  return nested ?? first;
 }

@@ -91,17 +91,14 @@ function offsetAt(instantMs: number, zone: string): number {
  */
 export function zonedInstant(date: string, minutes: number, zone: string): number {
   const naive = dateToUtcMs(date) + minutes * 60_000;
-  const first = naive - offsetAt(naive, zone);
-  const second = naive - offsetAt(first, zone);
-  if (first === second) {
-    // Fall back: an earlier instant may show the same wall time.
-    const earlier = naive - offsetAt(first - 3_600_000, zone);
-    if (earlier < first && localMatches(earlier, date, minutes, zone)) return earlier;
-    return first;
-  }
-  // Either a fall-back ambiguity resolved the other way or a spring-forward gap.
-  if (localMatches(second, date, minutes, zone)) return Math.min(first, second);
-  return Math.max(first, second);
+  // The offsets in force within a day either side: a zone changes offset at most once in that span
+  // (the old code took one offset near the instant and missed the change hours after it).
+  const offsets = new Set([-86_400_000, -43_200_000, 0, 43_200_000, 86_400_000].map((d) => offsetAt(naive + d, zone)));
+  const candidates = [...offsets].map((o) => naive - o);
+  const exact = candidates.filter((c) => localMatches(c, date, minutes, zone));
+  // Ambiguous (fall back): the first occurrence. None (spring forward): the offset from before the
+  // gap, which reads as the wall time shifted forward by the gap.
+  return exact.length > 0 ? Math.min(...exact) : Math.max(...candidates);
 }
 
 function localMatches(instantMs: number, date: string, minutes: number, zone: string): boolean {

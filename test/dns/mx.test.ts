@@ -151,6 +151,16 @@ describe('resolveRoute', () => {
     expect(silent.queries()).toBe(before);
   });
 
+  it('keeps a plan route structured end to end: [::1]:2525 validates and routes to ::1 port 2525', async () => {
+    const { RouteCache } = await import('../../src/daemon/deliver.js');
+    const { load, writePlan } = await import('../daemon/harness.js');
+    const { file } = writePlan({ name: 'v6route', ips: ['127.0.0.163'], providers: { sink: { domains: ['sink.test'], seeds: ['v6@sink.test'] } }, delivery: ['routes: { sink: "[::1]:2525" }'] });
+    const plan = load(file);
+    expect(plan.delivery.routes.get('sink')).toEqual({ host: '::1', port: 2525 });
+    const route = await new RouteCache(plan, resolver).get('sink.test', 0);
+    expect(route).toMatchObject({ source: 'static', hosts: [{ host: '::1', addresses: ['::1'], port: 2525 }] });
+  });
+
   it('resolves the A record of a static route given by name', async () => {
     const route = await resolveRoute('example.org', { resolver, staticRoutes: { 'example.org': ['static-mx.test:2526'] } });
     expect(route.hosts).toEqual([{ host: 'static-mx.test', preference: 0, addresses: ['127.0.0.58'], port: 2526 }]);

@@ -131,3 +131,27 @@ describe('content templates', () => {
     expect(formatIssue(file, r.errors[0]!)).toMatch(/^plan\.yaml:27:14 content\.subjects\[0\]: unknown template variable \{\{first_name\}\} \(known: \{\{recipient\}\}/);
   });
 });
+
+describe('a YAML alias bomb', () => {
+  const bomb = `name: bomb
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+`;
+  it('is an error with file:line:col where the aliases start nesting, not a crash', () => {
+    expect(errorsOf(bomb)).toEqual([expect.stringMatching(/^plan\.yaml:4:8 YAML: Excessive alias count .*\(aliases expand too much\)$/)]);
+  });
+
+  it('makes `warmup validate` exit 2, like every other bad plan', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { memoryIo } = await import('../../src/cli/io.js');
+    const { main } = await import('../../src/cli/main.js');
+    const path = `${mkdtempSync(`${tmpdir()}/warmup-bomb-`)}/bomb.yaml`;
+    writeFileSync(path, bomb);
+    const io = memoryIo({}, process.cwd());
+    expect(await main(['validate', path], io)).toBe(2);
+    expect(io.stderr).toMatch(/bomb\.yaml:4:8 YAML: Excessive alias count/);
+  });
+});

@@ -26,6 +26,24 @@ describe('zonedInstant and localTime', () => {
     // Fall back (2026-10-25, 03:00 -> 02:00): 02:30 happens twice, the first is taken.
     ['Europe/Paris', '2026-10-25', 150, '2026-10-25T00:30:00.000Z'],
     ['Europe/Paris', '2026-12-01', 1440, '2026-12-01T23:00:00.000Z'],
+    // Shortly after a change, both directions, three zones (the reported cases first).
+    ['America/New_York', '2026-11-01', 5 * 60, '2026-11-01T10:00:00.000Z'],
+    ['America/New_York', '2026-11-01', 0, '2026-11-01T04:00:00.000Z'],
+    ['America/New_York', '2026-11-01', 90, '2026-11-01T05:30:00.000Z'],
+    ['America/New_York', '2026-11-01', 1440, '2026-11-02T05:00:00.000Z'],
+    ['America/New_York', '2026-03-08', 3 * 60, '2026-03-08T07:00:00.000Z'],
+    ['America/New_York', '2026-03-08', 150, '2026-03-08T07:30:00.000Z'],
+    ['America/New_York', '2026-03-08', 8 * 60, '2026-03-08T12:00:00.000Z'],
+    // Santiago: back from -03 to -04 at 24:00 on 2026-04-04; forward from -04 to -03 at 24:00 on 2026-09-05.
+    ['America/Santiago', '2026-04-05', 0, '2026-04-05T04:00:00.000Z'],
+    ['America/Santiago', '2026-04-05', 8 * 60, '2026-04-05T12:00:00.000Z'],
+    ['America/Santiago', '2026-04-04', 23 * 60 + 30, '2026-04-05T02:30:00.000Z'],
+    ['America/Santiago', '2026-09-06', 0, '2026-09-06T04:00:00.000Z'],
+    ['America/Santiago', '2026-09-06', 60, '2026-09-06T04:00:00.000Z'],
+    ['America/Santiago', '2026-09-06', 8 * 60, '2026-09-06T11:00:00.000Z'],
+    ['Europe/Paris', '2026-03-29', 4 * 60, '2026-03-29T02:00:00.000Z'],
+    ['Europe/Paris', '2026-10-25', 4 * 60, '2026-10-25T03:00:00.000Z'],
+    ['Europe/Paris', '2026-10-25', 3 * 60, '2026-10-25T02:00:00.000Z'],
   ])('%s %s at minute %i is %s', (zone, date, minutes, iso) => {
     expect(new Date(zonedInstant(date, minutes, zone)).toISOString()).toBe(iso);
   });

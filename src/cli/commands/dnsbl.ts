@@ -5,7 +5,7 @@ import { openStore } from '../../store/open.js';
 import { systemClock } from '../../util/clock.js';
 import { createLogger } from '../../util/log.js';
 import { parse, planArg } from '../args.js';
-import { table } from '../format.js';
+import { jsonText, table } from '../format.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 
@@ -52,7 +52,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const unusable = report.results.filter((r) => r.status === 'error' || r.status === 'unknown');
   const code = listed.length > 0 ? 1 : unusable.length > 0 ? 3 : 0;
   if (values.json) {
-    io.out(JSON.stringify({ zones: report.zones, results: report.results, listed: [...new Set(listed.map((r) => r.ip))], recorded: Boolean(values.record), ...(acted ?? {}) }, null, 2));
+    io.out(jsonText({ zones: report.zones, results: report.results, listed: [...new Set(listed.map((r) => r.ip))], recorded: Boolean(values.record), ...(acted ?? {}) }));
     return code;
   }
   const zoneLines = report.zones.map((z) => `  ${z.zone}: ${z.health.status === 'ok' ? 'ok (test entry listed, 127.0.0.1 not)' : `${z.health.status.toUpperCase()} - ${z.health.reason}; its answers pause nothing`}`);

@@ -6,6 +6,7 @@ import * as q from '../../store/queries.js';
 import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
+import { jsonText, printable } from '../format.js';
 import { loadOrExit } from '../load.js';
 import { applyFilter, filterError, STATE_FILTERS, statusLanes, totalsBy, type StatusFilter } from '../status/model.js';
 import { renderQueue, renderStatus, type StatusView } from '../status/render.js';
@@ -105,17 +106,18 @@ async function once(plan: Plan, values: Options, io: CliIo): Promise<number> {
       all, shown: applyFilter(all, values.filter), filter: values.filter, forecast,
     };
     if (values.json) {
-      io.out(JSON.stringify({
+      io.out(jsonText({
         plan: plan.name, timezone: plan.timezone, day: view.day, dayNumber: view.dayNumber, launch: plan.launch,
         asOf: new Date(now).toISOString(), clock,
         run: run ? { id: run.id, startedAt: new Date(run.started_at).toISOString(), endedAt: run.ended_at ? new Date(run.ended_at).toISOString() : null, endReason: run.end_reason, speed: run.speed } : null,
         filter: values.filter, lanes: view.shown, perIp: totalsBy(view.shown, 'ip'), perProvider: totalsBy(view.shown, 'provider'), forecast,
-      }, null, 2));
+      }));
       return 0;
     }
     const width = terminalWidth(io);
     const lines = values.queue ? renderQueue(view, { width }) : renderStatus(view, { width, all: Boolean(values.all) });
-    io.out(lines.join('\n'));
+    // Replies and reasons come from outside: no control character reaches the terminal.
+    io.out(lines.map(printable).join('\n'));
     return 0;
   } finally {
     await store.close();
