@@ -222,29 +222,33 @@ export class Daemon {
   }
 
   /**
-   * Records one delivery of real mail that Postfix made through a lane (read
-   * from its log), then lets the reply-pattern rules and the circuit breaker
-   * act on it exactly as on a seed send's reply.
+   * Records the deliveries of real mail that Postfix made through lanes (one
+   * batch of its log, with the log position after it, in one transaction),
+   * then lets the reply-pattern rules and the circuit breaker act on each
+   * exactly as on a seed send's reply.
    */
-  async recordRouted(d: q.RoutedDelivery, position: q.LogPosition): Promise<q.RoutedRecord> {
-    const lane = this.#byId.get(d.laneId);
-    const rec = await q.recordRoutedDelivery(this.#o.db, this.#o.plan.name, d, position);
-    if (!lane) return rec;
-    if (rec.counted && lane.day?.date === rec.day) lane.day.sent = Math.max(lane.day.sent, rec.daySent);
-    if (lane.hour.key !== hourKey(d.at)) this.#logHour(lane, hourKey(d.at));
-    const h = lane.hour;
-    if (rec.counted) h.routed++;
-    if (d.status === 'sent') h.accepted++;
-    else if (d.outcome === 'deferred') h.deferred++;
-    else if (d.status === 'bounced') h.bounced++;
-    else h.failed++;
-    lane.log.debug({ queue_id: d.queueId, rcpt: d.recipient, outcome: d.outcome, code: d.code, enhanced: d.enhanced, mx: d.mxHost, status: d.status, counted: rec.counted, reply: d.reply, source: 'routed' }, 'routed attempt');
-    const actions = this.#rules.observe({
-      ip: lane.ip.address, provider: lane.provider.name, recipient: d.recipient, outcome: d.outcome, text: d.reply, mailboxSignal: d.mailboxSignal,
-      code: d.code, enhanced: d.enhanced, greylisting: d.greylisting ?? null, rejection: d.rejection ?? null,
-    }, d.at);
-    for (const a of actions) await this.#apply(a, lane, d.at);
-    return rec;
+  async recordRouted(ds: readonly q.RoutedDelivery[], position: q.LogPosition, now: number): Promise<q.RoutedRecord[]> {
+    const recs = await q.recordRoutedDeliveries(this.#o.db, this.#o.plan.name, ds, position, now);
+    for (const [i, d] of ds.entries()) {
+      const rec = recs[i]!;
+      const lane = this.#byId.get(d.laneId);
+      if (!lane) continue;
+      if (rec.counted && lane.day?.date === rec.day) lane.day.sent = Math.max(lane.day.sent, rec.daySent);
+      if (lane.hour.key !== hourKey(d.at)) this.#logHour(lane, hourKey(d.at));
+      const h = lane.hour;
+      if (rec.counted) h.routed++;
+      if (d.status === 'sent') h.accepted++;
+      else if (d.outcome === 'deferred') h.deferred++;
+      else if (d.status === 'bounced') h.bounced++;
+      else h.failed++;
+      lane.log.debug({ queue_id: d.queueId, rcpt: d.recipient, outcome: d.outcome, code: d.code, enhanced: d.enhanced, mx: d.mxHost, status: d.status, counted: rec.counted, reply: d.reply, source: 'routed' }, 'routed attempt');
+      const actions = this.#rules.observe({
+        ip: lane.ip.address, provider: lane.provider.name, recipient: d.recipient, outcome: d.outcome, text: d.reply, mailboxSignal: d.mailboxSignal,
+        code: d.code, enhanced: d.enhanced, greylisting: d.greylisting ?? null, rejection: d.rejection ?? null,
+      }, d.at);
+      for (const a of actions) await this.#apply(a, lane, d.at, 'routed');
+    }
+    return recs;
   }
 
   /**
@@ -523,12 +527,15 @@ export class Daemon {
     return lane.row.rate_factor < 1 ? Math.max(1, Math.floor(cap * lane.row.rate_factor)) : cap;
   }
 
-  /** Carries out what a reply-pattern rule or a breaker decided; every event names the replies behind it. */
-  async #apply(a: RuleAction, lane: Lane, now: number): Promise<void> {
+  /**
+   * Carries out what a reply-pattern rule or a breaker decided; every event names the replies behind it
+   * and their `source` (seed, or routed: real mail through Postfix), so alerts say which traffic it was.
+   */
+  async #apply(a: RuleAction, lane: Lane, now: number, source: 'seed' | 'routed' = 'seed'): Promise<void> {
     const { db, plan } = this.#o;
     const breaker = a.rule === 'circuit-breaker' || a.rule === 'rejection-breaker';
     const actor = breaker ? `policy:${a.rule}` : `rule:${a.rule}`;
-    const cause = { rule: a.rule, reply: a.reply, ip: lane.ip.address, provider: lane.provider.name, evidence: a.evidence };
+    const cause = { rule: a.rule, reply: a.reply, ip: lane.ip.address, provider: lane.provider.name, evidence: a.evidence, source };
     const reason = `${a.rule}: ${a.reply.slice(0, 240)}`;
     const log = lane.log.child({ rule: a.rule, action: a.action });
     switch (a.action) {

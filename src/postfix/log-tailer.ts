@@ -16,8 +16,12 @@ export interface LogTailerOptions {
   readonly path: string;
   /** Where the last run stopped; null: start at the end of the file (old deliveries are not this plan's). */
   readonly start: LogPosition | null;
-  /** Called for each complete line with the position after it; the next line waits for it. */
-  readonly onLine: (line: string, after: LogPosition) => Promise<void>;
+  /**
+   * Called with the complete lines of each read (up to 64 KiB) and the position after the last;
+   * the position moves only once it resolves, so the caller can record the lines and the
+   * position in one transaction (a crash in between re-reads the batch, never skips it).
+   */
+  readonly onLines: (lines: string[], after: LogPosition) => Promise<void>;
   /** Called after each batch of lines with the position reached. */
   readonly onProgress?: (at: LogPosition) => Promise<void>;
   readonly log: Logger;
@@ -147,28 +151,28 @@ export class LogTailer {
     const cur = this.#cur!;
     const buf = Buffer.alloc(1 << 16);
     let carry = Buffer.alloc(0);
-    let lines = 0;
+    let any = false;
     for (;;) {
-      if (this.#stopped) break;
+      if (this.#stopped) return;
       const { bytesRead } = await cur.fh.read(buf, 0, buf.length, cur.offset + carry.length);
       if (bytesRead === 0) break;
-      let chunk = Buffer.concat([carry, buf.subarray(0, bytesRead)]);
-      let nl: number;
-      while ((nl = chunk.indexOf(0x0a)) >= 0) {
-        const line = chunk.subarray(0, nl).toString('utf8');
-        cur.offset += nl + 1;
-        chunk = chunk.subarray(nl + 1);
-        await this.#o.onLine(line, { path: this.#o.path, inode: cur.inode, offset: cur.offset });
-        lines++;
-        if (this.#stopped) return;
-      }
-      carry = Buffer.from(chunk);
+      const chunk = Buffer.concat([carry, buf.subarray(0, bytesRead)]);
+      const end = chunk.lastIndexOf(0x0a);
+      if (end < 0) { carry = chunk; continue; }
+      const lines = chunk.subarray(0, end).toString('utf8').split('\n');
+      const after = cur.offset + end + 1;
+      await this.#o.onLines(lines, { path: this.#o.path, inode: cur.inode, offset: after });
+      cur.offset = after;
+      carry = Buffer.from(chunk.subarray(end + 1));
+      any = true;
     }
     if (final && carry.length > 0 && !this.#stopped) {
-      cur.offset += carry.length;
-      await this.#o.onLine(carry.toString('utf8'), { path: this.#o.path, inode: cur.inode, offset: cur.offset });
-      lines++;
+      const after = cur.offset + carry.length;
+      await this.#o.onLines([carry.toString('utf8')], { path: this.#o.path, inode: cur.inode, offset: after });
+      cur.offset = after;
+      any = true;
     }
-    if (lines > 0) await this.#o.onProgress?.({ path: this.#o.path, inode: cur.inode, offset: cur.offset });
+    if (any) await this.#o.onProgress?.({ path: this.#o.path, inode: cur.inode, offset: cur.offset });
   }
+
 }

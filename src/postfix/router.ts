@@ -21,7 +21,7 @@ import { answerFor, chooseRoute, hourCap, type LaneRoom, type RouteDecision } fr
 export interface LaneSource {
   routableLanes(provider: string, now: number, date: string): Promise<RoutableLane[]>;
   laneIdOf(ip: string, provider: string): number | null;
-  recordRouted(d: RoutedDelivery, position: LogPosition): Promise<RoutedRecord>;
+  recordRouted(ds: readonly RoutedDelivery[], position: LogPosition, now: number): Promise<RoutedRecord[]>;
 }
 
 interface Reservation {
@@ -136,39 +136,43 @@ export class Router {
   }
 
   /**
-   * Handles one line of Postfix's log: a delivery of a warmup transport
-   * becomes an attempt of its lane; every other line is ignored. Returns true
-   * when something was recorded (with the position, in one transaction).
+   * Handles one batch of Postfix's log lines: each delivery of a warmup
+   * transport becomes an attempt of its lane; every other line is ignored.
+   * The deliveries and the position after the batch are recorded together.
    */
-  async onLogLine(line: string, position: LogPosition): Promise<boolean> {
-    const d = parseDeliveryLine(line, this.#o.settings.syslogPrefix);
-    if (!d) return false;
+  async onLogLines(lines: readonly string[], position: LogPosition): Promise<number> {
     const now = this.#o.clock.now();
-    const domain = d.recipient.slice(d.recipient.lastIndexOf('@') + 1);
-    let provider;
-    try {
-      provider = await this.#providers.find(domain, now);
-    } catch (e) {
-      // The delivery happened; without its provider it cannot be put on a lane. Say so rather than guess.
-      this.#o.log.warn({ err: e, rcpt: d.recipient, queue_id: d.queueId }, 'delivery of a warmup transport not recorded: provider of the domain unknown (DNS failed)');
-      return false;
+    const ds: RoutedDelivery[] = [];
+    for (const line of lines) {
+      const d = parseDeliveryLine(line, this.#o.settings.syslogPrefix);
+      if (!d) continue;
+      const domain = d.recipient.slice(d.recipient.lastIndexOf('@') + 1);
+      let provider;
+      try {
+        provider = await this.#providers.find(domain, now);
+      } catch (e) {
+        // The delivery happened; without its provider it cannot be put on a lane. Say so rather than guess.
+        this.#o.log.warn({ err: e, rcpt: d.recipient, queue_id: d.queueId }, 'delivery of a warmup transport not recorded: provider of the domain unknown (DNS failed)');
+        continue;
+      }
+      const laneId = provider ? this.#o.lanes.laneIdOf(d.ip, provider.name) : null;
+      if (laneId === null) {
+        this.#o.log.warn({ ip: d.ip, rcpt: d.recipient, queue_id: d.queueId }, 'delivery through a warmup transport for a recipient of no lane of the plan: not recorded');
+        continue;
+      }
+      const res = this.#take(laneId, d.recipient);
+      const r = d.result;
+      ds.push({
+        laneId, day: res?.day ?? this.dateAt(now), queueId: d.queueId, recipient: d.recipient, at: now,
+        mxHost: d.relayHost, mxAddress: d.relayAddress, outcome: r.outcome, code: r.code, enhanced: r.enhanced, reply: r.text, stage: r.stage,
+        status: d.status, mailboxSignal: r.mailboxSignal, greylisting: r.greylisting, rejection: r.rejection,
+      });
+      if (d.status === 'deferred') this.#deferred.set(d.recipient, laneId);
+      else this.#deferred.delete(d.recipient);
     }
-    const laneId = provider ? this.#o.lanes.laneIdOf(d.ip, provider.name) : null;
-    if (laneId === null) {
-      this.#o.log.warn({ ip: d.ip, rcpt: d.recipient, queue_id: d.queueId }, 'delivery through a warmup transport for a recipient of no lane of the plan: not recorded');
-      return false;
-    }
-    const res = this.#take(laneId, d.recipient);
-    const r = d.result;
-    await this.#o.lanes.recordRouted({
-      laneId, day: res?.day ?? this.dateAt(now), queueId: d.queueId, recipient: d.recipient, at: now,
-      mxHost: d.relayHost, mxAddress: d.relayAddress, outcome: r.outcome, code: r.code, enhanced: r.enhanced, reply: r.text, stage: r.stage,
-      status: d.status, mailboxSignal: r.mailboxSignal, greylisting: r.greylisting, rejection: r.rejection,
-    }, position);
-    this.counters.deliveries++;
-    if (d.status === 'deferred') this.#deferred.set(d.recipient, laneId);
-    else this.#deferred.delete(d.recipient);
-    return true;
+    await this.#o.lanes.recordRouted(ds, position, now);
+    this.counters.deliveries += ds.length;
+    return ds.length;
   }
 
   #reserve(laneId: number, rcpt: string, day: string): void {

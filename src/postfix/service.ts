@@ -31,8 +31,7 @@ export async function startPostfixRouting(o: {
   const start = saved && saved.path === o.settings.logFile ? saved : null;
   const tailer = new LogTailer({
     path: o.settings.logFile, start, log,
-    onLine: async (line, at) => { await router.onLogLine(line, at); },
-    onProgress: (at) => q.saveLogPosition(o.db, o.plan.name, at, o.clock.now()),
+    onLines: async (lines, at) => { await router.onLogLines(lines, at); },
     ...(o.pollMs ? { pollMs: o.pollMs } : {}),
   });
   await tailer.poll().catch((e) => log.error({ err: e }, 'reading the Postfix log failed'));

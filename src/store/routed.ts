@@ -54,7 +54,24 @@ export interface RoutedRecord {
  * message Postfix re-routes to another lane is new volume there.
  */
 export async function recordRoutedDelivery(db: Db, plan: string, d: RoutedDelivery, position: LogPosition): Promise<RoutedRecord> {
+  return (await recordRoutedDeliveries(db, plan, [d], position))[0]!;
+}
+
+/**
+ * Records the deliveries of one batch of log lines and the position after the batch, in one
+ * transaction (a crash leaves the batch unrecorded and the position before it: it is read again).
+ */
+export async function recordRoutedDeliveries(db: Db, plan: string, ds: readonly RoutedDelivery[], position: LogPosition, now?: number): Promise<RoutedRecord[]> {
   return db.transaction().execute(async (trx) => {
+    const out: RoutedRecord[] = [];
+    for (const d of ds) out.push(await recordOne(trx, d));
+    await saveLogPositionTx(trx, plan, position, now ?? ds.at(-1)?.at ?? 0);
+    return out;
+  });
+}
+
+async function recordOne(trx: Db, d: RoutedDelivery): Promise<RoutedRecord> {
+  {
     const key = `postfix:${d.queueId}:${d.recipient}:${d.laneId}`;
     const existing = await trx.selectFrom('messages').select(['id', 'day', 'status', 'attempts', 'seq']).where('message_id', '=', key).executeTakeFirst();
     let message: { id: number; day: string; attempts: number };
@@ -85,9 +102,8 @@ export async function recordRoutedDelivery(db: Db, plan: string, d: RoutedDelive
       messageId: message.id, laneId: d.laneId, day: message.day, startedAt: d.at, latencyMs: null, mxHost: d.mxHost, mxAddress: d.mxAddress,
       outcome: d.outcome, code: d.code, enhanced: d.enhanced, reply: d.reply, stage: d.stage, retry: message.attempts, mailboxSignal: d.mailboxSignal, greylisting: d.greylisting ?? null,
     }, d.status === 'deferred' ? { status: 'deferred', nextAttemptAt: null } : { status: d.status === 'sent' ? 'accepted' : 'bounced', at: d.at }, true);
-    await saveLogPositionTx(trx, plan, position, d.at);
     return { counted, day: message.day, daySent };
-  });
+  }
 }
 
 async function saveLogPositionTx(trx: Db, plan: string, p: LogPosition, now: number): Promise<void> {

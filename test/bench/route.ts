@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeNetstring, NetstringDecoder } from '../../src/postfix/netstring.js';
 import { installWarmupConfig, loadMta, mtaCtl } from '../peers/mta.js';
+import { lockMta } from '../postfix/harness.js';
 import { buildCli, machine, result, round, stop } from './lib.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, messages: { type: 'string' }, 'lookups-only': { type: 'boolean' } } });
@@ -32,6 +33,8 @@ const PORT = 10114;
 const IP = '127.0.0.158';
 const repo = join(import.meta.dirname, '..', '..');
 const mta = loadMta();
+// The MTA peer is shared with the routing tests: take turns.
+const unlock = await lockMta();
 const cli = buildCli(repo);
 const dir = mkdtempSync(join(tmpdir(), 'warmup-bench-route-'));
 const today = new Date().toISOString().slice(0, 10);
@@ -98,6 +101,7 @@ process.stdout.write(`lookups: ${latencies.length} in ${round(elapsed, 2)} s fro
 if (values['lookups-only']) {
   await stop(warmup);
   result({ bench: 'route', lookupsPerSecond, p99ms, p50ms, clients: CLIENTS, lookups: latencies.length, ...machine() });
+  await unlock();
   process.exit(0);
 }
 
@@ -139,6 +143,7 @@ writeFileSync(staticMap, `sink.test ${transport}:\n`);
 await installWarmupConfig(mainCf.replace(/^transport_maps = .*$/m, `transport_maps = texthash:${staticMap}`), masterCf);
 const fixed = await endToEnd('static');
 await mtaCtl('reload');
+await unlock();
 
 const ratio = round(routed / fixed, 2);
 process.stdout.write(`routed / static = ${ratio} (${counted} routed deliveries recorded by warmup)\n`);

@@ -4,6 +4,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,6 +91,34 @@ export async function submit(recipients: readonly string[], from = 'app@sink.tes
 export function query<T>(plan: RoutingPlan, sql: string, ...params: unknown[]): T[] {
   const d = new BetterSqlite3(plan.db, { readonly: true, fileMustExist: true });
   try { return d.prepare(sql).all(...params) as T[]; } finally { d.close(); }
+}
+
+/**
+ * The MTA peer, its config and the socketmap port are one shared resource: two test runs on the
+ * machine (two worktrees, a CI rehearsal) must take turns. Takes a lock directory in the peers'
+ * state dir (owner PID inside; a dead owner's lock is taken over) and returns its release.
+ */
+export async function lockMta(timeoutMs = 10 * 60_000): Promise<() => Promise<void>> {
+  const lock = path.join(path.dirname(loadMta().configDir), '..', 'locks', 'mta-routing');
+  await mkdir(path.dirname(lock), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      await writeFile(path.join(lock, 'owner'), String(process.pid));
+      return () => rm(lock, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const owner = Number((await readFile(path.join(lock, 'owner'), 'utf8').catch(() => '')).trim());
+    const alive = owner > 0 && (() => { try { process.kill(owner, 0); return true; } catch { return false; } })();
+    if (!alive && (owner > 0 || Date.now() - ((await stat(lock).catch(() => null))?.mtimeMs ?? 0) > 10_000)) {
+      await rm(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`the production MTA peer is in use by another test run (pid ${owner}) for over ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** A run id for unique recipients: mailboxes and greylisting remember earlier runs. */

@@ -12,7 +12,7 @@ const log = pino({ level: 'silent' });
 function tail(file: string, start: LogPosition | null) {
   const lines: string[] = [];
   let last: LogPosition | null = null;
-  const t = new LogTailer({ path: file, start, log, rotateGraceMs: 0, onLine: async (l, at) => { lines.push(l); last = at; } });
+  const t = new LogTailer({ path: file, start, log, rotateGraceMs: 0, onLines: async (ls, at) => { lines.push(...ls); last = at; } });
   return { t, lines, last: () => last };
 }
 

@@ -5,10 +5,10 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadMta, mtaCtl, mtaLog, mtaQueue } from '../peers/mta.js';
 import { readMaildir, setVerdicts } from '../peers/peers.js';
-import { cli, configureMta, emptyMtaQueue, query, runId, startWarmup, submit, until, writeRoutingPlan, type Warmup } from './harness.js';
+import { cli, configureMta, emptyMtaQueue, lockMta, query, runId, startWarmup, submit, until, writeRoutingPlan, type Warmup } from './harness.js';
 
 const today = new Date().toISOString().slice(0, 10);
 const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
@@ -29,7 +29,9 @@ interface LaneDay { ip: string; day: string; target: number; sent: number; route
 const laneDays = (plan: Parameters<typeof query>[0]) => query<LaneDay>(plan, 'select l.ip, d.day, d.target, d.sent, d.routed, d.routed_accepted, d.routed_bounced from lane_days d join lanes l on l.id = d.lane_id order by d.day, l.ip');
 
 let running: Warmup | null = null;
-beforeAll(() => { loadMta(); });
+let unlock: (() => Promise<void>) | null = null;
+beforeAll(async () => { loadMta(); unlock = await lockMta(); }, 11 * 60_000);
+afterAll(async () => { await unlock?.(); });
 afterEach(async (ctx) => {
   // A failed test leaves its daemon running: show what it said, and stop it so the next test can listen.
   if (running && ctx.task.result?.state === 'fail') console.error(running.output().split('\n').filter((l) => !l.includes('"component":"dnsbl"')).slice(-60).join('\n'));
@@ -113,8 +115,10 @@ describe('warming up with real traffic through the production Postfix', () => {
       expect(attempts[0]).toMatchObject({ ip: '127.0.0.153', outcome: 'bounced' });
       expect(attempts[0]!.reply).toMatch(/^554 5\.7\.1 .*blocked by the routing test/);
       expect(attempts.slice(1).map((a) => [a.ip, a.outcome])).toEqual(Array(6).fill(['127.0.0.154', 'accepted']));
-      const events = query<{ kind: string; actor: string }>(plan, "select kind, actor from events where ip = '127.0.0.153' and actor like 'rule:%'");
+      const events = query<{ kind: string; actor: string; cause: string }>(plan, "select kind, actor, cause from events where ip = '127.0.0.153' and actor like 'rule:%'");
       expect(events[0]).toMatchObject({ actor: 'rule:routing-test-block' });
+      // The event (and the alert made of it) says the reply came from real mail, not a seed send.
+      expect(JSON.parse(events[0]!.cause)).toMatchObject({ source: 'routed', rule: 'routing-test-block' });
       await running.stop();
       running = null;
     } finally {
