@@ -283,4 +283,20 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       for (const c of ['greylisted', 'greylist_passed', 'hygiene_bounced']) await db.schema.alterTable('lane_days').dropColumn(c).execute();
     },
   },
+  '0010_lane_outcomes': {
+    // Attempts per lane and outcome kept as running counts beside the rows (Prometheus counters):
+    // a scrape reads O(lanes) rows instead of grouping the whole attempts table.
+    async up(db: Kysely<unknown>) {
+      await db.schema.createTable('lane_outcomes')
+        .addColumn('lane_id', 'integer', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('n', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('lane_outcomes_pk', ['lane_id', 'outcome'])
+        .execute();
+      await sql`insert into lane_outcomes (lane_id, outcome, n) select lane_id, outcome, count(*) from attempts group by lane_id, outcome`.execute(db);
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('lane_outcomes').execute();
+    },
+  },
 });

@@ -221,7 +221,15 @@ export interface PostfixLogTable {
   updated_at: number;
 }
 
+/** Attempts per lane and outcome, kept in step with the attempts rows (metrics read these). */
+export interface LaneOutcomesTable {
+  lane_id: number;
+  outcome: string;
+  n: number;
+}
+
 export interface Database {
+  lane_outcomes: LaneOutcomesTable;
   holds: HoldsTable;
   leases: LeasesTable;
   runs: RunsTable;

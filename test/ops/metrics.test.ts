@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMetricsServer, type MetricsServer } from '../../src/ops/metrics.js';
 import { loadPlan } from '../../src/plan/load.js';
@@ -57,6 +58,18 @@ describe('metrics endpoint', () => {
     }
     const total = s.filter((x) => x.name === 'warmup_attempts_total').reduce((a, x) => a + x.value, 0);
     expect(total).toBe([...expected.attempts.values()].reduce((a, n) => a + n, 0));
+  });
+
+  it('serves attempt counts from running counters, not by scanning the attempts table', async () => {
+    const before = await scrape();
+    const total = (s: typeof before) => s.filter((x) => x.name === 'warmup_attempts_total').reduce((a, x) => a + x.value, 0);
+    // Hide the attempts table from the scrape: the counts stay because they come from lane_outcomes.
+    await sql`alter table attempts rename to attempts_hidden`.execute(store.db);
+    try {
+      expect(total(await scrape())).toBe(total(before));
+    } finally {
+      await sql`alter table attempts_hidden rename to attempts`.execute(store.db);
+    }
   });
 
   it('gives each lane its stage and state', async () => {
