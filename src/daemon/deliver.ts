@@ -97,6 +97,7 @@ export async function deliverOnce(
     provider: m.provider.name,
     ip: m.ip.address,
     seq: m.seq,
+    timezone: plan.timezone,
   }, { now: startedAt, newId: () => m.token });
   const dkim = plan.sender.dkim;
   // The key is null only in a plan loaded without secrets: simulations (whose modelled mailer

@@ -14,12 +14,15 @@ export function intToIpv4(n: number): string {
 export const MAX_RANGE = 1024;
 
 /**
- * Expands `203.0.113.11-203.0.113.40` (or `203.0.113.11-40`) to its addresses.
- * Returns an error message instead of throwing.
+ * Expands `203.0.113.11-203.0.113.40` (or `203.0.113.11-40`), or a CIDR block
+ * `203.0.113.0/28` (every address of the block, as operators are assigned
+ * them), to its addresses. Returns an error message instead of throwing.
  */
 export function expandRange(text: string): { addresses: string[] } | { error: string } {
+  const cidr = /^\s*([^\s/]+)\s*\/\s*(\d{1,2})\s*$/.exec(text);
+  if (cidr) return expandCidr(cidr[1]!, Number(cidr[2]));
   const m = /^\s*([^\s-]+)\s*-\s*([^\s-]+)\s*$/.exec(text);
-  if (!m) return { error: `must be FIRST-LAST, e.g. 203.0.113.11-203.0.113.40 (got "${text}")` };
+  if (!m) return { error: `must be FIRST-LAST or a CIDR block, e.g. 203.0.113.11-203.0.113.40 or 203.0.113.0/28 (got "${text}")` };
   const first = ipv4ToInt(m[1]!);
   if (first === null) return { error: `${m[1]} is not an IPv4 address` };
   let lastText = m[2]!;
@@ -30,6 +33,19 @@ export function expandRange(text: string): { addresses: string[] } | { error: st
   if (last - first + 1 > MAX_RANGE) return { error: `range holds ${last - first + 1} addresses; at most ${MAX_RANGE}` };
   const addresses: string[] = [];
   for (let n = first; n <= last; n++) addresses.push(intToIpv4(n));
+  return { addresses };
+}
+
+function expandCidr(base: string, bits: number): { addresses: string[] } | { error: string } {
+  const start = ipv4ToInt(base);
+  if (start === null) return { error: `${base} is not an IPv4 address` };
+  if (bits > 32) return { error: `/${bits} is not an IPv4 prefix length (0-32)` };
+  const size = 2 ** (32 - bits);
+  if (size > MAX_RANGE) return { error: `${base}/${bits} holds ${size} addresses; at most ${MAX_RANGE}` };
+  const first = start - (start % size);
+  if (first !== start) return { error: `${base} is not the first address of a /${bits} block (did you mean ${intToIpv4(first)}/${bits}?)` };
+  const addresses: string[] = [];
+  for (let n = first; n < first + size; n++) addresses.push(intToIpv4(n));
   return { addresses };
 }
 

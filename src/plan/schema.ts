@@ -42,7 +42,7 @@ export const rampRef = z.union([z.string().min(1), rampSchema]);
 const ipEntry = z.strictObject({
   /** One source address. */
   address: z.string().optional(),
-  /** A range `first-last` of IPv4 addresses, e.g. 203.0.113.11-203.0.113.40. */
+  /** A range `first-last` of IPv4 addresses, e.g. 203.0.113.11-203.0.113.40, or a CIDR block, e.g. 203.0.113.0/28 (every address of it). */
   range: z.string().optional(),
   /** EHLO name. For a range a pattern: {octet} last octet, {n} position in the range, {ip} dashed address. */
   ehlo: z.string().min(1),

@@ -14,6 +14,7 @@ export const TEMPLATE_VARIABLES = [
   'provider',
   'ip',
   'date',
+  'datetime',
   'message_id',
   'warmup_id',
   'unsubscribe_url',
@@ -45,6 +46,8 @@ export interface MessageSpec {
   readonly provider: string;
   readonly ip: string;
   readonly seq: number;
+  /** IANA time zone `{{date}}` is written in (the plan's; default UTC). */
+  readonly timezone?: string;
 }
 
 /** What varies between runs, injected so building stays pure. */
@@ -105,7 +108,9 @@ export function buildMessage(spec: MessageSpec, ctx: MessageContext): BuiltMessa
     domain: domainOf(to),
     provider: spec.provider,
     ip: spec.ip,
-    date,
+    // A day where a subject wants one ("summary for Tue, 01 Dec 2026"); the full Date header value is {{datetime}}.
+    date: formatDay(ctx.now, spec.timezone ?? 'UTC'),
+    datetime: date,
     message_id: messageIdBare,
     warmup_id: id,
     seq: String(spec.seq),
@@ -165,6 +170,17 @@ export function unknownTemplateVariables(template: string): string[] {
 export function formatRfc5322Date(epochMs: number): string {
   if (!Number.isFinite(epochMs)) throw new WarmupError('INVALID_DATE', `not a time: ${epochMs}`);
   return new Date(epochMs).toUTCString().replace('GMT', '+0000');
+}
+
+/**
+ * The calendar day of an instant in a time zone, written as the date part of
+ * an RFC 5322 date, e.g. `Tue, 01 Dec 2026`.
+ */
+export function formatDay(epochMs: number, timezone: string): string {
+  if (!Number.isFinite(epochMs)) throw new WarmupError('INVALID_DATE', `not a time: ${epochMs}`);
+  const parts: Record<string, string> = {};
+  for (const p of new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short', day: '2-digit', month: 'short', year: 'numeric' }).formatToParts(new Date(epochMs))) parts[p.type] = p.value;
+  return `${parts.weekday}, ${parts.day} ${parts.month} ${parts.year}`;
 }
 
 function checkAddress(address: string, field: string): string {

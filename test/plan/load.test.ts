@@ -32,6 +32,14 @@ describe('loadPlan on a valid plan', () => {
     expect(Object.isFrozen(plan)).toBe(true);
   });
 
+  it('expands a CIDR block like a FIRST-LAST range', () => {
+    const r = load(mutate('127.0.0.10-127.0.0.12', '127.0.0.8/30'));
+    expect(r.ok && r.plan.ips.map((i) => [i.address, i.ehlo])).toEqual([
+      ['127.0.0.2', 'mta2.example.com'], ['127.0.0.8', 'mta8.example.com'], ['127.0.0.9', 'mta9.example.com'],
+      ['127.0.0.10', 'mta10.example.com'], ['127.0.0.11', 'mta11.example.com'],
+    ]);
+  });
+
   it('reads a DKIM key named by a file with ${VAR} expanded, or by an environment variable', () => {
     const pem = testKeyPem();
     const viaEnv = load(mutate('  unsubscribe:', '  dkim: { domain: news.example.com, selector: s1, private_key_env: DKIM_PEM }\n  unsubscribe:'), { DKIM_PEM: pem });
@@ -76,6 +84,7 @@ describe('loadPlan reports every error at its key with line:column', () => {
     ['bad IP', mutate('address: 127.0.0.2', 'address: 127.0.0.300'), 'plan.yaml:11:14 ips[0].address: "127.0.0.300" is not an IP address'],
     ['duplicate IP across a range', mutate('address: 127.0.0.2', 'address: 127.0.0.11'), 'plan.yaml:13:12 ips[1].range: 127.0.0.11 is listed twice: also in ips[0]'],
     ['backwards range', mutate('127.0.0.10-127.0.0.12', '127.0.0.12-127.0.0.10'), 'plan.yaml:13:12 ips[1].range: range ends (127.0.0.10) before it starts (127.0.0.12)'],
+    ['CIDR block with host bits', mutate('127.0.0.10-127.0.0.12', '127.0.0.9/30'), 'plan.yaml:13:12 ips[1].range: 127.0.0.9 is not the first address of a /30 block (did you mean 127.0.0.8/30?)'],
     ['domain in two providers', mutate('domains: [yahoo.com]', 'domains: [yahoo.com, gmail.com]'), 'plan.yaml:24:26 providers.yahoo.domains[1]: gmail.com is already in provider gmail: a domain belongs to one provider'],
     ['unknown time zone', mutate('Europe/Paris', 'Europe/Pariss'), 'plan.yaml:2:11 timezone: unknown time zone "Europe/Pariss" (use an IANA name such as Europe/Paris)'],
     ['window end before start', mutate('end: "18:00"', 'end: "08:00"'), 'plan.yaml:5:32 window.end: must be after window.start (09:00), got 08:00'],

@@ -47,7 +47,7 @@ describe('buildMessage', () => {
   it('renders subject, text and escaped html', () => {
     expect(msg.fields.subject).toBe('Hello seed-01 #7');
     expect(msg.fields.text).toBe(
-      'To seed-01@gmail.test at gmail via 203.0.113.10 on Tue, 01 Dec 2026 08:00:00 +0000.\n' +
+      'To seed-01@gmail.test at gmail via 203.0.113.10 on Tue, 01 Dec 2026.\n' +
         'id w-7f3a.1@example.com\n' +
         'unsubscribe: https://example.com/u?m=w-7f3a.1%40example.com&r=seed-01%40gmail.test',
     );
@@ -62,6 +62,14 @@ describe('buildMessage', () => {
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
       'X-Warmup-Id': 'w-7f3a.1',
     });
+  });
+
+  it('renders {{date}} as the day in the plan\'s time zone and {{datetime}} as the Date header', () => {
+    const late = Date.parse('2026-12-01T23:30:00Z');
+    const at = (timezone?: string) => buildMessage({ ...spec, subject: 'for {{date}} ({{datetime}})', ...(timezone ? { timezone } : {}) }, { now: late, newId: ids('d1') }).fields.subject;
+    expect(at()).toBe('for Tue, 01 Dec 2026 (Tue, 01 Dec 2026 23:30:00 +0000)');
+    expect(at('Europe/Paris')).toBe('for Wed, 02 Dec 2026 (Tue, 01 Dec 2026 23:30:00 +0000)');
+    expect(at('America/New_York')).toBe('for Tue, 01 Dec 2026 (Tue, 01 Dec 2026 23:30:00 +0000)');
   });
 
   it('gives every message its own Message-ID', () => {
