@@ -24,6 +24,7 @@ import { dayContext, isSendingDay, type DayContext } from './day.js';
 import { laneTakesMail } from './lane-gate.js';
 import { deliverOnce, RouteCache, type DeliveryOutcome } from './deliver.js';
 import { recipientFor } from './recipients.js';
+import { GroupWriter } from './group-writer.js';
 import { startTicker, type Ticker } from './ticker.js';
 
 export interface DaemonOptions {
@@ -53,6 +54,15 @@ interface OpenDay {
   readonly until: number;
   sent: number;
   decided: boolean;
+}
+
+/** A send due this tick, not yet in the database. */
+interface DueSend {
+  readonly lane: Lane;
+  readonly day: OpenDay;
+  readonly recipient: string;
+  readonly token: string;
+  readonly messageId: string;
 }
 
 interface Lane {
@@ -97,6 +107,8 @@ export class Daemon {
   readonly #o: Required<Omit<DaemonOptions, 'speed' | 'lease'>> & { speed: number; lease: DaemonOptions['lease'] };
   /** Attempt writes kept failing: nothing more is sent (fail closed). */
   #writeFailed = false;
+  /** SMTP results that arrive together are committed together. */
+  readonly #attempts: GroupWriter<{ attempt: q.AttemptRecord; result: q.MessageResult }>;
   /** Wall-clock time of the last lease heartbeat. */
   #beatAt = Date.now();
   readonly #lanes: Lane[] = [];
@@ -125,6 +137,7 @@ export class Daemon {
 
   constructor(options: DaemonOptions) {
     this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, lease: null, ...options };
+    this.#attempts = new GroupWriter((items) => q.recordAttempts(this.#o.db, items));
     this.#routes = new RouteCache(options.plan, options.resolver);
     const byName = new Map(options.plan.providers.map((p) => [p.name, p]));
     this.#rules = new RuleEngine(effectiveRules(options.plan), options.plan.policy.breaker, (name) => byName.get(name)?.thresholds.rejectionBreaker ?? null);
@@ -177,10 +190,12 @@ export class Daemon {
     await this.#reloadLanes();
     const hour = hourKey(now);
     const sendingIps = new Set(this.#o.plan.ips.filter((ip) => isSendingDay(this.#o.plan, ip, ctx.date)).map((ip) => ip.address));
+    const due: DueSend[] = [];
     for (const lane of this.#lanes) {
-      await this.#sendDue(lane, ctx, now, sendingIps.has(lane.ip.address));
+      due.push(...await this.#sendDue(lane, ctx, now, sendingIps.has(lane.ip.address), due.length));
       this.#logHour(lane, hour);
     }
+    await this.#sendAll(due, now);
     await this.#sendRetries(now);
     const undecided = await this.#decideEnded(now);
     await this.#heartbeat();
@@ -281,20 +296,24 @@ export class Daemon {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
-  async #sendDue(lane: Lane, ctx: DayContext, now: number, sendingDay: boolean): Promise<void> {
+  /**
+   * The sends a lane has due now (`planned`: those other lanes already have
+   * this tick, which count against the global in-flight cap).
+   */
+  async #sendDue(lane: Lane, ctx: DayContext, now: number, sendingDay: boolean, planned: number): Promise<DueSend[]> {
     // A lane sends only while no hold is on it.
-    if (lane.row.state !== 'active') return;
+    if (lane.row.state !== 'active') return [];
     let day: OpenDay | null = null;
     if (lane.day && !lane.day.decided && now < lane.day.until + this.#graceMs) day = lane.day;
     else if (sendingDay && ctx.inWindow) day = await this.#openDay(lane, ctx, now);
     // A provider without seeds warms up on routed real mail only: its day is open, nothing is sent here.
-    if (!day || day.target === 0 || lane.provider.seeds.length + lane.provider.recipients.length === 0) return;
+    if (!day || day.target === 0 || lane.provider.seeds.length + lane.provider.recipients.length === 0) return [];
     if (lane.row.rate_until !== null && lane.row.rate_until <= now) await this.#endShaping(lane, now);
     const key = `${lane.row.id}|${day.date}`;
     const behind = dueCount(day.target, day.from, day.until, now, key) - day.sent;
-    if (behind <= 0) return;
+    if (behind <= 0) return [];
     const laneCap = this.#laneCap(lane) - lane.inFlight;
-    const globalCap = this.#o.maxInFlight - this.#inFlight.size;
+    const globalCap = this.#o.maxInFlight - this.#inFlight.size - planned;
     const paced = pace(lane.pace, {
       // A rule that cut the rate also forbids catching up until it lapses.
       target: day.target, windowMs: day.until - day.from,
@@ -302,15 +321,31 @@ export class Daemon {
       tickMs: this.#o.clock.realDelay(1) > 0 ? this.#o.tickMs / this.#o.clock.realDelay(1) : this.#o.tickMs,
     }, now, Math.max(0, Math.min(behind, laneCap, globalCap)));
     lane.pace = paced.next;
+    const domain = this.#o.plan.sender.from.address.split('@')[1]!.toLowerCase();
+    const out: DueSend[] = [];
     for (let i = 0; i < paced.allowed; i++) {
-      const token = `wu-${lane.row.id}-${day.date.replaceAll('-', '')}-${day.sent + 1}-${randomBytes(4).toString('hex')}`;
-      const recipient = recipientFor(lane.provider, lane.ip.address, day.date, day.sent + 1, (a) => (this.#resting.get(a) ?? 0) > now);
-      const domain = this.#o.plan.sender.from.address.split('@')[1]!.toLowerCase();
-      const { id, seq } = await q.createMessage(this.#o.db, { laneId: lane.row.id, day: day.date, recipient, messageId: `${token}@${domain}`, now });
-      day.sent = seq;
+      const seq = day.sent + 1 + i;
+      const token = `wu-${lane.row.id}-${day.date.replaceAll('-', '')}-${seq}-${randomBytes(4).toString('hex')}`;
+      const recipient = recipientFor(lane.provider, lane.ip.address, day.date, seq, (a) => (this.#resting.get(a) ?? 0) > now);
+      out.push({ lane, day, recipient, token, messageId: `${token}@${domain}` });
       lane.hour.sent++;
-      this.#dispatch(lane, { id, day: day.date, seq, recipient, token, attempts: 0, createdAt: now });
     }
+    return out;
+  }
+
+  /**
+   * Records a tick's sends in one transaction (each in flight and counted as
+   * sent) and only then dispatches them: a crash can at worst resend messages
+   * that were in flight, never send one the database does not know.
+   */
+  async #sendAll(due: readonly DueSend[], now: number): Promise<void> {
+    if (due.length === 0) return;
+    const rows = await q.createMessages(this.#o.db, due.map((d) => ({ laneId: d.lane.row.id, day: d.day.date, recipient: d.recipient, messageId: d.messageId })), now);
+    rows.forEach(({ id, seq }, i) => {
+      const d = due[i]!;
+      d.day.sent = Math.max(d.day.sent, seq);
+      this.#dispatch(d.lane, { id, day: d.day.date, seq, recipient: d.recipient, token: d.token, attempts: 0, createdAt: now });
+    });
   }
 
   /** Opens (or reloads) the lane's day: decides the previous day first, then the stage and target. */
@@ -478,7 +513,7 @@ export class Daemon {
   #dispatch(lane: Lane, m: { id: number; day: string; seq: number; recipient: string; token: string; attempts: number; createdAt: number }): void {
     lane.inFlight++;
     const p = (async () => {
-      const { clock, plan, mailer, db } = this.#o;
+      const { clock, plan, mailer } = this.#o;
       let out: DeliveryOutcome;
       let local = false;
       try {
@@ -497,14 +532,19 @@ export class Daemon {
       else {
         const next = nextRetryAt(m.createdAt, m.attempts + 1, at, plan.delivery.retry);
         result = next === null ? { status: 'expired', at } : { status: 'deferred', nextAttemptAt: next };
-        if (next !== null) this.#nextRetry = this.#nextRetry === null ? next : Math.min(this.#nextRetry, next);
       }
-      const written = await this.#persist('attempt', () => q.recordAttempt(db, {
+      const attempt: q.AttemptRecord = {
         messageId: m.id, laneId: lane.row.id, day: m.day, startedAt: out.startedAt, latencyMs: out.latencyMs, mxHost: out.mxHost,
         mxAddress: out.mxAddress, outcome: out.outcome, code: out.code, enhanced: out.enhanced, reply: out.reply, stage: out.stage, retry: m.attempts,
         mailboxSignal: out.mailboxSignal, greylisting: out.greylisting, local,
-      }, result));
+      };
+      const written = await this.#persist('attempt', () => this.#attempts.write({ attempt, result }));
       if (!written) return;
+      // After the commit: a tick that read the next due retry before it must not hide this one.
+      if (result.status === 'deferred' && result.nextAttemptAt !== null) {
+        const next = result.nextAttemptAt;
+        this.#nextRetry = this.#nextRetry === null ? next : Math.min(this.#nextRetry, next);
+      }
       const actions = this.#rules.observe({
         ip: lane.ip.address, provider: lane.provider.name, recipient: m.recipient, outcome: out.outcome, text: out.reply, mailboxSignal: out.mailboxSignal,
         code: out.code, enhanced: out.enhanced, greylisting: out.greylisting, rejection: out.rejection,

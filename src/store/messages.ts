@@ -24,6 +24,50 @@ export async function createMessage(db: Db, m: { laneId: number; day: string; re
   });
 }
 
+/** One message of a batch for {@link createMessages}. */
+export interface NewMessage {
+  readonly laneId: number;
+  readonly day: string;
+  readonly recipient: string;
+  readonly messageId: string;
+}
+
+/**
+ * {@link createMessage} for a whole tick's sends in one transaction: every
+ * message is in the database, marked in flight and counted as sent, before
+ * the first byte of any of them goes out. Each lane-day's counter moves once;
+ * messages get their sequence numbers in the order given. Returns the new
+ * rows in the same order.
+ */
+export async function createMessages(db: Db, messages: readonly NewMessage[], now: number): Promise<Array<{ id: number; seq: number }>> {
+  if (messages.length === 0) return [];
+  return inTransaction(db, async (trx) => {
+    const counts = new Map<string, { laneId: number; day: string; n: number; next: number }>();
+    for (const m of messages) {
+      const key = `${m.laneId}|${m.day}`;
+      const c = counts.get(key);
+      if (c) c.n++;
+      else counts.set(key, { laneId: m.laneId, day: m.day, n: 1, next: 0 });
+    }
+    for (const c of counts.values()) {
+      const { sent } = await trx.updateTable('lane_days').set((eb) => ({ sent: eb('sent', '+', c.n) }))
+        .where('lane_id', '=', c.laneId).where('day', '=', c.day).returning('sent').executeTakeFirstOrThrow();
+      c.next = sent - c.n + 1;
+    }
+    const out: Array<{ id: number; seq: number }> = [];
+    for (const m of messages) {
+      const c = counts.get(`${m.laneId}|${m.day}`)!;
+      const seq = c.next++;
+      const { id } = await trx.insertInto('messages').values({
+        lane_id: m.laneId, day: m.day, seq, recipient: m.recipient, message_id: m.messageId,
+        status: 'in_flight', attempts: 0, created_at: now, next_attempt_at: null, finished_at: null,
+      }).returning('id').executeTakeFirstOrThrow();
+      out.push({ id, seq });
+    }
+    return out;
+  });
+}
+
 export interface DueRetry {
   readonly id: number;
   readonly lane_id: number;
@@ -109,6 +153,17 @@ export type MessageResult =
   /** nextAttemptAt null: someone else retries it (Postfix, for routed mail). */
   | { readonly status: 'deferred'; readonly nextAttemptAt: number | null }
   | { readonly status: 'expired'; readonly at: number };
+
+/**
+ * Writes a group of attempts (each with its message's new state and its day's counters) in one
+ * transaction: all or none. The daemon groups the results that arrive together.
+ */
+export async function recordAttempts(db: Db, attempts: ReadonlyArray<{ readonly attempt: AttemptRecord; readonly result: MessageResult }>): Promise<void> {
+  if (attempts.length === 0) return;
+  await inTransaction(db, async (trx) => {
+    for (const { attempt, result } of attempts) await writeAttempt(trx, attempt, result);
+  });
+}
 
 /**
  * Writes one attempt, its message's new state and the day's counters in one transaction.

@@ -20,3 +20,44 @@ describe('attempt counters', () => {
     await store.close();
   });
 });
+
+describe('batched writes', () => {
+  it('creates a tick of sends in one go: every message in flight, each lane-day counted once, sequences in order', async () => {
+    const store = await openStore(':memory:');
+    const lanes = await q.ensureLanes(store.db, 'p', [{ ip: '127.0.0.2', provider: 'gmail' }, { ip: '127.0.0.2', provider: 'yahoo' }], 1);
+    for (const l of lanes) await q.openLaneDay(store.db, { lane_id: l.id, day: '2026-12-01', stage: 1, target: 9, spread_from: 0, spread_until: 10 }, 1);
+    const [g, y] = [lanes[0]!.id, lanes[1]!.id];
+    await q.createMessage(store.db, { laneId: g, day: '2026-12-01', recipient: 'a@gmail.com', messageId: 'm0@x.test', now: 1 });
+    const rows = await q.createMessages(store.db, [
+      { laneId: g, day: '2026-12-01', recipient: 'a@gmail.com', messageId: 'm1@x.test' },
+      { laneId: y, day: '2026-12-01', recipient: 'b@yahoo.com', messageId: 'm2@x.test' },
+      { laneId: g, day: '2026-12-01', recipient: 'c@gmail.com', messageId: 'm3@x.test' },
+    ], 5);
+    expect(rows.map((r) => r.seq)).toEqual([2, 1, 3]);
+    expect((await q.getLaneDay(store.db, g, '2026-12-01'))!.sent).toBe(3);
+    expect((await q.getLaneDay(store.db, y, '2026-12-01'))!.sent).toBe(1);
+    const msgs = await store.db.selectFrom('messages').select(['id', 'status', 'seq', 'created_at']).where('id', 'in', rows.map((r) => r.id)).orderBy('id').execute();
+    expect(msgs.map((m) => [m.status, m.created_at])).toEqual([['in_flight', 5], ['in_flight', 5], ['in_flight', 5]]);
+    await store.close();
+  });
+
+  it('writes a group of attempts all or none', async () => {
+    const store = await openStore(':memory:');
+    const [lane] = await q.ensureLanes(store.db, 'p', [{ ip: '127.0.0.2', provider: 'gmail' }], 1);
+    await q.openLaneDay(store.db, { lane_id: lane!.id, day: '2026-12-01', stage: 1, target: 2, spread_from: 0, spread_until: 10 }, 1);
+    const [a, b] = await q.createMessages(store.db, [
+      { laneId: lane!.id, day: '2026-12-01', recipient: 'a@gmail.com', messageId: 'm1@x.test' },
+      { laneId: lane!.id, day: '2026-12-01', recipient: 'b@gmail.com', messageId: 'm2@x.test' },
+    ], 1);
+    const attempt = (messageId: number) => ({
+      messageId, laneId: lane!.id, day: '2026-12-01', startedAt: 2, latencyMs: 5, mxHost: 'mx', mxAddress: '127.0.0.9',
+      outcome: 'accepted' as const, code: 250, enhanced: '2.0.0', reply: 'ok', stage: 'dot', retry: 0,
+    });
+    // The second refers to a message that does not exist: the foreign key fails the group, the first is not kept either.
+    await expect(q.recordAttempts(store.db, [{ attempt: attempt(a!.id), result: { status: 'accepted', at: 3 } }, { attempt: attempt(9999), result: { status: 'accepted', at: 3 } }])).rejects.toThrow();
+    expect((await q.getLaneDay(store.db, lane!.id, '2026-12-01'))!.accepted).toBe(0);
+    await q.recordAttempts(store.db, [a!, b!].map((m) => ({ attempt: attempt(m.id), result: { status: 'accepted' as const, at: 3 } })));
+    expect((await q.getLaneDay(store.db, lane!.id, '2026-12-01'))!.accepted).toBe(2);
+    await store.close();
+  });
+});
