@@ -68,6 +68,8 @@ export async function generateStatusDb(planFile: string, dbPath: string, perLane
       }
     })();
   }
+  // The running counts the daemon keeps beside each attempt (metrics read them, not attempts).
+  db.exec('delete from lane_outcomes; insert into lane_outcomes (lane_id, outcome, n) select lane_id, outcome, count(*) from attempts group by lane_id, outcome');
   db.close();
   return { attempts, messages, laneDays };
 }
