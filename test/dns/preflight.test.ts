@@ -64,6 +64,19 @@ describe('diagnoses that blame the right thing', () => {
 });
 
 describe('runPreflight against the loopback DNS', () => {
+  it('checks the Ed25519 key of dual signing at its own selector, beside the RSA one', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { checkDkim } = await import('../../src/dns/preflight-auth.js');
+    const p = plan(preflightPlan(z, { name: 'pf-dual', from: `hello@${z.good}`, envelope: `bounces@em.${z.good}`, dkimDomain: z.good, ips: [['127.0.0.17', 'mta17.warmup.test']] }));
+    const edPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const dual: Plan = { ...p, sender: { ...p.sender, dkim: { ...p.sender.dkim!, ed25519: { selector: 'ed1', privateKeyPem: edPem } } } };
+    const r = await checkDkim(dual, resolver);
+    expect(find(r.items, 'dkim.key', `sel._domainkey.${z.good}`).status).toBe('pass');
+    // Not published: a failure with the record to publish, while the RSA signature alone still satisfies DMARC.
+    expect(find(r.items, 'dkim.record', `ed1._domainkey.${z.good}`)).toMatchObject({ status: 'fail', fix: expect.stringContaining('k=ed25519; p=') });
+    expect(r.ok).toBe(true);
+  });
+
   it('passes a sender whose PTR, SPF (ip4, include -> a, redirect), DKIM and DMARC are right', async () => {
     const p = plan(preflightPlan(z, {
       name: 'pf-good', from: `hello@${z.good}`, envelope: `bounces@em.${z.good}`, dkimDomain: z.good,
