@@ -17,6 +17,7 @@ import { dueCount, nextRetryAt, pace, proRataTarget, type Pace } from '../schedu
 import { laneRamp, stageVolume } from '../schedule/ramp.js';
 import type { Mailer } from '../send/mailer.js';
 import * as q from '../store/queries.js';
+import { WarmupError } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Resolver } from '../dns/resolver.js';
@@ -105,6 +106,10 @@ export type StopReason = 'SIGTERM' | 'SIGINT' | 'plan complete' | 'error';
 
 export class Daemon {
   readonly #o: Required<Omit<DaemonOptions, 'speed' | 'lease'>> & { speed: number; lease: DaemonOptions['lease'] };
+  /** Messages dispatched that have not obtained a connection slot yet. */
+  readonly #notStarted = new Set<number>();
+  /** SIGTERM's drain period is over: no send may open a connection any more. */
+  #drainExpired = false;
   /** Attempt writes kept failing: nothing more is sent (fail closed). */
   #writeFailed = false;
   /** SMTP results that arrive together are committed together. */
@@ -146,6 +151,8 @@ export class Daemon {
 
   get plan(): Plan { return this.#o.plan; }
   get inFlight(): number { return this.#inFlight.size; }
+  /** False when the last stop left sends under way at the drain deadline (their sockets may still be open). */
+  get drained(): boolean { return !this.#drainExpired; }
 
   /** Recovers a crashed run's in-flight messages, creates lanes, and starts ticking. */
   /**
@@ -512,15 +519,23 @@ export class Daemon {
 
   #dispatch(lane: Lane, m: { id: number; day: string; seq: number; recipient: string; token: string; attempts: number; createdAt: number }): void {
     lane.inFlight++;
+    this.#notStarted.add(m.id);
+    // After the drain deadline nothing new opens: a send still waiting for a slot gives up.
+    const mayStart = (): boolean => {
+      if (this.#drainExpired) return false;
+      this.#notStarted.delete(m.id);
+      return true;
+    };
     const p = (async () => {
       const { clock, plan, mailer } = this.#o;
       let out: DeliveryOutcome;
       let local = false;
       try {
-        out = await deliverOnce({ plan, mailer, routes: this.#routes, now: () => clock.now() }, {
+        out = await deliverOnce({ plan, mailer, routes: this.#routes, now: () => clock.now(), mayStart }, {
           provider: lane.provider, ip: lane.ip, recipient: m.recipient, seq: m.seq, token: m.token,
         });
       } catch (e) {
+        if (e instanceof WarmupError && e.code === 'NOT_SENT') return; // back in the queue (see stop)
         // A bug or a bad template: record it as a protocol failure rather than lose the message.
         local = true;
         out = { outcome: 'protocol', code: null, enhanced: null, reply: `local error: ${(e as Error).message}`, stage: null, final: true, mailboxSignal: false, greylisting: null, rejection: null, mxHost: null, mxAddress: null, startedAt: clock.now(), latencyMs: null };
@@ -557,7 +572,7 @@ export class Daemon {
       else h.failed++;
       lane.log.debug({ msg_id: m.id, seq: m.seq, rcpt: m.recipient, outcome: out.outcome, code: out.code, enhanced: out.enhanced, mx: out.mxHost, latency_ms: out.latencyMs, retry: m.attempts, status: result.status, reply: out.reply }, 'attempt');
     })().catch((e) => lane.log.error({ err: e, msg_id: m.id }, 'recording an attempt failed'))
-      .finally(() => { lane.inFlight--; this.#inFlight.delete(p); });
+      .finally(() => { lane.inFlight--; this.#inFlight.delete(p); this.#notStarted.delete(m.id); });
     this.#inFlight.add(p);
   }
 
@@ -641,7 +656,14 @@ export class Daemon {
         Promise.allSettled([...this.#inFlight]).then(() => true),
         new Promise<boolean>((r) => setTimeout(() => r(false), drainMs).unref()),
       ]);
-      if (!drained) log.warn({ in_flight: this.#inFlight.size }, 'sends still in flight after the drain period; the next start records them as interrupted');
+      if (!drained) {
+        // Nothing new opens from now on; sends that never got a connection go back to the queue
+        // (no attempt: nothing was sent); those under way stay in flight for the next start.
+        this.#drainExpired = true;
+        const unsent = [...this.#notStarted];
+        await q.returnUnsent(db, unsent, clock.now()).catch((e: unknown) => log.error({ err: e }, 'returning unsent messages failed'));
+        log.warn({ in_flight: this.#inFlight.size - unsent.length, returned: unsent.length }, 'drain period over: unsent messages returned to the retry queue; sends under way are recorded as interrupted by the next start');
+      }
       // The database may be what failed: stopping must not depend on it.
       if (this.#runId) await q.endRun(db, this.#runId, clock.now(), reason).catch((e: unknown) => log.error({ err: e }, 'recording the end of the run failed'));
       await mailer.close();

@@ -65,7 +65,7 @@ export class RouteCache {
 }
 
 export async function deliverOnce(
-  deps: { plan: Plan; mailer: Mailer; routes: RouteCache; now: () => number },
+  deps: { plan: Plan; mailer: Mailer; routes: RouteCache; now: () => number; mayStart?: () => boolean },
   m: WarmupMessage,
 ): Promise<DeliveryOutcome> {
   const { plan } = deps;
@@ -108,6 +108,7 @@ export async function deliverOnce(
     localAddress: m.ip.address,
     ehloName: m.ip.ehlo,
     tls: plan.delivery.tls,
+    ...(deps.mayStart ? { mayStart: deps.mayStart } : {}),
     ...(dkim?.privateKeyPem ? { dkim: dkimKeys(dkim) } : {}),
   });
   const last = records.at(-1)!;

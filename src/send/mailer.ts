@@ -6,6 +6,7 @@
 import { type KeyObject } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Clock } from '../util/clock.js';
+import { WarmupError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { classifyAttempt, type Classification } from './classify.js';
 import type { MessageFields } from './message.js';
@@ -43,6 +44,12 @@ export interface SendRequest {
   readonly dkim?: DkimOptions | readonly DkimOptions[];
   /** Overrides of the mailer's default timeouts for a connection this send opens. */
   readonly timeouts?: Partial<SessionTimeouts>;
+  /**
+   * Asked when a connection slot has been obtained, before anything opens or
+   * goes out: false ends the send with WarmupError NOT_SENT (a stopping
+   * daemon puts the message back in its queue instead).
+   */
+  readonly mayStart?: () => boolean;
 }
 
 /** What happened to one recipient on one try. */
@@ -146,6 +153,10 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
     const key = `${request.localAddress ?? '*'}|${request.host.toLowerCase()}|${request.port}`;
     for (let attempt = 0; ; attempt++) {
       const lease = await pool.acquire(key);
+      if (request.mayStart && !request.mayStart()) {
+        lease.release(lease.resource, false);
+        throw new WarmupError('NOT_SENT', 'not sent: the sender is stopping');
+      }
       const at = { startedAt: clock.now(), t0: monotonic(), address, tls: false, reused: lease.resource !== null };
       let session = lease.resource;
       if (!session) {

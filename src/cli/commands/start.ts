@@ -148,5 +148,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
   await store.close();
   log.flush();
-  return reason === 'error' ? 1 : 0;
+  const code = reason === 'error' ? 1 : 0;
+  // Sends still under way at the drain deadline hold sockets open; they are recorded as interrupted
+  // by the next start, so nothing is lost by not waiting for them: the process ends now.
+  if (!daemon.drained) setTimeout(() => process.exit(code), 200).unref();
+  return code;
 }
