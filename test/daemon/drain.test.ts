@@ -4,39 +4,16 @@
  * open a connection after the deadline, go back to the retry queue unsent,
  * and the stop completes.
  */
-import { createServer, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { load, startDaemon, until, writePlan } from './harness.js';
+import { holdingMx, type HoldingMx } from './holding-mx.js';
 
-const sockets = new Set<Socket>();
-let connections = 0;
-const server = createServer((s) => {
-  connections++;
-  sockets.add(s);
-  s.on('close', () => sockets.delete(s));
-  s.on('error', () => {});
-  s.write('220 mx.never.test ESMTP\r\n');
-  let buf = '';
-  let inData = false;
-  s.on('data', (d) => {
-    buf += d;
-    for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      if (inData) { if (line === '.') inData = false; continue; } // and never answer the message
-      const cmd = line.slice(0, 4).toUpperCase();
-      if (cmd === 'DATA') { inData = true; s.write('354 go on\r\n'); } else s.write(cmd === 'EHLO' || cmd === 'HELO' ? '250 mx.never.test\r\n' : '250 ok\r\n');
-    }
-  });
-});
-afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  await new Promise((r) => server.close(r));
-});
+let mx: HoldingMx | null = null;
+afterAll(async () => { await mx?.close(); });
 
 describe('SIGTERM after the drain period', () => {
   it('opens nothing new, returns unsent messages to the retry queue, and stops', async () => {
-    await new Promise<void>((r) => server.listen(2527, '127.0.0.164', r));
+    mx = await holdingMx('127.0.0.164', 2527, new Promise(() => {}));
     const { file } = writePlan({
       name: 'drain', ips: ['127.0.0.165'], ramp: '{ daily: [200] }', launch: '2026-12-02',
       providers: { never: { domains: ['never.test'], seeds: ['d@never.test'] } },
@@ -48,15 +25,15 @@ describe('SIGTERM after the drain period', () => {
     const t0 = Date.now();
     await run.daemon.stop('SIGTERM');
     const tookMs = Date.now() - t0;
-    const opened = connections;
+    const opened = mx.connections();
     const statuses = await run.store.db.selectFrom('messages').select(['status', 'attempts']).execute();
     // Nothing opens after the deadline, even once the held connection's slot frees up.
-    for (const s of sockets) s.destroy();
+    for (const s of mx.sockets) s.destroy();
     await new Promise((r) => setTimeout(r, 300));
     await run.store.close();
     expect(tookMs).toBeLessThan(3000);
     expect(run.daemon.drained).toBe(false);
-    expect(connections).toBe(opened);
+    expect(mx.connections()).toBe(opened);
     expect(opened).toBe(1);
     // One message was under way (in flight: the next start records it as interrupted); the rest went back unsent.
     expect(statuses.filter((m) => m.status === 'in_flight')).toHaveLength(1);

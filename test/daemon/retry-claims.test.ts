@@ -3,12 +3,12 @@
  * (accepts everything): retries obey the lane's caps, stale retries expire at
  * claim time, and a database that refuses writes stops sending (fail closed).
  */
-import { createServer } from 'node:net';
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import * as q from '../../src/store/queries.js';
 import { load, startDaemon, until, writePlan } from './harness.js';
+import { holdingMx } from './holding-mx.js';
 
 const DAY = '2026-12-01';
 const T = Date.parse('2026-12-01T10:00:00Z');
@@ -71,27 +71,7 @@ describe('a database that refuses writes', () => {
     // An MX that holds its answer to the message until told: the write fails while the send is out.
     let release: () => void = () => {};
     const held = new Promise<void>((r) => { release = r; });
-    const server = createServer((s) => {
-      s.on('error', () => {});
-      s.write('220 mx.hold.test ESMTP\r\n');
-      let buf = '';
-      let inData = false;
-      s.on('data', (d) => {
-        buf += d;
-        for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          if (inData) {
-            if (line === '.') { inData = false; void held.then(() => s.write('250 2.0.0 queued\r\n')); }
-            continue;
-          }
-          const cmd = line.slice(0, 4).toUpperCase();
-          if (cmd === 'EHLO' || cmd === 'HELO') s.write('250 mx.hold.test\r\n');
-          else if (cmd === 'DATA') { inData = true; s.write('354 go on\r\n'); } else if (cmd === 'QUIT') { s.end('221 bye\r\n'); } else s.write('250 ok\r\n');
-        }
-      });
-    });
-    await new Promise<void>((r) => server.listen(2526, '127.0.0.158', r));
+    const mx = await holdingMx('127.0.0.158', 2526, held);
     const plan = await seeded('write-fail', '127.0.0.157', 3, T - 600_000, T - 1000, {}, '127.0.0.158:2526');
     const run = await startDaemon(plan, { from: '2026-12-01T10:00:00Z', speed: 1, tickMs: 20, busyTimeoutMs: 20 });
     await until('the retries to be out', 10_000, () => run.daemon.inFlight === 3);
@@ -116,7 +96,7 @@ describe('a database that refuses writes', () => {
     });
     const interrupted = await again.store.db.selectFrom('attempts').select('id').where('outcome', '=', 'interrupted').execute();
     await again.stop();
-    await new Promise((r) => server.close(r));
+    await mx.close();
     expect(interrupted.length).toBe(inFlight.length);
   }, 60_000);
 });
