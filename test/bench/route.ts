@@ -12,10 +12,10 @@
  *    answers every lookup and records every delivery from the log; then the same Postfix with a
  *    static transport map (texthash) naming the same transport, measured in the same run.
  *    `ratio` = routed throughput / static throughput.
- * `--lookups-only` skips part 2. The bench stops only the warmup process it started.
+ * `--unix` puts the socketmap on a unix socket. `--lookups-only` skips part 2. The bench stops only the warmup process it started.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ import { installWarmupConfig, loadMta, mtaCtl } from '../peers/mta.js';
 import { lockMta } from '../postfix/harness.js';
 import { buildCli, machine, result, round, stop } from './lib.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string' }, messages: { type: 'string' }, 'lookups-only': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string' }, messages: { type: 'string' }, 'lookups-only': { type: 'boolean' }, unix: { type: 'boolean' } } });
 const SECONDS = Number(values.seconds ?? 5);
 const MESSAGES = Number(values.messages ?? 1000);
 const CLIENTS = 8;
@@ -37,6 +37,9 @@ const mta = loadMta();
 const unlock = await lockMta();
 const cli = buildCli(repo);
 const dir = mkdtempSync(join(tmpdir(), 'warmup-bench-route-'));
+chmodSync(dir, 0o755); // Postfix's trivial-rewrite (user postfix) reaches a unix socketmap in it
+// --unix: the socketmap on a unix socket instead of TCP on loopback.
+const target: net.NetConnectOpts = values.unix ? { path: join(dir, 'socketmap') } : { host: '127.0.0.1', port: PORT };
 const today = new Date().toISOString().slice(0, 10);
 const launch = new Date(Date.now() + 14 * 86_400_000).toISOString().slice(0, 10);
 const planFile = join(dir, 'plan.yaml');
@@ -53,7 +56,7 @@ providers:
 delivery: { dns_servers: [127.0.0.60], catch_up_factor: 100, max_connections_per_mx: 20 }
 dnsbl: { zones: [zen.dnsbl.test] }
 store: { path: ${dir}/warmup.db }
-postfix: { listen: "127.0.0.1:${PORT}", log_file: ${mta.logFile} }
+postfix: { listen: "${values.unix ? `unix:${dir}/socketmap` : `127.0.0.1:${PORT}`}", log_file: ${mta.logFile} }
 `);
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', cwd: repo });
 
@@ -69,12 +72,12 @@ while (!(await canConnect())) {
 }
 
 function canConnect(): Promise<boolean> {
-  return new Promise((r) => { const s = net.connect({ host: '127.0.0.1', port: PORT }, () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
+  return new Promise((r) => { const s = net.connect(target, () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
 }
 
 /** One Postfix-like client: asks, waits for the answer, asks again, until `until`. */
 async function client(n: number, until: number, latencies: number[]): Promise<void> {
-  const sock = net.connect({ host: '127.0.0.1', port: PORT });
+  const sock = net.connect(target);
   await new Promise((r) => sock.once('connect', r));
   const dec = new NetstringDecoder();
   let waiting: ((s: string) => void) | null = null;
@@ -128,8 +131,9 @@ async function endToEnd(tag: string): Promise<number> {
   return rate;
 }
 
+process.on('uncaughtException', (e) => { warmup.kill('SIGTERM'); void unlock(); throw e; });
 await installWarmupConfig(mainCf, masterCf);
-const routed = await endToEnd('routed');
+const routed = await endToEnd('routed').catch(async (e) => { await stop(warmup); await unlock(); throw e; });
 // Every delivery must be recorded from the log: wait for warmup to catch up, and say how long it lagged.
 const recordedSql = `const D=require(${JSON.stringify(join(repo, 'node_modules/better-sqlite3'))});const d=new D(${JSON.stringify(`${dir}/warmup.db`)},{readonly:true});process.stdout.write(String(d.prepare("select coalesce(sum(routed_accepted),0) n from lane_days").pluck().get()))`;
 const deliveredAt = Date.now();
@@ -147,4 +151,4 @@ await unlock();
 
 const ratio = round(routed / fixed, 2);
 process.stdout.write(`routed / static = ${ratio} (${counted} routed deliveries recorded by warmup)\n`);
-result({ bench: 'route', lookupsPerSecond, p99ms, p50ms, clients: CLIENTS, lookups: latencies.length, messages: MESSAGES, routedPerSecond: round(routed), staticPerSecond: round(fixed), ratio, recorded: counted, recordLagMs, ...machine() });
+result({ bench: 'route', socket: values.unix ? 'unix' : 'tcp', lookupsPerSecond, p99ms, p50ms, clients: CLIENTS, lookups: latencies.length, messages: MESSAGES, routedPerSecond: round(routed), staticPerSecond: round(fixed), ratio, recorded: counted, recordLagMs, ...machine() });
