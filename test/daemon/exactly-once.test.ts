@@ -35,3 +35,35 @@ describe('day-end decisions across restarts', () => {
     expect(again).toHaveLength(1);
   }, 60_000);
 });
+
+describe('deciding after the retries settle', () => {
+  it('waits while a message of the day is still deferred, then decides at the retry grace (default 2 h after the window)', async () => {
+    const { openStore } = await import('../../src/store/open.js');
+    const q = await import('../../src/store/queries.js');
+    const { file } = writePlan({
+      name: 'decide-grace', ips: ['127.0.0.166'], ramp: '{ daily: [2] }', launch: '2026-12-03',
+      providers: { sink: { domains: ['sink.test'], seeds: ['grace-a@sink.test'] } },
+    });
+    const plan = load(file);
+    const end = Date.parse('2026-12-01T20:00:00Z');
+    const store = await openStore(plan.storePath);
+    const [lane] = await q.ensureLanes(store.db, plan.name, [{ ip: '127.0.0.166', provider: 'sink' }], end - 3_600_000);
+    await q.openLaneDay(store.db, { lane_id: lane!.id, day: '2026-12-01', stage: 1, target: 2, spread_from: end - 12 * 3_600_000, spread_until: end }, end - 12 * 3_600_000);
+    // One message accepted, one deferred with its retry due only tomorrow.
+    for (const [i, status] of (['accepted', 'deferred'] as const).entries()) {
+      const { id } = await q.createMessage(store.db, { laneId: lane!.id, day: '2026-12-01', recipient: 'grace-a@sink.test', messageId: `g${i}@news.warmup.test`, now: end - 3_600_000 });
+      await store.db.updateTable('messages').set({ status, attempts: 1, next_attempt_at: status === 'deferred' ? end + 86_400_000 : null }).where('id', '=', id).execute();
+    }
+    await store.close();
+    const early = await startDaemon(plan, { from: '2026-12-01T21:00:00Z', speed: 1 });
+    await early.daemon.tick();
+    const before = await early.store.db.selectFrom('lane_days').select('decision').executeTakeFirstOrThrow();
+    await early.stop();
+    expect(before.decision).toBeNull();
+    const late = await startDaemon(plan, { from: '2026-12-01T22:00:01Z', speed: 1 });
+    const after = await late.store.db.selectFrom('lane_days').select(['decision', 'decided_at']).executeTakeFirstOrThrow();
+    await late.stop();
+    expect(after.decision).not.toBeNull();
+    expect(after.decided_at).toBeGreaterThanOrEqual(end + 2 * 3_600_000);
+  }, 60_000);
+});
