@@ -190,6 +190,9 @@ export class Daemon {
   async tick(): Promise<void> {
     if (this.#stopping || this.#writeFailed) return;
     const now = this.#o.clock.now();
+    // How late this pass is after the last one (a loaded machine, a huge speed): retries claimed
+    // that late are not expired for the lateness alone.
+    const sinceLastTick = this.lastTickAt > 0 ? Math.max(0, now - this.lastTickAt) : 0;
     this.lastTickAt = now;
     const ctx = dayContext(this.#o.plan, now);
     // Suspensions and timed pauses end by themselves: each lapse removes only its own hold.
@@ -203,7 +206,7 @@ export class Daemon {
       this.#logHour(lane, hour);
     }
     await this.#sendAll(due, now);
-    await this.#sendRetries(now);
+    await this.#sendRetries(now, sinceLastTick);
     const undecided = await this.#decideEnded(now);
     await this.#heartbeat();
     if (ctx.afterRamp && this.#inFlight.size === 0 && undecided === 0 && (await q.pendingRetries(this.#o.db, this.#o.plan.name, [...this.#byId.keys()])) === 0) {
@@ -472,7 +475,7 @@ export class Daemon {
    * time, never sent. Claimed messages are dispatched with no await between,
    * so a stop can never find them claimed but not in flight.
    */
-  async #sendRetries(now: number): Promise<void> {
+  async #sendRetries(now: number, lateness: number): Promise<void> {
     let room = this.#o.maxInFlight - this.#inFlight.size;
     if (room <= 0 || this.#nextRetry === null || this.#nextRetry > now) return;
     const lanes: Array<{ laneId: number; limit: number }> = [];
@@ -483,8 +486,9 @@ export class Daemon {
       lanes.push({ laneId: l.row.id, limit });
       room -= limit;
     }
-    // A retry scheduled just inside the expiry and claimed a tick late still goes out.
-    const { claimed, expired } = await q.claimDueRetries(this.#o.db, now, lanes, this.#o.plan.delivery.retry.expireMs + this.#graceMs);
+    // A retry scheduled just inside the expiry and claimed a (slow) tick late still goes out;
+    // one that waited through days of downtime does not.
+    const { claimed, expired } = await q.claimDueRetries(this.#o.db, now, lanes, this.#o.plan.delivery.retry.expireMs + this.#graceMs + lateness);
     for (const m of claimed) {
       this.#dispatch(this.#byId.get(m.lane_id)!, { id: m.id, day: m.day, seq: m.seq, recipient: m.recipient, token: m.message_id.split('@')[0]!, attempts: m.attempts, createdAt: m.created_at });
     }

@@ -87,8 +87,9 @@ export interface Running {
 
 /** Starts the daemon on an accelerated clock (`speed`), ticking every `tickMs` real ms. */
 export async function startDaemon(plan: Plan, opts: { from: string; speed: number; tickMs?: number; drainMs?: number; busyTimeoutMs?: number }): Promise<Running> {
-  const clock = acceleratedClock(Date.parse(opts.from), opts.speed);
   const store = await openStore(plan.storePath, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
+  // The clock starts once the database is open and migrated: `from` is when the daemon starts.
+  const clock = acceleratedClock(Date.parse(opts.from), opts.speed);
   const log = createLogger({ level: process.env.WARMUP_TEST_LOG ?? 'silent' });
   const mailer = createSmtpMailer({
     clock,
