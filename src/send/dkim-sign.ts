@@ -35,9 +35,12 @@ export const SIGNED_HEADERS = [
  */
 export function dkimSignatures(message: Buffer, keys: readonly DkimKey[], now: number): string {
   if (keys.length === 0) return '';
-  const split = message.indexOf('\r\n\r\n');
-  const head = (split < 0 ? message : message.subarray(0, split)).toString('latin1');
-  const body = split < 0 ? Buffer.alloc(0) : message.subarray(split + 4);
+  // The SMTP client sends a lone LF as CRLF (nodemailer does), so lines are split on either:
+  // what is signed must be what the receiver will see.
+  const text = message.toString('latin1');
+  const gap = /\r?\n\r?\n/.exec(text);
+  const head = gap ? text.slice(0, gap.index) : text;
+  const body = gap ? message.subarray(gap.index + gap[0].length) : Buffer.alloc(0);
   const bh = createHash('sha256').update(relaxedBody(body)).digest('base64');
   const fields = headerFields(head);
   // Bottom-up, as RFC 6376 5.4.2 wants for repeated names; each signed name once.
@@ -72,7 +75,7 @@ interface Field {
 
 function headerFields(head: string): Field[] {
   const fields: Field[] = [];
-  for (const line of head.split('\r\n')) {
+  for (const line of head.split(/\r?\n/)) {
     if ((line.startsWith(' ') || line.startsWith('\t')) && fields.length) {
       const last = fields.pop()!;
       fields.push({ name: last.name, raw: `${last.raw}\r\n${line}` });
@@ -93,10 +96,13 @@ export function relaxedHeader(raw: string): string {
   return `${name}:${value}\r\n`;
 }
 
-/** RFC 6376 3.4.4: runs of WSP as one SP, no WSP at line ends, no empty lines at the end. */
+/**
+ * RFC 6376 3.4.4: runs of WSP as one SP, no WSP at line ends, no empty lines at the end.
+ * A lone LF ends a line too: it goes out on the wire as CRLF.
+ */
 export function relaxedBody(body: Buffer): Buffer {
   if (body.length === 0) return body;
-  const lines = body.toString('latin1').split('\r\n');
+  const lines = body.toString('latin1').split(/\r?\n/);
   // A body that ends in CRLF splits into a last empty string: not a line of its own.
   if (lines.at(-1) === '') lines.pop();
   const out = lines.map((l) => l.replace(/[ \t]+/g, ' ').replace(/ $/, ''));

@@ -55,6 +55,13 @@ describe('DKIM signatures', () => {
     expect((await verify(Buffer.from(out.toString('latin1').replace('Hello', 'Hallo'), 'latin1')))[0]!.result).not.toBe('pass');
   });
 
+  it('a body with lone LF line ends verifies as the CRLF message the SMTP client puts on the wire', async () => {
+    const lf = Buffer.from(MESSAGE.toString('latin1').replace(/\r\n\r\n(.*)$/s, (_m, body: string) => `\r\n\r\n${body.replace(/\r\n/g, '\n')}`), 'latin1');
+    expect(lf.toString('latin1')).toContain('Hello  there,   \n');
+    const wire = Buffer.from(signed(lf, [rsa]).toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+    expect(await verify(wire)).toEqual([{ selector: 'r1', algo: 'rsa-sha256', result: 'pass' }]);
+  });
+
   it('an Ed25519-SHA256 signature (RFC 8463) verifies with mailauth', async () => {
     expect(await verify(signed(MESSAGE, [ed]))).toEqual([{ selector: 'e1', algo: 'ed25519-sha256', result: 'pass' }]);
   });
