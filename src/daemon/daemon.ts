@@ -14,7 +14,7 @@ import { launchReadiness } from '../policy/forecast.js';
 import { effectiveRules, RuleEngine, type RuleAction } from '../policy/rules.js';
 import { addDays } from '../schedule/calendar.js';
 import { dueCount, nextRetryAt, pace, proRataTarget, type Pace } from '../schedule/due.js';
-import { laneRamp, stageVolume } from '../schedule/ramp.js';
+import { laneRamp, nextStage, stageVolume } from '../schedule/ramp.js';
 import type { Mailer } from '../send/mailer.js';
 import * as q from '../store/queries.js';
 import { WarmupError } from '../util/errors.js';
@@ -370,7 +370,7 @@ export class Daemon {
     const prev = await q.previousLaneDay(db, lane.row.id, ctx.date);
     if (prev && prev.decision === null) await this.#decide(lane, prev, now);
     if (lane.row.state !== 'active') return null;
-    const stage = Math.max(1, lane.row.stage);
+    const stage = nextStage(lane.row.stage);
     const planned = stageVolume(laneRamp(lane.ip, lane.provider), stage);
     // A run that started after the window opened sends the rest of the day's share, spread over
     // what is left; a run that was up at the opening sends the whole day (a late tick only catches up).

@@ -4,7 +4,7 @@
  * and plans too long to be one warm-up. Pure.
  */
 import { catalogueForDomain } from '../catalogue/providers.js';
-import { countSendingDays, laneRamp, stageVolume } from '../schedule/ramp.js';
+import { laneRamp, launchStage, stageVolume } from '../schedule/ramp.js';
 import { defaultModels } from '../simulate/model-file.js';
 import type { Plan } from './types.js';
 import type { KeyPath } from './yaml-locate.js';
@@ -26,7 +26,7 @@ export function launchWarnings(plan: Plan, warn: (path: KeyPath, message: string
     let zero: string[] = [];
     let over: { ip: string; volume: number } | null = null;
     for (const ip of plan.ips) {
-      const volume = stageVolume(laneRamp(ip, provider), countSendingDays(ip.start, plan.launch, plan.skipDays) + 1);
+      const volume = stageVolume(laneRamp(ip, provider), launchStage(plan, ip.start));
       if (volume === 0) zero = [...zero, ip.address];
       if (volume > perIpMax && (!over || volume > over.volume)) over = { ip: ip.address, volume };
     }

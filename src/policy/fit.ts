@@ -13,7 +13,7 @@
  */
 import type { Plan, PlanIp, Provider, Ramp, Rule } from '../plan/types.js';
 import { addDays, daysBetween } from '../schedule/calendar.js';
-import { countSendingDays, isSkipDay, laneRamp, previewPlan, stageVolume } from '../schedule/ramp.js';
+import { countSendingDays, isSkipDay, laneRamp, launchStage, previewPlan, stageVolume } from '../schedule/ramp.js';
 import type { ProviderModel } from '../simulate/profiles.js';
 import { hourlyLimitOf, reputationOf, startingEarned } from '../simulate/receivers.js';
 import { parseReply } from '../send/classify.js';
@@ -199,7 +199,7 @@ function suspensionMs(rules: readonly Rule[], provider: string, model: ProviderM
 function fitLane(plan: Plan, ip: PlanIp, provider: Provider, model: ProviderModel, boxes: { have: number; needed: number }, memo: Map<string, { ok: boolean; p: LaneProjection }>, suspendMs: number): LaneFit {
   const ramp = laneRamp(ip, provider);
   const days = countSendingDays(ip.start, plan.launch, plan.skipDays);
-  const target = stageVolume(ramp, days + 1);
+  const target = stageVolume(ramp, launchStage(plan, ip.start));
   const have = provider.seeds.length + provider.recipients.length;
   // Keyed by everything the projection reads: lanes of identical IPs are computed once.
   const run = (start: string, r: Ramp): { ok: boolean; p: LaneProjection } => {
@@ -207,7 +207,7 @@ function fitLane(plan: Plan, ip: PlanIp, provider: Provider, model: ProviderMode
     let v = memo.get(key);
     if (!v) {
       const p = projectLane(plan, start, r, model, provider.thresholds, have, suspendMs);
-      v = { ok: p.firstTight === null && p.reachable >= stageVolume(r, countSendingDays(start, plan.launch, plan.skipDays) + 1), p };
+      v = { ok: p.firstTight === null && p.reachable >= stageVolume(r, launchStage(plan, start)), p };
       memo.set(key, v);
     }
     return v;

@@ -5,7 +5,7 @@
  */
 import type { Plan } from '../plan/types.js';
 import { addDays, daysBetween, localTime } from '../schedule/calendar.js';
-import { countSendingDays, isSkipDay, laneRamp, stageVolume } from '../schedule/ramp.js';
+import { countSendingDays, isSkipDay, laneRamp, launchStage, nextStage, stageVolume } from '../schedule/ramp.js';
 
 export interface LaneState {
   readonly ip: string;
@@ -75,13 +75,13 @@ export function forecastLaunch(plan: Plan, lanes: readonly LaneState[], history:
     const provider = plan.providers.find((p) => p.name === lane.provider);
     if (!ip || !provider) continue;
     const ramp = laneRamp(ip, provider);
-    const launchTarget = stageVolume(ramp, countSendingDays(ip.start, plan.launch, plan.skipDays) + 1);
+    const launchTarget = stageVolume(ramp, launchStage(plan, ip.start));
     const d = decided.get(`${lane.ip}|${lane.provider}`);
     const pace = d && d.total > 0 ? d.advanced / d.total : 1;
     // Sending days left before launch, from today (or the IP's start) on.
     const from = daysBetween(today, ip.start) > 0 ? ip.start : today;
     const left = daysBetween(from, plan.launch) > 0 ? countSendingDays(from, plan.launch, plan.skipDays) : 0;
-    const stage = Math.max(1, lane.stage);
+    const stage = nextStage(lane.stage);
     const projectedStage = stage + Math.floor(left * pace);
     const projectedVolume = lane.state === 'paused' ? 0 : stageVolume(ramp, projectedStage);
     const verdict: Verdict = lane.state === 'paused' ? 'paused' : projectedVolume >= launchTarget ? 'ready' : 'behind';

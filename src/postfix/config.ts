@@ -4,7 +4,7 @@
  * warm-up IP through its own smtp transport. Pure.
  */
 import type { Plan, PostfixSettings } from '../plan/types.js';
-import { countSendingDays, laneRamp, stageVolume } from '../schedule/ramp.js';
+import { laneRamp, launchStage as launchStageOf, stageVolume } from '../schedule/ramp.js';
 
 /** The master.cf service name of an IP's transport: `warmup_203_0_113_10`. */
 export function transportName(settings: Pick<PostfixSettings, 'transportPrefix'>, ip: string): string {
@@ -41,7 +41,7 @@ export interface TransportPace {
 export function transportPaces(plan: Plan, settings: PostfixSettings): TransportPace[] {
   const windowHours = (plan.window.end - plan.window.start) / 60;
   return plan.ips.map((ip) => {
-    const launchStage = countSendingDays(ip.start, plan.launch, plan.skipDays) + 1;
+    const launchStage = launchStageOf(plan, ip.start);
     const peakDay = Math.max(0, ...plan.providers.map((p) => stageVolume(laneRamp(ip, p), launchStage)));
     const peakPerHour = Math.ceil((peakDay / windowHours) * plan.delivery.catchUpFactor);
     const concurrency = plan.delivery.maxConnectionsPerMx;

@@ -1,6 +1,7 @@
 /**
- * Ramp arithmetic: the volume of a stage, and a lane's calendar before any
- * adaptation (the preview). Pure.
+ * Ramp arithmetic: the volume of a stage, the one definition of a lane's next
+ * stage and launch-day stage, and a lane's calendar before any adaptation
+ * (the preview) and as adapted. Pure.
  */
 import type { Plan, PlanIp, Provider, Ramp, Weekday } from '../plan/types.js';
 import { addDays, daysBetween, weekdayOf } from './calendar.js';
@@ -41,6 +42,35 @@ export function countSendingDays(from: string, until: string, skipDays: readonly
 }
 
 const WEEK: readonly Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+
+/** A lane's last day as the store has it: its stage and day-end decision (null while open). */
+export interface LastLaneDay {
+  readonly stage: number;
+  readonly decision: string | null;
+}
+
+/**
+ * The stage of a lane's next sending day. `laneStage` is the lane's stage as
+ * its last day-end decision left it (advance +1, hold the same, back-off
+ * lower; 0 before its first day); stage 1 is the first sending day. While the
+ * lane's last day is still open (not decided yet), that day is assumed to
+ * advance: its stage + 1.
+ */
+export function nextStage(laneStage: number, lastDay?: LastLaneDay | null): number {
+  if (lastDay && lastDay.decision === null) return Math.max(1, lastDay.stage + 1);
+  return Math.max(1, laneStage);
+}
+
+/**
+ * The stage a lane whose IP starts on `start` runs at on launch day before any
+ * adaptation: one stage per sending day from `start` to launch, launch day
+ * itself included (launch is always counted, even on a skipped weekday: it is
+ * the day the lane must be ready for). 0 when `start` is after launch.
+ */
+export function launchStage(plan: Pick<Plan, 'launch' | 'skipDays'>, start: string): number {
+  if (daysBetween(start, plan.launch) < 0) return 0;
+  return countSendingDays(start, plan.launch, plan.skipDays) + 1;
+}
 
 /** The ramp a lane follows: the IP's own, else the one derived from its launch volume, else the provider's. */
 export function laneRamp(ip: PlanIp, provider: Provider): Ramp {
@@ -83,9 +113,7 @@ export interface PreviewDay {
  */
 export function previewPlan(plan: Plan, filter: { ip?: string; provider?: string } = {}): PreviewDay[] {
   return buildDays(plan, filter, (ip, provider, date, launch) => {
-    const stage = launch
-      ? daysBetween(ip.start, date) < 0 ? 0 : countSendingDays(ip.start, date, plan.skipDays) + 1
-      : plannedStage(plan, ip, date);
+    const stage = launch ? launchStage(plan, ip.start) : plannedStage(plan, ip, date);
     return { stage, volume: stageVolume(laneRamp(ip, provider), stage) };
   });
 }
@@ -94,7 +122,7 @@ export function previewPlan(plan: Plan, filter: { ip?: string; provider?: string
 export interface LaneProgress {
   readonly ip: string;
   readonly provider: string;
-  /** The stage of the lane's first sending day after the days it has run (assume an open day advances). */
+  /** The stage of the lane's first sending day after the days it has run: {@link nextStage}. */
   readonly nextStage: number;
   readonly state: 'active' | 'suspended' | 'paused';
   /** Days the lane has run: their stage and (possibly pro rata) target. */
@@ -121,7 +149,7 @@ export function adaptedPlan(plan: Plan, progress: readonly LaneProgress[], today
     // From the first day not yet run: one stage per sending day.
     const first = p.days.has(today) ? addDays(today, 1) : today;
     const from = daysBetween(first, ip.start) > 0 ? ip.start : first;
-    const stage = Math.max(1, p.nextStage) + (daysBetween(from, date) > 0 ? countSendingDays(from, date, plan.skipDays) : 0);
+    const stage = p.nextStage + (daysBetween(from, date) > 0 ? countSendingDays(from, date, plan.skipDays) : 0);
     return { stage, volume: stageVolume(ramp, stage) };
   });
 }

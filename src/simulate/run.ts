@@ -9,7 +9,7 @@ import { dayContext } from '../daemon/day.js';
 import type { Plan } from '../plan/types.js';
 import { launchReadiness, type Forecast } from '../policy/forecast.js';
 import { addDays, daysBetween, zonedInstant } from '../schedule/calendar.js';
-import { countSendingDays, laneRamp, stageVolume } from '../schedule/ramp.js';
+import { laneRamp, launchStage, stageVolume } from '../schedule/ramp.js';
 import { eventView, type EventView } from '../store/event-view.js';
 import * as q from '../store/queries.js';
 import { manualClock } from '../util/clock.js';
@@ -91,7 +91,7 @@ export function stepFor(plan: Plan): number {
   const windowMin = Math.max(1, plan.window.end - plan.window.start);
   let peak = 1;
   for (const ip of plan.ips) {
-    const stage = countSendingDays(ip.start, plan.launch, plan.skipDays) + 1;
+    const stage = launchStage(plan, ip.start);
     for (const p of plan.providers) peak = Math.max(peak, stageVolume(laneRamp(ip, p), stage));
   }
   const laneCap = plan.delivery.maxConnectionsPerMx * 4;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Ramp } from '../../src/plan/types.js';
-import { adaptedPlan, countSendingDays, plannedStage, previewPlan, stageVolume } from '../../src/schedule/ramp.js';
+import { adaptedPlan, countSendingDays, launchStage, nextStage, plannedStage, previewPlan, stageVolume } from '../../src/schedule/ramp.js';
 import { fixtureDir, validText } from '../plan/helpers.js';
 
 const curve = (start: number, growth: number, cap: number | null): Ramp => ({ kind: 'curve', name: 't', start, growth, cap });
@@ -30,6 +30,46 @@ describe('sending days and stages', () => {
     expect(countSendingDays('2026-12-01', '2026-12-08', [])).toBe(7);
     expect(countSendingDays('2026-12-01', '2026-12-08', ['sun'])).toBe(6);
     expect(countSendingDays('2026-12-01', '2026-12-08', ['sat', 'sun'])).toBe(5);
+  });
+});
+
+describe('nextStage: the one definition of the stage a lane runs at on its next sending day', () => {
+  it.each([
+    // lane stage, last day, next stage
+    [0, undefined, 1], // before the first day: stage 1
+    [0, null, 1],
+    [1, undefined, 1],
+    [5, { stage: 4, decision: 'advance' }, 5], // decided: what the decision left on the lane
+    [4, { stage: 4, decision: 'hold' }, 4],
+    [2, { stage: 4, decision: 'back_off' }, 2],
+    [4, { stage: 4, decision: 'pause' }, 4],
+    [4, { stage: 4, decision: null }, 5], // an open day is assumed to advance
+    [0, { stage: 0, decision: null }, 1],
+  ])('lane at %i, last day %o: %i', (laneStage, last, expected) => {
+    expect(nextStage(laneStage, last)).toBe(expected);
+  });
+});
+
+describe('launchStage: the one definition of the stage a lane runs at on launch day', () => {
+  const plan = { launch: '2026-12-08', skipDays: [] as const };
+  it.each([
+    ['2026-12-01', [], 8], // 7 sending days before launch, launch day the 8th stage
+    ['2026-12-07', [], 2],
+    ['2026-12-08', [], 1], // starting on launch day: its first stage
+    ['2026-12-09', [], 0], // starting after launch: no stage on launch day
+    ['2026-12-01', ['sun'], 7], // Sunday the 6th does not count
+    ['2026-12-01', ['sat', 'sun'], 6],
+  ] as const)('from %s skipping %o: stage %i', (start, skipDays, expected) => {
+    expect(launchStage({ ...plan, skipDays }, start)).toBe(expected);
+  });
+  it('counts launch day even when it falls on a skipped weekday (2026-12-06 is a Sunday)', () => {
+    expect(launchStage({ launch: '2026-12-06', skipDays: ['sun'] }, '2026-12-01')).toBe(6);
+  });
+  it('is the stage the preview gives every lane on launch day', () => {
+    const r = loadPlan(validText, { file: `${fixtureDir}plan.yaml` });
+    if (!r.ok) throw new Error('fixture must load');
+    const launch = previewPlan(r.plan).at(-1)!;
+    for (const ip of r.plan.ips) for (const l of launch.lanes.filter((x) => x.ip === ip.address)) expect(l.stage).toBe(launchStage(r.plan, ip.start));
   });
 });
 

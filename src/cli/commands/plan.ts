@@ -1,6 +1,6 @@
 import type { Plan } from '../../plan/types.js';
 import { localTime } from '../../schedule/calendar.js';
-import { adaptedPlan, previewPlan, type LaneProgress, type PreviewDay } from '../../schedule/ramp.js';
+import { adaptedPlan, nextStage, previewPlan, type LaneProgress, type PreviewDay } from '../../schedule/ramp.js';
 import { openStore } from '../../store/open.js';
 import * as q from '../../store/queries.js';
 import { parse, planArg } from '../args.js';
@@ -96,10 +96,7 @@ async function loadAdapted(plan: Plan, dbPath: string, filter: { ip?: string; pr
     const rows = await q.laneDays(store.db, plan.name);
     const progress: LaneProgress[] = lanes.map((l) => {
       const mine = rows.filter((r) => r.lane_id === l.id);
-      const last = mine.at(-1);
-      // An open (undecided) day is assumed to advance.
-      const nextStage = last ? (last.decision === null ? last.stage + 1 : l.stage) : Math.max(1, l.stage);
-      return { ip: l.ip, provider: l.provider, state: l.state, nextStage, days: new Map(mine.map((r) => [r.day, { stage: r.stage, target: r.target }])) };
+      return { ip: l.ip, provider: l.provider, state: l.state, nextStage: nextStage(l.stage, mine.at(-1)), days: new Map(mine.map((r) => [r.day, { stage: r.stage, target: r.target }])) };
     });
     return { days: adaptedPlan(plan, progress, today, filter), today };
   } finally {
