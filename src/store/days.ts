@@ -26,7 +26,7 @@ export function laneDays(db: Db, plan: string, day?: string): Promise<Array<Lane
 
 /** Opens a lane's day at `stage` with its target and spread window. */
 export async function openLaneDay(db: Db, row: Pick<Insertable<LaneDaysTable>, 'lane_id' | 'day' | 'stage' | 'target' | 'spread_from' | 'spread_until'>, now: number): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx.insertInto('lane_days').values({ ...row, decision: null, decided_at: null }).onConflict((oc) => oc.columns(['lane_id', 'day']).doNothing()).execute();
     await trx.updateTable('lanes').set({ stage: row.stage, updated_at: now }).where('id', '=', row.lane_id).execute();
   });

@@ -3,6 +3,7 @@
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
 import { chunks } from '../util/chunks.js';
+import { inTransaction } from './transaction.js';
 import type { Db } from './schema.js';
 
 /** One DNSBL answer to record (dnsbl_results). */
@@ -18,7 +19,7 @@ export interface DnsblResultInput {
 /** Records the answers of one DNSBL pass, all at `at`. */
 export async function recordDnsblResults(db: Db, rows: readonly DnsblResultInput[], at: number): Promise<void> {
   if (rows.length === 0) return;
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     for (const chunk of chunks(rows, 200)) {
       await trx.insertInto('dnsbl_results').values(chunk.map((r) => ({ at, ip: r.ip, zone: r.zone, status: r.status, answer: r.answer, meaning: r.meaning, txt: r.txt }))).execute();
     }

@@ -98,7 +98,8 @@ async function targetLanes(db: Db, plan: string, target: LaneTarget): Promise<La
 
 /** Re-derives the lane's summary columns from its holds; returns the new state. */
 async function resummarize(db: Db, laneId: number, now: number): Promise<{ state: LaneState; until: number | null; reason: string | null }> {
-  const holds = await db.selectFrom('holds').select(['until', 'reason', 'kind']).where('lane_id', '=', laneId).execute();
+  // In (kind, actor) order, as SQLite reads them through the unique index: ties in the summary are settled the same way on every engine.
+  const holds = await db.selectFrom('holds').select(['until', 'reason', 'kind']).where('lane_id', '=', laneId).orderBy('kind').orderBy('actor').execute();
   const s = summarize(holds);
   await db.updateTable('lanes').set({ state: s.state, state_until: s.until, state_reason: s.reason, updated_at: now }).where('id', '=', laneId).execute();
   return s;
@@ -136,11 +137,7 @@ export async function addHold(db: Db, plan: string, target: LaneTarget, hold: Ho
         change = 'extended';
       }
       const s = await resummarize(trx, lane.id, now);
-      await holdEvent(trx, plan, lane, change === 'added' ? hold.eventKind ?? 'hold_added' : 'hold_extended', s.state, hold.actor, {
-        reason: hold.reason, until: hold.until, ...hold.cause,
-        hold: { kind: hold.kind, actor: hold.actor, until: hold.until, change },
-        ...(hold.evidence !== undefined ? { evidence: hold.evidence } : {}),
-      }, now);
+      await holdEvent(trx, plan, lane, change === 'added' ? hold.eventKind ?? 'hold_added' : 'hold_extended', s.state, hold.actor, holdAddedCause(hold, change), now);
       changes.push({ laneId: lane.id, ip: lane.ip, provider: lane.provider, kind: hold.kind, actor: hold.actor, change, until: hold.until, from: lane.state, to: s.state });
     }
     return changes;
@@ -188,14 +185,28 @@ async function dropHolds(trx: Db, plan: string, lane: LaneRow, holds: readonly H
   for (const h of holds) {
     await trx.deleteFrom('holds').where('id', '=', h.id).execute();
     const s = await resummarize(trx, lane.id, now);
-    await holdEvent(trx, plan, { ...lane, state: from }, eventKind, s.state, by, {
-      reason: change === 'lapsed' ? `${h.kind} hold lapsed: ${h.reason}` : reason,
-      hold: { kind: h.kind, actor: h.actor, until: h.until, change, reason: h.reason, since: h.created_at },
-    }, now);
+    await holdEvent(trx, plan, { ...lane, state: from }, eventKind, s.state, by, holdDroppedCause(h, change, reason), now);
     out.push({ laneId: lane.id, ip: lane.ip, provider: lane.provider, kind: h.kind as HoldKind, actor: h.actor, change, until: h.until, from, to: s.state });
     from = s.state;
   }
   return out;
+}
+
+/** The cause of the event written when a hold is added or extended (pure). */
+export function holdAddedCause(hold: HoldInput, change: 'added' | 'extended'): Record<string, unknown> {
+  return {
+    reason: hold.reason, until: hold.until, ...hold.cause,
+    hold: { kind: hold.kind, actor: hold.actor, until: hold.until, change },
+    ...(hold.evidence !== undefined ? { evidence: hold.evidence } : {}),
+  };
+}
+
+/** The cause of the event written when a hold is removed or lapses (pure). */
+export function holdDroppedCause(h: Pick<HoldRow, 'kind' | 'actor' | 'until' | 'reason' | 'created_at'>, change: 'removed' | 'lapsed', reason: string): Record<string, unknown> {
+  return {
+    reason: change === 'lapsed' ? `${h.kind} hold lapsed: ${h.reason}` : reason,
+    hold: { kind: h.kind, actor: h.actor, until: h.until, change, reason: h.reason, since: h.created_at },
+  };
 }
 
 /** Every hold of a plan (optionally of some lanes), oldest first. */

@@ -3,12 +3,13 @@
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
 import { chunks } from '../util/chunks.js';
+import { inTransaction } from './transaction.js';
 import type { Db, LaneRow } from './schema.js';
 
 /** Creates missing lanes (stage 0, active) and returns every lane of the plan. */
 export async function ensureLanes(db: Db, plan: string, lanes: ReadonlyArray<{ ip: string; provider: string }>, now: number): Promise<LaneRow[]> {
   if (lanes.length > 0) {
-    await db.transaction().execute(async (trx) => {
+    await inTransaction(db, async (trx) => {
       for (const chunk of chunks(lanes, 200)) {
         await trx.insertInto('lanes')
           .values(chunk.map((l) => ({ plan, ip: l.ip, provider: l.provider, stage: 0, state: 'active' as const, rate_factor: 1, holds_in_row: 0, updated_at: now })))

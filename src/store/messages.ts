@@ -13,7 +13,7 @@ import { inTransaction } from './transaction.js';
  * resend this one message, never lose the count.
  */
 export async function createMessage(db: Db, m: { laneId: number; day: string; recipient: string; messageId: string; now: number }): Promise<{ id: number; seq: number }> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const { sent } = await trx.updateTable('lane_days').set((eb) => ({ sent: eb('sent', '+', 1) }))
       .where('lane_id', '=', m.laneId).where('day', '=', m.day).returning('sent').executeTakeFirstOrThrow();
     const { id } = await trx.insertInto('messages').values({
@@ -173,7 +173,7 @@ export async function recordAttempts(db: Db, attempts: ReadonlyArray<{ readonly 
  * greylisting; then it moves from `deferred` to `greylisted`, and `greylist_passed` counts the message.
  */
 export async function recordAttempt(db: Db, a: AttemptRecord, result: MessageResult): Promise<void> {
-  await db.transaction().execute((trx) => writeAttempt(trx, a, result));
+  await inTransaction(db, (trx) => writeAttempt(trx, a, result));
 }
 
 /**

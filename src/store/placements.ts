@@ -3,6 +3,7 @@
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
 import { spamCrossed, spamRate } from '../policy/counting.js';
+import { inTransaction } from './transaction.js';
 import type { Db } from './schema.js';
 
 /** An accepted warm-up message to a seed mailbox whose placement is not known yet. */
@@ -67,7 +68,7 @@ export async function recordPlacements(
   db: Db, plan: string, records: readonly PlacementRecord[], maxSpamRate: (provider: string) => number,
 ): Promise<{ written: number; crossings: SpamCrossing[] }> {
   if (records.length === 0) return { written: 0, crossings: [] };
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const keyOf = (laneId: number, day: string) => `${laneId}|${day}`;
     const before = new Map<string, { inbox: number; spam: number }>();
     let written = 0;

@@ -6,8 +6,9 @@
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
 import type { Outcome } from './schema.js';
+import { inTransaction } from './transaction.js';
 import type { Db } from './schema.js';
-import { writeAttempt } from './messages.js';
+import { writeAttempt, type AttemptRecord, type MessageResult } from './messages.js';
 
 /** Where warmup has read Postfix's log up to. */
 export interface LogPosition {
@@ -62,7 +63,7 @@ export async function recordRoutedDelivery(db: Db, plan: string, d: RoutedDelive
  * transaction (a crash leaves the batch unrecorded and the position before it: it is read again).
  */
 export async function recordRoutedDeliveries(db: Db, plan: string, ds: readonly RoutedDelivery[], position: LogPosition, now?: number): Promise<RoutedRecord[]> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const out: RoutedRecord[] = [];
     for (const d of ds) out.push(await recordOne(trx, d));
     await saveLogPositionTx(trx, plan, position, now ?? ds.at(-1)?.at ?? 0);
@@ -72,7 +73,7 @@ export async function recordRoutedDeliveries(db: Db, plan: string, ds: readonly 
 
 async function recordOne(trx: Db, d: RoutedDelivery): Promise<RoutedRecord> {
   {
-    const key = `postfix:${d.queueId}:${d.recipient}:${d.laneId}`;
+    const key = routedKey(d);
     const existing = await trx.selectFrom('messages').select(['id', 'day', 'status', 'attempts', 'seq']).where('message_id', '=', key).executeTakeFirst();
     let message: { id: number; day: string; attempts: number };
     let counted = false;
@@ -98,12 +99,26 @@ async function recordOne(trx: Db, d: RoutedDelivery): Promise<RoutedRecord> {
       message = { id, day: d.day, attempts: 0 };
       counted = true;
     }
-    await writeAttempt(trx, {
-      messageId: message.id, laneId: d.laneId, day: message.day, startedAt: d.at, latencyMs: null, mxHost: d.mxHost, mxAddress: d.mxAddress,
-      outcome: d.outcome, code: d.code, enhanced: d.enhanced, reply: d.reply, stage: d.stage, retry: message.attempts, mailboxSignal: d.mailboxSignal, greylisting: d.greylisting ?? null,
-    }, d.status === 'deferred' ? { status: 'deferred', nextAttemptAt: null } : { status: d.status === 'sent' ? 'accepted' : 'bounced', at: d.at }, true);
+    const { attempt, result } = routedAttempt(d, message);
+    await writeAttempt(trx, attempt, result, true);
     return { counted, day: message.day, daySent };
   }
+}
+
+/** The Message-ID under which a routed message is kept on its lane (pure). */
+export function routedKey(d: Pick<RoutedDelivery, 'queueId' | 'recipient' | 'laneId'>): string {
+  return `postfix:${d.queueId}:${d.recipient}:${d.laneId}`;
+}
+
+/** The attempt a delivery line records on its message, and what it does to the message (pure). */
+export function routedAttempt(d: RoutedDelivery, message: { readonly id: number; readonly day: string; readonly attempts: number }): { attempt: AttemptRecord; result: MessageResult } {
+  return {
+    attempt: {
+      messageId: message.id, laneId: d.laneId, day: message.day, startedAt: d.at, latencyMs: null, mxHost: d.mxHost, mxAddress: d.mxAddress,
+      outcome: d.outcome, code: d.code, enhanced: d.enhanced, reply: d.reply, stage: d.stage, retry: message.attempts, mailboxSignal: d.mailboxSignal, greylisting: d.greylisting ?? null,
+    },
+    result: d.status === 'deferred' ? { status: 'deferred', nextAttemptAt: null } : { status: d.status === 'sent' ? 'accepted' : 'bounced', at: d.at },
+  };
 }
 
 async function saveLogPositionTx(trx: Db, plan: string, p: LogPosition, now: number): Promise<void> {
