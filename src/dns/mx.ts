@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { WarmupError } from '../util/errors.js';
+import { splitHostPort } from '../util/host-port.js';
 import type { Resolver } from './resolver.js';
 
 /** One host of a route with the IPv4 addresses to try, in order. */
@@ -98,17 +99,15 @@ export async function resolveRoute(domain: string, options: ResolveRouteOptions)
 }
 
 /**
- * Split `host`, `host:port` or `[v6]:port`.
+ * A static route entry, `host`, `host:port`, `[v6]:port` or a bare IPv6 address
+ * ({@link splitHostPort}), with `defaultPort` when it gives none; the host in lower case.
  *
  * @throws WarmupError `INVALID_ROUTE`
  */
 export function parseHostPort(entry: string, defaultPort: number): { host: string; port: number } {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry) ?? /^([^:[\]\s]+)(?::(\d+))?$/.exec(entry);
-  const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
-  if (!m?.[1] || !(Number.isInteger(port) && port > 0 && port < 65536)) {
-    throw new WarmupError('INVALID_ROUTE', `not a host or host:port: ${JSON.stringify(entry)}`);
-  }
-  return { host: m[1].toLowerCase(), port };
+  const hp = splitHostPort(entry);
+  if ('error' in hp) throw new WarmupError('INVALID_ROUTE', `not a host or host:port: ${JSON.stringify(entry)} (${hp.error})`);
+  return { host: hp.host.toLowerCase(), port: hp.port ?? defaultPort };
 }
 
 async function staticRoute(domain: string, entries: readonly StaticRouteEntry[], defaultPort: number, resolver: Resolver): Promise<Route> {

@@ -5,6 +5,7 @@
  */
 import type { Plan } from '../plan/types.js';
 import { WarmupError } from '../util/errors.js';
+import { joinHostPort } from '../util/host-port.js';
 import { DnsblChecker } from './dnsbl-check.js';
 import { resolveRoute, type Route, type StaticRouteEntry } from './mx.js';
 import { checkDkim, checkDmarc, checkSpf } from './preflight-auth.js';
@@ -127,7 +128,7 @@ async function providerRoutes(plan: Plan, resolver: Resolver): Promise<Array<{ p
         problems.push(`${domain}: ${err instanceof WarmupError ? `${err.code} ${err.message}` : String(err)}`);
       }
     }
-    const hosts = found.map((r) => `${r.domain} -> ${r.hosts.map((h) => `${h.host}:${h.port}`).join(', ')}${r.source === 'static' ? ' (delivery.routes)' : ''}`);
+    const hosts = found.map((r) => `${r.domain} -> ${r.hosts.map((h) => joinHostPort(h.host, h.port)).join(', ')}${r.source === 'static' ? ' (delivery.routes)' : ''}`);
     const it = problems.length === 0
       ? item('mx', p.name, 'pass', hosts.join('; '))
       : item('mx', p.name, temp && found.length > 0 ? 'warn' : 'fail', problems.join('; '), `fix the domain list of providers.${p.name} or set delivery.routes.${p.name}`);

@@ -5,6 +5,7 @@
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import { WarmupError } from '../util/errors.js';
+import { splitHostPort } from '../util/host-port.js';
 
 /** One MX record. `exchange` is `''` for a null MX (RFC 7505 `.`). */
 export interface MxRecord {
@@ -93,15 +94,10 @@ export function createDnsResolver(options: DnsResolverOptions = {}): Resolver {
   });
 }
 
-/** Validate a `host`, `host:port` or `[v6]:port` entry. */
+/** Validate an `IP`, `IP:port`, `[v6]:port` or bare IPv6 entry ({@link splitHostPort}). */
 function checkServer(entry: string): string {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
-  const hostPort = /^([^:]+):(\d+)$/.exec(entry);
-  const host = bracketed?.[1] ?? hostPort?.[1] ?? entry;
-  const port = bracketed?.[2] ?? hostPort?.[2];
-  if (isIP(host) === 0) throw new WarmupError('DNS_CONFIG', `DNS server must be an IP address (got ${JSON.stringify(entry)})`);
-  if (port !== undefined && !(Number(port) > 0 && Number(port) < 65536)) {
-    throw new WarmupError('DNS_CONFIG', `DNS server port out of range in ${JSON.stringify(entry)}`);
-  }
-  return entry;
+  const hp = splitHostPort(entry);
+  if ('error' in hp) throw new WarmupError('DNS_CONFIG', `DNS server ${JSON.stringify(entry)} ${hp.error}`);
+  if (isIP(hp.host) === 0) throw new WarmupError('DNS_CONFIG', `DNS server must be an IP address (got ${JSON.stringify(entry)})`);
+  return entry.trim();
 }

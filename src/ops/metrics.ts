@@ -19,6 +19,7 @@ import { localTime } from '../schedule/calendar.js';
 import { attemptOutcomeCounts, laneDays, loadLanes, latestDnsblResults, queueCounts, type Db } from '../store/queries.js';
 import type { Clock } from '../util/clock.js';
 import { WarmupError } from '../util/errors.js';
+import { joinHostPort } from '../util/host-port.js';
 
 export interface MetricsServerOptions {
   readonly plan: Plan;
@@ -210,7 +211,7 @@ export async function startMetricsServer(o: MetricsServerOptions): Promise<Metri
   // Keep-alive connections from Prometheus must not hold close() up.
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new WarmupError('METRICS_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${e.code ?? e.message}`, { cause: e })));
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new WarmupError('METRICS_LISTEN', `cannot listen on ${joinHostPort(listen.host, listen.port)}: ${e.code ?? e.message}`, { cause: e })));
     server.listen(listen.port, listen.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;

@@ -5,6 +5,7 @@
  */
 import type { Plan, PostfixSettings } from '../plan/types.js';
 import { laneRamp, launchStage as launchStageOf, stageVolume } from '../schedule/ramp.js';
+import { joinHostPort } from '../util/host-port.js';
 
 /** The master.cf service name of an IP's transport: `warmup_203_0_113_10`. */
 export function transportName(settings: Pick<PostfixSettings, 'transportPrefix'>, ip: string): string {
@@ -19,7 +20,7 @@ export function syslogName(settings: Pick<PostfixSettings, 'syslogPrefix'>, ip: 
 /** `socketmap:inet:HOST:PORT:NAME` or `socketmap:unix:PATH:NAME`. */
 export function transportMapsValue(settings: PostfixSettings): string {
   const l = settings.listen;
-  return l.kind === 'unix' ? `socketmap:unix:${l.path}:${settings.mapName}` : `socketmap:inet:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}:${settings.mapName}`;
+  return l.kind === 'unix' ? `socketmap:unix:${l.path}:${settings.mapName}` : `socketmap:inet:${joinHostPort(l.host, l.port)}:${settings.mapName}`;
 }
 
 /** Per IP, the pace its transport must allow: the fastest hour of launch day over its providers. */
