@@ -31,6 +31,11 @@ export interface AlertForwarderOptions {
   readonly timeoutMs?: number;
   /** Forward events from this id on (exclusive); default: events at or after construction time. */
   readonly afterId?: number;
+  /**
+   * A fleet: the daemons share one cursor in the database (`advanceCursor`), so each event is
+   * alerted by exactly one of them. Needs `afterId`.
+   */
+  readonly fleet?: { readonly host: string };
 }
 
 // A dead endpoint must not grow memory without bound.
@@ -116,7 +121,22 @@ export class AlertForwarder {
     let found = 0;
     try {
       for (;;) {
+        const fleet = this.#o.fleet && this.#lastId !== null ? this.#o.fleet : null;
+        if (fleet) {
+          const shared = await q.fleetCursor(this.#o.db, this.#o.plan.name, 'alerts');
+          if (shared !== null && shared > this.#lastId!) this.#lastId = shared;
+          // Behind where this daemon starts: events of a time no daemon forwarded (start.ts starts at
+          // the shared cursor while another daemon runs), skipped as a lone daemon skips them.
+          else if (shared !== null && shared < this.#lastId! && !await q.advanceCursor(this.#o.db, this.#o.plan.name, 'alerts', shared, this.#lastId!, fleet.host, this.#o.clock.now())) {
+            this.#lastId = await q.fleetCursor(this.#o.db, this.#o.plan.name, 'alerts') ?? this.#lastId;
+          }
+        }
         const rows = await q.eventsAfter(this.#o.db, this.#o.plan.name, this.#lastId === null ? { at: this.#since } : { id: this.#lastId }, PAGE);
+        if (fleet && rows.length > 0 && !await q.advanceCursor(this.#o.db, this.#o.plan.name, 'alerts', this.#lastId!, rows.at(-1)!.id, fleet.host, this.#o.clock.now())) {
+          // Another daemon took these events (or the cursor stands elsewhere): go on from where it stands.
+          this.#lastId = await q.fleetCursor(this.#o.db, this.#o.plan.name, 'alerts') ?? this.#lastId;
+          continue;
+        }
         for (const row of rows) {
           this.#lastId = row.id;
           const alert = alertPayload(row);

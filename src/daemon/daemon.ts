@@ -43,8 +43,11 @@ export interface DaemonOptions {
   readonly drainMs?: number;
   /** Clock speed, recorded with the run. */
   readonly speed?: number;
-  /** The single-daemon lease the caller acquired (src/store/lease.ts): renewed while running, released at stop. */
-  readonly lease?: { readonly token: string; readonly heartbeatMs: number } | null;
+  /**
+   * A fleet (src/daemon/fleet.ts): the IPs this daemon holds a lease on, the only ones it sends
+   * from and recovers messages of. Null: every IP of the plan (simulation, one daemon in tests).
+   */
+  readonly fleet?: { readonly held: ReadonlySet<string>; readonly host: string } | null;
 }
 
 interface OpenDay {
@@ -74,8 +77,6 @@ interface Lane {
   day: OpenDay | null;
   pace: Pace | null;
   inFlight: number;
-  /** The last forecast said this lane will not carry its launch-day volume. */
-  behind: boolean;
   hour: { key: string; sent: number; routed: number; accepted: number; deferred: number; bounced: number; failed: number };
 }
 
@@ -105,7 +106,7 @@ const WRITE_RETRIES = 5;
 export type StopReason = 'SIGTERM' | 'SIGINT' | 'plan complete' | 'error';
 
 export class Daemon {
-  readonly #o: Required<Omit<DaemonOptions, 'speed' | 'lease'>> & { speed: number; lease: DaemonOptions['lease'] };
+  readonly #o: Required<Omit<DaemonOptions, 'speed' | 'fleet'>> & { speed: number; fleet: DaemonOptions['fleet'] };
   /** Messages dispatched that have not obtained a connection slot yet. */
   readonly #notStarted = new Set<number>();
   /** SIGTERM's drain period is over: no send may open a connection any more. */
@@ -114,8 +115,6 @@ export class Daemon {
   #writeFailed = false;
   /** SMTP results that arrive together are committed together. */
   readonly #attempts: GroupWriter<{ attempt: q.AttemptRecord; result: q.MessageResult }>;
-  /** Wall-clock time of the last lease heartbeat. */
-  #beatAt = Date.now();
   readonly #lanes: Lane[] = [];
   readonly #byId = new Map<number, Lane>();
   readonly #byProvider = new Map<string, Lane[]>();
@@ -141,7 +140,7 @@ export class Daemon {
   #nextRetry: number | null = 0;
 
   constructor(options: DaemonOptions) {
-    this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, lease: null, ...options };
+    this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, fleet: null, ...options };
     this.#attempts = new GroupWriter((items) => q.recordAttempts(this.#o.db, items));
     this.#routes = new RouteCache(options.plan, options.resolver);
     const byName = new Map(options.plan.providers.map((p) => [p.name, p]));
@@ -163,27 +162,44 @@ export class Daemon {
     const { plan, db, clock, log } = this.#o;
     const now = clock.now();
     this.#startedAt = now;
-    const recovered = await q.recoverInFlight(db, plan.name, now);
-    if (recovered > 0) log.warn({ recovered }, 'messages were in flight when the last run stopped; recorded as interrupted and queued for retry');
+    await this.adopt(this.#o.fleet ? [...this.#o.fleet.held] : null);
     const rows = await q.ensureLanes(db, plan.name, plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name }))), now);
     for (const row of rows) {
       const ip = plan.ips.find((i) => i.address === row.ip);
       const provider = plan.providers.find((p) => p.name === row.provider);
       if (!ip || !provider) continue; // a lane from an earlier version of the plan
       const lane: Lane = {
-        row, ip, provider, log: log.child({ ip: row.ip, provider: row.provider }), day: null, pace: null, inFlight: 0, behind: false,
+        row, ip, provider, log: log.child({ ip: row.ip, provider: row.provider }), day: null, pace: null, inFlight: 0,
         hour: { key: '', sent: 0, routed: 0, accepted: 0, deferred: 0, bounced: 0, failed: 0 },
       };
       this.#lanes.push(lane);
       this.#byId.set(row.id, lane);
       this.#byProvider.set(provider.name, [...(this.#byProvider.get(provider.name) ?? []), lane]);
     }
-    this.#runId = await q.startRun(db, { plan: plan.name, planFile: plan.file, host: hostname(), pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
+    this.#runId = await q.startRun(db, { plan: plan.name, planFile: plan.file, host: this.#o.fleet?.host ?? hostname(), pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
     // Days whose window ended while no daemon ran are decided now, not when the next one opens.
     await this.#decideEnded(now);
     log.info({ run: this.#runId, lanes: this.#lanes.length, at: new Date(now).toISOString(), speed: this.#o.speed }, 'warmup started');
     if (options.firstTick) await this.tick();
     if (options.ticker !== false) this.#ticker = startTicker(this.#o.tickMs, () => this.tick(), (e) => log.error({ err: e }, 'tick failed'));
+  }
+
+  /**
+   * Recovers the messages left in flight on these IPs (all of the plan's when null) by a daemon
+   * that stopped: each gets an `interrupted` attempt and is queued for retry. Called at start for
+   * the IPs this daemon holds, and for IPs it takes over from a silent daemon of its fleet.
+   */
+  async adopt(ips: readonly string[] | null): Promise<void> {
+    const recovered = await q.recoverInFlight(this.#o.db, this.#o.plan.name, this.#o.clock.now(), ips ?? undefined);
+    if (recovered > 0) {
+      this.#nextRetry = 0;
+      this.#o.log.warn({ recovered, ...(ips ? { ips } : {}) }, 'messages were in flight when the last run stopped; recorded as interrupted and queued for retry');
+    }
+  }
+
+  /** Whether this daemon sends from the lane's IP (in a fleet: holds its lease). */
+  #mine(lane: Lane): boolean {
+    return !this.#o.fleet || this.#o.fleet.held.has(lane.ip.address);
   }
 
   /** One pass over every lane at the clock's current reading. */
@@ -202,14 +218,15 @@ export class Daemon {
     const sendingIps = new Set(this.#o.plan.ips.filter((ip) => isSendingDay(this.#o.plan, ip, ctx.date)).map((ip) => ip.address));
     const due: DueSend[] = [];
     for (const lane of this.#lanes) {
+      if (!this.#mine(lane)) continue;
       due.push(...await this.#sendDue(lane, ctx, now, sendingIps.has(lane.ip.address), due.length));
       this.#logHour(lane, hour);
     }
     await this.#sendAll(due, now);
     await this.#sendRetries(now, sinceLastTick);
     const undecided = await this.#decideEnded(now);
-    await this.#heartbeat();
-    if (ctx.afterRamp && this.#inFlight.size === 0 && undecided === 0 && (await q.pendingRetries(this.#o.db, this.#o.plan.name, [...this.#byId.keys()])) === 0) {
+    const mine = this.#lanes.filter((l) => this.#mine(l)).map((l) => l.row.id);
+    if (ctx.afterRamp && this.#inFlight.size === 0 && undecided === 0 && (await q.pendingRetries(this.#o.db, this.#o.plan.name, mine)) === 0) {
       this.#o.log.info({ launch: this.#o.plan.launch }, 'launch day reached and nothing left to retry: the warm-up is complete');
       void this.stop('plan complete');
     }
@@ -405,16 +422,6 @@ export class Daemon {
     return waiting;
   }
 
-  /** Renews the single-daemon lease every few real seconds; losing it stops sending at once. */
-  async #heartbeat(): Promise<void> {
-    const lease = this.#o.lease;
-    if (!lease || Date.now() - this.#beatAt < lease.heartbeatMs) return;
-    this.#beatAt = Date.now();
-    if (await q.renewLease(this.#o.db, this.#o.plan.name, lease.token, this.#beatAt)) return;
-    this.#o.log.error({ plan: this.#o.plan.name }, 'the single-daemon lease was taken over by another process: stopping');
-    void this.stop('error');
-  }
-
   async #decide(lane: Lane, row: q.LaneDayRow, now: number): Promise<void> {
     const { db, plan } = this.#o;
     const r = decideDay({
@@ -450,22 +457,28 @@ export class Daemon {
     await this.#checkForecast(lane, row.day, now);
   }
 
-  /** After each day-end decision: warn (event + alert) when the lane falls behind for launch. */
+  /**
+   * After each day-end decision: warn (event + alert) when the lane falls behind for launch. The
+   * verdict is kept with the day, with the event, in one transaction and once: in a fleet only the
+   * daemon that decided the day forecasts it, and "behind" is announced when the previous day's
+   * verdict (whoever made it) was not.
+   */
   async #checkForecast(lane: Lane, day: string, now: number): Promise<void> {
     const { db, plan } = this.#o;
     if (lane.row.state === 'paused') return;
     const history = (await q.laneDecisions(db, lane.row.id)).map((h) => ({ ip: lane.ip.address, provider: lane.provider.name, ...h }));
     const [f] = launchReadiness(plan, [{ ip: lane.ip.address, provider: lane.provider.name, stage: lane.row.stage, state: lane.row.state }], history, now).lanes;
     if (!f) return;
-    const behind = f.verdict === 'behind';
-    if (behind && !lane.behind) {
-      await q.addEvent(db, {
+    const announced = await db.transaction().execute(async (trx) => {
+      const prev = await q.recordForecast(trx, lane.row.id, day, f.verdict);
+      if (prev === undefined || f.verdict !== 'behind' || prev === 'behind') return false;
+      await q.addEvent(trx, {
         at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'behind_for_launch', actor: 'policy',
         cause: { reason: `at ${Math.round(f.pace * 100)}% pace it carries ${f.projectedVolume} of ${f.launchTarget} on launch day`, launchTarget: f.launchTarget, projectedVolume: f.projectedVolume, readyOn: f.readyOn, pace: f.pace },
       });
-      lane.log.warn({ launchTarget: f.launchTarget, projectedVolume: f.projectedVolume, readyOn: f.readyOn }, 'behind for launch');
-    }
-    lane.behind = behind;
+      return true;
+    });
+    if (announced) lane.log.warn({ launchTarget: f.launchTarget, projectedVolume: f.projectedVolume, readyOn: f.readyOn }, 'behind for launch');
   }
 
   /**
@@ -480,7 +493,7 @@ export class Daemon {
     if (room <= 0 || this.#nextRetry === null || this.#nextRetry > now) return;
     const lanes: Array<{ laneId: number; limit: number }> = [];
     for (const l of this.#lanes) {
-      if (l.row.state !== 'active' || room <= 0) continue;
+      if (l.row.state !== 'active' || room <= 0 || !this.#mine(l)) continue;
       const limit = Math.min(room, this.#laneCap(l) - l.inFlight);
       if (limit <= 0) continue;
       lanes.push({ laneId: l.row.id, limit });
@@ -671,7 +684,6 @@ export class Daemon {
       // The database may be what failed: stopping must not depend on it.
       if (this.#runId) await q.endRun(db, this.#runId, clock.now(), reason).catch((e: unknown) => log.error({ err: e }, 'recording the end of the run failed'));
       await mailer.close();
-      if (this.#o.lease) await q.releaseLease(db, this.#o.plan.name, this.#o.lease.token).catch((e: unknown) => log.error({ err: e }, 'releasing the lease failed'));
       log.info({ reason }, 'stopped');
       this.#done(reason);
     })();

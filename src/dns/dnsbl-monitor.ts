@@ -22,6 +22,11 @@ export interface DnsblMonitorOptions {
   readonly log: Logger;
   /** Default: a checker over `resolver` paced at `plan.dnsbl.queriesPerSecond`. */
   readonly checker?: DnsblChecker;
+  /**
+   * A fleet: claims a periodic pass (`claimPeriodic` in src/store/lease.ts) so that exactly one
+   * daemon makes each one, whichever; false means another daemon has made this period's pass.
+   */
+  readonly claim?: (now: number, intervalMs: number) => Promise<boolean>;
 }
 
 /** What one pass found and did. */
@@ -66,10 +71,13 @@ export class DnsblMonitor {
     this.#log = options.log.child({ component: 'dnsbl' });
   }
 
-  /** Checks every IP of the plan in every zone once and acts on the answers. Throws only on a database failure. */
-  async checkAll(): Promise<DnsblPass> {
+  /**
+   * Checks every IP of the plan (or only `only`) in every zone once and acts on the answers.
+   * Throws only on a database failure.
+   */
+  async checkAll(only?: readonly string[]): Promise<DnsblPass> {
     const { plan, db, clock } = this.#o;
-    const ips = plan.ips.map((i) => i.address);
+    const ips = plan.ips.map((i) => i.address).filter((ip) => !only || only.includes(ip));
     const report = await this.#checker.check(ips, plan.dnsbl.zones);
     const now = clock.now();
     const before = new Map((await q.lastDnsblVerdicts(db, ips)).map((r) => [`${r.ip} ${r.zone}`, r.status]));
@@ -124,8 +132,12 @@ export class DnsblMonitor {
       const now = this.#o.clock.now();
       if (now < due) return this.#arm(tick, due - now);
       due = now + intervalMs;
-      const pass = this.checkAll()
-        .then((p) => this.#log.debug({ listed: p.listed, paused: p.paused, cleared: p.cleared, resumed: p.resumed }, 'DNSBL pass done'))
+      const pass = (this.#o.claim ? this.#o.claim(now, intervalMs) : Promise.resolve(true))
+        .then(async (mine) => {
+          if (!mine) return this.#log.debug('DNSBL pass of this period made by another daemon of the fleet');
+          const p = await this.checkAll();
+          this.#log.debug({ listed: p.listed, paused: p.paused, cleared: p.cleared, resumed: p.resumed }, 'DNSBL pass done');
+        })
         .catch((err: unknown) => this.#log.error({ err: describeError(err) }, 'DNSBL pass failed'))
         .finally(() => {
           this.#running = null;

@@ -52,6 +52,8 @@ const ipEntry = z.strictObject({
   ramp: rampRef.optional(),
   /** Messages this IP sends on launch day, split by `share` (overrides the top-level launch_volume). */
   launch_volume: positiveInt.optional(),
+  /** A fleet: the host (or hosts) whose `warmup start` sends from this IP; default any host that can bind it. */
+  host: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
 });
 
 const imapAccess = z.strictObject({

@@ -28,6 +28,11 @@ export interface PlanIp {
   readonly launchVolume: number | null;
   /** Ramps derived from `launch_volume` x `share`, per provider name (used unless `ramp` is set). */
   readonly laneRamps: Readonly<Record<string, Ramp>>;
+  /**
+   * A fleet (`ips[].host`): the hosts whose daemon may send from this IP (`warmup start --host`,
+   * default the machine's host name); null: any host that can bind it (a floating address).
+   */
+  readonly hosts: readonly string[] | null;
 }
 
 export interface ImapAccess {

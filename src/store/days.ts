@@ -78,3 +78,19 @@ export async function latestLaneDay(db: Db, plan: string, upTo: string): Promise
     .where('lane_days.day', '<=', upTo).executeTakeFirst();
   return r?.day ?? undefined;
 }
+
+/**
+ * Keeps the launch forecast made after a lane-day's decision with the day,
+ * once: returns the lane's forecast before this one (null when none) when
+ * this call wrote it, or undefined when another daemon of a fleet already
+ * had. So a lane falling behind is announced once, whichever host decided.
+ */
+export async function recordForecast(db: Db, laneId: number, day: string, verdict: string): Promise<string | null | undefined> {
+  return inTransaction(db, async (trx) => {
+    const r = await trx.updateTable('lane_days').set({ forecast: verdict }).where('lane_id', '=', laneId).where('day', '=', day).where('forecast', 'is', null).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) return undefined;
+    const prev = await trx.selectFrom('lane_days').select('forecast').where('lane_id', '=', laneId).where('day', '<', day).where('forecast', 'is not', null)
+      .orderBy('day', 'desc').limit(1).executeTakeFirst();
+    return prev?.forecast ?? null;
+  });
+}

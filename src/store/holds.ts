@@ -183,7 +183,9 @@ async function dropHolds(trx: Db, plan: string, lane: LaneRow, holds: readonly H
   const out: HoldChange[] = [];
   let from = lane.state;
   for (const h of holds) {
-    await trx.deleteFrom('holds').where('id', '=', h.id).execute();
+    // Another daemon of a fleet may have lapsed or removed it first: it changes (and is told) once.
+    const gone = await trx.deleteFrom('holds').where('id', '=', h.id).executeTakeFirst();
+    if (Number(gone.numDeletedRows) === 0) continue;
     const s = await resummarize(trx, lane.id, now);
     await holdEvent(trx, plan, { ...lane, state: from }, eventKind, s.state, by, holdDroppedCause(h, change, reason), now);
     out.push({ laneId: lane.id, ip: lane.ip, provider: lane.provider, kind: h.kind as HoldKind, actor: h.actor, change, until: h.until, from, to: s.state });

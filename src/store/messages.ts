@@ -224,12 +224,17 @@ export async function writeAttempt(trx: Db, a: AttemptRecord, result: MessageRes
 
 /**
  * After a crash: every message still marked in flight gets an `interrupted`
- * attempt and is queued for retry now. Returns how many there were.
+ * attempt and is queued for retry now. Returns how many there were. In a
+ * fleet `ips` limits it to the IPs this daemon holds: the other daemons'
+ * messages in flight are theirs (being sent now), never re-queued.
  */
-export async function recoverInFlight(db: Db, plan: string, now: number): Promise<number> {
-  const rows = await db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
+export async function recoverInFlight(db: Db, plan: string, now: number, ips?: readonly string[]): Promise<number> {
+  if (ips !== undefined && ips.length === 0) return 0;
+  let q = db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
     .select(['messages.id', 'messages.lane_id', 'messages.day', 'messages.attempts'])
-    .where('lanes.plan', '=', plan).where('messages.status', '=', 'in_flight').execute();
+    .where('lanes.plan', '=', plan).where('messages.status', '=', 'in_flight');
+  if (ips !== undefined) q = q.where('lanes.ip', 'in', [...ips]);
+  const rows = await q.execute();
   for (const r of rows) {
     await recordAttempt(db, {
       messageId: r.id, laneId: r.lane_id, day: r.day, startedAt: now, latencyMs: null, mxHost: null, mxAddress: null,

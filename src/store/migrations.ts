@@ -299,4 +299,37 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.dropTable('lane_outcomes').execute();
     },
   },
+  '0011_fleet': {
+    // A fleet: several daemons, one plan, one database. Each IP is leased by the daemon sending
+    // from it (host, pid, heartbeat); work done once per fleet is claimed in fleet_claims; the
+    // launch forecast after a day-end decision is kept with the day, written once.
+    async up(db: Kysely<unknown>) {
+      await db.schema.createTable('ip_leases')
+        .addColumn('plan', 'text', (c) => c.notNull())
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('token', 'text', (c) => c.notNull())
+        .addColumn('acquired_at', 'bigint', (c) => c.notNull())
+        .addColumn('heartbeat_at', 'bigint', (c) => c.notNull())
+        .addColumn('unattended_at', 'bigint')
+        .addPrimaryKeyConstraint('ip_leases_pk', ['plan', 'ip'])
+        .execute();
+      await db.schema.createTable('fleet_claims')
+        .addColumn('plan', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('next_at', 'bigint', (c) => c.notNull())
+        .addColumn('cursor', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('claimed_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('fleet_claims_pk', ['plan', 'kind'])
+        .execute();
+      await db.schema.alterTable('lane_days').addColumn('forecast', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('lane_days').dropColumn('forecast').execute();
+      await db.schema.dropTable('fleet_claims').execute();
+      await db.schema.dropTable('ip_leases').execute();
+    },
+  },
 });

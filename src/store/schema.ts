@@ -137,6 +137,8 @@ export interface LaneDaysTable {
   inbox: Generated<number>;
   spam: Generated<number>;
   missing: Generated<number>;
+  /** The launch forecast after the day's decision (`ready`, `behind`...), written once by the host that decided. */
+  forecast: string | null;
 }
 
 export interface EventsTable {
@@ -212,6 +214,38 @@ export interface LeasesTable {
   token: string;
 }
 
+/**
+ * A fleet's per-IP leases (see src/store/lease.ts): which daemon (host, pid)
+ * sends from each IP of a plan, with its heartbeat. Wall-clock ms.
+ */
+export interface IpLeasesTable {
+  plan: string;
+  ip: string;
+  host: string;
+  pid: number;
+  /** Random per daemon process: only the holder renews or releases it. */
+  token: string;
+  acquired_at: number;
+  heartbeat_at: number;
+  /** When another host reported the heartbeat stopped (the IP is unattended), or null. */
+  unattended_at: number | null;
+}
+
+/**
+ * Work a fleet does once, whichever host does it: the next time it is due
+ * (periodic checks such as the DNSBL pass), or how far it got (the alert cursor).
+ */
+export interface FleetClaimsTable {
+  plan: string;
+  kind: string;
+  /** Clock ms from which the claim may be taken again. */
+  next_at: number;
+  /** A position (the last event id forwarded as an alert), or 0. */
+  cursor: number;
+  host: string;
+  claimed_at: number;
+}
+
 /** Where warmup stopped reading Postfix's log: the file (by inode) and the byte after the last line read. */
 export interface PostfixLogTable {
   plan: string;
@@ -232,6 +266,8 @@ export interface Database {
   lane_outcomes: LaneOutcomesTable;
   holds: HoldsTable;
   leases: LeasesTable;
+  ip_leases: IpLeasesTable;
+  fleet_claims: FleetClaimsTable;
   runs: RunsTable;
   lanes: LanesTable;
   messages: MessagesTable;

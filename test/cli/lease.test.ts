@@ -39,7 +39,7 @@ function running(dir: string, pid: number | undefined): boolean {
 function lease(dir: string): { host: string; pid: number } | undefined {
   try {
     const d = new BetterSqlite3(`${dir}/warmup.db`, { readonly: true, fileMustExist: true });
-    try { return d.prepare('select host, pid from leases').get() as { host: string; pid: number } | undefined; } finally { d.close(); }
+    try { return d.prepare('select host, pid from ip_leases').get() as { host: string; pid: number } | undefined; } finally { d.close(); }
   } catch { return undefined; }
 }
 
@@ -48,11 +48,11 @@ describe('one daemon per plan and database', () => {
     const { file, dir } = writePlan({ name: 'lease', ips: ['127.0.0.152'], providers: { sink: { domains: ['sink.test'], seeds: ['lease-a@sink.test'] } } });
     const first = start(file, '2026-12-01T09:00:00Z');
     const held = await until('the first daemon to hold the lease', 20_000, () => lease(dir)?.pid === first.child.pid && lease(dir));
-    expect(held).toEqual({ host: hostname(), pid: first.child.pid });
+    expect(held).toEqual({ host: hostname().toLowerCase(), pid: first.child.pid });
 
     const second = start(file, '2026-12-01T09:00:00Z');
     expect(await second.exited).toBe(1);
-    expect(second.stderr()).toContain(`plan "lease" is already running on host ${hostname()} as pid ${first.child.pid}`);
+    expect(second.stderr()).toContain(`plan "lease" is already running on host ${hostname().toLowerCase()} as pid ${first.child.pid}`);
     expect(lease(dir)?.pid).toBe(first.child.pid);
 
     first.child.kill('SIGKILL');

@@ -16,7 +16,7 @@ describe('the store on a real SQLite file', () => {
     await store.close();
     const raw = new BetterSqlite3(path, { readonly: true });
     const tables = raw.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").pluck().all();
-    expect(tables).toEqual(['attempts', 'dnsbl_results', 'events', 'holds', 'kysely_migration', 'kysely_migration_lock', 'lane_days', 'lane_outcomes', 'lanes', 'leases', 'messages', 'placements', 'postfix_log', 'runs']);
+    expect(tables).toEqual(['attempts', 'dnsbl_results', 'events', 'fleet_claims', 'holds', 'ip_leases', 'kysely_migration', 'kysely_migration_lock', 'lane_days', 'lane_outcomes', 'lanes', 'leases', 'messages', 'placements', 'postfix_log', 'runs']);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     const indexes = raw.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'attempts'").pluck().all();
     expect(indexes).toEqual(expect.arrayContaining(['attempts_lane_day', 'attempts_lane_time']));

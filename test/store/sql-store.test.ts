@@ -6,6 +6,8 @@ import type { StoreOps } from '../../src/store/store.js';
 const OPERATIONS: Record<keyof StoreOps, true> = {
   laneDays: true, ensureLanes: true, loadLanes: true, setLaneShaping: true, addHold: true, removeHolds: true,
   lapseHolds: true, listHolds: true, acquireLease: true, renewLease: true, releaseLease: true, currentLease: true,
+  acquireIpLeases: true, renewIpLeases: true, releaseIpLeases: true, ipLeases: true, reportUnattended: true,
+  claimPeriodic: true, advanceCursor: true, fleetCursor: true, recordForecast: true,
   getLaneDay: true, previousLaneDay: true, openLaneDay: true, decideLaneDay: true, undecidedDays: true,
   unsettledMessages: true, laneHistory: true, laneDecisions: true, latestLaneDay: true, createMessage: true,
   createMessages: true, claimDueRetries: true, returnUnsent: true, recordAttempts: true, recordAttempt: true,

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createDnsResolver } from '../../dns/resolver.js';
+import { canBind } from '../../dns/preflight-ip.js';
+import { describeHolders, FleetMember, STALE_HEARTBEATS, wantedIps } from '../../daemon/fleet.js';
+import { isHostname } from '../../plan/ip.js';
+import { sqlStore } from '../../store/sql-store.js';
 import { AlertForwarder } from '../../alerts/forwarder.js';
 import { Daemon, type StopReason } from '../../daemon/daemon.js';
 import { DnsblMonitor } from '../../dns/dnsbl-monitor.js';
@@ -9,14 +13,16 @@ import * as q from '../../store/queries.js';
 import { renderPreflight } from './check.js';
 import { createSmtpMailer } from '../../send/mailer.js';
 import { openStore } from '../../store/open.js';
-import { acceleratedClock, manualClock, systemClock } from '../../util/clock.js';
+import { acceleratedClock, manualClock, systemClock, type Clock } from '../../util/clock.js';
+import type { Logger } from '../../util/log.js';
+import type { Store } from '../../store/store.js';
 import { ExitError } from '../../util/errors.js';
 import { createLogger } from '../../util/log.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 
-export const usage = `Usage: warmup start PLAN.yaml [--db PATH] [--speed N] [--from ISO-INSTANT] [--force] [--tick MS] [--log-level LEVEL]
+export const usage = `Usage: warmup start PLAN.yaml [--db PATH] [--host NAME] [--speed N] [--from ISO-INSTANT] [--force] [--tick MS] [--log-level LEVEL]
 
 Runs the warm-up: each sending day, spreads every lane's volume over the send
 window, delivers directly from the lane's IP and records every SMTP answer in
@@ -30,6 +36,12 @@ and keeps checking every dnsbl.interval.
 
   --db PATH          database (default: the plan's store.path, else data/warmup.db
                      in the plan's folder)
+  --host NAME        this daemon's name in a fleet (several hosts, one plan, one
+                     database): it sends from the IPs the plan assigns to NAME
+                     (ips[].host) and those assigned to no host that it can bind
+                     (default: the machine's host name)
+  --heartbeat MS     real milliseconds between IP lease heartbeats (default 5000);
+                     a daemon silent for 1.5 heartbeats is reported and replaced
   --force            start even when the preflight fails
   --speed N          run the clock N times faster than real time (tests, rehearsals)
   --from INSTANT     start the clock at this instant, e.g. 2026-12-01T07:00:00Z
@@ -38,18 +50,33 @@ and keeps checking every dnsbl.interval.
 
 Logs are JSON lines on stdout (pino).`;
 
-/** Real ms between lease heartbeats, and after which a silent lease is taken over. */
+/** Real ms between IP lease heartbeats (a lease silent for 1.5 of them is taken over). */
 const LEASE_HEARTBEAT_MS = 5_000;
-const LEASE_STALE_MS = 30_000;
 
 /** Whether a process of this host runs (signal 0 only checks; EPERM means it exists under another user). */
 function pidAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
+/**
+ * The daemon's clock: the wall clock, or accelerated from the start instant. A daemon joining a
+ * running fleet at the same --speed runs the fleet's (accelerated) clock instead, so that every
+ * daemon of a rehearsal agrees on the plan time.
+ */
+async function startClock(store: Store, plan: string, o: { from: number | null; speed: number; startAt: number; fleetRuns: boolean }, log: Logger): Promise<Clock> {
+  if (o.from === null && o.speed === 1) return systemClock;
+  const run = o.fleetRuns ? await store.lastRun(plan) : undefined;
+  if (run && run.ended_at === null && run.real_started_at !== null && run.speed === o.speed) {
+    const now = await store.daemonNow(plan, Date.now());
+    log.info({ at: new Date(now).toISOString(), speed: o.speed }, 'joined the running fleet\'s clock (--from is ignored)');
+    return acceleratedClock(now, o.speed);
+  }
+  return acceleratedClock(o.startAt, o.speed);
+}
+
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {
-    db: { type: 'string' }, speed: { type: 'string' }, from: { type: 'string' }, tick: { type: 'string' }, 'log-level': { type: 'string' },
+    db: { type: 'string' }, host: { type: 'string' }, heartbeat: { type: 'string' }, speed: { type: 'string' }, from: { type: 'string' }, tick: { type: 'string' }, 'log-level': { type: 'string' },
     force: { type: 'boolean' },
   }, usage, io);
   if (values.help) { io.out(usage); return 0; }
@@ -60,14 +87,24 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (from !== null && Number.isNaN(from)) { io.err(`warmup start: --from must be an ISO instant such as 2026-12-01T07:00:00Z (got ${values.from})`); throw new ExitError(2); }
   const tickMs = values.tick === undefined ? 1000 : Number(values.tick);
   if (!(tickMs >= 10)) { io.err('warmup start: --tick must be at least 10 (ms)'); throw new ExitError(2); }
+  const heartbeatMs = values.heartbeat === undefined ? LEASE_HEARTBEAT_MS : Number(values.heartbeat);
+  if (!(heartbeatMs >= 100)) { io.err('warmup start: --heartbeat must be at least 100 (ms)'); throw new ExitError(2); }
+  const host = (values.host ?? hostname()).toLowerCase();
+  if (!isHostname(host)) { io.err(`warmup start: --host must be a host name (got "${host}")`); throw new ExitError(2); }
   const level = values['log-level'] ?? io.env.WARMUP_LOG_LEVEL ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error'].includes(level)) { io.err(`warmup start: unknown --log-level ${level}`); throw new ExitError(2); }
 
   // Everything that can refuse the start happens before the database is touched.
   const { plan } = loadOrExit(file, io, { secrets: 'load' });
-  const log = createLogger({ level }).child({ plan: plan.name });
+  const log = createLogger({ level }).child({ plan: plan.name, host });
+  // A fleet: this host sends from the IPs the plan assigns to it and the floating ones it can bind.
+  const wanted = await wantedIps(plan, host, async (ip) => (await canBind(ip)).ok);
+  if (wanted.length === 0) {
+    io.err(`warmup start: plan "${plan.name}" has no IP for host ${host}: none is assigned to it (ips[].host) and this host can bind none of the others`);
+    throw new ExitError(2);
+  }
   const resolver = createDnsResolver({ ...(plan.delivery.dnsServers.length ? { servers: plan.delivery.dnsServers } : {}) });
-  const preflight = await runPreflight(plan, { resolver, connect: false, now: from ?? Date.now(), skipDnsbl: true });
+  const preflight = await runPreflight({ ...plan, ips: plan.ips.filter((ip) => wanted.includes(ip.address)) }, { resolver, connect: false, now: from ?? Date.now(), skipDnsbl: true });
   if (preflight.worst !== 'pass') io.err(renderPreflight(plan.name, preflight, ['warn', 'unknown', 'fail']));
   if (preflight.worst === 'fail') {
     if (!values.force) { io.err('warmup start: refused: the preflight failed (fix the items above, or start with --force)'); throw new ExitError(2); }
@@ -75,48 +112,63 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
 
   const store = await openStore(values.db ?? plan.storePath);
-  // One daemon per plan and database: a second one would re-queue the first one's sends.
-  const token = randomBytes(16).toString('hex');
-  const lease = await q.acquireLease(store.db, plan.name, { host: hostname(), pid: process.pid, token, now: Date.now(), staleMs: LEASE_STALE_MS, alive: pidAlive });
-  if (!lease.ok) {
+  const shared = sqlStore(store.db, 'sqlite', store.path, store.close);
+  const startAt = from ?? Date.now();
+  // Events of the IP leases carry the plan clock once it runs (the start instant until then).
+  let clock: Clock = manualClock(startAt);
+  // Each IP is sent from by one daemon (its lease): a second one would re-queue the first one's sends.
+  const others = (await shared.ipLeases(plan.name)).filter((l) => l.unattendedAt === null && Date.now() - l.heartbeatAt <= heartbeatMs * STALE_HEARTBEATS);
+  const fleet = new FleetMember({
+    store: shared, plan, host, pid: process.pid, token: randomBytes(16).toString('hex'), wanted, heartbeatMs, alive: pidAlive, clock: { now: () => clock.now(), realDelay: (ms) => clock.realDelay(ms) }, log,
+  });
+  const joined = await fleet.join();
+  if (joined.taken.length === 0) {
     await store.close();
-    const ago = Math.round((Date.now() - lease.holder.heartbeatAt) / 1000);
-    io.err(`warmup start: plan "${plan.name}" is already running on host ${lease.holder.host} as pid ${lease.holder.pid} (last heartbeat ${ago}s ago); stop it first`);
+    io.err(`warmup start: plan "${plan.name}" is already running on ${describeHolders(joined.held, Date.now())}; stop it first`);
     throw new ExitError(1);
   }
-  if (lease.takenOver) log.warn({ host: lease.takenOver.host, pid: lease.takenOver.pid, heartbeat: new Date(lease.takenOver.heartbeatAt).toISOString() }, 'took over the lease of a daemon that stopped without releasing it');
-  // Alerts start from here, so what the start-up DNSBL check finds reaches the webhook too.
-  const firstEventId = await q.lastEventId(store.db);
+  if (joined.held.length > 0) log.warn({ ips: joined.held.map((h) => h.ip), holders: describeHolders(joined.held, Date.now()) }, 'IPs held by another live daemon of the fleet: not sending from them');
+  const mine = [...fleet.held];
+  log.info({ ips: mine }, `sending from ${mine.length} of the plan's ${plan.ips.length} IPs`);
+  // Alerts start from here, so what the start-up DNSBL check finds reaches the webhook too
+  // (joining a running fleet: from where its alerts stand, so none falls between two daemons).
+  const firstEventId = others.length > 0 ? (await shared.fleetCursor(plan.name, 'alerts')) ?? await q.lastEventId(store.db) : await q.lastEventId(store.db);
   const lanes = plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name })));
-  await q.ensureLanes(store.db, plan.name, lanes, from ?? Date.now());
-  // A listed IP is paused before anything sends. Stamped at the start instant: the
-  // daemon's (possibly accelerated) clock only starts running once this is done.
-  const startAt = from ?? Date.now();
-  await new DnsblMonitor({ plan, db: store.db, resolver, clock: manualClock(startAt), log }).checkAll();
+  await q.ensureLanes(store.db, plan.name, lanes, startAt);
+  // This daemon's IPs are checked before it sends from them (a listed IP is paused first); the
+  // periodic passes over every IP are claimed, so exactly one daemon of a fleet makes each.
+  // Stamped at the start instant: the (possibly accelerated) clock runs from here on.
+  const claim = (now: number, intervalMs: number) => shared.claimPeriodic(plan.name, 'dnsbl', now, intervalMs, host);
+  await new DnsblMonitor({ plan, db: store.db, resolver, clock: manualClock(startAt), log }).checkAll(mine);
+  await claim(startAt, plan.dnsbl.intervalMs);
+  clock = await startClock(shared, plan.name, { from, speed, startAt, fleetRuns: others.length > 0 }, log);
 
-  const clock = from === null && speed === 1 ? systemClock : acceleratedClock(startAt, speed);
   const mailer = createSmtpMailer({
     clock,
     timeouts: { connect: plan.delivery.timeouts.connectMs, greeting: plan.delivery.timeouts.greetingMs, socket: plan.delivery.timeouts.commandMs },
     pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },
     logger: log,
   });
-  const daemon = new Daemon({ plan, db: store.db, mailer, resolver, clock, log, tickMs, speed, lease: { token, heartbeatMs: LEASE_HEARTBEAT_MS } });
+  const daemon = new Daemon({ plan, db: store.db, mailer, resolver, clock, log, tickMs, speed, fleet });
   let routing: import('../../postfix/service.js').PostfixRouting | null = null;
   // Stop answering Postfix first (it defers while warmup is down), then the daemon.
   const onSignal = (signal: StopReason) => () => { void (async () => { await routing?.stop(); await daemon.stop(signal); })(); };
   process.once('SIGTERM', onSignal('SIGTERM'));
   process.once('SIGINT', onSignal('SIGINT'));
   // Alerts forward events (pauses, listings, behind for launch) to the webhook without holding up sending.
-  const alerts = plan.alerts.webhook ? new AlertForwarder({ plan, db: store.db, clock, log, env: io.env, afterId: firstEventId }) : null;
+  const alerts = plan.alerts.webhook ? new AlertForwarder({ plan, db: store.db, clock, log, env: io.env, afterId: firstEventId, fleet: { host } }) : null;
   const alertTimer = alerts ? setInterval(() => void alerts.poll(), Math.max(1000, tickMs)) : null;
-  const dnsbl = new DnsblMonitor({ plan, db: store.db, resolver, clock, log });
+  const dnsbl = new DnsblMonitor({ plan, db: store.db, resolver, clock, log, claim });
   // Seeds readable over IMAP: record where each message lands (never delays sending).
   // (imapflow and prom-client are loaded only when the plan uses them: less memory for the daemon.)
   const placement = plan.providers.some((p) => p.seeds.some((seed) => seed.imap))
     ? new (await import('../../placement/poller.js')).PlacementPoller({ plan, db: store.db, clock, log })
     : null;
   await daemon.start({ firstTick: plan.postfix !== null });
+  fleet.start({
+    onGain: (ips) => daemon.adopt(ips),
+    onLoseAll: () => { log.error('every IP of this daemon was taken over by another one: stopping'); void daemon.stop('error'); },
+  });
   // Real mail through Postfix: same process, same lanes, same holds (loaded only when the plan routes mail).
   if (plan.postfix) {
     try {
@@ -136,6 +188,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     ? await (await import('../../ops/metrics.js')).startMetricsServer({ plan, db: store.db, clock, lastTick: () => daemon.lastTickAt, staleAfterMs: Math.max(60_000, tickMs * speed * 10) })
     : null;
   const reason = await daemon.stopped;
+  await fleet.leave().catch((e: unknown) => log.error({ err: e }, 'releasing the IP leases failed'));
   await routing?.stop();
   await metrics?.close();
   await dnsbl.stop();

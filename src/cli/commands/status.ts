@@ -6,10 +6,11 @@ import * as q from '../../store/queries.js';
 import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
-import { jsonText, printable } from '../format.js';
+import { fit, jsonText, printable } from '../format.js';
 import { loadOrExit } from '../load.js';
 import { applyFilter, filterError, STATE_FILTERS, statusLanes, totalsBy, type StatusFilter } from '../status/model.js';
 import { renderQueue, renderStatus, type StatusView } from '../status/render.js';
+import { fleetView, renderFleet } from '../status/fleet.js';
 
 export const usage = `Usage: warmup status PLAN.yaml [--day N] [--at ISO-INSTANT] [--db PATH] [--json] [--watch [SECONDS]]
                      [--ip ADDR] [--provider NAME] [--state STATE] [--problems] [--queue] [--all]
@@ -100,6 +101,8 @@ async function once(plan: Plan, values: Options, io: CliIo): Promise<number> {
       replies: day ? await q.replyCounts(db, ids, day) : new Map(),
       holds,
     });
+    // Which daemon of the fleet sends from which IP (a database from before fleets has no leases).
+    const fleet = fleetView(plan, await q.ipLeases(db, plan.name).catch(() => []), Date.now());
     const view: StatusView = {
       plan, day: day ?? null, dayNumber: day ? daysBetween(plan.start, day) + 1 : null, now, clock,
       run: run ? { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, endReason: run.end_reason, speed: run.speed } : null,
@@ -110,12 +113,14 @@ async function once(plan: Plan, values: Options, io: CliIo): Promise<number> {
         plan: plan.name, timezone: plan.timezone, day: view.day, dayNumber: view.dayNumber, launch: plan.launch,
         asOf: new Date(now).toISOString(), clock,
         run: run ? { id: run.id, startedAt: new Date(run.started_at).toISOString(), endedAt: run.ended_at ? new Date(run.ended_at).toISOString() : null, endReason: run.end_reason, speed: run.speed } : null,
+        fleet: { daemons: fleet.daemons, ips: fleet.ips, attended: fleet.attended },
         filter: values.filter, lanes: view.shown, perIp: totalsBy(view.shown, 'ip'), perProvider: totalsBy(view.shown, 'provider'), forecast,
       }));
       return 0;
     }
     const width = terminalWidth(io);
     const lines = values.queue ? renderQueue(view, { width }) : renderStatus(view, { width, all: Boolean(values.all) });
+    if (!values.queue) lines.splice(3, 0, ...renderFleet(fleet, plan.timezone).map((l) => fit(l, width)));
     // Replies and reasons come from outside: no control character reaches the terminal.
     io.out(lines.map(printable).join('\n'));
     return 0;

@@ -41,6 +41,7 @@ export function normalizeIps(ctx: NormalizeContext, { datesOk }: PlanDates, { re
     const ramp = entry.ramp === undefined ? null : resolveRamp([...path, 'ramp'], entry.ramp, `ips[${i}]`);
     if (entry.ramp !== undefined && entry.launch_volume !== undefined) err([...path, 'launch_volume'], 'give launch_volume or ramp, not both');
     const launchVolume = entry.launch_volume ?? w.launch_volume ?? null;
+    const hosts = ipHosts([...path, 'host'], entry.host, err);
     addresses.forEach((address, k) => {
       const where = `ips[${i}]${entry.range ? ` (${entry.range})` : ''}`;
       const before = seenIp.get(address);
@@ -48,10 +49,27 @@ export function normalizeIps(ctx: NormalizeContext, { datesOk }: PlanDates, { re
       seenIp.set(address, where);
       const ehlo = ehloFor(entry.ehlo, address, k + 1);
       if (!isHostname(ehlo)) err([...path, 'ehlo'], `"${ehlo}" is not a host name`);
-      ips.push(Object.freeze({ address, ehlo, start, ramp, launchVolume, laneRamps: Object.freeze({}) }));
+      ips.push(Object.freeze({ address, ehlo, start, ramp, launchVolume, laneRamps: Object.freeze({}), hosts }));
     });
   });
   return ips;
+}
+
+/**
+ * `ips[].host`: one host name or a list (the hosts of a fleet that may send from the IP, by the
+ * name `warmup start --host` gives, default the machine's host name); null when absent.
+ */
+function ipHosts(path: KeyPath, written: string | readonly string[] | undefined, err: NormalizeContext['err']): readonly string[] | null {
+  if (written === undefined) return null;
+  const list = typeof written === 'string' ? [written] : [...written];
+  const seen = new Set<string>();
+  list.forEach((h, k) => {
+    const at = typeof written === 'string' ? path : [...path, k];
+    if (!isHostname(h)) err(at, `"${h}" is not a host name (the name \`hostname\` prints on the sending host, or its \`warmup start --host\`)`);
+    else if (seen.has(h.toLowerCase())) err(at, `host ${h} is listed twice`);
+    seen.add(h.toLowerCase());
+  });
+  return Object.freeze(list.map((h) => h.toLowerCase()));
 }
 
 export function normalizeProviders(ctx: NormalizeContext, { resolveRamp }: PlanRamps, { planThresholds, thresholds, checkThresholds }: PlanThresholds): Provider[] {

@@ -52,7 +52,7 @@ export function newLaneDay(r: Pick<LaneDayRow, 'lane_id' | 'day' | 'stage' | 'ta
     lane_id: r.lane_id, day: r.day, stage: r.stage, target: r.target, spread_from: r.spread_from, spread_until: r.spread_until,
     decision: null, decided_at: null, sent: 0, routed: 0, routed_accepted: 0, routed_deferred: 0, routed_bounced: 0, routed_failed: 0,
     accepted: 0, deferred: 0, mailbox_deferred: 0, greylisted: 0, greylist_passed: 0, bounced: 0, hygiene_bounced: 0, failed: 0,
-    expired: 0, retries: 0, inbox: 0, spam: 0, missing: 0,
+    expired: 0, retries: 0, inbox: 0, spam: 0, missing: 0, forecast: null,
   };
 }
 
@@ -109,4 +109,16 @@ export function latestLaneDay(s: MemState, plan: string, upTo: string): string |
     for (const d of s.daysOfLane.get(lane.id) ?? []) if (d.day <= upTo && (best === undefined || d.day > best)) best = d.day;
   }
   return best;
+}
+
+export function recordForecast(s: MemState, laneId: number, day: string, verdict: string): string | null | undefined {
+  const row = s.laneDays.get(dayKey(laneId, day));
+  if (!row || row.forecast !== null) return undefined;
+  s.patch(row, { forecast: verdict });
+  const days = s.daysOfLane.get(laneId) ?? [];
+  for (let i = days.length - 1; i >= 0; i--) {
+    const d = days[i]!;
+    if (d.day < day && d.forecast !== null) return d.forecast;
+  }
+  return null;
 }

@@ -16,6 +16,7 @@
 import type { Store, StoreOps } from '../store.js';
 import * as Days from './days.js';
 import * as Events from './events.js';
+import * as Fleet from './fleet.js';
 import * as Lanes from './lanes.js';
 import * as Messages from './messages.js';
 import * as Placements from './placements.js';
@@ -33,6 +34,9 @@ const OPS: MemOps = {
   ensureLanes: Lanes.ensureLanes, loadLanes: Lanes.loadLanes, setLaneShaping: Lanes.setLaneShaping,
   addHold: Lanes.addHold, removeHolds: Lanes.removeHolds, lapseHolds: Lanes.lapseHolds, listHolds: Lanes.listHolds,
   acquireLease: Runs.acquireLease, renewLease: Runs.renewLease, releaseLease: Runs.releaseLease, currentLease: Runs.currentLease,
+  acquireIpLeases: Fleet.acquireIpLeases, renewIpLeases: Fleet.renewIpLeases, releaseIpLeases: Fleet.releaseIpLeases, ipLeases: Fleet.ipLeases,
+  reportUnattended: Fleet.reportUnattended, claimPeriodic: Fleet.claimPeriodic, advanceCursor: Fleet.advanceCursor, fleetCursor: Fleet.fleetCursor,
+  recordForecast: Days.recordForecast,
   startRun: Runs.startRun, endRun: Runs.endRun, daemonNow: Runs.daemonNow, storeNow: Runs.storeNow, lastRun: Runs.lastRun,
   getLaneDay: Days.getLaneDay, previousLaneDay: Days.previousLaneDay, laneDays: Days.laneDays, openLaneDay: Days.openLaneDay,
   decideLaneDay: Days.decideLaneDay, undecidedDays: Days.undecidedDays, unsettledMessages: Days.unsettledMessages,

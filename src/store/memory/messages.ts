@@ -183,8 +183,9 @@ function* openOfPlan(s: MemState, plan: string): Generator<MessageRow> {
   }
 }
 
-export function recoverInFlight(s: MemState, plan: string, now: number): number {
-  const rows = [...openOfPlan(s, plan)].filter((m) => m.status === 'in_flight').sort((a, b) => a.id - b.id);
+export function recoverInFlight(s: MemState, plan: string, now: number, ips?: readonly string[]): number {
+  const only = ips === undefined ? null : new Set(ips);
+  const rows = [...openOfPlan(s, plan)].filter((m) => m.status === 'in_flight' && (!only || only.has(s.lanes.get(m.lane_id)?.ip ?? ''))).sort((a, b) => a.id - b.id);
   for (const r of rows) {
     writeAttempt(s, {
       messageId: r.id, laneId: r.lane_id, day: r.day, startedAt: now, latencyMs: null, mxHost: null, mxAddress: null,

@@ -11,7 +11,7 @@
 import type { Selectable } from 'kysely';
 import { WarmupError } from '../../util/errors.js';
 import type {
-  DnsblResultsTable, EventsTable, HoldsTable, LaneDayRow, LaneRow, LeasesTable, MessagesTable, Outcome, PlacementsTable, PostfixLogTable, RunsTable,
+  DnsblResultsTable, EventsTable, FleetClaimsTable, HoldsTable, IpLeasesTable, LaneDayRow, LaneRow, LeasesTable, MessagesTable, Outcome, PlacementsTable, PostfixLogTable, RunsTable,
 } from '../schema.js';
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -21,6 +21,8 @@ export type RunRow = Selectable<RunsTable>;
 export type DnsblRow = Selectable<DnsblResultsTable>;
 export type PlacementRow = Selectable<PlacementsTable>;
 export type LeaseRow = Selectable<LeasesTable>;
+export type IpLeaseRow = Selectable<IpLeasesTable>;
+export type FleetClaimRow = Selectable<FleetClaimsTable>;
 export type LogRow = Selectable<PostfixLogTable>;
 
 /** What the reply queries read of a non-accepted attempt (accepted ones are only counted). */
@@ -87,6 +89,10 @@ export class MemState {
   readonly placementByMessage = new Map<number, PlacementRow>();
   readonly holds = new Map<number, HoldRow>();
   readonly leases = new Map<string, LeaseRow>();
+  /** `plan|ip` -> the IP's lease (a fleet). */
+  readonly ipLeases = new Map<string, IpLeaseRow>();
+  /** `plan|kind` -> a fleet's claim (periodic task, shared cursor). */
+  readonly fleetClaims = new Map<string, FleetClaimRow>();
   readonly logPositions = new Map<string, LogRow>();
 
   /** Records how to reverse a change. */

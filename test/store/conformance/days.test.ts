@@ -12,7 +12,7 @@ describe.each(STORES)('$name store: lane days', ({ open }) => {
       lane_id: 1, day: DAY, stage: 3, target: 40, spread_from: 100, spread_until: 900, decision: null, decided_at: null,
       sent: 0, routed: 0, routed_accepted: 0, routed_deferred: 0, routed_bounced: 0, routed_failed: 0, accepted: 0, deferred: 0,
       mailbox_deferred: 0, greylisted: 0, greylist_passed: 0, bounced: 0, hygiene_bounced: 0, failed: 0, expired: 0, retries: 0,
-      inbox: 0, spam: 0, missing: 0,
+      inbox: 0, spam: 0, missing: 0, forecast: null,
     });
     expect((await s.loadLanes(PLAN))[0]).toMatchObject({ stage: 3, updated_at: 50 });
     // Opened again: the row stays as it was, the lane's stage follows the call.

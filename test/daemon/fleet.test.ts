@@ -1,0 +1,122 @@
+/**
+ * The fleet's proof: three `warmup start` processes on one machine (hosts a,
+ * b, c with disjoint source IPs 127.0.0.2-4, .5-7, .8-10) run one plan against
+ * one database and the Postfix MX over an accelerated day. Every lane-day is
+ * decided exactly once, the database's counts equal the MX's, `warmup status`
+ * shows all nine IPs with their hosts; `kill -9` of one daemon gets its IPs
+ * reported unattended within two heartbeats while the other two keep sending;
+ * restarted, it takes its IPs back and recovers its own messages left in
+ * flight, never the others'.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open.js';
+import type { Db } from '../../src/store/schema.js';
+import { until } from './harness.js';
+import { cli, deliveries, FLEET_HOSTS, startMember, writeFleetPlan, type Proc } from './fleet-harness.js';
+
+const SPEED = 1_800; // the 12-hour window lasts 24 real seconds
+const HEARTBEAT_MS = 1_000;
+const FROM = '2026-12-01T00:00:00Z'; // 16 real seconds before the window: time for three daemons to start on a busy machine
+const PER_LANE = 30;
+
+const procs = new Set<Proc>();
+afterAll(() => { for (const p of procs) p.child.kill('SIGKILL'); });
+
+async function read<T>(path: string, fn: (db: Db) => Promise<T>): Promise<T> {
+  const store = await openStore(path, { readonly: true });
+  try { return await fn(store.db); } finally { await store.close(); }
+}
+
+function member(file: string, host: string): Proc {
+  const p = startMember(file, host, { from: FROM, speed: SPEED, heartbeatMs: HEARTBEAT_MS });
+  procs.add(p);
+  void p.exited.then(() => procs.delete(p));
+  return p;
+}
+
+describe('a fleet of three daemons on one SQLite database', () => {
+  it('decides every lane-day once, counts what the MX got, survives kill -9 of one daemon and takes its IPs back', async () => {
+    const plan = writeFleetPlan({ name: 'fleet', perLane: PER_LANE });
+    const db = `${plan.dir}/fleet.db`;
+    const leases = () => read(db, (d) => d.selectFrom('ip_leases').selectAll().orderBy('ip').execute()).catch(() => []);
+    const ipsOf = (host: string) => [...FLEET_HOSTS[host]!];
+
+    // a first, so the others join its clock; then b and c.
+    const a = member(plan.file, 'a');
+    await until('a to run', 30_000, async () => (await leases()).length === 3 && await read(db, (d) => d.selectFrom('runs').select('id').executeTakeFirst()));
+    let b = member(plan.file, 'b');
+    const c = member(plan.file, 'c');
+    const all = await until('nine IPs leased', 30_000, async () => { const l = await leases(); return l.length === 9 && l; });
+    expect(Object.fromEntries(all.map((l) => [l.ip, l.host]))).toEqual(Object.fromEntries(Object.entries(FLEET_HOSTS).flatMap(([h, ips]) => ips.map((ip) => [ip, h]))));
+
+    // status from any of them (one database): all nine IPs, each with its host and a fresh heartbeat.
+    const status = await cli(['status', plan.file, '--json']);
+    expect(status.code).toBe(0);
+    const fleet = (JSON.parse(status.out) as { fleet: { ips: Array<{ ip: string; host: string; attended: boolean }>; daemons: Array<{ host: string }> } }).fleet;
+    expect(fleet.ips.map((i) => [i.ip, i.host, i.attended])).toEqual(Object.entries(FLEET_HOSTS).flatMap(([h, ips]) => ips.map((ip) => [ip, h, true])));
+    expect(fleet.daemons.map((d) => d.host)).toEqual(['a', 'b', 'c']);
+    const text = await cli(['status', plan.file]);
+    expect(text.out).toMatch(/Fleet: 3 daemons, 9 of 9 IPs attended/);
+
+    // Mid-day: kill -9 b.
+    const bLanes = await read(db, (d) => d.selectFrom('lanes').select('id').where('ip', 'in', ipsOf('b')).execute()).then((r) => r.map((x) => x.id));
+    await until('b to send', 30_000, async () => (await read(db, (d) => d.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).where('lane_id', 'in', bLanes).executeTakeFirstOrThrow())).n >= 20);
+    const bPid = b.child.pid!;
+    b.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    expect((await b.exited).signal).toBe('SIGKILL');
+    const inFlightAtCrash = Number((await read(db, (d) => d.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('lane_id', 'in', bLanes).where('status', '=', 'in_flight').executeTakeFirstOrThrow())).n);
+    const sentBy = async (host: string) => Number((await read(db, (d) => d.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
+      .select((eb) => eb.fn.countAll<number>().as('n')).where('lanes.ip', 'in', ipsOf(host)).executeTakeFirstOrThrow())).n);
+    const before = { a: await sentBy('a'), c: await sentBy('c') };
+
+    // Its IPs are reported unattended (one event naming them) within two heartbeats.
+    const unattended = await until('the unattended event', 10_000, () => read(db, (d) => d.selectFrom('events').selectAll().where('kind', '=', 'ips_unattended').executeTakeFirst()));
+    const reportedAfter = Date.now() - killedAt;
+    expect(reportedAfter).toBeLessThanOrEqual(2 * HEARTBEAT_MS + 250);
+    expect(JSON.parse(unattended.cause)).toMatchObject({ ips: ipsOf('b'), host: 'b', pid: bPid });
+    const during = await cli(['status', plan.file, '--json']);
+    const duringFleet = (JSON.parse(during.out) as { fleet: { ips: Array<{ ip: string; attended: boolean }> } }).fleet;
+    expect(duringFleet.ips.filter((i) => !i.attended).map((i) => i.ip)).toEqual(ipsOf('b'));
+
+    // The other two keep sending.
+    await until('a and c to keep sending', 10_000, async () => await sentBy('a') > before.a && await sentBy('c') > before.c);
+
+    // Restarted, b takes its IPs back and recovers its own messages left in flight.
+    b = member(plan.file, 'b');
+    await until('b to take its IPs back', 20_000, async () => (await leases()).filter((l) => l.host === 'b' && l.pid === b.child.pid && l.unattended_at === null).length === 3);
+    const attended = await read(db, (d) => d.selectFrom('events').selectAll().where('kind', '=', 'ips_attended').execute());
+    expect(attended.map((e) => JSON.parse(e.cause))).toEqual([expect.objectContaining({ ips: ipsOf('b'), host: 'b', pid: b.child.pid })]);
+
+    for (const p of [a, b, c]) expect(await p.exited).toEqual({ code: 0, signal: null });
+
+    // Every lane-day decided, exactly once (one day_* event each), and nothing else undone.
+    const days = await read(db, (d) => d.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+      .select(['lanes.ip', 'lane_days.lane_id', 'lane_days.day', 'lane_days.sent', 'lane_days.accepted', 'lane_days.decision']).orderBy('lanes.ip').execute());
+    expect(days).toHaveLength(9);
+    for (const d of days) expect(d).toMatchObject({ sent: PER_LANE, accepted: PER_LANE, decision: 'advance' });
+    const decisions = await read(db, (d) => d.selectFrom('events').select(['lane_id']).where('kind', 'like', 'day_%').execute());
+    expect(decisions.map((e) => e.lane_id).sort()).toEqual(days.map((d) => d.lane_id).sort());
+    expect(await read(db, (d) => d.selectFrom('messages').select('id').where('status', '!=', 'accepted').execute())).toEqual([]);
+
+    // The MX got every message; only b's messages in flight at the crash may have arrived twice.
+    const got = await deliveries(plan.seeds);
+    expect(got.size).toBe(9 * PER_LANE);
+    const twice = [...got.values()].filter((m) => m.n > 1);
+    expect(twice.length).toBeLessThanOrEqual(inFlightAtCrash);
+    expect(twice.every((m) => ipsOf('b').includes(m.ip ?? '') && m.n === 2)).toBe(true);
+    // Interrupted attempts (recovery) only on b's lanes: a's and c's messages were never re-queued.
+    const interrupted = await read(db, (d) => d.selectFrom('attempts').select('lane_id').where('outcome', '=', 'interrupted').execute());
+    expect(interrupted.length).toBe(inFlightAtCrash);
+    expect(interrupted.every((r) => bLanes.includes(r.lane_id))).toBe(true);
+
+    // Periodic DNSBL passes over the nine IPs: at most one per interval across the fleet.
+    const passes = await read(db, (d) => d.selectFrom('dnsbl_results').select('at').select((eb) => eb.fn.countAll<number>().as('n')).groupBy('at').orderBy('at').execute());
+    const full = passes.filter((p) => Number(p.n) === 9).map((p) => Number(p.at));
+    expect(full.length).toBeGreaterThan(0);
+    for (let i = 1; i < full.length; i++) expect(full[i]! - full[i - 1]!).toBeGreaterThanOrEqual(2 * 3_600_000 - 60_000);
+    // Clean stops gave every lease up.
+    expect(await leases()).toEqual([]);
+  }, 180_000);
+});
