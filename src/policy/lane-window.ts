@@ -56,12 +56,20 @@ export interface RejectionTrip {
 export class LaneWindow {
   readonly #answers: Answer[] = [];
   readonly #keepMs: number;
+  /**
+   * Answers arrived in time order (the clock never went back): a reader can then stop at the
+   * window's start, reading from the newest, instead of filtering every answer kept (hours of
+   * a busy lane's answers on each attempt).
+   */
+  #ordered = true;
 
   constructor(keepMs: number) {
     this.#keepMs = keepMs;
   }
 
   add(a: Answer): void {
+    const last = this.#answers.at(-1);
+    if (last !== undefined && a.at < last.at) this.#ordered = false;
     this.#answers.push(a);
     while (this.#answers.length > 0 && this.#answers[0]!.at <= a.at - this.#keepMs) this.#answers.shift();
   }
@@ -69,6 +77,38 @@ export class LaneWindow {
   /** Answers within `windowMs` before `now`. */
   within(now: number, windowMs: number): Answer[] {
     return this.#answers.filter((a) => a.at > now - windowMs);
+  }
+
+  /**
+   * The newest `limit` answers within `windowMs` before `now` that `keep` accepts, oldest first:
+   * `within(now, windowMs).filter(keep).slice(-limit)`, reading only the answers it needs.
+   */
+  recent(now: number, windowMs: number, keep: (a: Answer) => boolean, limit = Number.POSITIVE_INFINITY): Answer[] {
+    if (!this.#ordered) return this.within(now, windowMs).filter(keep).slice(-limit);
+    const out: Answer[] = [];
+    for (let i = this.#answers.length - 1; i >= 0 && out.length < limit; i--) {
+      const a = this.#answers[i]!;
+      if (a.at <= now - windowMs) break;
+      if (keep(a)) out.push(a);
+    }
+    return out.reverse();
+  }
+
+  /** How many answers within `windowMs` before `now` `keep` accepts, and how many of those `hit` accepts too. */
+  count(now: number, windowMs: number, keep: (a: Answer) => boolean, hit: (a: Answer) => boolean): { kept: number; hits: number } {
+    let kept = 0;
+    let hits = 0;
+    for (let i = this.#answers.length - 1; i >= 0; i--) {
+      const a = this.#answers[i]!;
+      if (a.at <= now - windowMs) {
+        if (this.#ordered) break;
+        continue;
+      }
+      if (!keep(a)) continue;
+      kept++;
+      if (hit(a)) hits++;
+    }
+    return { kept, hits };
   }
 
   /** The most frequent replies other than acceptances within `windowMs` (a rule's evidence). */
@@ -90,8 +130,7 @@ export class LaneWindow {
  */
 export function rejectionTrip(window: LaneWindow, config: RejectionBreaker, now: number): RejectionTrip | null {
   if (config.maxRejectionRate >= 1) return null;
-  const recent = window.within(now, config.windowMs).filter((a) => a.kind === 'accepted' || a.kind === 'policy' || (a.kind === 'deferred' && a.code !== null))
-    .slice(-config.sample);
+  const recent = window.recent(now, config.windowMs, (a) => a.kind === 'accepted' || a.kind === 'policy' || (a.kind === 'deferred' && a.code !== null), config.sample);
   const rejected = recent.filter((a) => a.kind === 'policy');
   if (recent.length < config.minAttempts || rejected.length / recent.length <= config.maxRejectionRate) return null;
   const evidence = topReplies(rejected);

@@ -161,17 +161,17 @@ export class RuleEngine {
   #deferralTrip(window: LaneWindow, lane: string, now: number): Omit<RuleAction, 'scope'> | null {
     const b = this.#breaker;
     // Per-mailbox answers and greylisting say nothing about the IP: kept out.
-    const list = window.within(now, b.windowMs).filter((a) => a.kind !== 'mailbox' && a.kind !== 'greylist' && a.at > (this.#active.get(`circuit-breaker-reset|${lane}`) ?? -Infinity));
-    const deferred = list.filter((a) => a.kind === 'deferred');
+    const reset = this.#active.get(`circuit-breaker-reset|${lane}`) ?? -Infinity;
+    const { kept: answered, hits: deferred } = window.count(now, b.windowMs, (a) => a.kind !== 'mailbox' && a.kind !== 'greylist' && a.at > reset, (a) => a.kind === 'deferred');
     const key = `circuit-breaker|${lane}`;
     const activeUntil = this.#active.get(key);
-    if (list.length < b.minAttempts || deferred.length / list.length <= b.maxDeferralRate || (activeUntil !== undefined && activeUntil > now)) return null;
+    if (answered < b.minAttempts || deferred / answered <= b.maxDeferralRate || (activeUntil !== undefined && activeUntil > now)) return null;
     const until = now + b.suspendMs;
     this.#active.set(key, until);
     // It counts afresh from here.
     this.#active.set(`circuit-breaker-reset|${lane}`, now);
     const evidence = window.evidence(now, b.windowMs, ['deferred']);
-    const rate = Math.round((100 * deferred.length) / list.length);
+    const rate = Math.round((100 * deferred) / answered);
     return {
       rule: 'circuit-breaker', action: 'suspend', until, factor: null, mailbox: null, evidence,
       reply: `deferral rate ${rate}% over the last window; ${evidenceLine(evidence)}`,

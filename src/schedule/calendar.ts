@@ -90,6 +90,20 @@ function offsetAt(instantMs: number, zone: string): number {
  * `minutes` may be 1440 (midnight that ends the day).
  */
 export function zonedInstant(date: string, minutes: number, zone: string): number {
+  // Pure and asked for the same few window edges on every tick: remembered (each answer costs a dozen Intl formats).
+  const key = `${zone}|${date}|${minutes}`;
+  let at = instants.get(key);
+  if (at === undefined) {
+    if (instants.size >= 10_000) instants.clear();
+    at = computeZonedInstant(date, minutes, zone);
+    instants.set(key, at);
+  }
+  return at;
+}
+
+const instants = new Map<string, number>();
+
+function computeZonedInstant(date: string, minutes: number, zone: string): number {
   const naive = dateToUtcMs(date) + minutes * 60_000;
   // The offsets in force within a day either side: a zone changes offset at most once in that span
   // (the old code took one offset near the instant and missed the change hours after it).

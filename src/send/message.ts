@@ -151,13 +151,36 @@ export function buildMessage(spec: MessageSpec, ctx: MessageContext): BuiltMessa
  * @throws WarmupError `TEMPLATE_UNKNOWN_VARIABLE` for a name not in `vars`
  */
 export function renderTemplate(template: string, vars: Readonly<Record<string, string>>, escape: (s: string) => string = (s) => s): string {
-  return template.replace(PLACEHOLDER, (_, name: string) => {
+  const parts = templateParts(template);
+  let out = parts[0]!;
+  for (let i = 1; i < parts.length; i += 2) {
+    const name = parts[i]!;
     const value = Object.hasOwn(vars, name) ? vars[name] : undefined;
     if (value === undefined) {
       throw new WarmupError('TEMPLATE_UNKNOWN_VARIABLE', `unknown template variable {{${name}}}`, { details: { variable: name } });
     }
-    return escape(value);
-  });
+    out += escape(value) + parts[i + 1]!;
+  }
+  return out;
+}
+
+/** A template split once into text, name, text, ..., text (every message renders the plan's few templates). */
+const splitTemplates = new Map<string, readonly string[]>();
+function templateParts(template: string): readonly string[] {
+  let parts = splitTemplates.get(template);
+  if (!parts) {
+    const out: string[] = [];
+    let last = 0;
+    for (const m of template.matchAll(PLACEHOLDER)) {
+      out.push(template.slice(last, m.index), m[1]!);
+      last = m.index + m[0].length;
+    }
+    out.push(template.slice(last));
+    parts = out;
+    if (splitTemplates.size >= 1000) splitTemplates.clear();
+    splitTemplates.set(template, parts);
+  }
+  return parts;
 }
 
 /** Names used in `template` that are not {@link TEMPLATE_VARIABLES}; for plan validation. */
@@ -178,9 +201,28 @@ export function formatRfc5322Date(epochMs: number): string {
  */
 export function formatDay(epochMs: number, timezone: string): string {
   if (!Number.isFinite(epochMs)) throw new WarmupError('INVALID_DATE', `not a time: ${epochMs}`);
+  // Zone offsets are whole minutes: every instant of a minute is on the same day. Sends come in
+  // bursts at one clock reading, so the last minute's answer is kept.
+  const minute = Math.floor(epochMs / 60_000);
+  if (lastDay.minute === minute && lastDay.timezone === timezone) return lastDay.text;
   const parts: Record<string, string> = {};
-  for (const p of new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short', day: '2-digit', month: 'short', year: 'numeric' }).formatToParts(new Date(epochMs))) parts[p.type] = p.value;
-  return `${parts.weekday}, ${parts.day} ${parts.month} ${parts.year}`;
+  for (const p of dayFormatter(timezone).formatToParts(new Date(epochMs))) parts[p.type] = p.value;
+  const text = `${parts.weekday}, ${parts.day} ${parts.month} ${parts.year}`;
+  lastDay = { minute, timezone, text };
+  return text;
+}
+
+let lastDay = { minute: NaN, timezone: '', text: '' };
+
+/** One formatter per time zone: building an Intl.DateTimeFormat costs far more than formatting with it. */
+const dayFormatters = new Map<string, Intl.DateTimeFormat>();
+function dayFormatter(timezone: string): Intl.DateTimeFormat {
+  let f = dayFormatters.get(timezone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short', day: '2-digit', month: 'short', year: 'numeric' });
+    dayFormatters.set(timezone, f);
+  }
+  return f;
 }
 
 function checkAddress(address: string, field: string): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadPlan } from '../../src/plan/load.js';
-import { answerKind, LaneWindow, rejectionTrip, type AnswerKind } from '../../src/policy/lane-window.js';
+import { answerKind, LaneWindow, rejectionTrip, type Answer, type AnswerKind } from '../../src/policy/lane-window.js';
 import { effectiveRules, RuleEngine } from '../../src/policy/rules.js';
 import { classifyAttempt } from '../../src/send/classify.js';
 import { fixtureDir, validText } from '../plan/helpers.js';
@@ -131,5 +131,30 @@ policy:
     // 15 minutes on (a resumed lane), not a whole window.
     const later = [0, 1, 2, 3].flatMap((i) => e.observe(obs('gmail', '127.0.0.12'), T0 + 20 * MIN + i * MIN));
     expect([...first, ...later].map((a) => a.rule)).toEqual(['rejection-breaker', 'rejection-breaker']);
+  });
+});
+
+describe('LaneWindow readers', () => {
+  it('read only what they need yet answer as filtering every answer kept, whether answers came in time order or not', () => {
+    const kinds: AnswerKind[] = ['accepted', 'deferred', 'policy', 'hygiene', 'greylist', 'mailbox'];
+    let seed = 7;
+    const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+    for (const backwards of [false, true]) {
+      const w = new LaneWindow(6 * 3_600_000);
+      let t = 0;
+      for (let i = 0; i < 3000; i++) {
+        t += rand(40_000);
+        const at = backwards && i % 97 === 0 ? t - 600_000 : t;
+        w.add({ at, kind: kinds[rand(kinds.length)]!, text: `r${rand(5)}`, code: rand(3) === 0 ? null : 421, enhanced: null });
+        if (i % 50 !== 0) continue;
+        const keep = (a: Answer) => a.kind !== 'mailbox' && a.at > t - 1_800_000;
+        for (const windowMs of [60_000, 3_600_000, 6 * 3_600_000]) {
+          const all = w.within(t, windowMs).filter(keep);
+          expect(w.recent(t, windowMs, keep, 20)).toEqual(all.slice(-20));
+          expect(w.recent(t, windowMs, keep)).toEqual(all);
+          expect(w.count(t, windowMs, keep, (a) => a.kind === 'deferred')).toEqual({ kept: all.length, hits: all.filter((a) => a.kind === 'deferred').length });
+        }
+      }
+    }
   });
 });

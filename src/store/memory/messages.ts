@@ -12,19 +12,20 @@ import { constraintFailed, dayKey, type MemState, type MessageRow } from './stat
 
 const isOpen = (status: MessageStatus): boolean => status === 'in_flight' || status === 'deferred';
 
-/** Inserts a messages row, holding the schema's constraints (lane exists, unique Message-ID, unique lane/day/seq). */
+/**
+ * Inserts a messages row, holding the schema's constraints: the lane exists, the Message-ID is
+ * unique. (lane, day, seq) is unique by construction: every seq is the lane-day's `sent`
+ * counter, which only grows, and shrinks back only with the rows an undo removes.
+ */
 export function insertMessage(s: MemState, values: Omit<MessageRow, 'id' | 'greylisted' | 'grey_suspect'>): MessageRow {
   laneOrThrow(s, values.lane_id, 'messages');
   if (s.messageByMessageId.has(values.message_id)) throw constraintFailed(`UNIQUE messages.message_id (${values.message_id})`);
-  const seqKey = `${values.lane_id}|${values.day}|${values.seq}`;
-  if (s.messageSeqs.has(seqKey)) throw constraintFailed(`UNIQUE messages.lane_id, messages.day, messages.seq (${seqKey})`);
   const row: MessageRow = { id: s.nextId('messages'), ...values, greylisted: 0, grey_suspect: 0 };
   s.push(s.messages, row);
   s.mapSet(s.messageByMessageId, row.message_id, row);
-  s.setAdd(s.messageSeqs, seqKey);
   if (row.source === 'routed') s.push(s.routedMessages, row);
-  if (isOpen(row.status)) openSet(s, row.lane_id).add(row);
-  s.onUndo(() => { s.openByLane.get(row.lane_id)?.delete(row); });
+  if (isOpen(row.status)) s.setAdd(openSet(s, row.lane_id), row);
+  if (row.status === 'deferred') s.setAdd(s.deferred, row);
   return row;
 }
 
@@ -39,11 +40,13 @@ function openSet(s: MemState, laneId: number): Set<MessageRow> {
 
 /** Changes a message's columns, keeping the open-messages index in step with its status. */
 export function patchMessage(s: MemState, m: MessageRow, changes: Partial<MessageRow>): void {
-  const was = isOpen(m.status);
+  const was = m.status;
   s.patch(m, changes);
-  const now = isOpen(m.status);
-  if (was === now) return;
-  if (now) s.setAdd(openSet(s, m.lane_id), m);
+  if (was === m.status) return;
+  if (m.status === 'deferred') s.setAdd(s.deferred, m);
+  else if (was === 'deferred') s.setDelete(s.deferred, m);
+  if (isOpen(was) === isOpen(m.status)) return;
+  if (isOpen(m.status)) s.setAdd(openSet(s, m.lane_id), m);
   else s.setDelete(openSet(s, m.lane_id), m);
 }
 
@@ -230,10 +233,6 @@ export function attemptOutcomeCounts(s: MemState, plan: string): Array<{ lane_id
 
 export function nextRetryDue(s: MemState): number | null {
   let at: number | null = null;
-  for (const set of s.openByLane.values()) {
-    for (const m of set) {
-      if (m.status === 'deferred' && m.next_attempt_at !== null && (at === null || m.next_attempt_at < at)) at = m.next_attempt_at;
-    }
-  }
+  for (const m of s.deferred) if (m.next_attempt_at !== null && (at === null || m.next_attempt_at < at)) at = m.next_attempt_at;
   return at;
 }

@@ -72,10 +72,10 @@ export class MemState {
   /** messages[id - 1] (messages are never deleted). */
   readonly messages: MessageRow[] = [];
   readonly messageByMessageId = new Map<string, MessageRow>();
-  readonly messageSeqs = new Set<string>();
   /** Per lane, its messages in flight or deferred (every queue query reads only these). */
   readonly openByLane = new Map<number, Set<MessageRow>>();
-  readonly messagesByRecipient = new Map<string, MessageRow[]>();
+  /** Deferred messages of every lane (the next retry due is read every tick). */
+  readonly deferred = new Set<MessageRow>();
   readonly routedMessages: MessageRow[] = [];
   /** Per lane-day, its non-accepted attempts in id order. */
   readonly repliesOfDay = new Map<string, AttemptReply[]>();
