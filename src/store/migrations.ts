@@ -1,27 +1,47 @@
 /**
  * Schema migrations, in code and in order. Never edit a shipped migration:
- * add the next one. Types used here are the portable subset (integer, bigint,
- * real, text) so the same migrations run on PostgreSQL.
+ * add the next one. The same migrations, with the same names and order, run
+ * on SQLite and on PostgreSQL 15: the few types that differ go through
+ * {@link types} (SQLite's schema is exactly what existing files have).
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
+
+/** The column types that differ between the two engines, for the database `db` runs on. */
+export function types(db: Kysely<unknown>) {
+  const pg = db.getExecutor().adapter instanceof PostgresAdapter;
+  return {
+    /**
+     * A row id: SQLite's `integer primary key autoincrement` (what every
+     * existing file has); on PostgreSQL a bigint identity (kysely's
+     * autoIncrement would be MySQL's `auto_increment` there).
+     */
+    idType: pg ? 'bigint' as const : 'integer' as const,
+    id: (c: ColumnDefinitionBuilder) => (pg ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement()),
+    /** A column holding another table's id (the same width as the id). */
+    ref: pg ? 'bigint' as const : 'integer' as const,
+    /** A float: SQLite's REAL is 8 bytes; PostgreSQL's `real` would be 4. */
+    real: pg ? 'double precision' as const : 'real' as const,
+  };
+}
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': {
     async up(db: Kysely<unknown>) {
+      const t = types(db);
       await db.schema.createTable('runs')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', t.idType, t.id)
         .addColumn('plan', 'text', (c) => c.notNull())
         .addColumn('plan_file', 'text')
         .addColumn('host', 'text', (c) => c.notNull())
         .addColumn('pid', 'integer', (c) => c.notNull())
         .addColumn('started_at', 'bigint', (c) => c.notNull())
-        .addColumn('speed', 'real', (c) => c.notNull().defaultTo(1))
+        .addColumn('speed', t.real, (c) => c.notNull().defaultTo(1))
         .addColumn('ended_at', 'bigint')
         .addColumn('end_reason', 'text')
         .execute();
 
       await db.schema.createTable('lanes')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', t.idType, t.id)
         .addColumn('plan', 'text', (c) => c.notNull())
         .addColumn('ip', 'text', (c) => c.notNull())
         .addColumn('provider', 'text', (c) => c.notNull())
@@ -29,7 +49,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
         .addColumn('state', 'text', (c) => c.notNull().defaultTo('active'))
         .addColumn('state_until', 'bigint')
         .addColumn('state_reason', 'text')
-        .addColumn('rate_factor', 'real', (c) => c.notNull().defaultTo(1))
+        .addColumn('rate_factor', t.real, (c) => c.notNull().defaultTo(1))
         .addColumn('rate_until', 'bigint')
         .addColumn('max_connections', 'integer')
         .addColumn('holds_in_row', 'integer', (c) => c.notNull().defaultTo(0))
@@ -39,8 +59,8 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
         .execute();
 
       await db.schema.createTable('messages')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('lane_id', 'integer', (c) => c.notNull().references('lanes.id'))
+        .addColumn('id', t.idType, t.id)
+        .addColumn('lane_id', t.ref, (c) => c.notNull().references('lanes.id'))
         .addColumn('day', 'text', (c) => c.notNull())
         .addColumn('seq', 'integer', (c) => c.notNull())
         .addColumn('recipient', 'text', (c) => c.notNull())
@@ -56,9 +76,9 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.createIndex('messages_status_due').on('messages').columns(['status', 'next_attempt_at']).execute();
 
       await db.schema.createTable('attempts')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('message_id', 'integer', (c) => c.notNull().references('messages.id'))
-        .addColumn('lane_id', 'integer', (c) => c.notNull())
+        .addColumn('id', t.idType, t.id)
+        .addColumn('message_id', t.ref, (c) => c.notNull().references('messages.id'))
+        .addColumn('lane_id', t.ref, (c) => c.notNull())
         .addColumn('day', 'text', (c) => c.notNull())
         .addColumn('started_at', 'bigint', (c) => c.notNull())
         .addColumn('latency_ms', 'integer')
@@ -77,7 +97,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.createIndex('attempts_message').on('attempts').columns(['message_id']).execute();
 
       await db.schema.createTable('lane_days')
-        .addColumn('lane_id', 'integer', (c) => c.notNull())
+        .addColumn('lane_id', t.ref, (c) => c.notNull())
         .addColumn('day', 'text', (c) => c.notNull())
         .addColumn('stage', 'integer', (c) => c.notNull())
         .addColumn('target', 'integer', (c) => c.notNull().defaultTo(0))
@@ -99,10 +119,10 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
         .execute();
 
       await db.schema.createTable('events')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', t.idType, t.id)
         .addColumn('at', 'bigint', (c) => c.notNull())
         .addColumn('plan', 'text', (c) => c.notNull())
-        .addColumn('lane_id', 'integer')
+        .addColumn('lane_id', t.ref)
         .addColumn('ip', 'text')
         .addColumn('provider', 'text')
         .addColumn('kind', 'text', (c) => c.notNull())
@@ -114,7 +134,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.createIndex('events_at').on('events').columns(['plan', 'at']).execute();
 
       await db.schema.createTable('dnsbl_results')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', t.idType, t.id)
         .addColumn('at', 'bigint', (c) => c.notNull())
         .addColumn('ip', 'text', (c) => c.notNull())
         .addColumn('zone', 'text', (c) => c.notNull())
@@ -126,9 +146,9 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.createIndex('dnsbl_ip_zone_at').on('dnsbl_results').columns(['ip', 'zone', 'at']).execute();
 
       await db.schema.createTable('placements')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('message_id', 'integer', (c) => c.notNull().references('messages.id'))
-        .addColumn('lane_id', 'integer', (c) => c.notNull())
+        .addColumn('id', t.idType, t.id)
+        .addColumn('message_id', t.ref, (c) => c.notNull().references('messages.id'))
+        .addColumn('lane_id', t.ref, (c) => c.notNull())
         .addColumn('day', 'text', (c) => c.notNull())
         .addColumn('mailbox', 'text', (c) => c.notNull())
         .addColumn('folder', 'text')
@@ -192,10 +212,11 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
     // `state` stays as their summary. Existing non-active lanes get the hold of whoever set
     // their state last (an unknown actor counts as the operator's, so only a person lifts it).
     async up(db: Kysely<unknown>) {
+      const t = types(db);
       await db.schema.createTable('holds')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', t.idType, t.id)
         .addColumn('plan', 'text', (c) => c.notNull())
-        .addColumn('lane_id', 'integer', (c) => c.notNull().references('lanes.id'))
+        .addColumn('lane_id', t.ref, (c) => c.notNull().references('lanes.id'))
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('actor', 'text', (c) => c.notNull())
         .addColumn('reason', 'text', (c) => c.notNull())
@@ -287,8 +308,9 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
     // Attempts per lane and outcome kept as running counts beside the rows (Prometheus counters):
     // a scrape reads O(lanes) rows instead of grouping the whole attempts table.
     async up(db: Kysely<unknown>) {
+      const t = types(db);
       await db.schema.createTable('lane_outcomes')
-        .addColumn('lane_id', 'integer', (c) => c.notNull())
+        .addColumn('lane_id', t.ref, (c) => c.notNull())
         .addColumn('outcome', 'text', (c) => c.notNull())
         .addColumn('n', 'bigint', (c) => c.notNull().defaultTo(0))
         .addPrimaryKeyConstraint('lane_outcomes_pk', ['lane_id', 'outcome'])

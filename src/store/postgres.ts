@@ -1,0 +1,99 @@
+/**
+ * Opening the PostgreSQL store (a fleet's shared database): a node-postgres
+ * pool behind kysely's PostgresDialect, bigint and numeric columns read as
+ * numbers, and the migrations applied under an advisory lock so daemons that
+ * start at the same moment migrate once.
+ */
+import pg from 'pg';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { WarmupError } from '../util/errors.js';
+import { migrate } from './open.js';
+import { redactIn, resolvePgConnection, type PgConnectionOptions } from './pg-url.js';
+import { sqlStore } from './sql-store.js';
+import type { Database } from './schema.js';
+import type { Store } from './store.js';
+
+export interface PostgresStoreOptions extends PgConnectionOptions {
+  /** A reader (status, events, report): no migration; a database never migrated is an error. */
+  readonly readonly?: boolean;
+  /** Connections in the pool (default 10). */
+  readonly poolSize?: number;
+  /** Called with errors of idle connections (the server restarted); the next query reports its own. */
+  readonly onIdleError?: (err: Error) => void;
+}
+
+/** Key of the session advisory lock migrations run under ("warmup" in ASCII). */
+export const MIGRATION_LOCK_KEY = 0x7761726d7570;
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+/**
+ * Type parsers of this pool only (pg.types is global to the process): int8
+ * (bigint columns, count(*)) and numeric (sum of bigint) as numbers. Epoch
+ * milliseconds and counts stay far below 2^53.
+ */
+const getTypeParser = ((oid: number, format?: 'text' | 'binary') => {
+  if (oid === INT8_OID || oid === NUMERIC_OID) return (v: string) => (v === null ? null : Number(v));
+  return pg.types.getTypeParser(oid, format as 'text');
+}) as typeof pg.types.getTypeParser;
+
+/**
+ * Opens (and unless `readonly`, migrates) the PostgreSQL database of `url`
+ * and returns it as a Store of kind `postgres`, whose `location` has no
+ * password. Throws WarmupError STORE_URL, STORE_CREDENTIALS, STORE_OPEN
+ * (cannot connect or log in), STORE_MISSING (a reader finds no warmup
+ * schema) or STORE_MIGRATION; no message carries the password.
+ */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  const c = resolvePgConnection(url, options);
+  const secrets = [c.password];
+  const pool = new pg.Pool({
+    host: c.host, port: c.port, database: c.database, user: c.user, ...(c.password !== undefined ? { password: c.password } : {}),
+    ssl: c.ssl, application_name: c.applicationName, connectionTimeoutMillis: c.connectTimeoutMs,
+    max: options.poolSize ?? 10, types: { getTypeParser },
+  });
+  pool.on('error', (err) => options.onIdleError?.(err));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const fail = async (code: string, what: string, e: unknown): Promise<never> => {
+    await db.destroy().catch(() => undefined);
+    throw new WarmupError(code, redactIn(`${what}: ${(e as Error).message ?? String(e)}`, secrets), { cause: e });
+  };
+  try {
+    await sql`select 1`.execute(db);
+  } catch (e) {
+    return fail('STORE_OPEN', `cannot open database ${c.location}`, e);
+  }
+  if (options.readonly) {
+    const r = await sql<{ t: string | null }>`select to_regclass('kysely_migration')::text as t`.execute(db).catch((e) => fail('STORE_OPEN', `cannot read database ${c.location}`, e));
+    if (!r.rows[0]?.t) {
+      await db.destroy();
+      throw new WarmupError('STORE_MISSING', `no warmup data in ${c.location}: has \`warmup start\` run with this plan?`);
+    }
+  } else {
+    let error: unknown;
+    try {
+      error = await migrateLocked(db);
+    } catch (e) {
+      error = e;
+    }
+    if (error) return fail('STORE_MIGRATION', `migrating ${c.location} failed`, error);
+  }
+  return sqlStore(db, 'postgres', c.location, () => db.destroy());
+}
+
+/**
+ * Applies the pending migrations holding a session advisory lock, on one
+ * connection: a second process waits for the first to finish and then finds
+ * nothing to do. Returns the migration error, if any.
+ */
+export async function migrateLocked(db: Kysely<Database>): Promise<unknown> {
+  return db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`.execute(conn);
+    try {
+      return (await migrate(conn)).error;
+    } finally {
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.execute(conn);
+    }
+  });
+}
