@@ -63,7 +63,8 @@ export async function unsettledMessages(db: Db, laneId: number, day: string): Pr
 /** Every lane's days with their decisions (the launch forecast's input), from a covering index. */
 export function laneHistory(db: Db, plan: string): Promise<Array<{ ip: string; provider: string; day: string; decision: string | null }>> {
   return db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
-    .select(['lanes.ip', 'lanes.provider', 'lane_days.day', 'lane_days.decision']).where('lanes.plan', '=', plan).execute();
+    .select(['lanes.ip', 'lanes.provider', 'lane_days.day', 'lane_days.decision']).where('lanes.plan', '=', plan)
+    .orderBy('lane_days.lane_id').orderBy('lane_days.day').execute();
 }
 
 /** A lane's decided days, oldest first (the pace the launch forecast projects). */

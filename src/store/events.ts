@@ -70,7 +70,7 @@ export async function newestEventAt(db: Db, plan: string): Promise<number | null
 
 /** The kinds of event a plan's log holds. */
 export async function eventKindsSeen(db: Db, plan: string): Promise<string[]> {
-  return (await db.selectFrom('events').select('kind').distinct().where('plan', '=', plan).execute()).map((r) => r.kind);
+  return (await db.selectFrom('events').select('kind').distinct().where('plan', '=', plan).orderBy('kind').execute()).map((r) => r.kind);
 }
 
 /** What `warmup events` filters on. */

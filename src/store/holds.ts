@@ -12,7 +12,7 @@
  */
 import type { Selectable } from 'kysely';
 import type { Db, HoldsTable, LaneRow, LaneState } from './schema.js';
-import { inTransaction } from './transaction.js';
+import { forUpdate, inTransaction } from './transaction.js';
 
 /** Who put a hold on: each kind is added and removed by its own actor. */
 export type HoldKind = 'operator' | 'policy' | 'dnsbl' | 'rule' | 'breaker';
@@ -89,11 +89,12 @@ export function summarize(holds: ReadonlyArray<Pick<HoldRow, 'until' | 'reason' 
   return { state: paused ? 'paused' : 'suspended', until: open ? null : last.until, reason: `${last.kind}: ${last.reason}` };
 }
 
+/** The target's lanes, locked (PostgreSQL) until the transaction ends: hold changes of one lane happen one at a time. */
 async function targetLanes(db: Db, plan: string, target: LaneTarget): Promise<LaneRow[]> {
   let q = db.selectFrom('lanes').selectAll().where('plan', '=', plan);
   if (target.ip) q = q.where('ip', '=', target.ip);
   if (target.provider) q = q.where('provider', '=', target.provider);
-  return q.orderBy('id').execute();
+  return forUpdate(db, q.orderBy('id')).execute();
 }
 
 /** Re-derives the lane's summary columns from its holds; returns the new state. */
@@ -165,12 +166,13 @@ export async function removeHolds(db: Db, plan: string, target: LaneTarget, remo
 
 /** Removes holds whose `until` has come (the daemon calls this every tick); one event per hold. */
 export async function lapseHolds(db: Db, plan: string, now: number): Promise<HoldChange[]> {
-  const due = await db.selectFrom('holds').select('lane_id').distinct().where('plan', '=', plan).where('until', '<=', now).execute();
+  const due = await db.selectFrom('holds').select('lane_id').distinct().where('plan', '=', plan).where('until', '<=', now).orderBy('lane_id').execute();
   if (due.length === 0) return [];
   return inTransaction(db, async (trx) => {
     const changes: HoldChange[] = [];
     for (const { lane_id } of due) {
-      const lane = await trx.selectFrom('lanes').selectAll().where('id', '=', lane_id).executeTakeFirst();
+      // Locked first, then its holds read again: another process may have lapsed them meanwhile.
+      const lane = await forUpdate(trx, trx.selectFrom('lanes').selectAll().where('id', '=', lane_id)).executeTakeFirst();
       if (!lane) continue;
       const holds = await trx.selectFrom('holds').selectAll().where('lane_id', '=', lane_id).where('until', '<=', now).orderBy('id').execute();
       changes.push(...await dropHolds(trx, plan, lane, holds, 'lapsed', 'daemon', 'lapsed', 'hold_lapsed', now));

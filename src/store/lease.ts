@@ -7,7 +7,7 @@
  * about real processes, not the daemon's (possibly accelerated) plan clock.
  */
 import type { Db } from './schema.js';
-import { inTransaction } from './transaction.js';
+import { forUpdate, inTransaction } from './transaction.js';
 
 /** Who holds a lease. */
 export interface LeaseHolder {
@@ -40,7 +40,7 @@ export type LeaseResult =
 /** Takes the plan's lease unless a live daemon holds it; one transaction. */
 export async function acquireLease(db: Db, plan: string, claim: LeaseClaim): Promise<LeaseResult> {
   return inTransaction(db, async (trx) => {
-    const row = await trx.selectFrom('leases').selectAll().where('plan', '=', plan).executeTakeFirst();
+    const row = await forUpdate(trx, trx.selectFrom('leases').selectAll().where('plan', '=', plan)).executeTakeFirst();
     const holder: LeaseHolder | null = row ? { host: row.host, pid: row.pid, acquiredAt: row.acquired_at, heartbeatAt: row.heartbeat_at } : null;
     if (row && holder) {
       const mine = row.token === claim.token;
@@ -49,7 +49,14 @@ export async function acquireLease(db: Db, plan: string, claim: LeaseClaim): Pro
     }
     const values = { host: claim.host, pid: claim.pid, acquired_at: claim.now, heartbeat_at: claim.now, token: claim.token };
     if (row) await trx.updateTable('leases').set(values).where('plan', '=', plan).execute();
-    else await trx.insertInto('leases').values({ plan, ...values }).execute();
+    else {
+      // Two daemons starting at once both find no row: the second insert loses to the first's.
+      const r = await trx.insertInto('leases').values({ plan, ...values }).onConflict((oc) => oc.column('plan').doNothing()).executeTakeFirst();
+      if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) {
+        const now = await trx.selectFrom('leases').selectAll().where('plan', '=', plan).executeTakeFirstOrThrow();
+        return { ok: false, holder: { host: now.host, pid: now.pid, acquiredAt: now.acquired_at, heartbeatAt: now.heartbeat_at } };
+      }
+    }
     return { ok: true, takenOver: row && row.token !== claim.token ? holder : null };
   });
 }

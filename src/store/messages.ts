@@ -5,7 +5,7 @@
  */
 import { attemptCounts, greylistOutcome } from '../policy/counting.js';
 import type { Db, Outcome } from './schema.js';
-import { inTransaction } from './transaction.js';
+import { forUpdateSkipLocked, inTransaction } from './transaction.js';
 
 /**
  * Creates the next message of a lane's day, marked in flight, and counts it
@@ -90,10 +90,13 @@ export async function claimDueRetries(db: Db, now: number, lanes: ReadonlyArray<
   if (wanted.length === 0) return { claimed: [], expired: 0 };
   return inTransaction(db, async (trx) => {
     const ids = wanted.map((l) => l.laneId);
-    const stale = await trx.selectFrom('messages').select(['id', 'lane_id', 'day'])
-      .where('status', '=', 'deferred').where('next_attempt_at', '<=', now).where('lane_id', 'in', ids).where('created_at', '<=', now - expireMs).execute();
+    // Conditional updates that return what they changed: a message another process claimed or
+    // expired meanwhile no longer matches `status = 'deferred'` (PostgreSQL re-checks it after
+    // waiting for that process's row lock), so nothing is claimed or counted twice.
+    const stale = await trx.updateTable('messages').set({ status: 'expired', next_attempt_at: null, finished_at: now })
+      .where('status', '=', 'deferred').where('next_attempt_at', '<=', now).where('lane_id', 'in', ids).where('created_at', '<=', now - expireMs)
+      .returning(['id', 'lane_id', 'day']).execute();
     if (stale.length > 0) {
-      await trx.updateTable('messages').set({ status: 'expired', next_attempt_at: null, finished_at: now }).where('id', 'in', stale.map((s) => s.id)).execute();
       const perDay = new Map<string, { laneId: number; day: string; n: number }>();
       for (const s of stale) {
         const k = `${s.lane_id}|${s.day}`;
@@ -107,12 +110,14 @@ export async function claimDueRetries(db: Db, now: number, lanes: ReadonlyArray<
     }
     const claimed: DueRetry[] = [];
     for (const l of wanted) {
-      const rows = await trx.selectFrom('messages')
-        .select(['id', 'lane_id', 'day', 'seq', 'recipient', 'message_id', 'attempts', 'created_at'])
-        .where('status', '=', 'deferred').where('next_attempt_at', '<=', now).where('lane_id', '=', l.laneId)
-        .orderBy('next_attempt_at').limit(l.limit).execute();
-      if (rows.length > 0) await trx.updateTable('messages').set({ status: 'in_flight' }).where('id', 'in', rows.map((r) => r.id)).execute();
-      claimed.push(...rows);
+      const rows = await trx.updateTable('messages').set({ status: 'in_flight' })
+        .where('id', 'in', (eb) => forUpdateSkipLocked(trx, eb.selectFrom('messages').select('id')
+          .where('status', '=', 'deferred').where('next_attempt_at', '<=', now).where('lane_id', '=', l.laneId)
+          .orderBy('next_attempt_at').orderBy('id').limit(l.limit)))
+        .where('status', '=', 'deferred')
+        .returning(['id', 'lane_id', 'day', 'seq', 'recipient', 'message_id', 'attempts', 'created_at', 'next_attempt_at']).execute();
+      rows.sort((a, b) => (a.next_attempt_at ?? 0) - (b.next_attempt_at ?? 0) || a.id - b.id);
+      claimed.push(...rows.map(({ next_attempt_at: _due, ...r }) => r));
     }
     return { claimed, expired: stale.length };
   });
@@ -278,7 +283,8 @@ export async function pendingRetries(db: Db, plan: string, laneIds: readonly num
 export async function attemptOutcomeCounts(db: Db, plan: string): Promise<Array<{ lane_id: number; outcome: Outcome; n: number }>> {
   // From the running counts (O(lanes x outcomes)), never a scan of the attempts table.
   const rows = await db.selectFrom('lane_outcomes').innerJoin('lanes', 'lanes.id', 'lane_outcomes.lane_id')
-    .select(['lane_outcomes.lane_id', 'lane_outcomes.outcome', 'lane_outcomes.n']).where('lanes.plan', '=', plan).execute();
+    .select(['lane_outcomes.lane_id', 'lane_outcomes.outcome', 'lane_outcomes.n']).where('lanes.plan', '=', plan)
+    .orderBy('lane_outcomes.lane_id').orderBy('lane_outcomes.outcome').execute();
   return rows.map((r) => ({ lane_id: r.lane_id, outcome: r.outcome as Outcome, n: Number(r.n) }));
 }
 

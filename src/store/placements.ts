@@ -5,6 +5,7 @@
 import { spamCrossed, spamRate } from '../policy/counting.js';
 import { inTransaction } from './transaction.js';
 import type { Db } from './schema.js';
+import { forUpdate } from './transaction.js';
 
 /** An accepted warm-up message to a seed mailbox whose placement is not known yet. */
 export interface PendingPlacement {
@@ -75,7 +76,8 @@ export async function recordPlacements(
     for (const r of records) {
       const key = keyOf(r.laneId, r.day);
       if (!before.has(key)) {
-        const row = await trx.selectFrom('lane_days').select(['inbox', 'spam']).where('lane_id', '=', r.laneId).where('day', '=', r.day).executeTakeFirst();
+        // Locked (PostgreSQL) so a crossing is seen by one writer only.
+        const row = await forUpdate(trx, trx.selectFrom('lane_days').select(['inbox', 'spam']).where('lane_id', '=', r.laneId).where('day', '=', r.day)).executeTakeFirst();
         before.set(key, { inbox: row?.inbox ?? 0, spam: row?.spam ?? 0 });
       }
       const inserted = await trx.insertInto('placements').values({
@@ -128,7 +130,7 @@ export async function dueEngagements(db: Db, mailboxes: readonly string[], now: 
     .select(['placements.id', 'placements.mailbox', 'placements.folder', 'placements.placement', 'messages.message_id'])
     .where('placements.mailbox', 'in', [...mailboxes]).where('placements.engage_at', '<=', now)
     .where('placements.engaged_at', 'is', null).where('placements.folder', 'is not', null)
-    .orderBy('placements.engage_at').limit(limit).execute();
+    .orderBy('placements.engage_at').orderBy('placements.id').limit(limit).execute();
   return rows.filter((r): r is DueEngagement => r.folder !== null && r.placement !== 'missing');
 }
 

@@ -139,7 +139,7 @@ export async function loadLogPosition(db: Db, plan: string): Promise<LogPosition
 /** Routed messages whose last try was deferred, per recipient: Postfix will ask for them again. */
 export async function deferredRouted(db: Db, plan: string): Promise<Array<{ recipient: string; lane_id: number }>> {
   return db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id').select(['messages.recipient', 'messages.lane_id'])
-    .where('lanes.plan', '=', plan).where('messages.source', '=', 'routed').where('messages.status', '=', 'deferred').execute();
+    .where('lanes.plan', '=', plan).where('messages.source', '=', 'routed').where('messages.status', '=', 'deferred').orderBy('messages.id').execute();
 }
 
 /** Routed messages counted per lane since `since` (this hour's room after a restart). */
