@@ -32,6 +32,19 @@ POSTGREY_PORT=${WARMUP_POSTGREY_PORT:-10023}
 JUNK_CLIENT_IP=127.0.0.39
 RATE_LIMIT=5
 GREY_DELAY=2
+# PostgreSQL (a private cluster in $DIR/postgres; user warmup, trust on loopback; user warmup_pw
+# must give its password, for the credential tests)
+PG_ADDR=127.0.0.90
+PG_PORT=${WARMUP_PG_PORT:-5432}
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_DIR="$DIR/postgres"
+PG_PASSWORD_USER=warmup_pw
+PG_PASSWORD=warmup-pw-secret
+
+# as_pg CMD...: run CMD as the postgres user when we are root (PostgreSQL refuses to run as root)
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
 
 PIDS="$DIR/pids"
 LOGS="$DIR/logs"
@@ -76,6 +89,10 @@ stop_recorded() {
     elif [ "$name" = mta ] && [ -f "$DIR/mta/etc/main.cf" ]; then
       postfix -c "$DIR/mta/etc" stop >>"$LOGS/mta-ctl.log" 2>&1 || true
       wait_gone "$pid" 10 || true
+    elif [ "$name" = postgres ] && [ -d "$PG_DIR/data" ]; then
+      # fast shutdown: open sessions are cut (SIGTERM alone would wait for every client)
+      as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" stop -m fast -w -t 20 >>"$LOGS/postgres-ctl.log" 2>&1 || true
+      wait_gone "$pid" 10 || true
     fi
     if pid_alive "$pid"; then
       kill -TERM "$pid" 2>/dev/null || true
@@ -90,12 +107,12 @@ stop_recorded() {
 }
 
 # mta: the production Postfix of the routing tests (test/peers/mta.sh), started last
-ALL_PEERS="dnsmasq rbldnsd postgrey postfix smtp-sink dovecot mta"
+ALL_PEERS="dnsmasq rbldnsd postgrey postfix smtp-sink dovecot postgres mta"
 
 stop_all() {
   local name
   # reverse dependency order: MX before postgrey, dnsmasq last
-  for name in mta dovecot smtp-sink postfix postgrey rbldnsd dnsmasq; do
+  for name in mta postgres dovecot smtp-sink postfix postgrey rbldnsd dnsmasq; do
     stop_recorded "$name"
   done
 }

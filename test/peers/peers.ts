@@ -30,6 +30,8 @@ export interface PeersInfo {
   sink: HostPort & { hostname: string; domain: string };
   dead: HostPort & { domain: string };
   imap: HostPort & { users: string[]; password: string };
+  /** PostgreSQL 15 (user `warmup`, trust; `passwordUser` must log in with `password`). */
+  postgres: HostPort & { user: string; database: string; socketDir: string; url: string; passwordUser: string; password: string };
   postfix: { configDir: string; verdictsFile: string; logFile: string; junkClientIp: string };
   mailDir: string;
   dnsConfDir: string;
@@ -417,4 +419,31 @@ export async function imapExchange(
     clearTimeout(timer);
     sock.destroy();
   }
+}
+
+// ------------------------------------------------------------------ PostgreSQL
+
+let pgDatabases = 0;
+
+/**
+ * A new, empty database on the PostgreSQL peer for one test file (or test), so
+ * tests never see each other's rows; returns its URL (user warmup, no password).
+ * `name` is a readable prefix (letters, digits, _). The peer's state dir goes
+ * at the next up.sh, and the databases with it.
+ */
+export async function createPostgresDatabase(name: string): Promise<string> {
+  const pgInfo = loadPeers().postgres;
+  if (!pgInfo) throw new Error('the test peers have no PostgreSQL: start it with test/peers/up.sh --restart postgres');
+  const db = `${name.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30)}_${process.pid}_${++pgDatabases}_${Date.now().toString(36)}`;
+  const { default: pg } = await import('pg');
+  const admin = new pg.Client({ host: pgInfo.host, port: pgInfo.port, user: pgInfo.user, database: pgInfo.database });
+  await admin.connect();
+  try {
+    // Owned by the password user, so the credential tests can migrate it (PG 15: only the
+    // database owner creates in its public schema); `warmup` is a superuser anyway.
+    await admin.query(`create database "${db}" owner ${pgInfo.passwordUser}`);
+  } finally {
+    await admin.end();
+  }
+  return `postgres://${pgInfo.user}@${pgInfo.host}:${pgInfo.port}/${db}`;
 }
