@@ -166,7 +166,9 @@ export async function removeHolds(db: Db, plan: string, target: LaneTarget, remo
 
 /** Removes holds whose `until` has come (the daemon calls this every tick); one event per hold. */
 export async function lapseHolds(db: Db, plan: string, now: number): Promise<HoldChange[]> {
-  const due = await db.selectFrom('holds').select('lane_id').distinct().where('plan', '=', plan).where('until', '<=', now).orderBy('lane_id').execute();
+  // Lanes in the order their first due hold lapses.
+  const due = await db.selectFrom('holds').select('lane_id').where('plan', '=', plan).where('until', '<=', now)
+    .groupBy('lane_id').orderBy((eb) => eb.fn.min('until')).orderBy('lane_id').execute();
   if (due.length === 0) return [];
   return inTransaction(db, async (trx) => {
     const changes: HoldChange[] = [];

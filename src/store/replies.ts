@@ -107,6 +107,7 @@ export async function dayReplies(db: Db, laneId: number, day: string): Promise<R
   const rows = await db.selectFrom('attempts')
     .select(['reply', 'code', 'enhanced']).select((eb) => eb.fn.countAll<number>().as('n'))
     .where('lane_id', '=', laneId).where('day', '=', day).where('outcome', '!=', 'accepted')
-    .groupBy(['reply', 'code', 'enhanced']).orderBy('n', 'desc').execute();
+    .groupBy(['reply', 'code', 'enhanced']).orderBy('n', 'desc')
+    .orderBy('reply', (o) => o.asc().nullsFirst()).orderBy('code', (o) => o.asc().nullsFirst()).orderBy('enhanced', (o) => o.asc().nullsFirst()).execute();
   return rows.map((r) => ({ text: r.reply ?? '', code: r.code, enhanced: r.enhanced, count: Number(r.n) }));
 }

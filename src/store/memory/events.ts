@@ -64,7 +64,7 @@ export function newestEventAt(s: MemState, plan: string): number | null {
 export function eventKindsSeen(s: MemState, plan: string): string[] {
   const kinds = new Set<string>();
   for (const e of s.events) if (e.plan === plan) kinds.add(e.kind);
-  return [...kinds];
+  return [...kinds].sort();
 }
 
 export function recentEvents(s: MemState, plan: string, filter: EventFilter): EventRow[] {

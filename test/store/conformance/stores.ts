@@ -4,18 +4,20 @@
  * Adding an implementation is one entry: `{ name, open }` where `open` gives a
  * new, empty, migrated store (ids from 1).
  *
- * PostgreSQL joins when a server is given: WARMUP_TEST_PG_URL names a database
- * the suite may fill (each `open` starts from empty tables), e.g. the PG test
- * peer's. The PostgreSQL store itself is src/store/postgres.ts (`openPostgresStore`).
+ * PostgreSQL runs on the test peers' server, a database per test file
+ * (WARMUP_TEST_PG_URL names another one the suite may empty and fill).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { memoryStore } from '../../../src/store/memory/index.js';
+import pg from 'pg';
 import { openStore } from '../../../src/store/open.js';
+import { openPostgresStore } from '../../../src/store/postgres.js';
 import { sqlStore } from '../../../src/store/sql-store.js';
 import type { Store } from '../../../src/store/store.js';
+import { createPostgresDatabase } from '../../peers/peers.js';
 
 export interface StoreFactory {
   readonly name: string;
@@ -34,12 +36,13 @@ async function sqlite(): Promise<Store> {
   return sqlStore(opened.db, 'sqlite', path, () => opened.close());
 }
 
-/** A PostgreSQL store on WARMUP_TEST_PG_URL with every table emptied and its ids restarted. */
-async function postgres(url: string): Promise<Store> {
-  // Loaded by name so the suite also runs where the PostgreSQL store is not built.
-  const mod = (await import(['..', '..', '..', 'src', 'store', 'postgres.js'].join('/'))) as { openPostgresStore(url: string): Promise<Store> };
-  const { Client } = (await import('pg')).default;
-  const c = new Client({ connectionString: url });
+/**
+ * A PostgreSQL store on this test file's own database (made once on the test
+ * peers' PostgreSQL), every table emptied and its ids restarted.
+ */
+async function postgres(): Promise<Store> {
+  pgUrl ??= process.env.WARMUP_TEST_PG_URL ?? await createPostgresDatabase('conformance');
+  const c = new pg.Client({ connectionString: pgUrl });
   await c.connect();
   try {
     await c.query(`do $$ declare t text; begin
@@ -49,13 +52,12 @@ async function postgres(url: string): Promise<Store> {
   } finally {
     await c.end();
   }
-  return mod.openPostgresStore(url);
+  return openPostgresStore(pgUrl, { poolSize: 4 });
 }
-
-const PG_URL = process.env.WARMUP_TEST_PG_URL;
+let pgUrl: string | undefined;
 
 export const STORES: readonly StoreFactory[] = [
   { name: 'sqlite', open: sqlite },
   { name: 'memory', open: async () => memoryStore() },
-  ...(PG_URL ? [{ name: 'postgres', open: () => postgres(PG_URL) }] : []),
+  { name: 'postgres', open: postgres },
 ];
