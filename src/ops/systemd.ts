@@ -44,6 +44,8 @@ export interface UnitOptions {
   readonly credentials: readonly UnitCredential[];
   /** The daemon's drain on SIGTERM; TimeoutStopSec leaves 30 s more. */
   readonly drainMs?: number;
+  /** The plan's store is a PostgreSQL server (`store.url`): no `--db`, the plan names it. */
+  readonly storeServer?: boolean;
 }
 
 const SAFE_PATH = /^\/[A-Za-z0-9._+@/-]*$/;
@@ -79,7 +81,7 @@ export function renderUnit(o: UnitOptions): string {
   }
   const drainMs = o.drainMs ?? DAEMON_DRAIN_MS;
   const stopSec = Math.ceil(drainMs / 1000) + 30;
-  const start = `${o.bin} start ${o.planPath} --db ${UNIT_DB_PATH}`;
+  const start = o.storeServer ? `${o.bin} start ${o.planPath}` : `${o.bin} start ${o.planPath} --db ${UNIT_DB_PATH}`;
   const envSecrets = o.credentials.filter((c) => c.env !== null);
   // systemd cannot turn a credential into an environment variable, so a tiny
   // shell exports those the plan reads from the environment, then execs the
@@ -186,7 +188,7 @@ const CRED_REF = /^\$\{CREDENTIALS_DIRECTORY\}\/([^/]+)$/;
 
 /**
  * The secrets a written plan names: DKIM key file or variable, IMAP password
- * files or variables, the webhook secret variable. A file written as
+ * files or variables, the webhook secret variable, the database password file. A file written as
  * `${CREDENTIALS_DIRECTORY}/NAME` becomes `LoadCredential=NAME:<dir>/NAME`; a
  * variable VAR becomes `LoadCredential=VAR:<dir>/VAR` exported as VAR.
  */
@@ -220,5 +222,6 @@ export function planSecrets(w: WrittenPlan, credentialsDir: string): PlanSecrets
     });
   }
   addEnv('alerts.webhook.secret_env', w.alerts?.webhook?.secret_env);
+  addFile('store.password_file', w.store?.password_file);
   return { credentials: [...byName.values()], warnings };
 }

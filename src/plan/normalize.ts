@@ -15,6 +15,7 @@ import { normalizeDelivery, normalizeMetrics, normalizePostfix } from './normali
 import { normalizeRules, normalizeThresholds } from './normalize/policy.js';
 import { normalizeDates, normalizeRamps } from './normalize/ramps.js';
 import { normalizeContent, normalizeSender } from './normalize/sender.js';
+import { normalizeStoreServer } from './normalize/store.js';
 
 export type { NormalizeOptions, PlanFiles, SecretsMode } from './normalize/context.js';
 
@@ -40,6 +41,7 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
   const storePath = w.store?.path !== undefined
     ? filePath(['store', 'path'], w.store.path)
     : resolve(opts.baseDir, DEFAULTS.storePath);
+  const storeServer = normalizeStoreServer(ctx);
   const metrics = normalizeMetrics(ctx);
   const postfix = normalizePostfix(ctx);
 
@@ -85,6 +87,7 @@ export function normalizePlan(w: WrittenPlan, opts: NormalizeOptions, error: Rep
       ipPeakPerDay: w.warnings?.ip_peak_per_day ?? DEFAULTS.ipPeakPerDay,
     }),
     storePath: storePath ?? resolve(opts.baseDir, DEFAULTS.storePath),
+    storeServer,
     postfix,
     metrics,
   });

@@ -258,7 +258,14 @@ export const planSchema = z.strictObject({
     /** Warn (snowshoeing) when the peak day gives an IP less than this. */
     ip_peak_per_day: positiveInt.optional(),
   }).optional(),
-  store: z.strictObject({ path: z.string().min(1) }).optional(),
+  /** Where state is kept: a SQLite file (`path`, the default data/warmup.db) or a PostgreSQL server (`url`), for a fleet. */
+  store: z.strictObject({
+    path: z.string().min(1).optional(),
+    /** postgres://user@host:port/database?sslmode=... (no password here: password_file, PGPASSWORD, a service file or ~/.pgpass). */
+    url: z.string().min(1).optional(),
+    /** A file holding the database password, e.g. ${CREDENTIALS_DIRECTORY}/warmup-db-password. */
+    password_file: z.string().min(1).optional(),
+  }).optional(),
   /** Route real mail: answer Postfix's transport lookups per recipient and learn from its log. Off unless given. */
   postfix: z.strictObject({
     /** Where warmup answers socketmap lookups: `IP:PORT` (loopback) or `unix:/path/to/socket`. */

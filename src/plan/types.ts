@@ -172,6 +172,12 @@ export interface Plan {
   readonly warnings: { readonly mailboxPerDay: number; readonly ipPeakPerDay: number };
   /** Absolute path of the SQLite database. */
   readonly storePath: string;
+  /**
+   * The PostgreSQL store (`store.url`), or null for SQLite at `storePath`.
+   * `passwordFile` is null when not given or when its ${VAR} is unset here
+   * (then PGPASSWORD, a service file or ~/.pgpass apply).
+   */
+  readonly storeServer: { readonly url: string; readonly passwordFile: string | null } | null;
   /** Routing real mail through Postfix (`postfix:`), or null when off. */
   readonly postfix: PostfixSettings | null;
   /** Where the Prometheus endpoint listens (`metrics.listen`), or null when metrics are off. */

@@ -54,7 +54,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   for (const c of secrets.credentials) {
     if (!existsSync(c.source)) io.err(`warning: ${c.key}: ${c.source} does not exist yet; systemd refuses to start the unit without it`);
   }
-  if (plan.storePath !== UNIT_DB_PATH) {
+  if (plan.storeServer === null && plan.storePath !== UNIT_DB_PATH) {
     io.err(`warning: the plan's store is ${plan.storePath}; the unit uses ${UNIT_DB_PATH}. Set store.path to it so warmup status and report read the service's database.`);
   }
   const planPath = values['plan-path'] ?? DEFAULT_PLAN_PATH;
@@ -64,6 +64,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   try {
     io.out(renderUnit({
       planName: plan.name, planPath, bin: values.bin ?? DEFAULT_BIN, user: values.user ?? null, credentials: secrets.credentials,
+      storeServer: plan.storeServer !== null,
     }));
   } catch (e) {
     if (e instanceof WarmupError) { io.err(`warmup systemd: ${e.message}`); throw new ExitError(2); }

@@ -6,6 +6,7 @@ import { parse, planArg } from '../args.js';
 import { num } from '../format.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
+import { redactUrl } from '../../store/pg-url.js';
 
 export const usage = `Usage: warmup validate PLAN.yaml [--json]
 
@@ -39,7 +40,7 @@ export function summarize(plan: Plan) {
     totalVolume: ramp.reduce((s, d) => s + d.total, 0),
     peakDay: { date: peak.date, volume: peak.total },
     launchCapacity: { ...launch.perProvider },
-    store: plan.storePath,
+    store: plan.storeServer ? redactUrl(plan.storeServer.url) : plan.storePath,
   };
 }
 
