@@ -48,6 +48,12 @@ export interface DaemonOptions {
    * from and recovers messages of. Null: every IP of the plan (simulation, one daemon in tests).
    */
   readonly fleet?: { readonly held: ReadonlySet<string>; readonly host: string } | null;
+  /**
+   * Real milliseconds results wait to be committed together (default 2): one transaction per
+   * group instead of one per answer. 0 commits what arrived in the same turn of the event loop
+   * (the simulation, whose answers all arrive in one turn per step).
+   */
+  readonly writeGroupMs?: number;
 }
 
 interface OpenDay {
@@ -140,8 +146,8 @@ export class Daemon {
   #nextRetry: number | null = 0;
 
   constructor(options: DaemonOptions) {
-    this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, fleet: null, ...options };
-    this.#attempts = new GroupWriter((items) => q.recordAttempts(this.#o.db, items));
+    this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, fleet: null, writeGroupMs: 2, ...options };
+    this.#attempts = new GroupWriter((items) => q.recordAttempts(this.#o.db, items), 256, this.#o.writeGroupMs);
     this.#routes = new RouteCache(options.plan, options.resolver);
     const byName = new Map(options.plan.providers.map((p) => [p.name, p]));
     this.#rules = new RuleEngine(effectiveRules(options.plan), options.plan.policy.breaker, (name) => byName.get(name)?.thresholds.rejectionBreaker ?? null);

@@ -121,7 +121,7 @@ export async function simulatePlan(o: SimulateOptions): Promise<SimulationResult
   const receivers = new ModelledReceivers(o.models, o.seed);
   const mailer = createModelMailer({ plan, receivers, clock });
   // tickMs = stepMs: the daemon sizes its catch-up bucket and day-close grace by what one tick covers.
-  const daemon = new Daemon({ plan, db, mailer, resolver: createModelResolver(plan), clock, log: o.log, tickMs: stepMs, drainMs: 1000 });
+  const daemon = new Daemon({ plan, db, mailer, resolver: createModelResolver(plan), clock, log: o.log, tickMs: stepMs, drainMs: 1000, writeGroupMs: 0 });
   let stopped: StopReason | null = null;
   void daemon.stopped.then((r) => { stopped = r; });
   await daemon.start({ ticker: false });

@@ -5,6 +5,7 @@
  */
 import { attemptCounts, greylistOutcome } from '../policy/counting.js';
 import type { Db, Outcome } from './schema.js';
+import { chunks } from '../util/chunks.js';
 import { forUpdateSkipLocked, inTransaction } from './transaction.js';
 
 /**
@@ -54,19 +55,25 @@ export async function createMessages(db: Db, messages: readonly NewMessage[], no
         .where('lane_id', '=', c.laneId).where('day', '=', c.day).returning('sent').executeTakeFirstOrThrow();
       c.next = sent - c.n + 1;
     }
-    const out: Array<{ id: number; seq: number }> = [];
-    for (const m of messages) {
+    // Multi-row inserts (a statement per 100 messages, not one each); rows come back by their
+    // unique (lane, day, seq), in whatever order the database returns them.
+    const rows = messages.map((m) => {
       const c = counts.get(`${m.laneId}|${m.day}`)!;
-      const seq = c.next++;
-      const { id } = await trx.insertInto('messages').values({
-        lane_id: m.laneId, day: m.day, seq, recipient: m.recipient, message_id: m.messageId,
-        status: 'in_flight', attempts: 0, created_at: now, next_attempt_at: null, finished_at: null,
-      }).returning('id').executeTakeFirstOrThrow();
-      out.push({ id, seq });
+      return {
+        lane_id: m.laneId, day: m.day, seq: c.next++, recipient: m.recipient, message_id: m.messageId,
+        status: 'in_flight' as const, attempts: 0, created_at: now, next_attempt_at: null, finished_at: null,
+      };
+    });
+    const ids = new Map<string, number>();
+    for (const part of chunks(rows, INSERT_CHUNK)) {
+      for (const r of await trx.insertInto('messages').values(part).returning(['id', 'lane_id', 'day', 'seq']).execute()) ids.set(`${r.lane_id}|${r.day}|${r.seq}`, r.id);
     }
-    return out;
+    return rows.map((r) => ({ id: ids.get(`${r.lane_id}|${r.day}|${r.seq}`)!, seq: r.seq }));
   });
 }
+
+/** Rows per multi-row insert: well under SQLite's and PostgreSQL's bound on parameters (13 columns x 100). */
+const INSERT_CHUNK = 100;
 
 export interface DueRetry {
   readonly id: number;
@@ -165,9 +172,7 @@ export type MessageResult =
  */
 export async function recordAttempts(db: Db, attempts: ReadonlyArray<{ readonly attempt: AttemptRecord; readonly result: MessageResult }>): Promise<void> {
   if (attempts.length === 0) return;
-  await inTransaction(db, async (trx) => {
-    for (const { attempt, result } of attempts) await writeAttempt(trx, attempt, result);
-  });
+  await inTransaction(db, (trx) => writeAttempts(trx, attempts));
 }
 
 /**
@@ -178,7 +183,7 @@ export async function recordAttempts(db: Db, attempts: ReadonlyArray<{ readonly 
  * greylisting; then it moves from `deferred` to `greylisted`, and `greylist_passed` counts the message.
  */
 export async function recordAttempt(db: Db, a: AttemptRecord, result: MessageResult): Promise<void> {
-  await inTransaction(db, (trx) => writeAttempt(trx, a, result));
+  await inTransaction(db, (trx) => writeAttempts(trx, [{ attempt: a, result }]));
 }
 
 /**
@@ -187,44 +192,86 @@ export async function recordAttempt(db: Db, a: AttemptRecord, result: MessageRes
  * moves the routed_* counters (real mail through Postfix).
  */
 export async function writeAttempt(trx: Db, a: AttemptRecord, result: MessageResult, routed = false): Promise<void> {
-  await trx.insertInto('attempts').values({
-    message_id: a.messageId, lane_id: a.laneId, day: a.day, started_at: a.startedAt, latency_ms: a.latencyMs,
-    mx_host: a.mxHost, mx_address: a.mxAddress, outcome: a.outcome, code: a.code, enhanced: a.enhanced,
-    reply: a.reply, stage: a.stage, retry: a.retry,
-  }).execute();
-  await trx.insertInto('lane_outcomes').values({ lane_id: a.laneId, outcome: a.outcome, n: 1 })
-    .onConflict((oc) => oc.columns(['lane_id', 'outcome']).doUpdateSet((eb) => ({ n: eb('lane_outcomes.n', '+', 1) }))).execute();
-  // Which counters move is policy (src/policy/counting.ts); moving them with the rows is the store's.
-  const c = attemptCounts(a, result.status);
-  const grey = result.status === 'accepted' && a.retry > 0
-    ? greylistOutcome(await trx.selectFrom('messages').select(['greylisted', 'grey_suspect']).where('id', '=', a.messageId).executeTakeFirstOrThrow())
-    : { passed: 0, confirmed: 0 };
-  await trx.updateTable('messages').set((eb) => ({
-    status: result.status,
-    attempts: eb('attempts', '+', 1),
-    next_attempt_at: result.status === 'deferred' ? result.nextAttemptAt : null,
-    finished_at: result.status === 'deferred' ? null : result.at,
-    greylisted: eb('greylisted', '+', c.greylisted),
-    grey_suspect: eb('grey_suspect', '+', c.grey_suspect),
-  })).where('id', '=', a.messageId).execute();
-  await trx.updateTable('lane_days').set((eb) => ({
-    accepted: eb('accepted', '+', c.accepted),
-    bounced: eb('bounced', '+', c.bounced),
-    hygiene_bounced: eb('hygiene_bounced', '+', c.hygiene_bounced),
-    expired: eb('expired', '+', c.expired),
-    deferred: eb('deferred', '+', c.deferred - grey.confirmed),
-    mailbox_deferred: eb('mailbox_deferred', '+', c.mailbox_deferred),
-    greylisted: eb('greylisted', '+', c.greylisted + grey.confirmed),
-    greylist_passed: eb('greylist_passed', '+', grey.passed),
-    failed: eb('failed', '+', c.failed),
-    retries: eb('retries', '+', c.retries),
-    ...(routed ? {
-      routed_accepted: eb('routed_accepted', '+', c.accepted),
-      routed_bounced: eb('routed_bounced', '+', c.bounced),
-      routed_deferred: eb('routed_deferred', '+', c.deferred),
-      routed_failed: eb('routed_failed', '+', c.failed),
-    } : {}),
-  })).where('lane_id', '=', a.laneId).where('day', '=', a.day).execute();
+  await writeAttempts(trx, [{ attempt: a, result }], routed);
+}
+
+/** A lane-day's counter moves summed over a group; `raw_deferred`: sender deferrals before greylisting is confirmed (routed_deferred counts those). */
+type DayCounts = Record<'accepted' | 'bounced' | 'hygiene_bounced' | 'expired' | 'deferred' | 'raw_deferred' | 'mailbox_deferred' | 'greylisted' | 'greylist_passed' | 'failed' | 'retries', number>;
+
+/**
+ * {@link writeAttempt} for a group, with as few statements as the group allows: the attempt rows
+ * in multi-row inserts, one running-count upsert per (lane, outcome) and one counter update per
+ * lane-day with the group's sums, and one update per message (each has its own new state).
+ */
+async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: AttemptRecord; readonly result: MessageResult }>, routed = false): Promise<void> {
+  for (const part of chunks(list, INSERT_CHUNK)) {
+    await trx.insertInto('attempts').values(part.map(({ attempt: a }) => ({
+      message_id: a.messageId, lane_id: a.laneId, day: a.day, started_at: a.startedAt, latency_ms: a.latencyMs,
+      mx_host: a.mxHost, mx_address: a.mxAddress, outcome: a.outcome, code: a.code, enhanced: a.enhanced,
+      reply: a.reply, stage: a.stage, retry: a.retry,
+    }))).execute();
+  }
+  const outcomes = new Map<string, { lane_id: number; outcome: Outcome; n: number }>();
+  const days = new Map<string, { laneId: number; day: string; c: DayCounts }>();
+  for (const { attempt: a, result } of list) {
+    const o = outcomes.get(`${a.laneId}|${a.outcome}`);
+    if (o) o.n++;
+    else outcomes.set(`${a.laneId}|${a.outcome}`, { lane_id: a.laneId, outcome: a.outcome, n: 1 });
+    // Which counters move is policy (src/policy/counting.ts); moving them with the rows is the store's.
+    const c = attemptCounts(a, result.status);
+    const grey = result.status === 'accepted' && a.retry > 0
+      ? greylistOutcome(await trx.selectFrom('messages').select(['greylisted', 'grey_suspect']).where('id', '=', a.messageId).executeTakeFirstOrThrow())
+      : { passed: 0, confirmed: 0 };
+    await trx.updateTable('messages').set((eb) => ({
+      status: result.status,
+      attempts: eb('attempts', '+', 1),
+      next_attempt_at: result.status === 'deferred' ? result.nextAttemptAt : null,
+      finished_at: result.status === 'deferred' ? null : result.at,
+      greylisted: eb('greylisted', '+', c.greylisted),
+      grey_suspect: eb('grey_suspect', '+', c.grey_suspect),
+    })).where('id', '=', a.messageId).execute();
+    const key = `${a.laneId}|${a.day}`;
+    let d = days.get(key);
+    if (!d) {
+      d = { laneId: a.laneId, day: a.day, c: { accepted: 0, bounced: 0, hygiene_bounced: 0, expired: 0, deferred: 0, raw_deferred: 0, mailbox_deferred: 0, greylisted: 0, greylist_passed: 0, failed: 0, retries: 0 } };
+      days.set(key, d);
+    }
+    d.c.accepted += c.accepted;
+    d.c.bounced += c.bounced;
+    d.c.hygiene_bounced += c.hygiene_bounced;
+    d.c.expired += c.expired;
+    d.c.deferred += c.deferred - grey.confirmed;
+    d.c.raw_deferred += c.deferred;
+    d.c.mailbox_deferred += c.mailbox_deferred;
+    d.c.greylisted += c.greylisted + grey.confirmed;
+    d.c.greylist_passed += grey.passed;
+    d.c.failed += c.failed;
+    d.c.retries += c.retries;
+  }
+  for (const o of outcomes.values()) {
+    await trx.insertInto('lane_outcomes').values(o)
+      .onConflict((oc) => oc.columns(['lane_id', 'outcome']).doUpdateSet((eb) => ({ n: eb('lane_outcomes.n', '+', o.n) }))).execute();
+  }
+  for (const { laneId, day, c } of days.values()) {
+    await trx.updateTable('lane_days').set((eb) => ({
+      accepted: eb('accepted', '+', c.accepted),
+      bounced: eb('bounced', '+', c.bounced),
+      hygiene_bounced: eb('hygiene_bounced', '+', c.hygiene_bounced),
+      expired: eb('expired', '+', c.expired),
+      deferred: eb('deferred', '+', c.deferred),
+      mailbox_deferred: eb('mailbox_deferred', '+', c.mailbox_deferred),
+      greylisted: eb('greylisted', '+', c.greylisted),
+      greylist_passed: eb('greylist_passed', '+', c.greylist_passed),
+      failed: eb('failed', '+', c.failed),
+      retries: eb('retries', '+', c.retries),
+      ...(routed ? {
+        routed_accepted: eb('routed_accepted', '+', c.accepted),
+        routed_bounced: eb('routed_bounced', '+', c.bounced),
+        routed_deferred: eb('routed_deferred', '+', c.raw_deferred),
+        routed_failed: eb('routed_failed', '+', c.failed),
+      } : {}),
+    })).where('lane_id', '=', laneId).where('day', '=', day).execute();
+  }
 }
 
 /**

@@ -4,6 +4,7 @@
  * kept within what kysely also runs on PostgreSQL.
  */
 import type { ReplySample } from '../policy/evidence.js';
+import { chunks } from '../util/chunks.js';
 import type { Db, Outcome } from './schema.js';
 
 /** The last attempt of a lane. */
@@ -14,13 +15,19 @@ export interface LastReply {
   readonly reply: string | null;
 }
 
-/** The last attempt of each lane (uses the `attempts_lane_time` index: one seek per lane). */
+/**
+ * The last attempt of each lane: one statement for all lanes, a seek of the
+ * `attempts_lane_time` index per lane (a correlated subquery picks each lane's last id).
+ */
 export async function lastReplies(db: Db, laneIds: readonly number[]): Promise<Map<number, LastReply>> {
   const out = new Map<number, LastReply>();
-  for (const id of laneIds) {
-    const r = await db.selectFrom('attempts').select(['started_at', 'outcome', 'code', 'reply'])
-      .where('lane_id', '=', id).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
-    if (r) out.set(id, { at: Number(r.started_at), outcome: r.outcome, code: r.code, reply: r.reply });
+  for (const part of chunks(laneIds, 500)) {
+    const rows = await db.selectFrom('attempts').select(['lane_id', 'started_at', 'outcome', 'code', 'reply'])
+      .where('id', 'in', (eb) => eb.selectFrom('lanes').where('lanes.id', 'in', part)
+        .select((l) => l.selectFrom('attempts as last').select('last.id').whereRef('last.lane_id', '=', 'lanes.id')
+          .orderBy('last.started_at', 'desc').orderBy('last.id', 'desc').limit(1).as('id')))
+      .execute();
+    for (const r of rows) out.set(r.lane_id, { at: Number(r.started_at), outcome: r.outcome, code: r.code, reply: r.reply });
   }
   return out;
 }
@@ -37,24 +44,35 @@ export interface ReplyCount {
  * Texts that differ only in an address or a queue id are counted as one.
  */
 export async function replyCounts(db: Db, laneIds: readonly number[], day: string, outcomes?: readonly Outcome[]): Promise<Map<number, ReplyCount[]>> {
+  // `outcome in (...)` rather than `!= 'accepted'`: the index then skips a day's acceptances
+  // (most of its attempts) instead of reading past them; one statement for all lanes.
+  const wanted = (outcomes ?? NOT_ACCEPTED).filter((o) => o !== 'accepted');
+  const perLane = new Map<number, Map<string, ReplyCount>>();
+  if (wanted.length > 0) {
+    for (const part of chunks(laneIds, 500)) {
+      const rows = await db.selectFrom('attempts').select(['lane_id', 'outcome', 'reply']).select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('lane_id', 'in', part).where('day', '=', day).where('outcome', 'in', wanted)
+        .groupBy(['lane_id', 'outcome', 'reply']).execute();
+      for (const r of rows) {
+        let merged = perLane.get(r.lane_id);
+        if (!merged) { merged = new Map(); perLane.set(r.lane_id, merged); }
+        const reply = replyShape(r.reply ?? `(${r.outcome}, no reply)`);
+        const key = `${r.outcome}|${reply}`;
+        const before = merged.get(key);
+        merged.set(key, { outcome: r.outcome, reply, n: (before?.n ?? 0) + Number(r.n) });
+      }
+    }
+  }
   const out = new Map<number, ReplyCount[]>();
   for (const id of laneIds) {
-    let q = db.selectFrom('attempts').select(['outcome', 'reply']).select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('lane_id', '=', id).where('day', '=', day).where('outcome', '!=', 'accepted');
-    if (outcomes) q = q.where('outcome', 'in', outcomes);
-    const rows = await q.groupBy(['outcome', 'reply']).execute();
-    const merged = new Map<string, ReplyCount>();
-    for (const r of rows) {
-      const reply = replyShape(r.reply ?? `(${r.outcome}, no reply)`);
-      const key = `${r.outcome}|${reply}`;
-      const before = merged.get(key);
-      merged.set(key, { outcome: r.outcome, reply, n: (before?.n ?? 0) + Number(r.n) });
-    }
-    const list = [...merged.values()].sort((a, b) => b.n - a.n || a.reply.localeCompare(b.reply));
-    if (list.length > 0) out.set(id, list);
+    const merged = perLane.get(id);
+    if (merged) out.set(id, [...merged.values()].sort((a, b) => b.n - a.n || a.reply.localeCompare(b.reply)));
   }
   return out;
 }
+
+/** Every outcome but acceptance. */
+const NOT_ACCEPTED: readonly Outcome[] = ['deferred', 'bounced', 'network', 'timeout', 'tls', 'protocol', 'dns', 'interrupted'];
 
 /** A reply with the per-message parts (addresses, queue ids) blanked, so the same answer counts once. */
 export function replyShape(reply: string): string {

@@ -30,3 +30,23 @@ describe('GroupWriter', () => {
     expect(committed).toEqual([[1, 2]]);
   });
 });
+
+describe('GroupWriter with a delay', () => {
+  it('commits the writes asked for within the delay of a group\'s first one together', async () => {
+    const groups: number[][] = [];
+    const w = new GroupWriter<number>(async (items) => { groups.push(items); }, 256, 20);
+    const a = w.write(1);
+    await new Promise((r) => setImmediate(r)); // a later turn of the event loop, still within the delay
+    const b = w.write(2);
+    await Promise.all([a, b]);
+    await w.write(3);
+    expect(groups).toEqual([[1, 2], [3]]);
+  });
+
+  it('still commits a full group at once', async () => {
+    const groups: number[][] = [];
+    const w = new GroupWriter<number>(async (items) => { groups.push(items); }, 2, 10_000);
+    await Promise.all([w.write(1), w.write(2)]);
+    expect(groups).toEqual([[1, 2]]);
+  });
+});
