@@ -6,7 +6,7 @@
  * the caller: sending mail never waits for a webhook.
  */
 import type { Plan } from '../plan/types.js';
-import * as q from '../store/queries.js';
+import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { describeError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -18,7 +18,7 @@ export type FetchLike = (url: string, init: { method: 'POST'; headers: Record<st
 /** Options for {@link AlertForwarder}. */
 export interface AlertForwarderOptions {
   readonly plan: Plan;
-  readonly db: q.Db;
+  readonly store: Store;
   readonly clock: Clock;
   readonly log: Logger;
   /** Default: the global fetch. */
@@ -44,7 +44,7 @@ const PAGE = 500;
 
 /**
  * @example
- * const alerts = new AlertForwarder({ plan, db, clock, log });
+ * const alerts = new AlertForwarder({ plan, store, clock, log });
  * setInterval(() => void alerts.poll(), 5_000); // or once per daemon tick
  * // on shutdown:
  * await alerts.idle(5_000); alerts.stop();
@@ -123,18 +123,18 @@ export class AlertForwarder {
       for (;;) {
         const fleet = this.#o.fleet && this.#lastId !== null ? this.#o.fleet : null;
         if (fleet) {
-          const shared = await q.fleetCursor(this.#o.db, this.#o.plan.name, 'alerts');
+          const shared = await this.#o.store.fleetCursor(this.#o.plan.name, 'alerts');
           if (shared !== null && shared > this.#lastId!) this.#lastId = shared;
           // Behind where this daemon starts: events of a time no daemon forwarded (start.ts starts at
           // the shared cursor while another daemon runs), skipped as a lone daemon skips them.
-          else if (shared !== null && shared < this.#lastId! && !await q.advanceCursor(this.#o.db, this.#o.plan.name, 'alerts', shared, this.#lastId!, fleet.host, this.#o.clock.now())) {
-            this.#lastId = await q.fleetCursor(this.#o.db, this.#o.plan.name, 'alerts') ?? this.#lastId;
+          else if (shared !== null && shared < this.#lastId! && !await this.#o.store.advanceCursor(this.#o.plan.name, 'alerts', shared, this.#lastId!, fleet.host, this.#o.clock.now())) {
+            this.#lastId = await this.#o.store.fleetCursor(this.#o.plan.name, 'alerts') ?? this.#lastId;
           }
         }
-        const rows = await q.eventsAfter(this.#o.db, this.#o.plan.name, this.#lastId === null ? { at: this.#since } : { id: this.#lastId }, PAGE);
-        if (fleet && rows.length > 0 && !await q.advanceCursor(this.#o.db, this.#o.plan.name, 'alerts', this.#lastId!, rows.at(-1)!.id, fleet.host, this.#o.clock.now())) {
+        const rows = await this.#o.store.eventsAfter(this.#o.plan.name, this.#lastId === null ? { at: this.#since } : { id: this.#lastId }, PAGE);
+        if (fleet && rows.length > 0 && !await this.#o.store.advanceCursor(this.#o.plan.name, 'alerts', this.#lastId!, rows.at(-1)!.id, fleet.host, this.#o.clock.now())) {
           // Another daemon took these events (or the cursor stands elsewhere): go on from where it stands.
-          this.#lastId = await q.fleetCursor(this.#o.db, this.#o.plan.name, 'alerts') ?? this.#lastId;
+          this.#lastId = await this.#o.store.fleetCursor(this.#o.plan.name, 'alerts') ?? this.#lastId;
           continue;
         }
         for (const row of rows) {

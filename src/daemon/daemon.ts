@@ -16,7 +16,8 @@ import { addDays } from '../schedule/calendar.js';
 import { dueCount, nextRetryAt, pace, proRataTarget, type Pace } from '../schedule/due.js';
 import { laneRamp, nextStage, stageVolume } from '../schedule/ramp.js';
 import type { Mailer } from '../send/mailer.js';
-import * as q from '../store/queries.js';
+import type * as q from '../store/queries.js';
+import type { Store } from '../store/store.js';
 import { WarmupError } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -30,7 +31,7 @@ import { startTicker, type Ticker } from './ticker.js';
 
 export interface DaemonOptions {
   readonly plan: Plan;
-  readonly db: q.Db;
+  readonly store: Store;
   readonly mailer: Mailer;
   readonly resolver: Resolver;
   readonly clock: Clock;
@@ -147,7 +148,7 @@ export class Daemon {
 
   constructor(options: DaemonOptions) {
     this.#o = { tickMs: 1000, maxInFlight: 256, drainMs: 30_000, speed: 1, fleet: null, writeGroupMs: 2, ...options };
-    this.#attempts = new GroupWriter((items) => q.recordAttempts(this.#o.db, items), 256, this.#o.writeGroupMs);
+    this.#attempts = new GroupWriter((items) => this.#o.store.recordAttempts(items), 256, this.#o.writeGroupMs);
     this.#routes = new RouteCache(options.plan, options.resolver);
     const byName = new Map(options.plan.providers.map((p) => [p.name, p]));
     this.#rules = new RuleEngine(effectiveRules(options.plan), options.plan.policy.breaker, (name) => byName.get(name)?.thresholds.rejectionBreaker ?? null);
@@ -165,11 +166,11 @@ export class Daemon {
    * routing real mail, started next, never answers before the lanes are ready.
    */
   async start(options: { ticker?: boolean; firstTick?: boolean } = {}): Promise<void> {
-    const { plan, db, clock, log } = this.#o;
+    const { plan, store, clock, log } = this.#o;
     const now = clock.now();
     this.#startedAt = now;
     await this.adopt(this.#o.fleet ? [...this.#o.fleet.held] : null);
-    const rows = await q.ensureLanes(db, plan.name, plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name }))), now);
+    const rows = await store.ensureLanes(plan.name, plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name }))), now);
     for (const row of rows) {
       const ip = plan.ips.find((i) => i.address === row.ip);
       const provider = plan.providers.find((p) => p.name === row.provider);
@@ -182,7 +183,7 @@ export class Daemon {
       this.#byId.set(row.id, lane);
       this.#byProvider.set(provider.name, [...(this.#byProvider.get(provider.name) ?? []), lane]);
     }
-    this.#runId = await q.startRun(db, { plan: plan.name, planFile: plan.file, host: this.#o.fleet?.host ?? hostname(), pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
+    this.#runId = await store.startRun({ plan: plan.name, planFile: plan.file, host: this.#o.fleet?.host ?? hostname(), pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
     // Days whose window ended while no daemon ran are decided now, not when the next one opens.
     await this.#decideEnded(now);
     log.info({ run: this.#runId, lanes: this.#lanes.length, at: new Date(now).toISOString(), speed: this.#o.speed }, 'warmup started');
@@ -196,7 +197,7 @@ export class Daemon {
    * the IPs this daemon holds, and for IPs it takes over from a silent daemon of its fleet.
    */
   async adopt(ips: readonly string[] | null): Promise<void> {
-    const recovered = await q.recoverInFlight(this.#o.db, this.#o.plan.name, this.#o.clock.now(), ips ?? undefined);
+    const recovered = await this.#o.store.recoverInFlight(this.#o.plan.name, this.#o.clock.now(), ips ?? undefined);
     if (recovered > 0) {
       this.#nextRetry = 0;
       this.#o.log.warn({ recovered, ...(ips ? { ips } : {}) }, 'messages were in flight when the last run stopped; recorded as interrupted and queued for retry');
@@ -218,7 +219,7 @@ export class Daemon {
     this.lastTickAt = now;
     const ctx = dayContext(this.#o.plan, now);
     // Suspensions and timed pauses end by themselves: each lapse removes only its own hold.
-    await q.lapseHolds(this.#o.db, this.#o.plan.name, now);
+    await this.#o.store.lapseHolds(this.#o.plan.name, now);
     await this.#reloadLanes();
     const hour = hourKey(now);
     const sendingIps = new Set(this.#o.plan.ips.filter((ip) => isSendingDay(this.#o.plan, ip, ctx.date)).map((ip) => ip.address));
@@ -232,7 +233,7 @@ export class Daemon {
     await this.#sendRetries(now, sinceLastTick);
     const undecided = await this.#decideEnded(now);
     const mine = this.#lanes.filter((l) => this.#mine(l)).map((l) => l.row.id);
-    if (ctx.afterRamp && this.#inFlight.size === 0 && undecided === 0 && (await q.pendingRetries(this.#o.db, this.#o.plan.name, mine)) === 0) {
+    if (ctx.afterRamp && this.#inFlight.size === 0 && undecided === 0 && (await this.#o.store.pendingRetries(this.#o.plan.name, mine)) === 0) {
       this.#o.log.info({ launch: this.#o.plan.launch }, 'launch day reached and nothing left to retry: the warm-up is complete');
       void this.stop('plan complete');
     }
@@ -276,7 +277,7 @@ export class Daemon {
    * exactly as on a seed send's reply.
    */
   async recordRouted(ds: readonly q.RoutedDelivery[], position: q.LogPosition, now: number): Promise<q.RoutedRecord[]> {
-    const recs = await q.recordRoutedDeliveries(this.#o.db, this.#o.plan.name, ds, position, now);
+    const recs = await this.#o.store.recordRoutedDeliveries(this.#o.plan.name, ds, position, now);
     for (const [i, d] of ds.entries()) {
       const rec = recs[i]!;
       const lane = this.#byId.get(d.laneId);
@@ -307,16 +308,16 @@ export class Daemon {
    */
   async #reloadLanes(): Promise<void> {
     this.#lanesReadAt = Date.now();
-    const { db, plan } = this.#o;
-    const seen = await q.lastEventId(db);
+    const { store, plan } = this.#o;
+    const seen = await store.lastEventId();
     if (seen === this.#eventsSeen) return;
     if (this.#eventsSeen >= 0) {
-      for (const e of await q.eventsAfter(db, plan.name, { id: this.#eventsSeen }, 10_000)) {
+      for (const e of await store.eventsAfter(plan.name, { id: this.#eventsSeen }, 10_000)) {
         if (e.kind === 'operator_resume' && e.ip && e.provider) this.#rules.forget({ ip: e.ip, provider: e.provider });
       }
     }
     this.#eventsSeen = seen;
-    for (const row of await q.loadLanes(db, plan.name)) {
+    for (const row of await store.loadLanes(plan.name)) {
       const lane = this.#byId.get(row.id);
       if (!lane) continue;
       if (lane.row.state !== 'active' && row.state === 'active') lane.pace = null;
@@ -373,7 +374,7 @@ export class Daemon {
    */
   async #sendAll(due: readonly DueSend[], now: number): Promise<void> {
     if (due.length === 0) return;
-    const rows = await q.createMessages(this.#o.db, due.map((d) => ({ laneId: d.lane.row.id, day: d.day.date, recipient: d.recipient, messageId: d.messageId })), now);
+    const rows = await this.#o.store.createMessages(due.map((d) => ({ laneId: d.lane.row.id, day: d.day.date, recipient: d.recipient, messageId: d.messageId })), now);
     rows.forEach(({ id, seq }, i) => {
       const d = due[i]!;
       d.day.sent = Math.max(d.day.sent, seq);
@@ -384,13 +385,13 @@ export class Daemon {
   /** Opens (or reloads) the lane's day: decides the previous day first, then the stage and target. */
   async #openDay(lane: Lane, ctx: DayContext, now: number): Promise<OpenDay | null> {
     if (lane.day?.date === ctx.date) return lane.day;
-    const { db, plan } = this.#o;
-    const existing = await q.getLaneDay(db, lane.row.id, ctx.date);
+    const { store, plan } = this.#o;
+    const existing = await store.getLaneDay(lane.row.id, ctx.date);
     if (existing) {
       lane.day = { date: ctx.date, stage: existing.stage, target: existing.target, from: existing.spread_from, until: existing.spread_until, sent: existing.sent, decided: existing.decision !== null };
       return lane.day;
     }
-    const prev = await q.previousLaneDay(db, lane.row.id, ctx.date);
+    const prev = await store.previousLaneDay(lane.row.id, ctx.date);
     if (prev && prev.decision === null) await this.#decide(lane, prev, now);
     if (lane.row.state !== 'active') return null;
     const stage = nextStage(lane.row.stage);
@@ -400,7 +401,7 @@ export class Daemon {
     const lateStart = this.#startedAt > ctx.windowStart;
     const target = lateStart ? proRataTarget(planned, ctx.windowStart, ctx.windowEnd, now) : planned;
     const from = lateStart ? Math.max(now, ctx.windowStart) : ctx.windowStart;
-    await q.openLaneDay(db, { lane_id: lane.row.id, day: ctx.date, stage, target, spread_from: from, spread_until: ctx.windowEnd }, now);
+    await store.openLaneDay({ lane_id: lane.row.id, day: ctx.date, stage, target, spread_from: from, spread_until: ctx.windowEnd }, now);
     lane.row = { ...lane.row, stage };
     lane.day = { date: ctx.date, stage, target, from, until: ctx.windowEnd, sent: 0, decided: false };
     lane.pace = null;
@@ -415,12 +416,12 @@ export class Daemon {
    * the window at the latest. Returns how many ended days still wait.
    */
   async #decideEnded(now: number): Promise<number> {
-    const { db, plan } = this.#o;
+    const { store, plan } = this.#o;
     let waiting = 0;
-    for (const row of await q.undecidedDays(db, plan.name, now - this.#graceMs)) {
+    for (const row of await store.undecidedDays(plan.name, now - this.#graceMs)) {
       const lane = this.#byId.get(row.lane_id);
       if (!lane) continue; // a lane the plan no longer has: nothing to decide it by
-      const settled = now >= row.spread_until + plan.policy.retryGraceMs || (await q.unsettledMessages(db, row.lane_id, row.day)) === 0;
+      const settled = now >= row.spread_until + plan.policy.retryGraceMs || (await store.unsettledMessages(row.lane_id, row.day)) === 0;
       if (!settled) { waiting++; continue; }
       await this.#decide(lane, row, now);
       if (lane.day?.date === row.day) lane.day.decided = true;
@@ -429,17 +430,17 @@ export class Daemon {
   }
 
   async #decide(lane: Lane, row: q.LaneDayRow, now: number): Promise<void> {
-    const { db, plan } = this.#o;
+    const { store, plan } = this.#o;
     const r = decideDay({
       stage: row.stage, target: row.target, accepted: row.accepted, deferred: row.deferred, failed: row.failed,
       bounced: row.bounced, attempts: row.sent + row.retries, inbox: row.inbox, spam: row.spam,
       greylisted: row.greylisted, greylistPassed: row.greylist_passed, hygieneBounced: row.hygiene_bounced,
-      replies: await q.dayReplies(db, lane.row.id, row.day),
+      replies: await store.dayReplies(lane.row.id, row.day),
     }, laneRamp(lane.ip, lane.provider), lane.provider.thresholds, lane.row.holds_in_row);
     // The decision, its event and the hold it causes commit together: a kill -9 leaves all or none.
-    const decided = await db.transaction().execute(async (trx) => {
-      if (!await q.decideLaneDay(trx, lane.row.id, row.day, r.decision, r.nextStage, r.holdsInRow, now)) return false;
-      await q.addEvent(trx, {
+    const decided = await store.transaction(async (tx) => {
+      if (!await tx.decideLaneDay(lane.row.id, row.day, r.decision, r.nextStage, r.holdsInRow, now)) return false;
+      await tx.addEvent({
         at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: `day_${r.decision}`,
         from: `stage ${row.stage}`, to: `stage ${r.nextStage}`, actor: 'policy',
         cause: {
@@ -449,14 +450,14 @@ export class Daemon {
         },
       });
       if (r.decision === 'pause') {
-        await q.addHold(trx, plan.name, { ip: lane.ip.address, provider: lane.provider.name }, {
+        await tx.addHold(plan.name, { ip: lane.ip.address, provider: lane.provider.name }, {
           kind: 'policy', actor: 'policy', reason: r.reason, until: null, eventKind: 'policy_pause', cause: { day: row.day }, evidence: r.evidence,
         }, now);
       }
       return true;
     });
     if (!decided) return;
-    const fresh = (await q.loadLanes(db, plan.name)).find((l) => l.id === lane.row.id);
+    const fresh = (await store.loadLanes(plan.name)).find((l) => l.id === lane.row.id);
     lane.row = fresh ?? { ...lane.row, stage: r.nextStage, holds_in_row: r.holdsInRow, decided_day: row.day };
     lane.log.info({ day: row.day, decision: r.decision, stage: row.stage, nextStage: r.nextStage, reason: r.reason, flagged: r.flagged, evidence: r.evidence, event: 'day_end' }, `day ${row.day}: ${r.decision} (${r.reason})`);
     if (r.decision === 'pause') lane.log.warn({ reason: r.reason, hold: 'policy', evidence: r.evidence }, `lane held by the policy: ${r.reason}`);
@@ -470,15 +471,15 @@ export class Daemon {
    * verdict (whoever made it) was not.
    */
   async #checkForecast(lane: Lane, day: string, now: number): Promise<void> {
-    const { db, plan } = this.#o;
+    const { store, plan } = this.#o;
     if (lane.row.state === 'paused') return;
-    const history = (await q.laneDecisions(db, lane.row.id)).map((h) => ({ ip: lane.ip.address, provider: lane.provider.name, ...h }));
+    const history = (await store.laneDecisions(lane.row.id)).map((h) => ({ ip: lane.ip.address, provider: lane.provider.name, ...h }));
     const [f] = launchReadiness(plan, [{ ip: lane.ip.address, provider: lane.provider.name, stage: lane.row.stage, state: lane.row.state }], history, now).lanes;
     if (!f) return;
-    const announced = await db.transaction().execute(async (trx) => {
-      const prev = await q.recordForecast(trx, lane.row.id, day, f.verdict);
+    const announced = await store.transaction(async (tx) => {
+      const prev = await tx.recordForecast(lane.row.id, day, f.verdict);
       if (prev === undefined || f.verdict !== 'behind' || prev === 'behind') return false;
-      await q.addEvent(trx, {
+      await tx.addEvent({
         at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'behind_for_launch', actor: 'policy',
         cause: { reason: `at ${Math.round(f.pace * 100)}% pace it carries ${f.projectedVolume} of ${f.launchTarget} on launch day`, launchTarget: f.launchTarget, projectedVolume: f.projectedVolume, readyOn: f.readyOn, pace: f.pace },
       });
@@ -507,13 +508,13 @@ export class Daemon {
     }
     // A retry scheduled just inside the expiry and claimed a (slow) tick late still goes out;
     // one that waited through days of downtime does not.
-    const { claimed, expired } = await q.claimDueRetries(this.#o.db, now, lanes, this.#o.plan.delivery.retry.expireMs + this.#graceMs + lateness);
+    const { claimed, expired } = await this.#o.store.claimDueRetries(now, lanes, this.#o.plan.delivery.retry.expireMs + this.#graceMs + lateness);
     for (const m of claimed) {
       this.#dispatch(this.#byId.get(m.lane_id)!, { id: m.id, day: m.day, seq: m.seq, recipient: m.recipient, token: m.message_id.split('@')[0]!, attempts: m.attempts, createdAt: m.created_at });
     }
     if (expired > 0) this.#o.log.warn({ expired }, 'retries past their expiry were expired, not sent');
     // What waits next decides when to look again.
-    this.#nextRetry = await q.nextRetryDue(this.#o.db);
+    this.#nextRetry = await this.#o.store.nextRetryDue();
   }
 
   /**
@@ -610,7 +611,7 @@ export class Daemon {
    * and their `source` (seed, or routed: real mail through Postfix), so alerts say which traffic it was.
    */
   async #apply(a: RuleAction, lane: Lane, now: number, source: 'seed' | 'routed' = 'seed'): Promise<void> {
-    const { db, plan } = this.#o;
+    const { store, plan } = this.#o;
     const breaker = a.rule === 'circuit-breaker' || a.rule === 'rejection-breaker';
     const actor = breaker ? `policy:${a.rule}` : `rule:${a.rule}`;
     const cause = { rule: a.rule, reply: a.reply, ip: lane.ip.address, provider: lane.provider.name, evidence: a.evidence, source };
@@ -619,11 +620,11 @@ export class Daemon {
     switch (a.action) {
       case 'suspend': case 'pause': case 'pause_ip': case 'pause_provider': case 'stop_all': {
         // A rule or a breaker adds or extends its own hold, with the replies behind it; it never replaces another actor's.
-        const changed = await q.addHold(db, plan.name, a.scope, {
+        const changed = await store.addHold(plan.name, a.scope, {
           kind: breaker ? 'breaker' : 'rule', actor, reason, until: a.until,
           eventKind: a.rule === 'rejection-breaker' ? 'rejection_breaker' : `rule_${a.action}`, cause, evidence: a.evidence,
         }, now);
-        const rows = new Map((await q.loadLanes(db, plan.name)).map((r) => [r.id, r]));
+        const rows = new Map((await store.loadLanes(plan.name)).map((r) => [r.id, r]));
         for (const c of changed) { const l = this.#byId.get(c.laneId); const row = rows.get(c.laneId); if (l && row) l.row = row; }
         log.warn({ lanes: changed.length, until: a.until, reply: a.reply, evidence: a.evidence }, `${a.action} by ${breaker ? '' : 'rule '}${a.rule}`);
         return;
@@ -632,15 +633,15 @@ export class Daemon {
         const set = a.action === 'cut_rate'
           ? { rate_factor: Math.min(lane.row.rate_factor, a.factor ?? 0.5), rate_until: Math.max(lane.row.rate_until ?? 0, a.until ?? now) }
           : { max_connections: 1, rate_until: Math.max(lane.row.rate_until ?? 0, a.until ?? now) };
-        await q.setLaneShaping(db, lane.row.id, set, now);
+        await store.setLaneShaping(lane.row.id, set, now);
         lane.row = { ...lane.row, ...set };
-        await q.addEvent(db, { at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: `rule_${a.action}`, actor, cause: { ...cause, factor: a.factor, until: a.until } });
+        await store.addEvent({ at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: `rule_${a.action}`, actor, cause: { ...cause, factor: a.factor, until: a.until } });
         log.warn({ until: a.until, factor: a.factor, reply: a.reply }, `${a.action} by rule ${a.rule}`);
         return;
       }
       case 'slow_mailbox': {
         if (a.mailbox) this.#resting.set(a.mailbox, a.until ?? now);
-        await q.addEvent(db, { at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'rule_slow_mailbox', actor, cause: { ...cause, mailbox: a.mailbox, until: a.until } });
+        await store.addEvent({ at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'rule_slow_mailbox', actor, cause: { ...cause, mailbox: a.mailbox, until: a.until } });
         log.info({ mailbox: a.mailbox, until: a.until }, `mailbox ${a.mailbox} rests (rule ${a.rule})`);
         return;
       }
@@ -649,8 +650,8 @@ export class Daemon {
 
   async #endShaping(lane: Lane, now: number): Promise<void> {
     const set = { rate_factor: 1, max_connections: null, rate_until: null };
-    await q.setLaneShaping(this.#o.db, lane.row.id, set, now);
-    await q.addEvent(this.#o.db, { at: now, plan: this.#o.plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'shaping_lapsed', actor: 'daemon', cause: { rate_factor: lane.row.rate_factor, max_connections: lane.row.max_connections } });
+    await this.#o.store.setLaneShaping(lane.row.id, set, now);
+    await this.#o.store.addEvent({ at: now, plan: this.#o.plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'shaping_lapsed', actor: 'daemon', cause: { rate_factor: lane.row.rate_factor, max_connections: lane.row.max_connections } });
     lane.row = { ...lane.row, ...set };
     lane.pace = null;
   }
@@ -672,7 +673,7 @@ export class Daemon {
    */
   stop(reason: StopReason): Promise<void> {
     this.#stopping ??= (async () => {
-      const { log, db, clock, drainMs, mailer } = this.#o;
+      const { log, store, clock, drainMs, mailer } = this.#o;
       this.#ticker?.stop();
       log.info({ reason, in_flight: this.#inFlight.size }, 'stopping');
       const drained = await Promise.race([
@@ -684,11 +685,11 @@ export class Daemon {
         // (no attempt: nothing was sent); those under way stay in flight for the next start.
         this.#drainExpired = true;
         const unsent = [...this.#notStarted];
-        await q.returnUnsent(db, unsent, clock.now()).catch((e: unknown) => log.error({ err: e }, 'returning unsent messages failed'));
+        await store.returnUnsent(unsent, clock.now()).catch((e: unknown) => log.error({ err: e }, 'returning unsent messages failed'));
         log.warn({ in_flight: this.#inFlight.size - unsent.length, returned: unsent.length }, 'drain period over: unsent messages returned to the retry queue; sends under way are recorded as interrupted by the next start');
       }
       // The database may be what failed: stopping must not depend on it.
-      if (this.#runId) await q.endRun(db, this.#runId, clock.now(), reason).catch((e: unknown) => log.error({ err: e }, 'recording the end of the run failed'));
+      if (this.#runId) await store.endRun(this.#runId, clock.now(), reason).catch((e: unknown) => log.error({ err: e }, 'recording the end of the run failed'));
       await mailer.close();
       log.info({ reason }, 'stopped');
       this.#done(reason);

@@ -6,7 +6,7 @@
  */
 import { formatDuration } from '../plan/duration.js';
 import type { Plan } from '../plan/types.js';
-import * as q from '../store/queries.js';
+import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { describeError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -16,7 +16,7 @@ import type { Resolver } from './resolver.js';
 /** Options for {@link DnsblMonitor}. */
 export interface DnsblMonitorOptions {
   readonly plan: Plan;
-  readonly db: q.Db;
+  readonly store: Store;
   readonly resolver: Resolver;
   readonly clock: Clock;
   readonly log: Logger;
@@ -52,7 +52,7 @@ const MIN_TIMER_MS = 50;
 
 /**
  * @example
- * const monitor = new DnsblMonitor({ plan, db, resolver, clock, log });
+ * const monitor = new DnsblMonitor({ plan, store, resolver, clock, log });
  * await monitor.checkAll();            // before the first send: a listed IP is paused
  * monitor.start(plan.dnsbl.intervalMs); // then every interval
  * await monitor.stop();
@@ -76,12 +76,12 @@ export class DnsblMonitor {
    * Throws only on a database failure.
    */
   async checkAll(only?: readonly string[]): Promise<DnsblPass> {
-    const { plan, db, clock } = this.#o;
+    const { plan, store, clock } = this.#o;
     const ips = plan.ips.map((i) => i.address).filter((ip) => !only || only.includes(ip));
     const report = await this.#checker.check(ips, plan.dnsbl.zones);
     const now = clock.now();
-    const before = new Map((await q.lastDnsblVerdicts(db, ips)).map((r) => [`${r.ip} ${r.zone}`, r.status]));
-    await q.recordDnsblResults(db, report.results, now);
+    const before = new Map((await store.lastDnsblVerdicts(ips)).map((r) => [`${r.ip} ${r.zone}`, r.status]));
+    await store.recordDnsblResults(report.results, now);
 
     const untrustedZones = report.zones.filter((z) => z.health.status !== 'ok').map((z) => z.zone);
     for (const z of report.zones) {
@@ -105,7 +105,7 @@ export class DnsblMonitor {
       if (wasListed.some((r) => r.status !== 'clear')) continue;
       if (wasListed.length > 0) {
         cleared.push(ip);
-        await q.addEvent(db, { at: now, plan: plan.name, ip, kind: 'dnsbl_clear', actor: 'dnsbl', cause: { zones: wasListed.map((r) => r.zone) } });
+        await store.addEvent({ at: now, plan: plan.name, ip, kind: 'dnsbl_clear', actor: 'dnsbl', cause: { zones: wasListed.map((r) => r.zone) } });
         this.#log.warn({ ip, zones: wasListed.map((r) => r.zone) }, plan.dnsbl.autoResumeAfterMs === null
           ? 'IP de-listed; it stays paused until `warmup resume IP --holds dnsbl`'
           : `IP de-listed; resuming after ${formatDuration(plan.dnsbl.autoResumeAfterMs)} unless listed again`);
@@ -166,7 +166,7 @@ export class DnsblMonitor {
     const first = listings[0]!;
     const where = listings.map((l) => `${l.zone} (${l.answer}${l.meaning ? ` ${l.meaning}` : ''})`).join(', ');
     // The DNSBL hold sits beside any other: an operator's pause outlives the listing and its de-listing.
-    const changed = await q.addHold(this.#o.db, this.#o.plan.name, { ip }, {
+    const changed = await this.#o.store.addHold(this.#o.plan.name, { ip }, {
       kind: 'dnsbl', actor: 'dnsbl', reason: `listed in ${where}`, until: null, eventKind: 'dnsbl_listed',
       evidence: listings.map((l) => ({ zone: l.zone, answer: l.answer, meaning: l.meaning, txt: l.txt })),
       cause: {
@@ -179,11 +179,11 @@ export class DnsblMonitor {
   }
 
   async #autoResume(ip: string, coolDownMs: number, now: number): Promise<boolean> {
-    const { db, plan } = this.#o;
-    const clear = await q.lastIpEvent(db, plan.name, ip, 'dnsbl_clear');
+    const { store, plan } = this.#o;
+    const clear = await store.lastIpEvent(plan.name, ip, 'dnsbl_clear');
     if (!clear || now - clear.at < coolDownMs) return false;
     // Only the monitor's own holds from before the de-listing; every other hold stays.
-    const removed = await q.removeHolds(db, plan.name, { ip }, {
+    const removed = await store.removeHolds(plan.name, { ip }, {
       kinds: ['dnsbl'], createdUpTo: clear.at, by: 'dnsbl', eventKind: 'dnsbl_resume',
       reason: `de-listed; DNSBL hold removed after the ${formatDuration(coolDownMs)} cool-down`,
     }, now);

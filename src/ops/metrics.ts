@@ -16,14 +16,14 @@ import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Plan } from '../plan/types.js';
 import { localTime } from '../schedule/calendar.js';
-import { attemptOutcomeCounts, laneDays, loadLanes, latestDnsblResults, queueCounts, type Db } from '../store/queries.js';
+import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { WarmupError } from '../util/errors.js';
 import { joinHostPort } from '../util/host-port.js';
 
 export interface MetricsServerOptions {
   readonly plan: Plan;
-  readonly db: Db;
+  readonly store: Store;
   /** Instant (clock ms) of the daemon's last scheduling pass; 0 or NaN before the first. */
   readonly lastTick: () => number;
   readonly clock: Clock;
@@ -50,11 +50,11 @@ const STATES = ['active', 'suspended', 'paused'] as const;
 
 /** One read of the database, shared by every collector of a scrape so the figures agree. */
 interface Snapshot {
-  readonly lanes: Awaited<ReturnType<typeof loadLanes>>;
-  readonly attempts: Awaited<ReturnType<typeof attemptOutcomeCounts>>;
-  readonly queues: Awaited<ReturnType<typeof queueCounts>>;
-  readonly today: Awaited<ReturnType<typeof laneDays>>;
-  readonly dnsbl: Awaited<ReturnType<typeof latestDnsblResults>>;
+  readonly lanes: Awaited<ReturnType<Store['loadLanes']>>;
+  readonly attempts: Awaited<ReturnType<Store['attemptOutcomeCounts']>>;
+  readonly queues: Awaited<ReturnType<Store['queueCounts']>>;
+  readonly today: Awaited<ReturnType<Store['laneDays']>>;
+  readonly dnsbl: Awaited<ReturnType<Store['latestDnsblResults']>>;
   readonly now: number;
   readonly lastTick: number;
 }
@@ -62,11 +62,11 @@ interface Snapshot {
 async function readSnapshot(o: MetricsServerOptions): Promise<Snapshot> {
   const now = o.clock.now();
   const [lanes, attempts, queues, today, dnsbl] = await Promise.all([
-    loadLanes(o.db, o.plan.name),
-    attemptOutcomeCounts(o.db, o.plan.name),
-    queueCounts(o.db, o.plan.name),
-    laneDays(o.db, o.plan.name, localTime(now, o.plan.timezone).date),
-    latestDnsblResults(o.db, o.plan.ips.map((i) => i.address)),
+    o.store.loadLanes(o.plan.name),
+    o.store.attemptOutcomeCounts(o.plan.name),
+    o.store.queueCounts(o.plan.name),
+    o.store.laneDays(o.plan.name, localTime(now, o.plan.timezone).date),
+    o.store.latestDnsblResults(o.plan.ips.map((i) => i.address)),
   ]);
   return { lanes, attempts, queues, today, dnsbl, now, lastTick: o.lastTick() };
 }
@@ -136,7 +136,7 @@ const validTick = (t: number): boolean => Number.isFinite(t) && t > 0;
  * WarmupError METRICS_OFF (no address) or METRICS_LISTEN (cannot bind).
  *
  * @example
- * const m = await startMetricsServer({ plan, db: store.db, clock, lastTick: () => daemon.lastTick });
+ * const m = await startMetricsServer({ plan, store, clock, lastTick: () => daemon.lastTick });
  * // ... on shutdown:
  * await m.close();
  */

@@ -5,7 +5,8 @@
  * slow sending: every fault is caught, recorded and retried with backoff.
  */
 import type { Plan, Provider, Seed } from '../plan/types.js';
-import * as q from '../store/queries.js';
+import type * as q from '../store/queries.js';
+import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { engagementActions, engagementDue, jitteredPause, type Random } from './engage.js';
@@ -15,7 +16,7 @@ import { connectImap, readImapPassword, type ImapConnect, type ImapSession, type
 
 export interface PlacementPollerOptions {
   readonly plan: Plan;
-  readonly db: q.Db;
+  readonly store: Store;
   readonly clock: Clock;
   readonly log: Logger;
   /** Opens IMAP sessions (default: imapflow). */
@@ -82,7 +83,7 @@ const DEFAULT_TIMEOUTS: ImapTimeouts = { connectMs: 30_000, greetingMs: 16_000, 
  * Polls every seed mailbox that has IMAP access.
  *
  * @example
- * const poller = new PlacementPoller({ plan, db, clock, log });
+ * const poller = new PlacementPoller({ plan, store, clock, log });
  * poller.start();          // polls now, then every plan.imap.pollIntervalMs (plan time)
  * await poller.stop();     // waits for a poll in progress, dropping its connections
  */
@@ -153,9 +154,9 @@ export class PlacementPoller {
 
   /** One pass over every mailbox. Never rejects for an IMAP fault (those are in the summary). */
   async pollOnce(): Promise<PollSummary> {
-    const { db, plan, clock } = this.#o;
+    const { store, plan, clock } = this.#o;
     const at = clock.now();
-    const pending = await q.pendingPlacements(db, plan.name, this.#mailboxes.map((m) => m.seed.address));
+    const pending = await store.pendingPlacements(plan.name, this.#mailboxes.map((m) => m.seed.address));
     const byMailbox = new Map<string, q.PendingPlacement[]>();
     for (const p of pending) byMailbox.set(p.recipient, [...(byMailbox.get(p.recipient) ?? []), p]);
 
@@ -179,7 +180,7 @@ export class PlacementPoller {
   }
 
   async #pollMailbox(seed: Seed, provider: Provider, pending: q.PendingPlacement[]): Promise<{ poll: MailboxPoll; crossings: q.SpamCrossing[] }> {
-    const { db, plan, clock } = this.#o;
+    const { store, plan, clock } = this.#o;
     const access = seed.imap!;
     const log = this.#log.child({ mailbox: seed.address, provider: provider.name });
     const state = this.#state.get(seed.address) ?? { failures: 0, retryAt: null, lastCode: null };
@@ -191,7 +192,7 @@ export class PlacementPoller {
     });
     if (state.retryAt !== null && now < state.retryAt) return { poll: poll('backoff'), crossings: [] };
     const engagement = provider.engagement;
-    const dueFirst = engagement ? await q.dueEngagements(db, [seed.address], now, 1) : [];
+    const dueFirst = engagement ? await store.dueEngagements([seed.address], now, 1) : [];
     if (pending.length === 0 && dueFirst.length === 0) return { poll: poll('idle'), crossings: [] };
 
     let session: ImapSession | null = null;
@@ -225,7 +226,7 @@ export class PlacementPoller {
         records.push({ messageId: p.id, laneId: p.lane_id, day: p.day, mailbox: seed.address, folder: null, placement: 'missing', arrivedAfterMs: null, checkedAt, engageAt: null });
       }
       const thresholds = new Map(plan.providers.map((pr) => [pr.name, pr.thresholds.maxSpamRate]));
-      const { crossings } = await q.recordPlacements(db, plan.name, records, (name) => thresholds.get(name) ?? plan.policy.thresholds.maxSpamRate);
+      const { crossings } = await store.recordPlacements(plan.name, records, (name) => thresholds.get(name) ?? plan.policy.thresholds.maxSpamRate);
       for (const r of records) base.placed[r.placement]++;
       for (const c of crossings) {
         log.warn({ ip: c.ip, day: c.day, inbox: c.inbox, spam: c.spam, spamRate: c.rate, maxSpamRate: c.threshold, event: 'placement_spam' },
@@ -252,17 +253,17 @@ export class PlacementPoller {
 
   /** Engages with due placements of one mailbox, paced: one message at a time, a random pause between. */
   async #engage(session: ImapSession, mailbox: string, folders: ReturnType<typeof searchOrder>, inboxPath: string, log: Logger): Promise<number> {
-    const { db, clock } = this.#o;
+    const { store, clock } = this.#o;
     const provider = this.#mailboxes.find((m) => m.seed.address === mailbox)!.provider;
     const e = provider.engagement!;
-    const due = await q.dueEngagements(db, [mailbox], clock.now(), e.maxPerPoll);
+    const due = await store.dueEngagements([mailbox], clock.now(), e.maxPerPoll);
     let engaged = 0;
     for (const [i, d] of due.entries()) {
       if (this.#aborting) break;
       if (i > 0) await this.#sleep(clock.realDelay(jitteredPause(e.paceMs, this.#random)));
       const kind = folders.find((f) => f.path === d.folder)?.kind ?? d.placement;
       const done = await session.engage(d.folder, d.message_id, engagementActions(e, kind, session.canMove), inboxPath);
-      await q.markEngaged(db, d.id, done.length > 0 ? done.join(',') : 'none: not in the folder any more', clock.now());
+      await store.markEngaged(d.id, done.length > 0 ? done.join(',') : 'none: not in the folder any more', clock.now());
       if (done.length > 0) engaged++;
       log.info({ messageId: d.message_id, folder: d.folder, done, event: 'engaged' }, `engaged: ${done.join(', ') || 'message gone'}`);
     }
@@ -270,7 +271,7 @@ export class PlacementPoller {
   }
 
   async #failed(state: MailboxState, fault: ImapFault, seed: Seed, provider: Provider, log: Logger): Promise<void> {
-    const { db, plan, clock } = this.#o;
+    const { store, plan, clock } = this.#o;
     const now = clock.now();
     state.failures++;
     const wait = backoffMs(state.failures, plan.imap.pollIntervalMs, this.#o.maxBackoffMs ?? 3_600_000, fault.retryAfterMs);
@@ -279,7 +280,7 @@ export class PlacementPoller {
       `IMAP ${seed.imap!.host}:${seed.imap!.port} failed (${fault.code}): ${fault.message}; retry in ${Math.round(wait / 1000)}s`);
     // One event per streak (and per change of cause), not one per retry.
     if (state.failures === 1 || state.lastCode !== fault.code) {
-      await q.addEvent(db, {
+      await store.addEvent({
         at: now, plan: plan.name, provider: provider.name, kind: 'imap_error', actor: 'placement',
         cause: { mailbox: seed.address, host: seed.imap!.host, port: seed.imap!.port, code: fault.code, error: fault.message, failures: state.failures, retryAt: state.retryAt },
       }).catch((err: unknown) => log.error({ err }, 'could not record the IMAP failure'));
@@ -289,9 +290,9 @@ export class PlacementPoller {
 
   async #recovered(state: MailboxState, seed: Seed, provider: Provider, log: Logger): Promise<void> {
     if (state.failures === 0) return;
-    const { db, plan, clock } = this.#o;
+    const { store, plan, clock } = this.#o;
     log.info({ failures: state.failures, event: 'imap_recovered' }, `IMAP mailbox reachable again after ${state.failures} failure(s)`);
-    await q.addEvent(db, { at: clock.now(), plan: plan.name, provider: provider.name, kind: 'imap_recovered', actor: 'placement', cause: { mailbox: seed.address, failures: state.failures } });
+    await store.addEvent({ at: clock.now(), plan: plan.name, provider: provider.name, kind: 'imap_recovered', actor: 'placement', cause: { mailbox: seed.address, failures: state.failures } });
     state.failures = 0;
     state.retryAt = null;
     state.lastCode = null;

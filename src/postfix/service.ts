@@ -5,7 +5,7 @@
  */
 import type { Resolver } from '../dns/resolver.js';
 import type { Plan, PostfixSettings } from '../plan/types.js';
-import * as q from '../store/queries.js';
+import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { LogTailer } from './log-tailer.js';
@@ -21,12 +21,12 @@ export interface PostfixRouting {
 }
 
 export async function startPostfixRouting(o: {
-  plan: Plan; settings: PostfixSettings; db: q.Db; lanes: LaneSource; resolver: Resolver; clock: Clock; log: Logger; pollMs?: number;
+  plan: Plan; settings: PostfixSettings; store: Store; lanes: LaneSource; resolver: Resolver; clock: Clock; log: Logger; pollMs?: number;
 }): Promise<PostfixRouting> {
   const log = o.log.child({ component: 'postfix' });
   const router = new Router({ plan: o.plan, settings: o.settings, lanes: o.lanes, resolver: o.resolver, clock: o.clock, log });
-  router.rememberDeferred(await q.deferredRouted(o.db, o.plan.name));
-  const saved = await q.loadLogPosition(o.db, o.plan.name);
+  router.rememberDeferred(await o.store.deferredRouted(o.plan.name));
+  const saved = await o.store.loadLogPosition(o.plan.name);
   // A position in another file (the plan's log_file changed) says nothing about this one.
   const start = saved && saved.path === o.settings.logFile ? saved : null;
   const tailer = new LogTailer({
@@ -49,7 +49,7 @@ export async function startPostfixRouting(o: {
       await server.close();
       await tailer.stop();
       const at = tailer.position;
-      if (at) await q.saveLogPosition(o.db, o.plan.name, at, o.clock.now());
+      if (at) await o.store.saveLogPosition(o.plan.name, at, o.clock.now());
       log.info({ counters: router.counters }, 'stopped routing real mail');
     })()),
   };

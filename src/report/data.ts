@@ -7,7 +7,7 @@ import type { Plan } from '../plan/types.js';
 import { launchReadiness, type Forecast } from '../policy/forecast.js';
 import { daysBetween, localTime } from '../schedule/calendar.js';
 import { previewPlan } from '../schedule/ramp.js';
-import { dnsblHistory, laneDays, listEvents, loadLanes, type Db } from '../store/queries.js';
+import type { Store } from '../store/store.js';
 
 export interface ReportLaneDay {
   readonly day: string;
@@ -83,11 +83,11 @@ const DNSBL_RANK = { listed: 2, error: 1, clear: 0 } as const;
  * Reads the report's data for `plan` as of `now` (epoch ms). Open the
  * database read-only (`openStore(path, { readonly: true })`): this only selects.
  */
-export async function loadReportData(db: Db, plan: Plan, now: number): Promise<ReportData> {
+export async function loadReportData(store: Store, plan: Plan, now: number): Promise<ReportData> {
   const today = localTime(now, plan.timezone).date;
   const ips = plan.ips.map((i) => i.address);
   const [rows, lanes, events, dnsbl] = await Promise.all([
-    laneDays(db, plan.name), loadLanes(db, plan.name), listEvents(db, plan.name), dnsblHistory(db, ips),
+    store.laneDays(plan.name), store.loadLanes(plan.name), store.listEvents(plan.name), store.dnsblHistory(ips),
   ]);
   const laneRows: ReportLaneDay[] = rows.map((r) => ({
     day: r.day, ip: r.ip, provider: r.provider, stage: r.stage, target: r.target, sent: r.sent, routed: r.routed, routedAccepted: r.routed_accepted, accepted: r.accepted,

@@ -11,7 +11,7 @@ import { launchReadiness, type Forecast } from '../policy/forecast.js';
 import { addDays, daysBetween, zonedInstant } from '../schedule/calendar.js';
 import { laneRamp, launchStage, stageVolume } from '../schedule/ramp.js';
 import { eventView, type EventView } from '../store/event-view.js';
-import * as q from '../store/queries.js';
+import type { Store } from '../store/store.js';
 import { manualClock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { createModelMailer, createModelResolver, type AnswerCounts } from './mailer.js';
@@ -26,7 +26,7 @@ export interface SimulateOptions {
   /** Simulate only the first N plan days (default: up to launch). */
   readonly days?: number;
   /** An opened, migrated store; never the plan's real database. */
-  readonly db: q.Db;
+  readonly store: Store;
   readonly log: Logger;
   /** Plan milliseconds per step inside the send window (default: 1-5 minutes, from the plan's peak rate). */
   readonly stepMs?: number;
@@ -103,11 +103,11 @@ export function stepFor(plan: Plan): number {
  *
  * @example
  * const store = await openStore(join(tmp, 'sim.db'));
- * const result = await simulatePlan({ plan, models: defaultModels(plan), seed: 1, db: store.db, log });
+ * const result = await simulatePlan({ plan, models: defaultModels(plan), seed: 1, store, log });
  * result.forecast.lanes.filter((l) => l.verdict !== 'ready');
  */
 export async function simulatePlan(o: SimulateOptions): Promise<SimulationResult> {
-  const { plan, db } = o;
+  const { plan, store } = o;
   const stepMs = o.stepMs ?? stepFor(plan);
   const start = zonedInstant(plan.start, 0, plan.timezone);
   const totalDays = daysBetween(plan.start, plan.launch);
@@ -121,7 +121,7 @@ export async function simulatePlan(o: SimulateOptions): Promise<SimulationResult
   const receivers = new ModelledReceivers(o.models, o.seed);
   const mailer = createModelMailer({ plan, receivers, clock });
   // tickMs = stepMs: the daemon sizes its catch-up bucket and day-close grace by what one tick covers.
-  const daemon = new Daemon({ plan, db, mailer, resolver: createModelResolver(plan), clock, log: o.log, tickMs: stepMs, drainMs: 1000, writeGroupMs: 0 });
+  const daemon = new Daemon({ plan, store, mailer, resolver: createModelResolver(plan), clock, log: o.log, tickMs: stepMs, drainMs: 1000, writeGroupMs: 0 });
   let stopped: StopReason | null = null;
   void daemon.stopped.then((r) => { stopped = r; });
   await daemon.start({ ticker: false });
@@ -147,15 +147,15 @@ async function collect(
   o: SimulateOptions,
   r: { stepMs: number; ended: SimulationResult['ended']; until: string; now: number; receivers: ModelledReceivers; answers: AnswerCounts },
 ): Promise<SimulationResult> {
-  const { plan, db } = o;
-  const rows = await q.laneDays(db, plan.name);
+  const { plan, store } = o;
+  const rows = await store.laneDays(plan.name);
   const days: LaneDayOutcome[] = rows.map((d) => ({
     day: d.day, dayNumber: daysBetween(plan.start, d.day) + 1, ip: d.ip, provider: d.provider, stage: d.stage, target: d.target, sent: d.sent,
     accepted: d.accepted, deferred: d.deferred, mailboxDeferred: d.mailbox_deferred, greylisted: d.greylisted,
     bounced: d.bounced, failed: d.failed, expired: d.expired, retries: d.retries, decision: d.decision,
   }));
-  const events = (await q.listEvents(db, plan.name)).map(eventView);
-  const laneRows = await q.loadLanes(db, plan.name);
+  const events = (await store.listEvents(plan.name)).map(eventView);
+  const laneRows = await store.loadLanes(plan.name);
   const forecast = launchReadiness(
     plan,
     laneRows.map((l) => ({ ip: l.ip, provider: l.provider, stage: l.stage, state: l.state })),

@@ -9,11 +9,19 @@ import { CompiledQuery, Kysely, Migrator, SqliteDialect, type Driver, type Migra
 import { WarmupError } from '../util/errors.js';
 import { migrations } from './migrations.js';
 import { cachingStatements } from './statement-cache.js';
+import { sqlStore } from './sql-store.js';
 import type { Database } from './schema.js';
+import type { Store } from './store.js';
 
-export interface OpenedStore {
+/**
+ * An opened SQLite database: the `Store` over it, and the kysely database
+ * itself for the store's own code and tests (migrations, raw checks of what a
+ * run wrote). Callers outside src/store hold only the `Store`.
+ */
+export interface OpenedSqlite {
   readonly db: Kysely<Database>;
   readonly path: string;
+  readonly store: Store;
   close(): Promise<void>;
 }
 
@@ -31,11 +39,24 @@ export interface OpenOptions {
 }
 
 /**
- * Opens (and for writers creates and migrates) the database at `path`.
- * Throws WarmupError STORE_MISSING when a reader finds no database, and
- * STORE_MIGRATION when a migration fails.
+ * Opens (and for writers creates and migrates) the SQLite store at `path`.
+ *
+ * @example
+ * const store = await openStore('data/warmup.db', { readonly: true });
+ * try { await store.loadLanes(plan.name); } finally { await store.close(); }
+ * @throws WarmupError STORE_MISSING when a reader finds no database, STORE_OPEN, STORE_MIGRATION
  */
-export async function openStore(path: string, options: OpenOptions = {}): Promise<OpenedStore> {
+export async function openStore(path: string, options: OpenOptions = {}): Promise<Store> {
+  return (await openSqlite(path, options)).store;
+}
+
+/**
+ * `openStore`, also giving the kysely database under the store: for the
+ * store's own code and for tests that check rows directly.
+ *
+ * @throws WarmupError STORE_MISSING, STORE_OPEN, STORE_MIGRATION
+ */
+export async function openSqlite(path: string, options: OpenOptions = {}): Promise<OpenedSqlite> {
   if (options.readonly) {
     if (path !== ':memory:' && !existsSync(path)) {
       throw new WarmupError('STORE_MISSING', `no database at ${path}: has \`warmup start\` run with this plan?`);
@@ -70,7 +91,8 @@ export async function openStore(path: string, options: OpenOptions = {}): Promis
       throw new WarmupError('STORE_MIGRATION', `migrating ${path} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
     }
   }
-  return { db, path, close: () => db.destroy() };
+  const close = () => db.destroy();
+  return { db, path, store: sqlStore(db, 'sqlite', path, close), close };
 }
 
 /** Applies every pending migration; never throws (kysely's own contract). */

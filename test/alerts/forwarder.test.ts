@@ -6,7 +6,7 @@ import { alertPayload, alertType, backoffMs, signBody, type EventRow } from '../
 import { AlertForwarder } from '../../src/alerts/forwarder.js';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
-import { openStore, type OpenedStore } from '../../src/store/open.js';
+import { openSqlite, type OpenedSqlite } from '../../src/store/open.js';
 import * as q from '../../src/store/queries.js';
 import { manualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
@@ -63,7 +63,7 @@ describe('AlertForwarder with a real HTTP server', () => {
   let failFirst = 0;
   const received: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
   let attempts = 0;
-  let store: OpenedStore;
+  let store: OpenedSqlite;
 
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -82,7 +82,7 @@ describe('AlertForwarder with a real HTTP server', () => {
     });
     await new Promise<void>((r) => server.listen(0, HOST, r));
     port = (server.address() as AddressInfo).port;
-    store = await openStore(':memory:');
+    store = await openSqlite(':memory:');
   });
   afterAll(async () => {
     await store.close();
@@ -120,7 +120,7 @@ alerts:
     await q.ensureLanes(store.db, p.name, [{ ip: '127.0.0.41', provider: 'postfix' }], T0 - 1000);
     // Before the forwarder exists: not re-sent as an alert.
     await q.addHold(store.db, p.name, { ip: '127.0.0.41' }, { kind: 'operator', actor: 'operator', reason: 'old', until: null }, T0 - 500);
-    const fwd = new AlertForwarder({ plan: p, db: store.db, clock, log, env: { WARMUP_TEST_HOOK_SECRET: 's3cret' }, retry: { baseMs: 20, maxMs: 100, attempts: 10 } });
+    const fwd = new AlertForwarder({ plan: p, store: store.store, clock, log, env: { WARMUP_TEST_HOOK_SECRET: 's3cret' }, retry: { baseMs: 20, maxMs: 100, attempts: 10 } });
     await q.addHold(store.db, p.name, { ip: '127.0.0.41' }, { kind: 'dnsbl', actor: 'dnsbl', reason: 'listed in zen', until: null, eventKind: 'dnsbl_listed', cause: { zone: 'zen.dnsbl.test' } }, T0);
     await q.addEvent(store.db, { at: T0 + 1, plan: p.name, ip: '127.0.0.41', kind: 'dnsbl_clear', actor: 'dnsbl' });
     await q.removeHolds(store.db, p.name, { ip: '127.0.0.41' }, { kinds: ['operator'], by: 'operator', reason: 'ok', eventKind: 'operator_resume' }, T0 + 2);
@@ -152,9 +152,9 @@ alerts:
     const p = plan('alerts-down', `http://${HOST}:1/hook`);
     const clock = manualClock(T0);
     const { log, lines } = logger();
-    const own = await openStore(':memory:');
+    const own = await openSqlite(':memory:');
     await q.ensureLanes(own.db, p.name, [{ ip: '127.0.0.41', provider: 'postfix' }], T0);
-    const fwd = new AlertForwarder({ plan: p, db: own.db, clock, log, env: {}, retry: { baseMs: 10, maxMs: 20, attempts: 3 } });
+    const fwd = new AlertForwarder({ plan: p, store: own.store, clock, log, env: {}, retry: { baseMs: 10, maxMs: 20, attempts: 3 } });
     await q.addHold(own.db, p.name, {}, { kind: 'policy', actor: 'policy', reason: 'x', until: null }, T0);
     expect(await fwd.poll()).toBe(1);
     await fwd.idle(5_000);

@@ -11,13 +11,13 @@ import BetterSqlite3 from 'better-sqlite3';
 import { parseArgs } from 'node:util';
 import { loadPlanFile } from '../../src/plan/load.js';
 import { addDays, zonedInstant } from '../../src/schedule/calendar.js';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 
 export async function generateStatusDb(planFile: string, dbPath: string, perLaneDay: number): Promise<{ attempts: number; messages: number; laneDays: number }> {
   const loaded = loadPlanFile(planFile);
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join('\n'));
   const plan = loaded.plan;
-  const store = await openStore(dbPath); // creates and migrates
+  const store = await openSqlite(dbPath); // creates and migrates
   await store.close();
   const db = new BetterSqlite3(dbPath);
   db.pragma('journal_mode = WAL');

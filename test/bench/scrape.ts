@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { loadPlanFile } from '../../src/plan/load.js';
 import { zonedInstant } from '../../src/schedule/calendar.js';
 import { startMetricsServer } from '../../src/ops/metrics.js';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import { manualClock } from '../../src/util/clock.js';
 import { generateStatusDb } from './gen-status-db.js';
 import { machine, result, round } from './lib.js';
@@ -35,10 +35,10 @@ try {
   const loaded = loadPlanFile(join(dir, 'plan.yaml'));
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join('\n'));
   const plan = loaded.plan;
-  const store = await openStore(dbPath);
+  const store = await openSqlite(dbPath);
   // The launch day's morning: "today" is the last day the generator filled.
   const clock = manualClock(zonedInstant(plan.launch, 7 * 60, plan.timezone));
-  const server = await startMetricsServer({ plan, db: store.db, clock, lastTick: () => clock.now(), listen: { host: '127.0.0.1', port: 0 } });
+  const server = await startMetricsServer({ plan, store: store.store, clock, lastTick: () => clock.now(), listen: { host: '127.0.0.1', port: 0 } });
   const url = `http://127.0.0.1:${server.address.port}/metrics`;
   const times: number[] = [];
   let bytes = 0;

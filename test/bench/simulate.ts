@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { loadPlanFile } from '../../src/plan/load.js';
 import { defaultModels } from '../../src/simulate/model-file.js';
 import { simulatePlan } from '../../src/simulate/run.js';
-import { openSimulationStore } from '../../src/simulate/store.js';
+import { openStore } from '../../src/store/open.js';
 import { createLogger } from '../../src/util/log.js';
 import { machine, result, round, throwawayKey } from './lib.js';
 
@@ -23,11 +23,11 @@ try {
   const loaded = loadPlanFile(planFile, { env: { ...process.env, CREDENTIALS_DIRECTORY: dir } });
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => `${e.line}:${e.column} ${e.path} ${e.message}`).join('\n'));
   const plan = loaded.plan;
-  const store = await openSimulationStore(join(dir, 'simulate.db'));
+  const store = await openStore(join(dir, 'simulate.db'), { durability: 'throwaway' });
   const t0 = performance.now();
   let lastDay = t0;
   const r = await simulatePlan({
-    plan, models: defaultModels(plan), seed: Number(values.seed ?? 1), db: store.db, log: createLogger({ level: 'silent' }),
+    plan, models: defaultModels(plan), seed: Number(values.seed ?? 1), store, log: createLogger({ level: 'silent' }),
     ...(values.days ? { days: Number(values.days) } : {}),
     onDay: (date) => { const now = performance.now(); process.stderr.write(`${date} (+${((now - lastDay) / 1000).toFixed(1)} s)\n`); lastDay = now; },
   });

@@ -27,7 +27,7 @@ import { createSmtpMailer } from '../../src/send/mailer.js';
 import { buildMessage } from '../../src/send/message.js';
 import { dkimSignatures } from '../../src/send/dkim-sign.js';
 import type { Plan } from '../../src/plan/types.js';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import { manualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { machine, result, round, start, stop, throwawayKey, waitForPort } from './lib.js';
@@ -118,7 +118,7 @@ parentPort.postMessage(n);`;
 }
 
 async function ours(plan: Plan): Promise<{ seconds: number; messages: number; attempts: number; accepted: number }> {
-  const store = await openStore(plan.storePath);
+  const store = await openSqlite(plan.storePath);
   const start = Date.UTC(2026, 11, 1, 7, 59, 59);
   const clock = manualClock(start);
   const log = createLogger({ level: 'silent' });
@@ -128,7 +128,7 @@ async function ours(plan: Plan): Promise<{ seconds: number; messages: number; at
     pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },
   });
   // tickMs of a whole day: the day stays open (grace = 2 ticks) while the bench drains it.
-  const daemon = new Daemon({ plan, db: store.db, mailer, resolver: createDnsResolver({ servers: ['127.0.0.1'] }), clock, log, tickMs: 86_400_000 });
+  const daemon = new Daemon({ plan, store: store.store, mailer, resolver: createDnsResolver({ servers: ['127.0.0.1'] }), clock, log, tickMs: 86_400_000 });
   await daemon.start({ ticker: false });
   clock.set(Date.UTC(2026, 11, 1, 8, 0, 30));
   await daemon.tick(); // opens every lane's day

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { jsonText, printable } from '../../src/cli/format.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import * as q from '../../src/store/queries.js';
 import { load, writePlan } from '../daemon/harness.js';
 
@@ -35,7 +35,7 @@ describe('warmup events', () => {
   it('prints the replies behind each decision and hold, with control characters escaped', async () => {
     const { file } = writePlan({ name: 'evshow', ips: ['127.0.0.175'], providers: { sink: { domains: ['sink.test'], seeds: ['ev@sink.test'] } } });
     const plan = load(file);
-    const store = await openStore(plan.storePath);
+    const store = await openSqlite(plan.storePath);
     const at = Date.parse('2026-12-01T10:00:00Z');
     await q.addEvent(store.db, {
       at, plan: plan.name, ip: '127.0.0.175', provider: 'sink', kind: 'rejection_breaker', from: 'active', to: 'paused', actor: 'policy:rejection-breaker',

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import * as q from '../../src/store/queries.js';
 import { load, startDaemon, until, writePlan } from '../daemon/harness.js';
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
   }));
   const r = await startDaemon(load(file), { from: '2026-12-01T07:30:00Z', speed: 40_000 });
   await until('two days decided', 30_000, async () => {
-    const rows = await r.store.db.selectFrom('lane_days').select('decision').where('decision', 'is not', null).execute();
+    const rows = await r.db.selectFrom('lane_days').select('decision').where('decision', 'is not', null).execute();
     return rows.length >= 4 || undefined;
   });
   await r.stop();
@@ -109,7 +109,7 @@ describe('warmup pause and resume', () => {
 
   it('resume leaves holds of other kinds unless named with --holds, and says which remain', async () => {
     const plan = load(file);
-    const store = await openStore(plan.storePath);
+    const store = await openSqlite(plan.storePath);
     await q.addHold(store.db, plan.name, { ip: '127.0.0.23' }, { kind: 'dnsbl', actor: 'dnsbl', reason: 'listed in zen.dnsbl.test', until: null, eventKind: 'dnsbl_listed' }, Date.now());
     await store.close();
     expect((await run('pause', file, '127.0.0.23', '--reason', 'and by hand')).code).toBe(0);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { jsonText, printable, table } from '../../src/cli/format.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import * as q from '../../src/store/queries.js';
 import { load, writePlan } from '../daemon/harness.js';
 
@@ -23,7 +23,7 @@ describe('text from receivers never drives the terminal', () => {
   it('warmup events and warmup status print an escape sequence in a reply as text', async () => {
     const { file } = writePlan({ name: 'ctl', ips: ['127.0.0.162'], providers: { sink: { domains: ['sink.test'], seeds: ['ctl@sink.test'] } } });
     const plan = load(file);
-    const store = await openStore(plan.storePath);
+    const store = await openSqlite(plan.storePath);
     await q.ensureLanes(store.db, plan.name, [{ ip: '127.0.0.162', provider: 'sink' }], Date.parse('2026-12-01T09:00:00Z'));
     await q.addHold(store.db, plan.name, { ip: '127.0.0.162' }, { kind: 'rule', actor: 'rule:x', reason: `x: ${REPLY}`, until: null, eventKind: 'rule_pause', cause: { reply: REPLY } }, Date.parse('2026-12-01T09:00:00Z'));
     await store.close();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import { listIp, removeDnsRecords, restartDnsmasq, unlistIp } from '../peers/peers.js';
 import { preflightPlan, publishPreflightZones, type PreflightZones } from '../dns/preflight-fixture.js';
 
@@ -82,7 +82,7 @@ describe('warmup dnsbl', () => {
     expect(r.code).toBe(1);
     const json = JSON.parse(r.out) as { listed: string[]; recorded: boolean };
     expect(json).toMatchObject({ listed: ['127.0.0.42'], recorded: true });
-    const store = await openStore(join(z.dir, 'blrec.db'), { readonly: true });
+    const store = await openSqlite(join(z.dir, 'blrec.db'), { readonly: true });
     try {
       const rows = await store.db.selectFrom('dnsbl_results').select(['ip', 'status', 'answer']).orderBy('ip').execute();
       expect(rows).toEqual([{ ip: '127.0.0.18', status: 'clear', answer: null }, { ip: '127.0.0.42', status: 'listed', answer: '127.0.0.3' }]);

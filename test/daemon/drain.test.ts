@@ -26,7 +26,7 @@ describe('SIGTERM after the drain period', () => {
     await run.daemon.stop('SIGTERM');
     const tookMs = Date.now() - t0;
     const opened = mx.connections();
-    const statuses = await run.store.db.selectFrom('messages').select(['status', 'attempts']).execute();
+    const statuses = await run.db.selectFrom('messages').select(['status', 'attempts']).execute();
     // Nothing opens after the deadline, even once the held connection's slot frees up.
     for (const s of mx.sockets) s.destroy();
     await new Promise((r) => setTimeout(r, 300));

@@ -16,17 +16,17 @@ describe('day-end decisions across restarts', () => {
     // 10 min of plan time a real second: stop mid-window with a few sent.
     const first = await startDaemon(plan, { from: '2026-12-01T09:00:00Z', speed: 600 });
     await until('a message accepted', 20_000, async () => {
-      const d = await first.store.db.selectFrom('lane_days').select('accepted').executeTakeFirst();
+      const d = await first.db.selectFrom('lane_days').select('accepted').executeTakeFirst();
       return d && d.accepted >= 1 ? d : undefined;
     });
     await first.stop();
     // Back up at 23:00: the window (08:00-20:00) and the retry grace (2 h) are over; day 2 is launch day, when nothing sends.
     const second = await startDaemon(plan, { from: '2026-12-01T23:00:00Z', speed: 1 });
-    const days = await second.store.db.selectFrom('lane_days').select(['day', 'decision', 'decided_at']).execute();
-    const events = await second.store.db.selectFrom('events').select(['kind']).where('kind', 'like', 'day_%').execute();
+    const days = await second.db.selectFrom('lane_days').select(['day', 'decision', 'decided_at']).execute();
+    const events = await second.db.selectFrom('events').select(['kind']).where('kind', 'like', 'day_%').execute();
     // Another pass (a tick) decides nothing twice.
     await second.daemon.tick();
-    const again = await second.store.db.selectFrom('events').select(['kind']).where('kind', 'like', 'day_%').execute();
+    const again = await second.db.selectFrom('events').select(['kind']).where('kind', 'like', 'day_%').execute();
     await second.stop();
     expect(days).toHaveLength(1);
     expect(days[0]!.decision).not.toBeNull();
@@ -38,7 +38,7 @@ describe('day-end decisions across restarts', () => {
 
 describe('deciding after the retries settle', () => {
   it('waits while a message of the day is still deferred, then decides at the retry grace (default 2 h after the window)', async () => {
-    const { openStore } = await import('../../src/store/open.js');
+    const { openSqlite } = await import('../../src/store/open.js');
     const q = await import('../../src/store/queries.js');
     const { file } = writePlan({
       name: 'decide-grace', ips: ['127.0.0.166'], ramp: '{ daily: [2] }', launch: '2026-12-03',
@@ -46,7 +46,7 @@ describe('deciding after the retries settle', () => {
     });
     const plan = load(file);
     const end = Date.parse('2026-12-01T20:00:00Z');
-    const store = await openStore(plan.storePath);
+    const store = await openSqlite(plan.storePath);
     const [lane] = await q.ensureLanes(store.db, plan.name, [{ ip: '127.0.0.166', provider: 'sink' }], end - 3_600_000);
     await q.openLaneDay(store.db, { lane_id: lane!.id, day: '2026-12-01', stage: 1, target: 2, spread_from: end - 12 * 3_600_000, spread_until: end }, end - 12 * 3_600_000);
     // One message accepted, one deferred with its retry due only tomorrow.
@@ -57,11 +57,11 @@ describe('deciding after the retries settle', () => {
     await store.close();
     const early = await startDaemon(plan, { from: '2026-12-01T21:00:00Z', speed: 1 });
     await early.daemon.tick();
-    const before = await early.store.db.selectFrom('lane_days').select('decision').executeTakeFirstOrThrow();
+    const before = await early.db.selectFrom('lane_days').select('decision').executeTakeFirstOrThrow();
     await early.stop();
     expect(before.decision).toBeNull();
     const late = await startDaemon(plan, { from: '2026-12-01T22:00:01Z', speed: 1 });
-    const after = await late.store.db.selectFrom('lane_days').select(['decision', 'decided_at']).executeTakeFirstOrThrow();
+    const after = await late.db.selectFrom('lane_days').select(['decision', 'decided_at']).executeTakeFirstOrThrow();
     await late.stop();
     expect(after.decision).not.toBeNull();
     expect(after.decided_at).toBeGreaterThanOrEqual(end + 2 * 3_600_000);

@@ -35,17 +35,17 @@ describe('a dead, slow or misbehaving MX', () => {
     const run = await startDaemon(load(file), { from: '2026-12-01T08:00:00Z', speed: 20_000 });
     // The whole window lasts about 2.2 real seconds; the blackhole's greeting timeout is 5 s.
     const sink = await until('the sink lane to finish its day', 15_000, async () => {
-      const d = await run.store.db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+      const d = await run.db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
         .selectAll('lane_days').where('lanes.provider', '=', 'sink').executeTakeFirst();
       return d && d.accepted === 10 ? d : undefined;
     });
     const finishedAfter = Date.now() - started;
     const slowAttempts = await until('the blackhole to time out', 20_000, async () => {
-      const rows = await run.store.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
+      const rows = await run.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
         .select(['attempts.outcome', 'attempts.stage', 'attempts.reply']).where('lanes.provider', '=', 'slow').execute();
       return rows.length > 0 ? rows : undefined;
     });
-    const dead = await run.store.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
+    const dead = await run.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
       .select(['attempts.outcome', 'attempts.stage']).where('lanes.provider', '=', 'dead').execute();
     await run.stop();
     expect(sink).toMatchObject({ sent: 10, accepted: 10 });
@@ -63,7 +63,7 @@ describe('a dead, slow or misbehaving MX', () => {
     });
     const run = await startDaemon(load(file), { from: '2026-12-01T08:00:00Z', speed: 20_000 });
     const rows = await until('retries of the 421', 15_000, async () => {
-      const r = await run.store.db.selectFrom('attempts').selectAll().orderBy('id').execute();
+      const r = await run.db.selectFrom('attempts').selectAll().orderBy('id').execute();
       return r.some((a) => a.retry >= 2) ? r : undefined;
     });
     await run.stop();
@@ -79,10 +79,10 @@ describe('a dead, slow or misbehaving MX', () => {
     });
     const run = await startDaemon(load(file), { from: '2026-12-01T08:00:00Z', speed: 20_000 });
     const msg = await until('the message to expire', 15_000, async () => {
-      const m = await run.store.db.selectFrom('messages').selectAll().executeTakeFirst();
+      const m = await run.db.selectFrom('messages').selectAll().executeTakeFirst();
       return m?.status === 'expired' ? m : undefined;
     });
-    const day = await run.store.db.selectFrom('lane_days').selectAll().executeTakeFirstOrThrow();
+    const day = await run.db.selectFrom('lane_days').selectAll().executeTakeFirstOrThrow();
     await run.stop();
     expect(msg.attempts).toBeGreaterThanOrEqual(3);
     expect(day.expired).toBe(1);
@@ -101,7 +101,7 @@ describe('a dead, slow or misbehaving MX', () => {
       fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/dns_servers: \[[^\]]*\]/, `dns_servers: ["${dns.server}"]`));
       const run = await startDaemon(load(file), { from: '2026-12-01T08:00:00Z', speed: 20_000 });
       const rows = await until('a retried SERVFAIL and the sink lane done', 20_000, async () => {
-        const a = await run.store.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id').select(['lanes.provider', 'attempts.outcome', 'attempts.reply', 'attempts.retry']).execute();
+        const a = await run.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id').select(['lanes.provider', 'attempts.outcome', 'attempts.reply', 'attempts.retry']).execute();
         const sinkDone = a.filter((x) => x.provider === 'sink' && x.outcome === 'accepted').length === 3;
         return sinkDone && a.some((x) => x.provider === 'sf' && x.retry >= 1) ? a : undefined;
       });

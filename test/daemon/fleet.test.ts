@@ -9,7 +9,7 @@
  * flight, never the others'.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import type { Db } from '../../src/store/schema.js';
 import { until } from './harness.js';
 import { cli, deliveries, FLEET_HOSTS, startMember, writeFleetPlan, type Proc } from './fleet-harness.js';
@@ -23,7 +23,7 @@ const procs = new Set<Proc>();
 afterAll(() => { for (const p of procs) p.child.kill('SIGKILL'); });
 
 async function read<T>(path: string, fn: (db: Db) => Promise<T>): Promise<T> {
-  const store = await openStore(path, { readonly: true });
+  const store = await openSqlite(path, { readonly: true });
   try { return await fn(store.db); } finally { await store.close(); }
 }
 

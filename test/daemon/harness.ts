@@ -11,7 +11,9 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
 import { createSmtpMailer } from '../../src/send/mailer.js';
-import { openStore, type OpenedStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
+import type { Db } from '../../src/store/schema.js';
+import type { Store } from '../../src/store/store.js';
 import { acceleratedClock, type Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { dnsServer } from '../peers/peers.js';
@@ -80,14 +82,16 @@ export function load(file: string): Plan {
 export interface Running {
   readonly plan: Plan;
   readonly daemon: Daemon;
-  readonly store: OpenedStore;
+  readonly store: Store;
+  /** The database under the store, to check rows directly. */
+  readonly db: Db;
   readonly clock: Clock;
   stop(): Promise<void>;
 }
 
 /** Starts the daemon on an accelerated clock (`speed`), ticking every `tickMs` real ms. */
 export async function startDaemon(plan: Plan, opts: { from: string; speed: number; tickMs?: number; drainMs?: number; busyTimeoutMs?: number }): Promise<Running> {
-  const store = await openStore(plan.storePath, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
+  const opened = await openSqlite(plan.storePath, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
   // The clock starts once the database is open and migrated: `from` is when the daemon starts.
   const clock = acceleratedClock(Date.parse(opts.from), opts.speed);
   const log = createLogger({ level: process.env.WARMUP_TEST_LOG ?? 'silent' });
@@ -97,11 +101,11 @@ export async function startDaemon(plan: Plan, opts: { from: string; speed: numbe
     pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },
   });
   const resolver = createDnsResolver({ servers: plan.delivery.dnsServers, timeoutMs: 1000, tries: 1 });
-  const daemon = new Daemon({ plan, db: store.db, mailer, resolver, clock, log, tickMs: opts.tickMs ?? 50, speed: opts.speed, drainMs: opts.drainMs ?? 10_000 });
+  const daemon = new Daemon({ plan, store: opened.store, mailer, resolver, clock, log, tickMs: opts.tickMs ?? 50, speed: opts.speed, drainMs: opts.drainMs ?? 10_000 });
   await daemon.start();
   return {
-    plan, daemon, store, clock,
-    async stop() { await daemon.stop('SIGTERM'); await store.close(); },
+    plan, daemon, store: opened.store, db: opened.db, clock,
+    async stop() { await daemon.stop('SIGTERM'); await opened.close(); },
   };
 }
 

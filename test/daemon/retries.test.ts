@@ -14,10 +14,10 @@ describe('greylisting (postgrey behind Postfix)', () => {
     });
     const run = await startDaemon(load(file), { from: '2026-12-01T08:00:00Z', speed: 3600 });
     const day = await until('both messages accepted', 30_000, async () => {
-      const d = await run.store.db.selectFrom('lane_days').selectAll().executeTakeFirst();
+      const d = await run.db.selectFrom('lane_days').selectAll().executeTakeFirst();
       return d && d.accepted === 2 ? d : undefined;
     });
-    const attempts = await run.store.db.selectFrom('attempts').select(['message_id', 'outcome', 'code', 'enhanced', 'reply', 'stage', 'retry']).orderBy('id').execute();
+    const attempts = await run.db.selectFrom('attempts').select(['message_id', 'outcome', 'code', 'enhanced', 'reply', 'stage', 'retry']).orderBy('id').execute();
     await run.stop();
     // Greylisting is counted apart, not as a deferral; the retry that succeeds is counted too.
     expect(day).toMatchObject({ sent: 2, accepted: 2, deferred: 0, greylisted: 2, greylist_passed: 2, retries: 2 });
@@ -44,13 +44,13 @@ describe('a per-client rate limit at the receiving MX', () => {
     (await import('node:fs')).writeFileSync(file, text);
     const run = await startDaemon(load(file), { from: '2026-12-01T08:00:00Z', speed: 20_000 });
     await until('a retry of a rate-limited message after both days closed', 30_000, async () => {
-      const r = await run.store.db.selectFrom('attempts').select('id').where('retry', '>', 0).executeTakeFirst();
-      const open = await run.store.db.selectFrom('lane_days').select('lane_id').where('decision', 'is', null).executeTakeFirst();
+      const r = await run.db.selectFrom('attempts').select('id').where('retry', '>', 0).executeTakeFirst();
+      const open = await run.db.selectFrom('lane_days').select('lane_id').where('decision', 'is', null).executeTakeFirst();
       return r && !open ? r : undefined;
     });
-    const rows = await run.store.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
+    const rows = await run.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
       .select(['lanes.ip', 'attempts.outcome', 'attempts.code', 'attempts.enhanced', 'attempts.reply', 'attempts.retry', 'attempts.stage']).execute();
-    const queued = await run.store.db.selectFrom('messages').select(['status', 'next_attempt_at']).where('status', '=', 'deferred').execute();
+    const queued = await run.db.selectFrom('messages').select(['status', 'next_attempt_at']).where('status', '=', 'deferred').execute();
     await run.stop();
     const limited = rows.filter((r) => r.ip === '127.0.0.27' && r.outcome === 'deferred');
     expect(limited.length).toBeGreaterThan(0);

@@ -5,7 +5,7 @@
  */
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import * as q from '../../src/store/queries.js';
 import { load, startDaemon, until, writePlan } from './harness.js';
 import { holdingMx } from './holding-mx.js';
@@ -21,7 +21,7 @@ async function seeded(name: string, ip: string, n: number, created: number, due:
     delivery: ['retry: { intervals: [5m], expire: 12h }', ...(route ? [`routes: { sink: "${route}" }`] : [])],
   });
   const plan = load(file);
-  const store = await openStore(plan.storePath);
+  const store = await openSqlite(plan.storePath);
   const [lane] = await q.ensureLanes(store.db, plan.name, [{ ip, provider: 'sink' }], created);
   // The day is open with its one message sent already, so only retries go out.
   await q.openLaneDay(store.db, { lane_id: lane!.id, day: DAY, stage: 1, target: 0, spread_from: T, spread_until: T + 3_600_000 }, created);
@@ -41,7 +41,7 @@ describe('retries', () => {
     let most = 0;
     const sampler = setInterval(() => { most = Math.max(most, run.daemon.inFlight); }, 2);
     await until('every retry to be accepted', 30_000, async () => {
-      const d = await run.store.db.selectFrom('lane_days').select('accepted').executeTakeFirst();
+      const d = await run.db.selectFrom('lane_days').select('accepted').executeTakeFirst();
       return d && d.accepted === 30 ? d : undefined;
     });
     clearInterval(sampler);
@@ -54,11 +54,11 @@ describe('retries', () => {
     const plan = await seeded('retry-expire', '127.0.0.156', 5, T - 3 * 86_400_000, T - 2 * 86_400_000);
     const run = await startDaemon(plan, { from: '2026-12-01T10:00:00Z', speed: 1, tickMs: 20 });
     const day = await until('the stale retries to expire', 10_000, async () => {
-      const d = await run.store.db.selectFrom('lane_days').selectAll().executeTakeFirst();
+      const d = await run.db.selectFrom('lane_days').selectAll().executeTakeFirst();
       return d && d.expired === 5 ? d : undefined;
     });
-    const attempts = await run.store.db.selectFrom('attempts').select('id').execute();
-    const statuses = await run.store.db.selectFrom('messages').select('status').execute();
+    const attempts = await run.db.selectFrom('attempts').select('id').execute();
+    const statuses = await run.db.selectFrom('messages').select('status').execute();
     await run.stop();
     expect(attempts).toEqual([]);
     expect(statuses.every((m) => m.status === 'expired')).toBe(true);
@@ -84,17 +84,17 @@ describe('a database that refuses writes', () => {
     other.exec('rollback');
     other.close();
     await run.store.close();
-    const after = await openStore(plan.storePath);
+    const after = await openSqlite(plan.storePath);
     const inFlight = await after.db.selectFrom('messages').select('id').where('status', '=', 'in_flight').execute();
     await after.close();
     // Sent but not recorded: still in flight, to be recorded as interrupted and retried by the next start.
     expect(inFlight.length).toBeGreaterThan(0);
     const again = await startDaemon(plan, { from: '2026-12-01T10:10:00Z', speed: 1, tickMs: 20 });
     await until('the retries to be accepted', 20_000, async () => {
-      const d = await again.store.db.selectFrom('lane_days').select('accepted').executeTakeFirst();
+      const d = await again.db.selectFrom('lane_days').select('accepted').executeTakeFirst();
       return d && d.accepted === 3 ? d : undefined;
     });
-    const interrupted = await again.store.db.selectFrom('attempts').select('id').where('outcome', '=', 'interrupted').execute();
+    const interrupted = await again.db.selectFrom('attempts').select('id').where('outcome', '=', 'interrupted').execute();
     await again.stop();
     await mx.close();
     expect(interrupted.length).toBe(inFlight.length);

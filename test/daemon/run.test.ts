@@ -19,7 +19,7 @@ describe('an accelerated multi-day run against the Postfix MX', () => {
     const run = await startDaemon(plan, { from: '2026-12-01T07:59:00Z', speed: 30_000 });
     const reason = await Promise.race([run.daemon.stopped, until('the run to end', 40_000, () => false)]);
     expect(reason).toBe('plan complete');
-    const days = await run.store.db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+    const days = await run.db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
       .select(['lanes.ip', 'lane_days.day', 'lane_days.stage', 'lane_days.target', 'lane_days.sent', 'lane_days.accepted', 'lane_days.decision'])
       .orderBy('lanes.ip').orderBy('lane_days.day').execute();
     await run.stop();
@@ -52,7 +52,7 @@ describe('starting mid-day', () => {
     });
     const run = await startDaemon(load(file), { from: '2026-12-01T14:00:00Z', speed: 10_000 });
     const day = await until('the day to close', 20_000, async () => {
-      const d = await run.store.db.selectFrom('lane_days').selectAll().executeTakeFirst();
+      const d = await run.db.selectFrom('lane_days').selectAll().executeTakeFirst();
       return d?.decision ? d : undefined;
     });
     await run.stop();

@@ -8,7 +8,7 @@ import { DnsblMonitor } from '../../src/dns/dnsbl-monitor.js';
 import { createDnsResolver } from '../../src/dns/resolver.js';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
-import { openStore, type OpenedStore } from '../../src/store/open.js';
+import { openSqlite, type OpenedSqlite } from '../../src/store/open.js';
 import * as q from '../../src/store/queries.js';
 import { manualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
@@ -21,7 +21,7 @@ const T0 = Date.parse('2026-12-01T10:00:00Z');
 const MIN = 60_000;
 
 const dirs: string[] = [];
-const stores: OpenedStore[] = [];
+const stores: OpenedSqlite[] = [];
 const touched: string[] = [];
 
 function planFor(name: string, ips: string[], extra: { zones?: string[]; autoResume?: string; dns?: string } = {}): Plan {
@@ -53,14 +53,14 @@ async function setup(name: string, ips: string[], extra: Parameters<typeof planF
   const plan = planFor(name, ips, extra);
   const dir = mkdtempSync(join(tmpdir(), 'warmup-dnsbl-'));
   dirs.push(dir);
-  const store = await openStore(join(dir, 'db.sqlite'));
+  const store = await openSqlite(join(dir, 'db.sqlite'));
   stores.push(store);
   const clock = manualClock(T0);
   await q.ensureLanes(store.db, plan.name, plan.ips.flatMap((i) => plan.providers.map((p) => ({ ip: i.address, provider: p.name }))), T0);
   const lines: Array<Record<string, unknown>> = [];
   const log = createLogger({ level: 'debug', destination: new Writable({ write(c, _e, cb) { lines.push(JSON.parse(String(c))); cb(); } }) });
   const resolver = createDnsResolver({ servers: plan.delivery.dnsServers, timeoutMs: 300, tries: 1 });
-  const monitor = new DnsblMonitor({ plan, db: store.db, resolver, clock, log });
+  const monitor = new DnsblMonitor({ plan, store: store.store, resolver, clock, log });
   const lanes = async (ip: string) => (await q.loadLanes(store.db, plan.name)).filter((l) => l.ip === ip);
   const events = () => store.db.selectFrom('events').selectAll().orderBy('id').execute();
   return { plan, db: store.db, clock, log, lines, monitor, lanes, events };

@@ -13,7 +13,7 @@ import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
 import { addDays, zonedInstant } from '../../src/schedule/calendar.js';
 import { laneRamp, stageVolume } from '../../src/schedule/ramp.js';
-import { openStore, type OpenedStore } from '../../src/store/open.js';
+import { openSqlite, type OpenedSqlite } from '../../src/store/open.js';
 import { addEvent, addHold, createMessage, decideLaneDay, ensureLanes, openLaneDay, recordAttempt } from '../../src/store/queries.js';
 
 export const PLAN_TEXT = `name: ops-fixture
@@ -65,9 +65,9 @@ export interface Expected {
 }
 
 /** Opens a fresh store and writes the history; the caller closes it. */
-export async function buildFixture(plan: Plan): Promise<{ store: OpenedStore; path: string; expected: Expected }> {
+export async function buildFixture(plan: Plan): Promise<{ store: OpenedSqlite; path: string; expected: Expected }> {
   const path = join(mkdtempSync(join(tmpdir(), 'warmup-ops-')), 'warmup.db');
-  const store = await openStore(path);
+  const store = await openSqlite(path);
   const db = store.db;
   const lanes = await ensureLanes(db, plan.name, plan.ips.flatMap((i) => plan.providers.map((p) => ({ ip: i.address, provider: p.name }))), zonedInstant(DAYS[0], 0, plan.timezone));
   const attempts = new Map<string, number>();

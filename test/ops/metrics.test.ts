@@ -2,12 +2,12 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMetricsServer, type MetricsServer } from '../../src/ops/metrics.js';
 import { loadPlan } from '../../src/plan/load.js';
-import type { OpenedStore } from '../../src/store/open.js';
+import type { OpenedSqlite } from '../../src/store/open.js';
 import { manualClock } from '../../src/util/clock.js';
 import { DAYS, NOW, PLAN_TEXT, buildFixture, fixturePlan, type Expected } from './fixture.js';
 
 const plan = fixturePlan();
-let store: OpenedStore;
+let store: OpenedSqlite;
 let expected: Expected;
 const clock = manualClock(NOW);
 let tick = NOW - 2_000;
@@ -15,7 +15,7 @@ let server: MetricsServer;
 
 beforeAll(async () => {
   ({ store, expected } = await buildFixture(plan));
-  server = await startMetricsServer({ plan, db: store.db, clock, lastTick: () => tick, listen: { host: '127.0.0.110', port: 0 }, staleAfterMs: 30_000 });
+  server = await startMetricsServer({ plan, store: store.store, clock, lastTick: () => tick, listen: { host: '127.0.0.110', port: 0 }, staleAfterMs: 30_000 });
 });
 afterAll(async () => {
   await server?.close();
@@ -133,12 +133,12 @@ describe('metrics endpoint', () => {
   });
 
   it('listens on the plan\'s metrics.listen by default and refuses a taken port', async () => {
-    const m = await startMetricsServer({ plan, db: store.db, clock, lastTick: () => tick, processMetrics: false });
+    const m = await startMetricsServer({ plan, store: store.store, clock, lastTick: () => tick, processMetrics: false });
     try {
       expect(m.address).toEqual({ host: '127.0.0.111', port: 9464 });
       const text = await (await fetch('http://127.0.0.111:9464/metrics')).text();
       expect(text).toContain('warmup_lane_stage{ip="127.0.0.64",provider="gmail"} 5');
-      await expect(startMetricsServer({ plan, db: store.db, clock, lastTick: () => tick })).rejects.toMatchObject({ code: 'METRICS_LISTEN' });
+      await expect(startMetricsServer({ plan, store: store.store, clock, lastTick: () => tick })).rejects.toMatchObject({ code: 'METRICS_LISTEN' });
     } finally {
       await m.close();
     }

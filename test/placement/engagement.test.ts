@@ -31,7 +31,7 @@ describe('engagement', () => {
     worlds.push(w);
     const m = await sendWarmup(w, clock, JUNK_IP, 'seed2@postfix.test');
     await waitForMail('postfix.test', 'seed2', { folder: 'Junk', match: hasId(m.messageId) });
-    const poller = new PlacementPoller({ plan, db: w.store.db, clock, log: memoryLogger().log, env, random: seededRandom(7) });
+    const poller = new PlacementPoller({ plan, store: w.store.store, clock, log: memoryLogger().log, env, random: seededRandom(7) });
 
     const placed = await poller.pollOnce();
     expect(placed.mailboxes[0]).toMatchObject({ status: 'ok', placed: { spam: 1 }, engaged: 0 });
@@ -63,7 +63,7 @@ describe('engagement', () => {
     worlds.push(w);
     const m = await sendWarmup(w, clock, JUNK_IP, 'seed3@postfix.test');
     const [before] = await waitForMail('postfix.test', 'seed3', { folder: 'Junk', match: hasId(m.messageId) });
-    const poller = new PlacementPoller({ plan, db: w.store.db, clock, log: memoryLogger().log, env, random: () => 0 });
+    const poller = new PlacementPoller({ plan, store: w.store.store, clock, log: memoryLogger().log, env, random: () => 0 });
 
     expect((await poller.pollOnce()).mailboxes[0]).toMatchObject({ status: 'ok', placed: { spam: 1 }, engaged: 0 });
     clock.advance(86_400_000);

@@ -37,7 +37,7 @@ async function world(name: string, host: string, address: string): Promise<{ w: 
   await sendWarmup(w, clock, INBOX_IP, address, { send: false });
   return {
     w, clock,
-    poller: (opts = {}) => new PlacementPoller({ plan, db: w.store.db, clock, log: memoryLogger().log, env, timeouts: { greetingMs: opts.greetingMs ?? 30_000 } }),
+    poller: (opts = {}) => new PlacementPoller({ plan, store: w.store.store, clock, log: memoryLogger().log, env, timeouts: { greetingMs: opts.greetingMs ?? 30_000 } }),
   };
 }
 

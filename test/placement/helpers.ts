@@ -12,7 +12,7 @@ import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
 import { createSmtpMailer, type Mailer } from '../../src/send/mailer.js';
 import { buildMessage } from '../../src/send/message.js';
-import { openStore, type OpenedStore } from '../../src/store/open.js';
+import { openSqlite, type OpenedSqlite } from '../../src/store/open.js';
 import { createMessage, ensureLanes, openLaneDay, recordAttempt, type LaneRow } from '../../src/store/queries.js';
 import type { Clock } from '../../src/util/clock.js';
 import { createLogger, type Logger } from '../../src/util/log.js';
@@ -74,7 +74,7 @@ export function memoryLogger(): { log: Logger; lines: () => Array<Record<string,
 
 export interface World {
   readonly plan: Plan;
-  readonly store: OpenedStore;
+  readonly store: OpenedSqlite;
   readonly lanes: Map<string, LaneRow>;
   readonly day: string;
   readonly mailer: Mailer;
@@ -83,7 +83,7 @@ export interface World {
 
 /** Opens the plan's store, creates both lanes and opens their day. */
 export async function openWorld(plan: Plan, clock: Clock): Promise<World> {
-  const store = await openStore(plan.storePath);
+  const store = await openSqlite(plan.storePath);
   const now = clock.now();
   const day = new Date(now).toISOString().slice(0, 10);
   const rows = await ensureLanes(store.db, plan.name, plan.ips.map((ip) => ({ ip: ip.address, provider: 'pt' })), now);

@@ -32,7 +32,7 @@ describe('PlacementPoller.pollOnce', () => {
     // The manual clock follows the wall clock here, so arrival delays are real seconds.
     clock.set(Date.now());
     const { log, text } = memoryLogger();
-    const poller = new PlacementPoller({ plan, db: w.store.db, clock, log, env });
+    const poller = new PlacementPoller({ plan, store: w.store.store, clock, log, env });
 
     const summary = await poller.pollOnce();
 
@@ -84,7 +84,7 @@ describe('PlacementPoller.pollOnce', () => {
     const w = await openWorld(plan, clock);
     worlds.push(w);
     const lost = await sendWarmup(w, clock, INBOX_IP, 'seed1@postfix.test', { send: false });
-    const poller = new PlacementPoller({ plan, db: w.store.db, clock, log: memoryLogger().log, env });
+    const poller = new PlacementPoller({ plan, store: w.store.store, clock, log: memoryLogger().log, env });
 
     clock.advance(2 * HOUR - 60_000);
     const early = await poller.pollOnce();
@@ -117,7 +117,7 @@ describe('PlacementPoller.pollOnce', () => {
     await sendWarmup(w, clock, INBOX_IP, 'seed3@postfix.test');
     await waitForMail('postfix.test', 'seed1', { match: hasId(good.messageId) });
     const { log, lines, text } = memoryLogger();
-    const poller = new PlacementPoller({ plan, db: w.store.db, clock, log, env });
+    const poller = new PlacementPoller({ plan, store: w.store.store, clock, log, env });
     const t0 = clock.now();
 
     const first = await poller.pollOnce();

@@ -25,15 +25,15 @@ describe('the adaptive ramp against the rate-limited Postfix MX', () => {
     // A plan day lasts 12 real seconds: 127.0.0.36 stays under 5 messages a real minute.
     const run = await startDaemon(load(file), { from: '2026-12-01T07:30:00Z', speed: 7_200 });
     const days = await until('both days decided on every lane', 60_000, async () => {
-      const rows = await run.store.db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+      const rows = await run.db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
         .select(['lanes.ip', 'lane_days.day', 'lane_days.stage', 'lane_days.target', 'lane_days.accepted', 'lane_days.deferred', 'lane_days.bounced', 'lane_days.decision'])
         .orderBy('lanes.ip').orderBy('lane_days.day').execute();
       const want = rows.filter((r) => r.decision !== null);
       // The paused lane has only its first day.
       return want.length === 5 && rows.length === 5 ? rows : undefined;
     });
-    const lanes = await run.store.db.selectFrom('lanes').select(['ip', 'state', 'stage', 'state_reason']).orderBy('ip').execute();
-    const events = await run.store.db.selectFrom('events').select(['ip', 'kind', 'actor', 'cause']).execute();
+    const lanes = await run.db.selectFrom('lanes').select(['ip', 'state', 'stage', 'state_reason']).orderBy('ip').execute();
+    const events = await run.db.selectFrom('events').select(['ip', 'kind', 'actor', 'cause']).execute();
     await run.stop();
 
     const of = (ip: string) => days.filter((d) => d.ip === ip);
@@ -63,7 +63,7 @@ describe('operator control', () => {
       providers: { sink: { domains: ['sink.test'], seeds: ['op@sink.test'] } },
     });
     const run = await startDaemon(load(file), { from: '2026-12-01T07:30:00Z', speed: 1_800, tickMs: 50 });
-    const sent = async () => (await run.store.db.selectFrom('lane_days').select('sent').executeTakeFirst())?.sent ?? 0;
+    const sent = async () => (await run.db.selectFrom('lane_days').select('sent').executeTakeFirst())?.sent ?? 0;
     await until('sending to start', 20_000, async () => (await sent()) > 5);
     const io = memoryIo({}, process.cwd());
     expect(await main(['pause', '127.0.0.38/sink', '--plan', file, '--reason', 'checking the seeds'], io)).toBe(0);
@@ -75,7 +75,7 @@ describe('operator control', () => {
     expect(await sent()).toBe(frozen);
     expect(await main(['resume', 'sink', '--plan', file], io)).toBe(0);
     await until('sending to carry on', 10_000, async () => (await sent()) > frozen);
-    const events = await run.store.db.selectFrom('events').select(['kind', 'actor', 'cause']).where('actor', '=', 'operator').execute();
+    const events = await run.db.selectFrom('events').select(['kind', 'actor', 'cause']).where('actor', '=', 'operator').execute();
     await run.stop();
     expect(events.map((e) => e.kind)).toEqual(['operator_pause', 'operator_resume']);
     expect(JSON.parse(events[0]!.cause)).toMatchObject({ reason: 'checking the seeds' });

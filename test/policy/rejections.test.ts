@@ -40,13 +40,13 @@ describe('hard rejections within the day', () => {
     // The 12-hour window lasts 12 real seconds: 20 messages a lane, one every 36 plan minutes.
     const run = await startDaemon(load(file), { from: '2026-12-01T07:59:00Z', speed: 3600 });
     const days = await until('every lane\'s day decided', 60_000, async () => {
-      const rows = await run.store.db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+      const rows = await run.db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
         .select(['lanes.ip', 'lanes.provider', 'lane_days.sent', 'lane_days.accepted', 'lane_days.bounced', 'lane_days.decision']).execute();
       return rows.length === 6 && rows.every((r) => r.decision !== null) ? rows : undefined;
     });
-    const attempts = await run.store.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
+    const attempts = await run.db.selectFrom('attempts').innerJoin('lanes', 'lanes.id', 'attempts.lane_id')
       .select(['lanes.ip', 'lanes.provider', 'attempts.started_at', 'attempts.reply']).orderBy('attempts.id').execute();
-    const events = await run.store.db.selectFrom('events').selectAll().orderBy('id').execute();
+    const events = await run.db.selectFrom('events').selectAll().orderBy('id').execute();
     await run.stop();
 
     const lane = (ip: string, provider: string) => days.find((d) => d.ip === ip && d.provider === provider)!;
@@ -100,11 +100,11 @@ describe('greylisting', () => {
     writeFileSync(file, readFileSync(file, 'utf8').replace('window: { start: "08:00", end: "20:00" }', 'window: { start: "08:00", end: "10:00" }'));
     const run = await startDaemon(load(file), { from: '2026-12-01T07:59:00Z', speed: 600 });
     const day = await until('the day decided', 40_000, async () => {
-      const d = await run.store.db.selectFrom('lane_days').selectAll().executeTakeFirst();
+      const d = await run.db.selectFrom('lane_days').selectAll().executeTakeFirst();
       return d?.decision ? d : undefined;
     });
-    const attempts = await run.store.db.selectFrom('attempts').select(['outcome', 'code', 'enhanced', 'reply', 'retry']).orderBy('id').execute();
-    const event = await run.store.db.selectFrom('events').selectAll().where('kind', 'like', 'day_%').executeTakeFirstOrThrow();
+    const attempts = await run.db.selectFrom('attempts').select(['outcome', 'code', 'enhanced', 'reply', 'retry']).orderBy('id').execute();
+    const event = await run.db.selectFrom('events').selectAll().where('kind', 'like', 'day_%').executeTakeFirstOrThrow();
     await run.stop();
 
     expect(attempts[0]).toMatchObject({ outcome: 'deferred', code: 450, enhanced: '4.2.0', retry: 0 });

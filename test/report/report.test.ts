@@ -8,20 +8,20 @@ import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { niceTicks } from '../../src/report/charts.js';
 import { loadReportData, renderReport, type ReportData } from '../../src/report/index.js';
-import type { OpenedStore } from '../../src/store/open.js';
+import type { OpenedSqlite } from '../../src/store/open.js';
 import { NOW, PLAN_TEXT, buildFixture, fixturePlan } from '../ops/fixture.js';
 import { ensureTool } from '../ops/tools.js';
 
 const plan = fixturePlan();
 const dir = mkdtempSync(join(tmpdir(), 'warmup-report-'));
-let store: OpenedStore;
+let store: OpenedSqlite;
 let dbPath: string;
 let data: ReportData;
 let html: string;
 
 beforeAll(async () => {
   ({ store, path: dbPath } = await buildFixture(plan));
-  data = await loadReportData(store.db, plan, NOW);
+  data = await loadReportData(store.store, plan, NOW);
   html = renderReport(data);
 }, 60_000);
 afterAll(async () => {

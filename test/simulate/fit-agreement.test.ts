@@ -12,7 +12,7 @@ import { loadPlan, loadPlanFile } from '../../src/plan/load.js';
 import { fitPlan } from '../../src/policy/fit.js';
 import { defaultModels } from '../../src/simulate/model-file.js';
 import { simulatePlan } from '../../src/simulate/run.js';
-import { openSimulationStore } from '../../src/simulate/store.js';
+import { openStore } from '../../src/store/open.js';
 import { createLogger } from '../../src/util/log.js';
 
 const plansDir = fileURLToPath(new URL('../../plans/', import.meta.url));
@@ -30,9 +30,9 @@ describe.each([
     const fit = fitPlan(r.plan, defaultModels(r.plan));
     expect(fit.ready).toBe(ready);
 
-    const store = await openSimulationStore(join(dir, `${name}.db`));
+    const store = await openStore(join(dir, `${name}.db`), { durability: 'throwaway' });
     try {
-      const sim = await simulatePlan({ plan: r.plan, models: defaultModels(r.plan), seed: 1, db: store.db, log: createLogger({ level: 'silent' }) });
+      const sim = await simulatePlan({ plan: r.plan, models: defaultModels(r.plan), seed: 1, store, log: createLogger({ level: 'silent' }) });
       const verdict = new Map(sim.forecast.lanes.map((l) => [`${l.ip} ${l.provider}`, l.verdict]));
       const fitReady = fit.lanes.filter((l) => l.ready).map((l) => `${l.ip} ${l.provider}`);
       // Every lane --fit calls ready is ready in the simulation.

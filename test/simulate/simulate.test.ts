@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/simulate/model-file.js';
 import type { ProviderModel } from '../../src/simulate/profiles.js';
 import { simulatePlan, type SimulationResult } from '../../src/simulate/run.js';
-import { openSimulationStore } from '../../src/simulate/store.js';
+import { openStore } from '../../src/store/open.js';
 import { createLogger } from '../../src/util/log.js';
 import { simPlan } from './helpers.js';
 
@@ -21,9 +21,9 @@ function models(yaml: string): ReadonlyMap<string, ProviderModel> {
 }
 
 async function simulate(m: ReadonlyMap<string, ProviderModel>, seed: number, days: number): Promise<SimulationResult> {
-  const store = await openSimulationStore(join(dir, `sim-${++n}.db`));
+  const store = await openStore(join(dir, `sim-${++n}.db`), { durability: 'throwaway' });
   try {
-    return await simulatePlan({ plan, models: m, seed, days, db: store.db, log: createLogger({ level: 'silent' }) });
+    return await simulatePlan({ plan, models: m, seed, days, store, log: createLogger({ level: 'silent' }) });
   } finally {
     await store.close();
   }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertType } from '../../src/alerts/alert.js';
-import { openStore, type OpenedStore } from '../../src/store/open.js';
+import { openSqlite, type OpenedSqlite } from '../../src/store/open.js';
 import * as q from '../../src/store/queries.js';
 
 const PLAN = 'holds';
@@ -40,8 +40,8 @@ for (const kindA of q.HOLD_KINDS) {
 }
 
 describe('holds: a lane sends only while no hold is on it', () => {
-  let store: OpenedStore;
-  beforeAll(async () => { store = await openStore(':memory:'); });
+  let store: OpenedSqlite;
+  beforeAll(async () => { store = await openSqlite(':memory:'); });
   afterAll(async () => { await store.close(); });
 
   it(`walks ${cases.length} cases: every pair of hold kinds in every order of add, lapse and resume`, async () => {

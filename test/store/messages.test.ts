@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import * as q from '../../src/store/queries.js';
 
 describe('attempt counters', () => {
@@ -8,7 +8,7 @@ describe('attempt counters', () => {
     ['a local error (nothing sent) is a failure only', { outcome: 'protocol' as const, local: true }, { bounced: 0, failed: 1 }],
     ['a 5xx answer is a bounce only', { outcome: 'bounced' as const }, { bounced: 1, failed: 0 }],
   ])('%s', async (_t, attempt, expected) => {
-    const store = await openStore(':memory:');
+    const store = await openSqlite(':memory:');
     const [lane] = await q.ensureLanes(store.db, 'p', [{ ip: '127.0.0.2', provider: 'gmail' }], 1);
     await q.openLaneDay(store.db, { lane_id: lane!.id, day: '2026-12-01', stage: 1, target: 1, spread_from: 0, spread_until: 10 }, 1);
     const { id } = await q.createMessage(store.db, { laneId: lane!.id, day: '2026-12-01', recipient: 'a@gmail.com', messageId: 'm1@x.test', now: 1 });
@@ -23,7 +23,7 @@ describe('attempt counters', () => {
 
 describe('batched writes', () => {
   it('creates a tick of sends in one go: every message in flight, each lane-day counted once, sequences in order', async () => {
-    const store = await openStore(':memory:');
+    const store = await openSqlite(':memory:');
     const lanes = await q.ensureLanes(store.db, 'p', [{ ip: '127.0.0.2', provider: 'gmail' }, { ip: '127.0.0.2', provider: 'yahoo' }], 1);
     for (const l of lanes) await q.openLaneDay(store.db, { lane_id: l.id, day: '2026-12-01', stage: 1, target: 9, spread_from: 0, spread_until: 10 }, 1);
     const [g, y] = [lanes[0]!.id, lanes[1]!.id];
@@ -42,7 +42,7 @@ describe('batched writes', () => {
   });
 
   it('writes a group of attempts all or none', async () => {
-    const store = await openStore(':memory:');
+    const store = await openSqlite(':memory:');
     const [lane] = await q.ensureLanes(store.db, 'p', [{ ip: '127.0.0.2', provider: 'gmail' }], 1);
     await q.openLaneDay(store.db, { lane_id: lane!.id, day: '2026-12-01', stage: 1, target: 2, spread_from: 0, spread_until: 10 }, 1);
     const [a, b] = await q.createMessages(store.db, [

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrate, openStore } from '../../src/store/open.js';
+import { migrate, openSqlite } from '../../src/store/open.js';
 import { WarmupError } from '../../src/util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warmup-store-'));
@@ -12,7 +12,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('the store on a real SQLite file', () => {
   it('creates the file, applies every migration and uses WAL', async () => {
     const path = join(dir, 'nested', 'warmup.db');
-    const store = await openStore(path);
+    const store = await openSqlite(path);
     await store.close();
     const raw = new BetterSqlite3(path, { readonly: true });
     const tables = raw.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").pluck().all();
@@ -25,27 +25,27 @@ describe('the store on a real SQLite file', () => {
 
   it('migrating again is a no-op that keeps the data', async () => {
     const path = join(dir, 'again.db');
-    const first = await openStore(path);
+    const first = await openSqlite(path);
     await first.db.insertInto('runs').values({ plan: 'p', plan_file: null, host: 'h', pid: 1, started_at: 1, speed: 1, ended_at: null, end_reason: null }).execute();
     const rerun = await migrate(first.db);
     expect(rerun.error).toBeUndefined();
     expect(rerun.results).toEqual([]);
     await first.close();
-    const second = await openStore(path);
+    const second = await openSqlite(path);
     expect(await second.db.selectFrom('runs').select('plan').execute()).toEqual([{ plan: 'p' }]);
     await second.close();
   });
 
   it('a reader refuses a database that does not exist, and creates nothing', async () => {
     const path = join(dir, 'absent.db');
-    await expect(openStore(path, { readonly: true })).rejects.toMatchObject({ code: 'STORE_MISSING' });
-    await expect(openStore(path, { readonly: true })).rejects.toBeInstanceOf(WarmupError);
+    await expect(openSqlite(path, { readonly: true })).rejects.toMatchObject({ code: 'STORE_MISSING' });
+    await expect(openSqlite(path, { readonly: true })).rejects.toBeInstanceOf(WarmupError);
     const { existsSync } = await import('node:fs');
     expect(existsSync(path)).toBe(false);
   });
 
   it('enforces one lane per (plan, ip, provider)', async () => {
-    const store = await openStore(join(dir, 'lanes.db'));
+    const store = await openSqlite(join(dir, 'lanes.db'));
     const lane = { plan: 'p', ip: '127.0.0.2', provider: 'gmail', stage: 0, state: 'active' as const, state_until: null, state_reason: null, rate_factor: 1, rate_until: null, max_connections: null, holds_in_row: 0, decided_day: null, updated_at: 0 };
     await store.db.insertInto('lanes').values(lane).execute();
     await expect(store.db.insertInto('lanes').values(lane).execute()).rejects.toThrow(/UNIQUE/);
@@ -67,7 +67,7 @@ describe('migration 0006: lane states become holds', () => {
     const ev = (laneId: number, actor: string, to: string, at: number) => ({ at, plan: 'p', lane_id: laneId, ip: null, provider: null, kind: 'x', from_state: 'active', to_state: to, actor, cause: '{}' });
     await db.insertInto('events').values([ev(2, 'dnsbl', 'paused', 1), ev(2, 'operator', 'paused', 2), ev(3, 'rule:yahoo-tss04', 'suspended', 3), ev(4, 'dnsbl', 'paused', 4), ev(5, 'policy', 'paused', 5)]).execute();
     await db.destroy();
-    const store = await openStore(path);
+    const store = await openSqlite(path);
     const holds = await store.db.selectFrom('holds').select(['lane_id', 'kind', 'actor', 'reason', 'until', 'created_at']).orderBy('lane_id').execute();
     expect(holds).toEqual([
       { lane_id: 2, kind: 'operator', actor: 'operator', reason: 'by hand', until: null, created_at: 2 },

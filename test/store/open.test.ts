@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import * as q from '../../src/store/queries.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warmup-open-'));
@@ -14,7 +14,7 @@ describe('opening the store', () => {
     const old = process.umask(0o022);
     try {
       const path = join(dir, 'private.db');
-      const store = await openStore(path);
+      const store = await openSqlite(path);
       await q.ensureLanes(store.db, 'p', [{ ip: '127.0.0.2', provider: 'gmail' }], 1);
       for (const f of [path, `${path}-wal`, `${path}-shm`]) expect((statSync(f).mode & 0o777).toString(8), f).toBe('600');
       await store.close();
@@ -26,14 +26,14 @@ describe('opening the store', () => {
   it('tightens a database an older version created 0644', async () => {
     const path = join(dir, 'old.db');
     writeFileSync(path, '', { mode: 0o644 });
-    const store = await openStore(path);
+    const store = await openSqlite(path);
     await store.close();
     expect((statSync(path).mode & 0o777).toString(8)).toBe('600');
   });
 
   it('a write transaction takes the lock first: another process committing between its read and its write cannot make it fail', async () => {
     const path = join(dir, 'locks.db');
-    const store = await openStore(path);
+    const store = await openSqlite(path);
     await q.ensureLanes(store.db, 'p', [{ ip: '127.0.0.2', provider: 'gmail' }], 1);
     // The other process: a second connection that does not wait for locks.
     const other = new BetterSqlite3(path);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrations } from '../../src/store/migrations.js';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
 import { createPostgresDatabase, loadPeers } from '../peers/peers.js';
@@ -40,7 +40,7 @@ describe('migrations on PostgreSQL 15', () => {
     expect(store.kind).toBe('postgres');
     await store.close();
     const tables = (await query<{ t: string }>(url, "select tablename as t from pg_tables where schemaname = 'public' order by 1")).map((r) => r.t);
-    const sqlite = await openStore(':memory:');
+    const sqlite = await openSqlite(':memory:');
     const sqliteTables = (await sqlite.db.selectFrom('sqlite_master' as never).select('name' as never).where('type' as never, '=', 'table' as never).execute() as Array<{ name: string }>)
       .map((r) => r.name).filter((n) => !n.startsWith('sqlite_')).sort();
     await sqlite.close();

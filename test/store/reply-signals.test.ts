@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/open.js';
+import { openSqlite } from '../../src/store/open.js';
 import * as q from '../../src/store/queries.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warmup-signals-'));
@@ -11,7 +11,7 @@ const DAY = '2026-12-01';
 const T0 = Date.parse('2026-12-01T08:00:00Z');
 
 async function lane(name: string) {
-  const store = await openStore(join(dir, `${name}.db`));
+  const store = await openSqlite(join(dir, `${name}.db`));
   const [row] = await q.ensureLanes(store.db, 'p', [{ ip: '127.0.0.2', provider: 'x' }], T0);
   await q.openLaneDay(store.db, { lane_id: row!.id, day: DAY, stage: 1, target: 3, spread_from: T0, spread_until: T0 + 3_600_000 }, T0);
   let n = 0;

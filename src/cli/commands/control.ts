@@ -7,8 +7,8 @@
 import { isIP } from 'node:net';
 import { parseDuration } from '../../plan/duration.js';
 import type { Plan } from '../../plan/types.js';
-import { openStore } from '../../store/open.js';
-import * as q from '../../store/queries.js';
+import { openStoreFor } from '../../store/select.js';
+import { HOLD_KINDS, type HoldKind, type LaneTarget } from '../../store/holds.js';
 import { ExitError } from '../../util/errors.js';
 import { parse } from '../args.js';
 import type { CliIo } from '../io.js';
@@ -34,7 +34,7 @@ The running daemon also forgets its rules' recent matches for these lanes.
 ${TARGETS}`;
 
 /** Parses TARGET against the plan; returns the lane filter or an error message. */
-export function parseTarget(plan: Plan, text: string): q.LaneTarget | { error: string } {
+export function parseTarget(plan: Plan, text: string): LaneTarget | { error: string } {
   if (text === 'all') return {};
   const [a, b] = text.includes('/') ? text.split('/', 2) : text.includes('@') && !isIP(text) ? text.split('@', 2).reverse() : [text, undefined];
   const ipText = a!;
@@ -51,13 +51,13 @@ export function parseTarget(plan: Plan, text: string): q.LaneTarget | { error: s
 }
 
 /** The kinds `resume --holds` removes: always the operator's, plus those named. */
-function holdKinds(text: string | undefined): { kinds: q.HoldKind[] } | { error: string } {
+function holdKinds(text: string | undefined): { kinds: HoldKind[] } | { error: string } {
   if (text === undefined) return { kinds: ['operator'] };
   const names = text.split(',').map((t) => t.trim()).filter(Boolean);
-  if (names.includes('all')) return { kinds: [...q.HOLD_KINDS] };
-  const bad = names.filter((n) => !(q.HOLD_KINDS as readonly string[]).includes(n));
-  if (bad.length > 0 || names.length === 0) return { error: `--holds takes ${q.HOLD_KINDS.join(', ')} or all, comma-separated (got ${text})` };
-  return { kinds: [...new Set<q.HoldKind>(['operator', ...names as q.HoldKind[]])] };
+  if (names.includes('all')) return { kinds: [...HOLD_KINDS] };
+  const bad = names.filter((n) => !(HOLD_KINDS as readonly string[]).includes(n));
+  if (bad.length > 0 || names.length === 0) return { error: `--holds takes ${HOLD_KINDS.join(', ')} or all, comma-separated (got ${text})` };
+  return { kinds: [...new Set<HoldKind>(['operator', ...names as HoldKind[]])] };
 }
 
 async function control(kind: 'pause' | 'resume', argv: readonly string[], io: CliIo): Promise<number> {
@@ -80,23 +80,23 @@ async function control(kind: 'pause' | 'resume', argv: readonly string[], io: Cl
   }
   const kinds = holdKinds((values as { holds?: string }).holds);
   if ('error' in kinds) { io.err(`warmup resume: ${kinds.error}`); throw new ExitError(2); }
-  const store = await openStore((values.db as string | undefined) ?? plan.storePath, { readonly: false });
+  const store = await openStoreFor({ plan, db: values.db as string | undefined });
   try {
-    const now = await q.daemonNow(store.db, plan.name, Date.now());
+    const now = await store.daemonNow(plan.name, Date.now());
     const reason = (values.reason as string | undefined) ?? (kind === 'pause' ? 'paused by the operator' : 'resumed by the operator');
     // Lanes exist once the daemon has started; create them so a pause before the first start holds.
-    await q.ensureLanes(store.db, plan.name, plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name }))), now);
+    await store.ensureLanes(plan.name, plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name }))), now);
     const what = target.ip && target.provider ? `lane ${target.ip}/${target.provider}` : target.ip ? `IP ${target.ip}` : target.provider ? `provider ${target.provider}` : 'every lane';
     if (kind === 'pause') {
-      const changed = await q.addHold(store.db, plan.name, target, { kind: 'operator', actor: 'operator', reason, until: forMs === null ? null : now + forMs, eventKind: 'operator_pause' }, now);
+      const changed = await store.addHold(plan.name, target, { kind: 'operator', actor: 'operator', reason, until: forMs === null ? null : now + forMs, eventKind: 'operator_pause' }, now);
       io.out(`paused ${what}: ${changed.length} lane${changed.length === 1 ? '' : 's'} changed${forMs !== null ? ` (until ${new Date(now + forMs).toISOString()})` : ''}`);
       return 0;
     }
-    const removed = await q.removeHolds(store.db, plan.name, target, { kinds: kinds.kinds, by: 'operator', reason, eventKind: 'operator_resume' }, now);
+    const removed = await store.removeHolds(plan.name, target, { kinds: kinds.kinds, by: 'operator', reason, eventKind: 'operator_resume' }, now);
     const lanes = new Set(removed.map((c) => c.laneId));
     io.out(`resumed ${what}: ${lanes.size} lane${lanes.size === 1 ? '' : 's'} changed (${removed.length} hold${removed.length === 1 ? '' : 's'} removed: ${kinds.kinds.join(', ')})`);
-    const held = (await q.loadLanes(store.db, plan.name)).filter((l) => (!target.ip || l.ip === target.ip) && (!target.provider || l.provider === target.provider));
-    const left = await q.listHolds(store.db, plan.name, held.map((l) => l.id));
+    const held = (await store.loadLanes(plan.name)).filter((l) => (!target.ip || l.ip === target.ip) && (!target.provider || l.provider === target.provider));
+    const left = await store.listHolds(plan.name, held.map((l) => l.id));
     const byId = new Map(held.map((l) => [l.id, l]));
     for (const h of left) {
       const l = byId.get(h.lane_id)!;

@@ -1,7 +1,7 @@
 import { DnsblChecker, type DnsblReport } from '../../dns/dnsbl-check.js';
 import { DnsblMonitor } from '../../dns/dnsbl-monitor.js';
 import { createDnsResolver } from '../../dns/resolver.js';
-import { openStore } from '../../store/open.js';
+import { openStoreFor } from '../../store/select.js';
 import { systemClock } from '../../util/clock.js';
 import { createLogger } from '../../util/log.js';
 import { parse, planArg } from '../args.js';
@@ -35,10 +35,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   let report: DnsblReport;
   let acted: { paused: readonly string[]; cleared: readonly string[]; resumed: readonly string[] } | null = null;
   if (values.record) {
-    const store = await openStore(plan.storePath);
+    const store = await openStoreFor({ plan });
     try {
       const log = createLogger({ level: io.env.WARMUP_LOG_LEVEL ?? 'warn', destination: { write: (s: string) => { io.err(s); } } });
-      const pass = await new DnsblMonitor({ plan, db: store.db, resolver, clock: systemClock, log }).checkAll();
+      const pass = await new DnsblMonitor({ plan, store, resolver, clock: systemClock, log }).checkAll();
       report = pass.report;
       acted = { paused: pass.paused, cleared: pass.cleared, resumed: pass.resumed };
     } finally {

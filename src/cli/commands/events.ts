@@ -1,5 +1,5 @@
 import { parseDuration } from '../../plan/duration.js';
-import { openStore } from '../../store/open.js';
+import { openStoreFor } from '../../store/select.js';
 import { EVENT_KINDS, eventView } from '../../store/event-view.js';
 import { eventKindsSeen, newestEventAt, recentEvents } from '../../store/events.js';
 import { ExitError } from '../../util/errors.js';
@@ -37,27 +37,27 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
   const limit = values.limit === undefined ? 1000 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) { io.err(`warmup events: --limit must be a positive whole number (got ${values.limit})`); throw new ExitError(2); }
-  const store = await openStore(values.db ?? plan.storePath, { readonly: true });
+  const store = await openStoreFor({ plan, db: values.db, readonly: true });
   try {
     let since: number | null = null;
     if (values.since !== undefined) {
       const back = parseDuration(values.since);
       if (back !== null) {
         // Relative to the newest event: the daemon's clock may be accelerated or in the past.
-        since = (await newestEventAt(store.db, plan.name) ?? Date.now()) - back;
+        since = (await store.newestEventAt(plan.name) ?? Date.now()) - back;
       } else {
         since = Date.parse(values.since);
         if (Number.isNaN(since)) { io.err(`warmup events: --since must be an instant, a date or a duration (got ${values.since})`); throw new ExitError(2); }
       }
     }
     if (values.kind !== undefined && !EVENT_KINDS.includes(values.kind)) {
-      const seen = await eventKindsSeen(store.db, plan.name);
+      const seen = await store.eventKindsSeen(plan.name);
       if (!seen.includes(values.kind)) {
         io.err(`warmup events: --kind ${values.kind}: unknown event kind (one of ${[...new Set([...EVENT_KINDS, ...seen])].join(', ')})`);
         throw new ExitError(2);
       }
     }
-    const rows = await recentEvents(store.db, plan.name, { since, ip: values.ip, provider: values.provider, kind: values.kind, limit });
+    const rows = await store.recentEvents(plan.name, { since, ip: values.ip, provider: values.provider, kind: values.kind, limit });
     const events = rows.map(eventView);
     if (values.json) { io.out(jsonText(events)); return 0; }
     if (events.length === 0) { io.out('no events'); return 0; }

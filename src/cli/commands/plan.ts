@@ -1,8 +1,7 @@
 import type { Plan } from '../../plan/types.js';
 import { localTime } from '../../schedule/calendar.js';
 import { adaptedPlan, nextStage, previewPlan, type LaneProgress, type PreviewDay } from '../../schedule/ramp.js';
-import { openStore } from '../../store/open.js';
-import * as q from '../../store/queries.js';
+import { openStoreFor } from '../../store/select.js';
 import { parse, planArg } from '../args.js';
 import { num, table } from '../format.js';
 import type { CliIo } from '../io.js';
@@ -65,7 +64,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   let today: string | null = null;
   let days: PreviewDay[];
   if (values.adapted) {
-    const a = await loadAdapted(plan, values.db ?? plan.storePath, filter);
+    const a = await loadAdapted(plan, values.db, filter);
     ({ days, today } = a);
   } else {
     days = previewPlan(plan, filter);
@@ -88,12 +87,12 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 /** The adapted schedule from the database, as of the running daemon's clock (or now). */
-async function loadAdapted(plan: Plan, dbPath: string, filter: { ip?: string; provider?: string }): Promise<{ days: PreviewDay[]; today: string }> {
-  const store = await openStore(dbPath, { readonly: true });
+async function loadAdapted(plan: Plan, db: string | undefined, filter: { ip?: string; provider?: string }): Promise<{ days: PreviewDay[]; today: string }> {
+  const store = await openStoreFor({ plan, db, readonly: true });
   try {
-    const today = localTime(await q.daemonNow(store.db, plan.name, Date.now()), plan.timezone).date;
-    const lanes = await q.loadLanes(store.db, plan.name);
-    const rows = await q.laneDays(store.db, plan.name);
+    const today = localTime(await store.daemonNow(plan.name, Date.now()), plan.timezone).date;
+    const lanes = await store.loadLanes(plan.name);
+    const rows = await store.laneDays(plan.name);
     const progress: LaneProgress[] = lanes.map((l) => {
       const mine = rows.filter((r) => r.lane_id === l.id);
       return { ip: l.ip, provider: l.provider, state: l.state, nextStage: nextStage(l.stage, mine.at(-1)), days: new Map(mine.map((r) => [r.day, { stage: r.stage, target: r.target }])) };

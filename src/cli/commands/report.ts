@@ -1,8 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadReportData, renderReport } from '../../report/index.js';
-import { openStore } from '../../store/open.js';
-import { storeNow } from '../../store/runs.js';
+import { openStoreFor } from '../../store/select.js';
 import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
@@ -29,12 +28,12 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const at = values.at === undefined ? null : Date.parse(values.at);
   if (at !== null && Number.isNaN(at)) { io.err(`warmup report: --at must be an ISO instant such as 2026-12-05T17:00:00Z (got ${values.at})`); throw new ExitError(2); }
   const { plan } = loadOrExit(file, io, { quietWarnings: true });
-  const store = await openStore(values.db ? resolve(io.cwd, values.db) : plan.storePath, { readonly: true });
+  const store = await openStoreFor({ plan, db: values.db || undefined, cwd: io.cwd, readonly: true });
   let html: string;
   try {
     // The database's own clock (its last run's plan time), so a simulated run reads as of its days.
-    const now = at ?? await storeNow(store.db, plan.name, Date.now());
-    html = renderReport(await loadReportData(store.db, plan, now));
+    const now = at ?? await store.storeNow(plan.name, Date.now());
+    html = renderReport(await loadReportData(store, plan, now));
   } finally {
     await store.close();
   }

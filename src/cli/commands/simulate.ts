@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { daysBetween } from '../../schedule/calendar.js';
-import { storeNow } from '../../store/runs.js';
 import { formatSimulation } from '../../simulate/format.js';
 import { simulatePlan } from '../../simulate/run.js';
-import { openSimulationStore } from '../../simulate/store.js';
+import { openTarget, storeTarget, type StoreTarget } from '../../store/select.js';
 import { ExitError } from '../../util/errors.js';
 import { createLogger } from '../../util/log.js';
 import { parse, planArg } from '../args.js';
@@ -50,13 +49,14 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { plan } = loadOrExit(file, io, { quietWarnings: Boolean(values.json) });
   const models = modelsOrExit(plan, values.model, io, 'simulate');
 
-  const dbPath = values.db === undefined ? null : resolve(io.cwd, values.db);
-  if (dbPath !== null && dbPath === plan.storePath) {
+  const asked = values.db === undefined ? null : storeTarget(plan, values.db, io.cwd);
+  if (asked !== null && sameStore(asked, storeTarget(plan))) {
     io.err(`warmup simulate: --db ${values.db} is the plan's own database; a simulation never writes there`);
     throw new ExitError(2);
   }
-  const tmp = dbPath === null ? mkdtempSync(join(tmpdir(), 'warmup-simulate-')) : null;
-  const store = await openSimulationStore(dbPath ?? join(tmp!, 'simulate.db'));
+  const tmp = asked === null ? mkdtempSync(join(tmpdir(), 'warmup-simulate-')) : null;
+  // A simulated run is repeatable from its seed: it trades the crash safety of a real run for speed.
+  const store = await openTarget(asked ?? { kind: 'sqlite', path: join(tmp!, 'simulate.db') }, { durability: 'throwaway' });
   // Daemon logs go to stderr so that stdout stays the result (and valid JSON with --json).
   const log = createLogger({ level, destination: process.stderr }).child({ plan: plan.name, simulation: true });
   const began = performance.now();
@@ -64,7 +64,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     const total = Math.min(days ?? Infinity, daysBetween(plan.start, plan.launch));
     const progress = createProgress(io, { quiet: values.quiet, command: 'simulate', now: () => performance.now() });
     const result = await simulatePlan({
-      plan, models, seed, db: store.db, log, ...(days === undefined ? {} : { days }),
+      plan, models, seed, store, log, ...(days === undefined ? {} : { days }),
       onDay: (date) => { const n = daysBetween(plan.start, date) + 1; if (n <= total) progress.step(n, total, date); },
       onTime: (x) => progress.fraction(x),
     });
@@ -74,8 +74,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       // Loaded only when asked: the report renderer is not needed for a plain run.
       const { loadReportData, renderReport } = await import('../../report/index.js');
       // As every view of a database: as of its own clock (the end of the simulated run).
-      const asOf = await storeNow(store.db, plan.name, Date.now());
-      writeFileSync(resolve(io.cwd, values.report), renderReport(await loadReportData(store.db, plan, asOf)));
+      const asOf = await store.storeNow(plan.name, Date.now());
+      writeFileSync(resolve(io.cwd, values.report), renderReport(await loadReportData(store, plan, asOf)));
     }
     if (values.json) io.out(JSON.stringify(result, null, 2));
     else io.out(formatSimulation(result, { wallMs }));
@@ -85,4 +85,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     await store.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** Whether two targets are the same store (a simulation must never write to the plan's own). */
+function sameStore(a: StoreTarget, b: StoreTarget): boolean {
+  return a.kind === b.kind && a.path === b.path;
 }

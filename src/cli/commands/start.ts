@@ -4,15 +4,13 @@ import { createDnsResolver } from '../../dns/resolver.js';
 import { canBind } from '../../dns/preflight-ip.js';
 import { describeHolders, FleetMember, STALE_HEARTBEATS, wantedIps } from '../../daemon/fleet.js';
 import { isHostname } from '../../plan/ip.js';
-import { sqlStore } from '../../store/sql-store.js';
 import { AlertForwarder } from '../../alerts/forwarder.js';
 import { Daemon, type StopReason } from '../../daemon/daemon.js';
 import { DnsblMonitor } from '../../dns/dnsbl-monitor.js';
 import { runPreflight } from '../../dns/preflight.js';
-import * as q from '../../store/queries.js';
 import { renderPreflight } from './check.js';
 import { createSmtpMailer } from '../../send/mailer.js';
-import { openStore } from '../../store/open.js';
+import { openStoreFor } from '../../store/select.js';
 import { acceleratedClock, manualClock, systemClock, type Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/log.js';
 import type { Store } from '../../store/store.js';
@@ -111,15 +109,14 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     log.warn({ failed: preflight.items.filter((i) => i.status === 'fail').map((i) => `${i.id} ${i.subject}`) }, 'starting despite a failed preflight (--force)');
   }
 
-  const store = await openStore(values.db ?? plan.storePath);
-  const shared = sqlStore(store.db, 'sqlite', store.path, store.close);
+  const store = await openStoreFor({ plan, db: values.db });
   const startAt = from ?? Date.now();
   // Events of the IP leases carry the plan clock once it runs (the start instant until then).
   let clock: Clock = manualClock(startAt);
   // Each IP is sent from by one daemon (its lease): a second one would re-queue the first one's sends.
-  const others = (await shared.ipLeases(plan.name)).filter((l) => l.unattendedAt === null && Date.now() - l.heartbeatAt <= heartbeatMs * STALE_HEARTBEATS);
+  const others = (await store.ipLeases(plan.name)).filter((l) => l.unattendedAt === null && Date.now() - l.heartbeatAt <= heartbeatMs * STALE_HEARTBEATS);
   const fleet = new FleetMember({
-    store: shared, plan, host, pid: process.pid, token: randomBytes(16).toString('hex'), wanted, heartbeatMs, alive: pidAlive, clock: { now: () => clock.now(), realDelay: (ms) => clock.realDelay(ms) }, log,
+    store, plan, host, pid: process.pid, token: randomBytes(16).toString('hex'), wanted, heartbeatMs, alive: pidAlive, clock: { now: () => clock.now(), realDelay: (ms) => clock.realDelay(ms) }, log,
   });
   const joined = await fleet.join();
   if (joined.taken.length === 0) {
@@ -132,16 +129,16 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   log.info({ ips: mine }, `sending from ${mine.length} of the plan's ${plan.ips.length} IPs`);
   // Alerts start from here, so what the start-up DNSBL check finds reaches the webhook too
   // (joining a running fleet: from where its alerts stand, so none falls between two daemons).
-  const firstEventId = others.length > 0 ? (await shared.fleetCursor(plan.name, 'alerts')) ?? await q.lastEventId(store.db) : await q.lastEventId(store.db);
+  const firstEventId = others.length > 0 ? (await store.fleetCursor(plan.name, 'alerts')) ?? await store.lastEventId() : await store.lastEventId();
   const lanes = plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name })));
-  await q.ensureLanes(store.db, plan.name, lanes, startAt);
+  await store.ensureLanes(plan.name, lanes, startAt);
   // This daemon's IPs are checked before it sends from them (a listed IP is paused first); the
   // periodic passes over every IP are claimed, so exactly one daemon of a fleet makes each.
   // Stamped at the start instant: the (possibly accelerated) clock runs from here on.
-  const claim = (now: number, intervalMs: number) => shared.claimPeriodic(plan.name, 'dnsbl', now, intervalMs, host);
-  await new DnsblMonitor({ plan, db: store.db, resolver, clock: manualClock(startAt), log }).checkAll(mine);
+  const claim = (now: number, intervalMs: number) => store.claimPeriodic(plan.name, 'dnsbl', now, intervalMs, host);
+  await new DnsblMonitor({ plan, store, resolver, clock: manualClock(startAt), log }).checkAll(mine);
   await claim(startAt, plan.dnsbl.intervalMs);
-  clock = await startClock(shared, plan.name, { from, speed, startAt, fleetRuns: others.length > 0 }, log);
+  clock = await startClock(store, plan.name, { from, speed, startAt, fleetRuns: others.length > 0 }, log);
 
   const mailer = createSmtpMailer({
     clock,
@@ -149,20 +146,20 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },
     logger: log,
   });
-  const daemon = new Daemon({ plan, db: store.db, mailer, resolver, clock, log, tickMs, speed, fleet });
+  const daemon = new Daemon({ plan, store, mailer, resolver, clock, log, tickMs, speed, fleet });
   let routing: import('../../postfix/service.js').PostfixRouting | null = null;
   // Stop answering Postfix first (it defers while warmup is down), then the daemon.
   const onSignal = (signal: StopReason) => () => { void (async () => { await routing?.stop(); await daemon.stop(signal); })(); };
   process.once('SIGTERM', onSignal('SIGTERM'));
   process.once('SIGINT', onSignal('SIGINT'));
   // Alerts forward events (pauses, listings, behind for launch) to the webhook without holding up sending.
-  const alerts = plan.alerts.webhook ? new AlertForwarder({ plan, db: store.db, clock, log, env: io.env, afterId: firstEventId, fleet: { host } }) : null;
+  const alerts = plan.alerts.webhook ? new AlertForwarder({ plan, store, clock, log, env: io.env, afterId: firstEventId, fleet: { host } }) : null;
   const alertTimer = alerts ? setInterval(() => void alerts.poll(), Math.max(1000, tickMs)) : null;
-  const dnsbl = new DnsblMonitor({ plan, db: store.db, resolver, clock, log, claim });
+  const dnsbl = new DnsblMonitor({ plan, store, resolver, clock, log, claim });
   // Seeds readable over IMAP: record where each message lands (never delays sending).
   // (imapflow and prom-client are loaded only when the plan uses them: less memory for the daemon.)
   const placement = plan.providers.some((p) => p.seeds.some((seed) => seed.imap))
-    ? new (await import('../../placement/poller.js')).PlacementPoller({ plan, db: store.db, clock, log })
+    ? new (await import('../../placement/poller.js')).PlacementPoller({ plan, store, clock, log })
     : null;
   await daemon.start({ firstTick: plan.postfix !== null });
   fleet.start({
@@ -172,7 +169,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   // Real mail through Postfix: same process, same lanes, same holds (loaded only when the plan routes mail).
   if (plan.postfix) {
     try {
-      routing = await (await import('../../postfix/service.js')).startPostfixRouting({ plan, settings: plan.postfix, db: store.db, lanes: daemon, resolver, clock, log });
+      routing = await (await import('../../postfix/service.js')).startPostfixRouting({ plan, settings: plan.postfix, store, lanes: daemon, resolver, clock, log });
     } catch (e) {
       log.error({ err: e }, 'cannot answer Postfix (postfix.listen): stopping');
       await daemon.stop('error');
@@ -185,7 +182,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   placement?.start();
   // /healthz calls a tick stale after ten ticks of clock time (at least a minute).
   const metrics = plan.metrics
-    ? await (await import('../../ops/metrics.js')).startMetricsServer({ plan, db: store.db, clock, lastTick: () => daemon.lastTickAt, staleAfterMs: Math.max(60_000, tickMs * speed * 10) })
+    ? await (await import('../../ops/metrics.js')).startMetricsServer({ plan, store, clock, lastTick: () => daemon.lastTickAt, staleAfterMs: Math.max(60_000, tickMs * speed * 10) })
     : null;
   const reason = await daemon.stopped;
   await fleet.leave().catch((e: unknown) => log.error({ err: e }, 'releasing the IP leases failed'));

@@ -1,8 +1,8 @@
 import type { Plan } from '../../plan/types.js';
 import { launchReadiness } from '../../policy/forecast.js';
 import { addDays, daysBetween, localTime } from '../../schedule/calendar.js';
-import { openStore } from '../../store/open.js';
-import * as q from '../../store/queries.js';
+import { openStoreFor } from '../../store/select.js';
+import { holdView, type HoldView } from '../../store/holds.js';
 import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
@@ -71,11 +71,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 interface Options { day?: string; db?: string; json?: boolean; queue?: boolean; all?: boolean; at: number | null; filter: StatusFilter }
 
 async function once(plan: Plan, values: Options, io: CliIo): Promise<number> {
-  const store = await openStore(values.db ?? plan.storePath, { readonly: true });
+  const store = await openStoreFor({ plan, db: values.db, readonly: true });
   try {
-    const db = store.db;
-    const run = await q.lastRun(db, plan.name);
-    const now = values.at ?? await q.storeNow(db, plan.name, Date.now());
+    const run = await store.lastRun(plan.name);
+    const now = values.at ?? await store.storeNow(plan.name, Date.now());
     const clock: StatusView['clock'] = values.at !== null ? '--at' : !run ? 'wall clock' : run.ended_at !== null ? 'run ended' : 'run running';
     let day: string | undefined;
     if (values.day !== undefined) {
@@ -84,25 +83,25 @@ async function once(plan: Plan, values: Options, io: CliIo): Promise<number> {
       day = addDays(plan.start, n - 1);
     } else {
       // The latest day with sending up to the view's date.
-      day = await q.latestLaneDay(db, plan.name, localTime(now, plan.timezone).date);
+      day = await store.latestLaneDay(plan.name, localTime(now, plan.timezone).date);
     }
-    const lanes = await q.loadLanes(db, plan.name);
+    const lanes = await store.loadLanes(plan.name);
     const ids = lanes.map((l) => l.id);
-    const days = day ? await q.laneDays(db, plan.name, day) : [];
-    const history = await q.laneHistory(db, plan.name);
+    const days = day ? await store.laneDays(plan.name, day) : [];
+    const history = await store.laneHistory(plan.name);
     const forecast = launchReadiness(plan, lanes, history, now);
-    const holds = new Map<number, q.HoldView[]>();
-    for (const h of await q.listHolds(db, plan.name)) holds.set(h.lane_id, [...holds.get(h.lane_id) ?? [], q.holdView(h)]);
+    const holds = new Map<number, HoldView[]>();
+    for (const h of await store.listHolds(plan.name)) holds.set(h.lane_id, [...holds.get(h.lane_id) ?? [], holdView(h)]);
     const all = statusLanes({
       plan, lanes, forecast,
       days: new Map(days.map((d) => [d.lane_id, d])),
-      queues: await q.laneQueues(db, plan.name),
-      lastReplies: await q.lastReplies(db, ids),
-      replies: day ? await q.replyCounts(db, ids, day) : new Map(),
+      queues: await store.laneQueues(plan.name),
+      lastReplies: await store.lastReplies(ids),
+      replies: day ? await store.replyCounts(ids, day) : new Map(),
       holds,
     });
     // Which daemon of the fleet sends from which IP (a database from before fleets has no leases).
-    const fleet = fleetView(plan, await q.ipLeases(db, plan.name).catch(() => []), Date.now());
+    const fleet = fleetView(plan, await store.ipLeases(plan.name).catch(() => []), Date.now());
     const view: StatusView = {
       plan, day: day ?? null, dayNumber: day ? daysBetween(plan.start, day) + 1 : null, now, clock,
       run: run ? { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, endReason: run.end_reason, speed: run.speed } : null,

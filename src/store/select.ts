@@ -1,0 +1,54 @@
+/**
+ * The one place that opens the store a command asks for: the plan's own
+ * store, or the one `--db` names. Every command and the runtime open their
+ * store here, so a new kind of store (PostgreSQL from `store: { url }` or
+ * `--db postgres://...`, the in-memory store of a simulation) is added in
+ * `storeTarget` and `openTarget` and reaches all of them.
+ */
+import { resolve } from 'node:path';
+import type { Plan } from '../plan/types.js';
+import { openStore, type OpenOptions } from './open.js';
+import type { Store } from './store.js';
+
+/** Where a store lives, by kind. */
+export type StoreTarget = { readonly kind: 'sqlite'; readonly path: string };
+// Seam: PostgreSQL adds { kind: 'postgres'; url } (from the plan's `store.url` or a `--db postgres://` flag);
+// simulation adds { kind: 'memory' }.
+
+export interface StoreRequest extends OpenOptions {
+  readonly plan: Plan;
+  /** The command's `--db` value, when given: it overrides the plan's store. */
+  readonly db?: string | undefined;
+  /** Folder a relative `--db` path is taken from (default: the process's working directory). */
+  readonly cwd?: string;
+}
+
+/**
+ * Which store a command uses: `--db` when given, else the plan's
+ * (`store.path`, already resolved against the plan's folder when the plan
+ * was loaded).
+ */
+export function storeTarget(plan: Plan, db?: string, cwd?: string): StoreTarget {
+  if (db !== undefined) return { kind: 'sqlite', path: cwd === undefined ? db : resolve(cwd, db) };
+  return { kind: 'sqlite', path: plan.storePath };
+}
+
+/** Opens the store at `target`: readers find it (STORE_MISSING otherwise), writers create and migrate it. */
+export function openTarget(target: StoreTarget, options: OpenOptions = {}): Promise<Store> {
+  switch (target.kind) {
+    case 'sqlite': return openStore(target.path, options);
+  }
+}
+
+/**
+ * Opens the store a command asks for (see `storeTarget`).
+ *
+ * @example
+ * const store = await openStoreFor({ plan, db: values.db, readonly: true });
+ * try { ... } finally { await store.close(); }
+ * @throws WarmupError STORE_MISSING, STORE_OPEN, STORE_MIGRATION
+ */
+export function openStoreFor(request: StoreRequest): Promise<Store> {
+  const { plan, db, cwd, ...options } = request;
+  return openTarget(storeTarget(plan, db, cwd), options);
+}
