@@ -15,7 +15,6 @@ import { memoryStore } from '../../../src/store/memory/index.js';
 import pg from 'pg';
 import { openStore } from '../../../src/store/open.js';
 import { openPostgresStore } from '../../../src/store/postgres.js';
-import { sqlStore } from '../../../src/store/sql-store.js';
 import type { Store } from '../../../src/store/store.js';
 import { createPostgresDatabase } from '../../peers/peers.js';
 
@@ -32,8 +31,7 @@ afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 async function sqlite(): Promise<Store> {
   dir ??= mkdtempSync(join(tmpdir(), 'warmup-conformance-'));
   const path = join(dir, `store-${++n}.db`);
-  const opened = await openStore(path, { durability: 'throwaway' });
-  return sqlStore(opened.db, 'sqlite', path, () => opened.close());
+  return openStore(path, { durability: 'throwaway' });
 }
 
 /**
