@@ -23,7 +23,7 @@ Run \`warmup COMMAND --help\` for a command's options.
 Exit status: 0 ok, 1 runtime failure, 2 bad input or usage.`;
 
 /** Bad input that a WarmupError reports (exit 2) rather than a runtime failure (exit 1). */
-const INPUT_ERRORS = new Set(['PLAN_INVALID', 'STORE_MISSING', 'USAGE']);
+const INPUT_ERRORS = new Set(['PLAN_INVALID', 'STORE_MISSING', 'STORE_URL', 'USAGE']);
 
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const [name, ...rest] = argv;

@@ -79,6 +79,19 @@ export function parsePostgresUrl(url: string): UrlParts {
   return { params };
 }
 
+/** Whether two store URLs name the same database (host, port, database; user and password aside). */
+export function sameServer(a: string, b: string): boolean {
+  try {
+    const key = (url: string) => {
+      const { params } = parsePostgresUrl(url);
+      return `${params.service ?? ''}|${params.host ?? ''}|${params.port ?? '5432'}|${params.dbname ?? ''}`;
+    };
+    return key(a) === key(b);
+  } catch {
+    return false;
+  }
+}
+
 /** Checks a store URL; the error message (without the password), or null when it is usable. */
 export function postgresUrlProblem(url: string): string | null {
   try {

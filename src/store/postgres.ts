@@ -46,6 +46,17 @@ const getTypeParser = ((oid: number, format?: 'text' | 'binary') => {
  * schema) or STORE_MIGRATION; no message carries the password.
  */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  return (await openPostgres(url, options)).store;
+}
+
+/** What {@link openPostgres} opened: the store, and the kysely database under it (the store's own code and tests). */
+export interface OpenedPostgres {
+  readonly store: Store;
+  readonly db: Kysely<Database>;
+}
+
+/** {@link openPostgresStore}, also giving the kysely database. */
+export async function openPostgres(url: string, options: PostgresStoreOptions = {}): Promise<OpenedPostgres> {
   const c = resolvePgConnection(url, options);
   const secrets = [c.password];
   const pool = new pg.Pool({
@@ -79,7 +90,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     }
     if (error) return fail('STORE_MIGRATION', `migrating ${c.location} failed`, error);
   }
-  return sqlStore(db, 'postgres', c.location, () => db.destroy());
+  return { store: sqlStore(db, 'postgres', c.location, () => db.destroy()), db };
 }
 
 /**

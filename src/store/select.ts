@@ -8,12 +8,16 @@
 import { resolve } from 'node:path';
 import type { Plan } from '../plan/types.js';
 import { openStore, type OpenOptions } from './open.js';
+import { isPostgresUrl } from './pg-url.js';
+import { openPostgresStore } from './postgres.js';
 import type { Store } from './store.js';
 
 /** Where a store lives, by kind. */
-export type StoreTarget = { readonly kind: 'sqlite'; readonly path: string };
-// Seam: PostgreSQL adds { kind: 'postgres'; url } (from the plan's `store.url` or a `--db postgres://` flag);
-// simulation adds { kind: 'memory' }.
+export type StoreTarget =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  /** `passwordFile`: the plan's `store.password_file` (only for the plan's own URL, not a `--db` one). */
+  | { readonly kind: 'postgres'; readonly url: string; readonly passwordFile: string | null };
+// Seam: simulation adds { kind: 'memory' }.
 
 export interface StoreRequest extends OpenOptions {
   readonly plan: Plan;
@@ -24,12 +28,16 @@ export interface StoreRequest extends OpenOptions {
 }
 
 /**
- * Which store a command uses: `--db` when given, else the plan's
- * (`store.path`, already resolved against the plan's folder when the plan
- * was loaded).
+ * Which store a command uses: `--db` when given (a file, or a postgres://
+ * URL), else the plan's (`store.url`, or `store.path` already resolved
+ * against the plan's folder when the plan was loaded).
  */
 export function storeTarget(plan: Plan, db?: string, cwd?: string): StoreTarget {
-  if (db !== undefined) return { kind: 'sqlite', path: cwd === undefined ? db : resolve(cwd, db) };
+  if (db !== undefined) {
+    if (isPostgresUrl(db)) return { kind: 'postgres', url: db, passwordFile: null };
+    return { kind: 'sqlite', path: cwd === undefined ? db : resolve(cwd, db) };
+  }
+  if (plan.storeServer) return { kind: 'postgres', url: plan.storeServer.url, passwordFile: plan.storeServer.passwordFile };
   return { kind: 'sqlite', path: plan.storePath };
 }
 
@@ -37,6 +45,10 @@ export function storeTarget(plan: Plan, db?: string, cwd?: string): StoreTarget 
 export function openTarget(target: StoreTarget, options: OpenOptions = {}): Promise<Store> {
   switch (target.kind) {
     case 'sqlite': return openStore(target.path, options);
+    case 'postgres': return openPostgresStore(target.url, {
+      ...(options.readonly !== undefined ? { readonly: options.readonly } : {}),
+      ...(target.passwordFile !== null ? { passwordFile: target.passwordFile } : {}),
+    });
   }
 }
 

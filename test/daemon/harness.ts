@@ -12,6 +12,7 @@ import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
 import { createSmtpMailer } from '../../src/send/mailer.js';
 import { openSqlite } from '../../src/store/open.js';
+import { openPostgres } from '../../src/store/postgres.js';
 import type { Db } from '../../src/store/schema.js';
 import type { Store } from '../../src/store/store.js';
 import { acceleratedClock, type Clock } from '../../src/util/clock.js';
@@ -33,6 +34,8 @@ export interface PlanParts {
   /** extra top-level YAML */
   extra?: string;
   dkim?: boolean;
+  /** The plan's store on a PostgreSQL server (`store.url`) instead of its own SQLite file. */
+  storeUrl?: string;
 }
 
 /** A plan in a temp dir with its own database; DKIM key generated for the run. */
@@ -66,7 +69,7 @@ delivery:
 ${(parts.delivery ?? []).map((l) => `  ${l}`).join('\n')}
 warnings: { ip_peak_per_day: 1 }
 dnsbl: { zones: [zen.dnsbl.test] }
-store: { path: ${join(dir, 'warmup.db')} }
+store: { ${parts.storeUrl ? `url: "${parts.storeUrl}"` : `path: ${join(dir, 'warmup.db')}`} }
 ${parts.extra ?? ''}`;
   const file = join(dir, 'plan.yaml');
   writeFileSync(file, text);
@@ -91,7 +94,9 @@ export interface Running {
 
 /** Starts the daemon on an accelerated clock (`speed`), ticking every `tickMs` real ms. */
 export async function startDaemon(plan: Plan, opts: { from: string; speed: number; tickMs?: number; drainMs?: number; busyTimeoutMs?: number }): Promise<Running> {
-  const opened = await openSqlite(plan.storePath, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
+  const opened = plan.storeServer
+    ? await openPostgres(plan.storeServer.url)
+    : await openSqlite(plan.storePath, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
   // The clock starts once the database is open and migrated: `from` is when the daemon starts.
   const clock = acceleratedClock(Date.parse(opts.from), opts.speed);
   const log = createLogger({ level: process.env.WARMUP_TEST_LOG ?? 'silent' });
@@ -105,7 +110,7 @@ export async function startDaemon(plan: Plan, opts: { from: string; speed: numbe
   await daemon.start();
   return {
     plan, daemon, store: opened.store, db: opened.db, clock,
-    async stop() { await daemon.stop('SIGTERM'); await opened.close(); },
+    async stop() { await daemon.stop('SIGTERM'); await opened.store.close(); },
   };
 }
 

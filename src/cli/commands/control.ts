@@ -18,12 +18,12 @@ const TARGETS = `TARGET is an IP (every provider on it), a provider (on every IP
 IP/PROVIDER (one lane); \`all\` is every lane. The plan comes from --plan or
 the WARMUP_PLAN environment variable (or give it first: warmup pause PLAN.yaml TARGET).`;
 
-export const pauseUsage = `Usage: warmup pause TARGET [--for DURATION] [--reason TEXT] [--plan PLAN.yaml] [--db PATH]
+export const pauseUsage = `Usage: warmup pause TARGET [--for DURATION] [--reason TEXT] [--plan PLAN.yaml] [--db PATH|URL]
 
 Takes lanes out of rotation until \`warmup resume\` (or for DURATION, e.g. 2h).
 ${TARGETS}`;
 
-export const resumeUsage = `Usage: warmup resume TARGET [--holds KINDS] [--reason TEXT] [--plan PLAN.yaml] [--db PATH]
+export const resumeUsage = `Usage: warmup resume TARGET [--holds KINDS] [--reason TEXT] [--plan PLAN.yaml] [--db PATH|URL]
 
 Removes the operator's holds from the lanes. A lane sends again once no hold
 is left on it; holds of other kinds stay unless named with --holds:

@@ -9,7 +9,7 @@ import { jsonText, localStamp, printable, table } from '../format.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 
-export const usage = `Usage: warmup events PLAN.yaml [--since WHEN] [--ip ADDR] [--provider NAME] [--kind KIND] [--limit N] [--db PATH] [--json]
+export const usage = `Usage: warmup events PLAN.yaml [--since WHEN] [--ip ADDR] [--provider NAME] [--kind KIND] [--limit N] [--db PATH|URL] [--json]
 
 Every state change with its cause: day-end decisions with the day's figures,
 reply-pattern rules and breakers with the reply that triggered them, DNSBL

@@ -8,7 +8,7 @@ import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 import { ExitError } from '../../util/errors.js';
 
-export const usage = `Usage: warmup plan PLAN.yaml [--ip ADDR] [--provider NAME] [--json] [--adapted [--db PATH]] [--fit [--model FILE]]
+export const usage = `Usage: warmup plan PLAN.yaml [--ip ADDR] [--provider NAME] [--json] [--adapted [--db PATH|URL]] [--fit [--model FILE]]
 
 Prints the schedule before any adaptation, day by day: volume per provider
 and in total (per lane when --ip or --provider narrows it to a few lanes),

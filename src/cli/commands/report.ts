@@ -7,7 +7,7 @@ import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 
-export const usage = `Usage: warmup report PLAN.yaml --out FILE.html [--db PATH] [--at ISO-INSTANT]
+export const usage = `Usage: warmup report PLAN.yaml --out FILE.html [--db PATH|URL] [--at ISO-INSTANT]
 
 Writes one self-contained HTML page (inline CSS and SVG, nothing fetched when
 opened) to show where the warm-up stands: target against accepted per day per
@@ -15,7 +15,7 @@ provider and per IP, deferral and bounce rates, stage over time with events,
 DNSBL history, seed placement and the launch readiness table.
 
   --out FILE     where to write the page (required)
-  --db PATH      database (default: the plan's store.path); opened read-only
+  --db PATH|URL  database file or postgres:// URL (default: the plan's store); opened read-only
   --at INSTANT   report as of this instant (default: the database's clock, i.e.
                  the plan time of its last run, so a simulated database reads
                  as of its own days; the wall clock when it has no run)`;

@@ -5,6 +5,7 @@ import { daysBetween } from '../../schedule/calendar.js';
 import { formatSimulation } from '../../simulate/format.js';
 import { simulatePlan } from '../../simulate/run.js';
 import { openTarget, storeTarget, type StoreTarget } from '../../store/select.js';
+import { redactUrl, sameServer } from '../../store/pg-url.js';
 import { ExitError } from '../../util/errors.js';
 import { createLogger } from '../../util/log.js';
 import { parse, planArg } from '../args.js';
@@ -13,7 +14,7 @@ import { loadOrExit } from '../load.js';
 import { modelsOrExit } from '../models.js';
 import { createProgress } from '../progress.js';
 
-export const usage = `Usage: warmup simulate PLAN.yaml [--days N] [--model FILE] [--seed N] [--report FILE.html] [--json] [--db PATH] [--quiet]
+export const usage = `Usage: warmup simulate PLAN.yaml [--days N] [--model FILE] [--seed N] [--report FILE.html] [--json] [--db PATH|URL] [--quiet]
 
 Runs the whole plan in accelerated time against modelled receivers, with the
 daemon's own scheduler, policy, rules and store: only the mailer and the clock
@@ -27,7 +28,7 @@ per-mailbox limits, and answers with the provider's real reply texts.
   --seed N        seed of the model's randomness (default 1): same seed, same result
   --report FILE   also write the HTML report of the simulated run (as \`warmup report\`)
   --json          print the whole result as JSON
-  --db PATH       keep the simulated database here (default: a temporary file,
+  --db PATH|URL   keep the simulated database here (default: a temporary file,
                   deleted afterwards); never the plan's own database
   --log-level L   daemon log lines on stderr (default: silent)
   --quiet         no progress on stderr (by default a bar on a terminal, else a
@@ -51,7 +52,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 
   const asked = values.db === undefined ? null : storeTarget(plan, values.db, io.cwd);
   if (asked !== null && sameStore(asked, storeTarget(plan))) {
-    io.err(`warmup simulate: --db ${values.db} is the plan's own database; a simulation never writes there`);
+    io.err(`warmup simulate: --db ${redactUrl(values.db!)} is the plan's own database; a simulation never writes there`);
     throw new ExitError(2);
   }
   const tmp = asked === null ? mkdtempSync(join(tmpdir(), 'warmup-simulate-')) : null;
@@ -89,5 +90,6 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 
 /** Whether two targets are the same store (a simulation must never write to the plan's own). */
 function sameStore(a: StoreTarget, b: StoreTarget): boolean {
-  return a.kind === b.kind && a.path === b.path;
+  if (a.kind === 'sqlite' && b.kind === 'sqlite') return a.path === b.path;
+  return a.kind === 'postgres' && b.kind === 'postgres' && sameServer(a.url, b.url);
 }

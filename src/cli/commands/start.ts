@@ -20,7 +20,7 @@ import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 
-export const usage = `Usage: warmup start PLAN.yaml [--db PATH] [--host NAME] [--speed N] [--from ISO-INSTANT] [--force] [--tick MS] [--log-level LEVEL]
+export const usage = `Usage: warmup start PLAN.yaml [--db PATH|URL] [--host NAME] [--speed N] [--from ISO-INSTANT] [--force] [--tick MS] [--log-level LEVEL]
 
 Runs the warm-up: each sending day, spreads every lane's volume over the send
 window, delivers directly from the lane's IP and records every SMTP answer in
@@ -32,8 +32,8 @@ the DNSBL part): a failure refuses the start (exit 2) unless --force. Then it
 checks every IP against the DNSBLs, so a listed IP is paused before it sends,
 and keeps checking every dnsbl.interval.
 
-  --db PATH          database (default: the plan's store.path, else data/warmup.db
-                     in the plan's folder)
+  --db PATH|URL      database file or postgres:// URL (default: the plan's store:
+                     store.url, store.path, else data/warmup.db in the plan's folder)
   --host NAME        this daemon's name in a fleet (several hosts, one plan, one
                      database): it sends from the IPs the plan assigns to NAME
                      (ips[].host) and those assigned to no host that it can bind

@@ -12,7 +12,7 @@ import { applyFilter, filterError, STATE_FILTERS, statusLanes, totalsBy, type St
 import { renderQueue, renderStatus, type StatusView } from '../status/render.js';
 import { fleetView, renderFleet } from '../status/fleet.js';
 
-export const usage = `Usage: warmup status PLAN.yaml [--day N] [--at ISO-INSTANT] [--db PATH] [--json] [--watch [SECONDS]]
+export const usage = `Usage: warmup status PLAN.yaml [--day N] [--at ISO-INSTANT] [--db PATH|URL] [--json] [--watch [SECONDS]]
                      [--ip ADDR] [--provider NAME] [--state STATE] [--problems] [--queue] [--all]
 
 Where each lane stands, read from the database (safe while the daemon runs), as of
