@@ -126,7 +126,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
   if (joined.held.length > 0) log.warn({ ips: joined.held.map((h) => h.ip), holders: describeHolders(joined.held, Date.now()) }, 'IPs held by another live daemon of the fleet: not sending from them');
   const mine = [...fleet.held];
-  log.info({ ips: mine }, `sending from ${mine.length} of the plan's ${plan.ips.length} IPs`);
+  log.info({ ips: mine, store: store.location }, `sending from ${mine.length} of the plan's ${plan.ips.length} IPs`);
   // Alerts start from here, so what the start-up DNSBL check finds reaches the webhook too
   // (joining a running fleet: from where its alerts stand, so none falls between two daemons).
   const firstEventId = others.length > 0 ? (await store.fleetCursor(plan.name, 'alerts')) ?? await store.lastEventId() : await store.lastEventId();
