@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- throughput [--ips N] [--connections C] [--messages M]`
+ * `npm run bench -- throughput [--ips N] [--connections C] [--messages M] [--unsigned]`
  *
  * The daemon's own delivery path (tick -> schedule -> SMTP send from the
  * lane's IP -> record in SQLite) with every message of the day due at once,
@@ -32,7 +32,7 @@ import { manualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { machine, result, round, start, stop, throwawayKey, waitForPort } from './lib.js';
 
-const { values } = parseArgs({ options: { ips: { type: 'string' }, connections: { type: 'string' }, messages: { type: 'string' } } });
+const { values } = parseArgs({ options: { ips: { type: 'string' }, connections: { type: 'string' }, messages: { type: 'string' }, unsigned: { type: 'boolean' } } });
 const IPS = Number(values.ips ?? 4);
 const CONNS = Number(values.connections ?? 2);
 const TOTAL = Number(values.messages ?? 8000);
@@ -117,7 +117,7 @@ parentPort.postMessage(n);`;
   return { perSecond: counts.reduce((a, b) => a + b, 0) / seconds, threads };
 }
 
-async function ours(plan: Plan): Promise<{ seconds: number; messages: number; attempts: number; accepted: number }> {
+async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; messages: number; attempts: number; accepted: number }> {
   const store = await openSqlite(plan.storePath);
   const start = Date.UTC(2026, 11, 1, 7, 59, 59);
   const clock = manualClock(start);
@@ -139,6 +139,7 @@ async function ours(plan: Plan): Promise<{ seconds: number; messages: number; at
     return Number(r.a) + Number(r.b) + Number(r.e);
   };
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let done = 0;
   // Tick as soon as the previous tick is over: each tick tops every lane up to its in-flight cap.
   for (let i = 0; done < total; i++) {
@@ -150,11 +151,12 @@ async function ours(plan: Plan): Promise<{ seconds: number; messages: number; at
   }
   await daemon.settle();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   const counts = await store.db.selectFrom('attempts').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.count<number>('id').filterWhere('outcome', '=', 'accepted').as('acc')]).executeTakeFirstOrThrow();
   const messages = Number((await store.db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   await daemon.stop('SIGTERM');
   await store.close();
-  return { seconds, messages, attempts: Number(counts.n), accepted: Number(counts.acc) };
+  return { seconds, cpuMs: (cpu.user + cpu.system) / 1000, messages, attempts: Number(counts.n), accepted: Number(counts.acc) };
 }
 
 function smtpSource(sessions: number, count: number, size: number): { seconds: number } {
@@ -175,23 +177,27 @@ try {
   const unsignedPlan: Plan = { ...plan, sender: { ...plan.sender, dkim: null }, storePath: join(dir, 'unsigned.db') };
   const u = await ours(unsignedPlan);
   const oursPerSecond = u.messages / u.seconds;
-  process.stdout.write(`warmup daemon, unsigned: ${u.messages} messages, ${u.attempts} attempts recorded (${u.accepted} accepted) in ${u.seconds.toFixed(2)} s = ${oursPerSecond.toFixed(0)} msg/s\n`);
-  const s = smtpSource(sessions, u.messages, raw.length);
-  const smtpSourcePerSecond = u.messages / s.seconds;
-  process.stdout.write(`smtp-source:   ${u.messages} messages in ${s.seconds.toFixed(2)} s = ${smtpSourcePerSecond.toFixed(0)} msg/s\n`);
-  const o = await ours(plan);
-  const signedPerSecond = o.messages / o.seconds;
-  process.stdout.write(`warmup daemon, RSA-signed: ${o.messages} messages, ${o.attempts} attempts recorded (${o.accepted} accepted) in ${o.seconds.toFixed(2)} s = ${signedPerSecond.toFixed(0)} msg/s\n`);
-  const ceiling = await rsaCeiling(1500);
-  process.stdout.write(`RSA-2048 signing ceiling: ${ceiling.perSecond.toFixed(0)} signatures/s on ${ceiling.threads} threads; one DKIM signature on one thread: ${dkim.msPerMessage.toFixed(3)} ms\n`);
-  process.stdout.write(`ratio unsigned / smtp-source: ${(oursPerSecond / smtpSourcePerSecond).toFixed(3)}; signed / signing ceiling: ${(signedPerSecond / ceiling.perSecond).toFixed(3)}\n`);
-  result({
-    bench: 'throughput', ratio: round(oursPerSecond / smtpSourcePerSecond, 3), signedRatio: round(signedPerSecond / ceiling.perSecond, 3),
-    oursPerSecond: round(oursPerSecond), signedPerSecond: round(signedPerSecond), smtpSourcePerSecond: round(smtpSourcePerSecond), rsaCeilingPerSecond: round(ceiling.perSecond),
-    dkimMsPerMessage: round(dkim.msPerMessage, 3), messages: u.messages, attemptsRecorded: u.attempts, accepted: u.accepted,
-    signedMessages: o.messages, signedAttemptsRecorded: o.attempts, sessions, messageBytes: raw.length, signedMessageBytes: dkim.signedSize,
-    oursSeconds: round(u.seconds, 2), signedSeconds: round(o.seconds, 2), smtpSourceSeconds: round(s.seconds, 2), nproc: machine().nproc,
-  });
+  process.stdout.write(`warmup daemon, unsigned: ${u.messages} messages, ${u.attempts} attempts recorded (${u.accepted} accepted) in ${u.seconds.toFixed(2)} s = ${oursPerSecond.toFixed(0)} msg/s; this process's CPU ${(u.cpuMs / u.messages).toFixed(3)} ms per message\n`);
+  if (values.unsigned) {
+    result({ bench: 'throughput', unsignedOnly: true, oursPerSecond: round(oursPerSecond), cpuMsPerMessage: round(u.cpuMs / u.messages, 3), messages: u.messages, attemptsRecorded: u.attempts, accepted: u.accepted, oursSeconds: round(u.seconds, 2), nproc: machine().nproc });
+  } else {
+    const s = smtpSource(sessions, u.messages, raw.length);
+    const smtpSourcePerSecond = u.messages / s.seconds;
+    process.stdout.write(`smtp-source:   ${u.messages} messages in ${s.seconds.toFixed(2)} s = ${smtpSourcePerSecond.toFixed(0)} msg/s\n`);
+    const o = await ours(plan);
+    const signedPerSecond = o.messages / o.seconds;
+    process.stdout.write(`warmup daemon, RSA-signed: ${o.messages} messages, ${o.attempts} attempts recorded (${o.accepted} accepted) in ${o.seconds.toFixed(2)} s = ${signedPerSecond.toFixed(0)} msg/s; this process's CPU (signing pool included) ${(o.cpuMs / o.messages).toFixed(3)} ms per message\n`);
+    const ceiling = await rsaCeiling(1500);
+    process.stdout.write(`RSA-2048 signing ceiling: ${ceiling.perSecond.toFixed(0)} signatures/s on ${ceiling.threads} threads; one DKIM signature on one thread: ${dkim.msPerMessage.toFixed(3)} ms\n`);
+    process.stdout.write(`ratio unsigned / smtp-source: ${(oursPerSecond / smtpSourcePerSecond).toFixed(3)}; signed / signing ceiling: ${(signedPerSecond / ceiling.perSecond).toFixed(3)}\n`);
+    result({
+      bench: 'throughput', ratio: round(oursPerSecond / smtpSourcePerSecond, 3), signedRatio: round(signedPerSecond / ceiling.perSecond, 3),
+      oursPerSecond: round(oursPerSecond), signedPerSecond: round(signedPerSecond), smtpSourcePerSecond: round(smtpSourcePerSecond), rsaCeilingPerSecond: round(ceiling.perSecond),
+      dkimMsPerMessage: round(dkim.msPerMessage, 3), messages: u.messages, attemptsRecorded: u.attempts, accepted: u.accepted,
+      signedMessages: o.messages, signedAttemptsRecorded: o.attempts, sessions, messageBytes: raw.length, signedMessageBytes: dkim.signedSize,
+      oursSeconds: round(u.seconds, 2), signedSeconds: round(o.seconds, 2), cpuMsPerMessage: round(u.cpuMs / u.messages, 3), signedCpuMsPerMessage: round(o.cpuMs / o.messages, 3), smtpSourceSeconds: round(s.seconds, 2), nproc: machine().nproc,
+    });
+  }
 } finally {
   await stop(sink);
   rmSync(dir, { recursive: true, force: true });
