@@ -6,7 +6,7 @@ import { createHmac } from 'node:crypto';
 import { eventView, type EventFields, type EventView } from '../store/event-view.js';
 
 /** The alert types a webhook may receive. */
-export type AlertType = 'hold_added' | 'hold_removed' | 'pause' | 'resume' | 'dnsbl_listed' | 'dnsbl_clear' | 'block' | 'behind_for_launch';
+export type AlertType = 'hold_added' | 'hold_removed' | 'pause' | 'resume' | 'dnsbl_listed' | 'dnsbl_clear' | 'block' | 'behind_for_launch' | 'ips_unattended' | 'ips_attended';
 
 /** The fields of an `events` row that alerts read. */
 export interface EventRow extends EventFields {
@@ -41,7 +41,9 @@ export function eventHold(cause: string): { kind: string; actor: string; until: 
 
 /**
  * The alert type of an event, or null when it is not alertable:
- * `dnsbl_listed` / `dnsbl_clear` kinds; kinds containing `block` (a block
+ * `dnsbl_listed` / `dnsbl_clear` kinds; a fleet's `ips_unattended` (a
+ * daemon stopped heartbeating: its IPs are not sent from) and `ips_attended`
+ * (taken back or over); kinds containing `block` (a block
  * reply); `behind_for_launch` / kinds starting with `behind`; then every hold
  * added (`hold_added`) or removed, by hand or by lapsing (`hold_removed`),
  * whatever its kind; an extended hold does not alert again. Events written
@@ -51,6 +53,7 @@ export function eventHold(cause: string): { kind: string; actor: string; until: 
 export function alertType(e: Pick<EventRow, 'kind' | 'from_state' | 'to_state'> & { readonly cause?: string }): AlertType | null {
   if (e.kind === 'dnsbl_listed') return 'dnsbl_listed';
   if (e.kind === 'dnsbl_clear') return 'dnsbl_clear';
+  if (e.kind === 'ips_unattended' || e.kind === 'ips_attended') return e.kind;
   if (/block/i.test(e.kind)) return 'block';
   if (/^behind/i.test(e.kind)) return 'behind_for_launch';
   const hold = e.cause === undefined ? null : eventHold(e.cause);
@@ -66,7 +69,8 @@ export function alertPayload(e: EventRow): AlertPayload | null {
   if (!type) return null;
   const view = eventView(e);
   const { cause } = view;
-  const lane = [e.ip, e.provider].filter(Boolean).join(' -> ') || 'all lanes';
+  const ips = Array.isArray(cause.ips) ? (cause.ips as unknown[]).map(String) : null;
+  const lane = [e.ip, e.provider].filter(Boolean).join(' -> ') || (ips ? ips.join(', ') : 'all lanes');
   const reason = typeof cause.reason === 'string' ? `: ${cause.reason}` : '';
   const hold = eventHold(e.cause);
   const after = hold ? `; ${hold.kind} hold${e.to_state === 'active' ? ', lane sending again' : e.to_state ? `, lane ${e.to_state}` : ''}` : '';

@@ -55,20 +55,24 @@ interface Snapshot {
   readonly queues: Awaited<ReturnType<Store['queueCounts']>>;
   readonly today: Awaited<ReturnType<Store['laneDays']>>;
   readonly dnsbl: Awaited<ReturnType<Store['latestDnsblResults']>>;
+  /** A fleet's IP leases (which daemon sends from which IP) and the wall clock they are read at. */
+  readonly leases?: Awaited<ReturnType<Store['ipLeases']>>;
+  readonly realNow?: number;
   readonly now: number;
   readonly lastTick: number;
 }
 
 async function readSnapshot(o: MetricsServerOptions): Promise<Snapshot> {
   const now = o.clock.now();
-  const [lanes, attempts, queues, today, dnsbl] = await Promise.all([
+  const [lanes, attempts, queues, today, dnsbl, leases] = await Promise.all([
     o.store.loadLanes(o.plan.name),
     o.store.attemptOutcomeCounts(o.plan.name),
     o.store.queueCounts(o.plan.name),
     o.store.laneDays(o.plan.name, localTime(now, o.plan.timezone).date),
     o.store.latestDnsblResults(o.plan.ips.map((i) => i.address)),
+    o.store.ipLeases(o.plan.name),
   ]);
-  return { lanes, attempts, queues, today, dnsbl, now, lastTick: o.lastTick() };
+  return { lanes, attempts, queues, today, dnsbl, leases, realNow: Date.now(), now, lastTick: o.lastTick() };
 }
 
 /** Prometheus text exposition (format 0.0.4): a family's header. */
@@ -126,6 +130,12 @@ export function warmupMetricsText(s: Snapshot): string {
   out += `warmup_last_tick_timestamp_seconds ${formatValue(validTick(s.lastTick) ? s.lastTick / 1000 : 0)}\n`;
   out += header('warmup_last_tick_age_seconds', 'gauge', 'Seconds since the last scheduling pass (daemon clock); absent before the first.');
   if (validTick(s.lastTick)) out += `warmup_last_tick_age_seconds ${formatValue((s.now - s.lastTick) / 1000)}\n`;
+  // A fleet (any host's daemon serves the whole plan): who sends from each IP, and whether it still heartbeats.
+  const leases = s.leases ?? [];
+  out += header('warmup_ip_attended', 'gauge', '1 while the daemon holding the IP\'s lease heartbeats, 0 once reported unattended (labels: the IP and the host holding it).');
+  for (const l of leases) out += `warmup_ip_attended{ip="${escapeLabel(l.ip)}",host="${escapeLabel(l.host)}"} ${l.unattendedAt === null ? 1 : 0}\n`;
+  out += header('warmup_ip_heartbeat_age_seconds', 'gauge', 'Real seconds since the daemon holding the IP\'s lease last heartbeat.');
+  for (const l of leases) out += `warmup_ip_heartbeat_age_seconds{ip="${escapeLabel(l.ip)}",host="${escapeLabel(l.host)}"} ${formatValue(Math.max(0, ((s.realNow ?? s.now) - l.heartbeatAt) / 1000))}\n`;
   return out;
 }
 

@@ -41,6 +41,14 @@ describe('alertType', () => {
     expect(alertType(event(over))).toBe(type);
   });
 
+  it('a fleet daemon falling silent, and its IPs taken back, alert with the IPs', () => {
+    const cause = JSON.stringify({ reason: '127.0.0.5, 127.0.0.6 unattended: the daemon of host b (pid 7) stopped heartbeating 2s ago', ips: ['127.0.0.5', '127.0.0.6'], host: 'b' });
+    const silent = event({ kind: 'ips_unattended', lane_id: null, ip: null, provider: null, from_state: 'attended', to_state: 'unattended', actor: 'fleet:a', cause });
+    expect(alertType(silent)).toBe('ips_unattended');
+    expect(alertPayload(silent)?.text).toBe('[warmup p] ips unattended 127.0.0.5, 127.0.0.6: 127.0.0.5, 127.0.0.6 unattended: the daemon of host b (pid 7) stopped heartbeating 2s ago (by fleet:a)');
+    expect(alertType({ ...silent, kind: 'ips_attended' })).toBe('ips_attended');
+  });
+
   it('builds a payload with the parsed cause and a one-line text', () => {
     expect(alertPayload(event({}))).toMatchObject({
       id: 1, type: 'pause', plan: 'p', at: '2026-12-02T09:00:00.000Z', ip: '127.0.0.41', provider: 'gmail',

