@@ -58,6 +58,6 @@ export function renderFleet(v: FleetView, timezone: string): string[] {
   out.push(...table(['host', 'pid', 'IPs', 'last heartbeat', 'state'], v.daemons.map((d) => [
     d.host, String(d.pid), d.ips.join(' '), `${localStamp(d.heartbeatAt, timezone)} (${duration(d.heartbeatAgoMs)} ago)`,
     d.unattended.length === 0 ? 'sending' : `UNATTENDED: ${d.unattended.join(' ')}`,
-  ]), 3).split('\n').map((l) => `  ${l}`));
+  ]), 5).split('\n').map((l) => `  ${l}`));
   return out;
 }
