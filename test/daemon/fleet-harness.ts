@@ -11,8 +11,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readMaildir } from '../peers/peers.js';
-import { dnsServer } from '../peers/peers.js';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { openSqlite } from '../../src/store/open.js';
+import type { Database, Db } from '../../src/store/schema.js';
+import { createPostgresDatabase, dnsServer, loadPeers, readMaildir } from '../peers/peers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 export const bundle = join(root, 'dist/bundle/main.js');
@@ -33,13 +36,14 @@ export interface FleetPlan {
 }
 
 /**
- * The plan: one day (launch the next), `perLane` messages per lane, the
- * store given as `store` YAML (default a SQLite file in the run's folder).
+ * The plan: one day (launch the next), `perLane` messages per lane, its
+ * database on `store` (a SQLite file in the run's folder, or a new PostgreSQL database).
  * The DNSBL zone is one that lists nothing (127.0.0.2 is the RFC 5782 test
  * entry of zen.dnsbl.test, and is one of the fleet's IPs).
  */
-export function writeFleetPlan(o: { name: string; perLane: number; store?: string; hosts?: Readonly<Record<string, readonly string[]>>; extra?: string }): FleetPlan {
+export async function writeFleetPlan(o: { name: string; perLane: number; store: FleetStore; hosts?: Readonly<Record<string, readonly string[]>>; extra?: string }): Promise<FleetPlan & { store: string }> {
   const dir = mkdtempSync(join(tmpdir(), `warmup-${o.name}-`));
+  const store = await o.store.store(dir);
   const run = randomBytes(3).toString('hex');
   const seeds = ['a', 'b', 'c'].map((s) => `fl${run}-${s}`);
   const hosts = o.hosts ?? FLEET_HOSTS;
@@ -67,11 +71,11 @@ delivery:
 policy: { retry_grace: 1h }
 warnings: { ip_peak_per_day: 1, mailbox_per_day: 100000 }
 dnsbl: { zones: [broken.dnsbl.test], interval: 2h }
-store: ${o.store ?? `{ path: ${join(dir, 'fleet.db')} }`}
+store: ${store}
 ${o.extra ?? ''}`;
   const file = join(dir, 'plan.yaml');
   writeFileSync(file, text);
-  return { file, dir, seeds, name };
+  return { file, dir, seeds, name, store };
 }
 
 export interface Proc {
@@ -119,3 +123,36 @@ export async function deliveries(seeds: readonly string[]): Promise<Map<string, 
   }
   return byId;
 }
+
+/** Where a fleet test's database lives: a SQLite file (`--db` not needed) or a fresh PostgreSQL database. */
+export interface FleetStore {
+  readonly name: 'SQLite' | 'PostgreSQL';
+  /** The plan's `store:` YAML for a run in `dir`. */
+  store(dir: string): Promise<string>;
+  /** Reads the run's database with kysely (as the daemons wrote it). */
+  read<T>(store: string, fn: (db: Db) => Promise<T>): Promise<T>;
+}
+
+const sqliteStore: FleetStore = {
+  name: 'SQLite',
+  store: async (dir) => `{ path: ${join(dir, 'fleet.db')} }`,
+  async read(store, fn) {
+    const s = await openSqlite(/path: (.*) \}/.exec(store)![1]!, { readonly: true });
+    try { return await fn(s.db); } finally { await s.close(); }
+  },
+};
+
+const pgStore: FleetStore = {
+  name: 'PostgreSQL',
+  store: async () => `{ url: "${await createPostgresDatabase('fleet')}" }`,
+  async read(store, fn) {
+    const url = /url: "(.*)"/.exec(store)![1]!;
+    // bigint columns as numbers, as the store reads them.
+    const types = { getTypeParser: ((oid: number, format?: 'text') => (oid === 20 || oid === 1700 ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser };
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2, types }) }) });
+    try { return await fn(db); } finally { await db.destroy(); }
+  },
+};
+
+/** SQLite always; PostgreSQL when the test peers run it. */
+export const FLEET_STORES: readonly FleetStore[] = [sqliteStore, ...(loadPeers().postgres ? [pgStore] : [])];

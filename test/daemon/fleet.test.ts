@@ -9,10 +9,9 @@
  * flight, never the others'.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSqlite } from '../../src/store/open.js';
 import type { Db } from '../../src/store/schema.js';
 import { until } from './harness.js';
-import { cli, deliveries, FLEET_HOSTS, startMember, writeFleetPlan, type Proc } from './fleet-harness.js';
+import { cli, deliveries, FLEET_HOSTS, FLEET_STORES, startMember, writeFleetPlan, type Proc } from './fleet-harness.js';
 
 const SPEED = 1_800; // the 12-hour window lasts 24 real seconds
 const HEARTBEAT_MS = 1_000;
@@ -22,11 +21,6 @@ const PER_LANE = 30;
 const procs = new Set<Proc>();
 afterAll(() => { for (const p of procs) p.child.kill('SIGKILL'); });
 
-async function read<T>(path: string, fn: (db: Db) => Promise<T>): Promise<T> {
-  const store = await openSqlite(path, { readonly: true });
-  try { return await fn(store.db); } finally { await store.close(); }
-}
-
 function member(file: string, host: string): Proc {
   const p = startMember(file, host, { from: FROM, speed: SPEED, heartbeatMs: HEARTBEAT_MS });
   procs.add(p);
@@ -34,10 +28,11 @@ function member(file: string, host: string): Proc {
   return p;
 }
 
-describe('a fleet of three daemons on one SQLite database', () => {
+describe.each(FLEET_STORES)('a fleet of three daemons on one $name database', (where) => {
   it('decides every lane-day once, counts what the MX got, survives kill -9 of one daemon and takes its IPs back', async () => {
-    const plan = writeFleetPlan({ name: 'fleet', perLane: PER_LANE });
-    const db = `${plan.dir}/fleet.db`;
+    const plan = await writeFleetPlan({ name: 'fleet', perLane: PER_LANE, store: where });
+    const db = plan.store;
+    const read = <T>(store: string, fn: (d: Db) => Promise<T>): Promise<T> => where.read(store, fn);
     const leases = () => read(db, (d) => d.selectFrom('ip_leases').selectAll().orderBy('ip').execute()).catch(() => []);
     const ipsOf = (host: string) => [...FLEET_HOSTS[host]!];
 

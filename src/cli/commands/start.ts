@@ -114,7 +114,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   // Events of the IP leases carry the plan clock once it runs (the start instant until then).
   let clock: Clock = manualClock(startAt);
   // Each IP is sent from by one daemon (its lease): a second one would re-queue the first one's sends.
-  const others = (await store.ipLeases(plan.name)).filter((l) => l.unattendedAt === null && Date.now() - l.heartbeatAt <= heartbeatMs * STALE_HEARTBEATS);
+  const others = (await store.ipLeases(plan.name)).filter((l) => l.unattendedAt === null && Date.now() - l.heartbeatAt <= heartbeatMs * STALE_HEARTBEATS
+    && !(l.host === host && !pidAlive(l.pid)));
   const fleet = new FleetMember({
     store, plan, host, pid: process.pid, token: randomBytes(16).toString('hex'), wanted, heartbeatMs, alive: pidAlive, clock: { now: () => clock.now(), realDelay: (ms) => clock.realDelay(ms) }, log,
   });
