@@ -105,6 +105,20 @@ describe('metrics endpoint', () => {
     expect(value(s, 'warmup_dnsbl_checked_timestamp_seconds', { ip: '127.0.0.63', zone: 'bl.dnsbl.test' })).toBe(NOW / 1000);
   });
 
+  it('shows which host holds each IP of a fleet and how old its heartbeat is', async () => {
+    const real = Date.now();
+    await store.db.insertInto('ip_leases').values([
+      { plan: plan.name, ip: '127.0.0.63', host: 'a', pid: 1, token: 't1', acquired_at: real - 60_000, heartbeat_at: real - 1_000, unattended_at: null },
+      { plan: plan.name, ip: '127.0.0.64', host: 'b', pid: 2, token: 't2', acquired_at: real - 60_000, heartbeat_at: real - 30_000, unattended_at: real - 20_000 },
+    ]).execute();
+    const s = await scrape();
+    await store.db.deleteFrom('ip_leases').execute();
+    expect(value(s, 'warmup_ip_attended', { ip: '127.0.0.63', host: 'a' })).toBe(1);
+    expect(value(s, 'warmup_ip_attended', { ip: '127.0.0.64', host: 'b' })).toBe(0);
+    expect(value(s, 'warmup_ip_heartbeat_age_seconds', { ip: '127.0.0.64', host: 'b' })).toBeGreaterThanOrEqual(30);
+    expect(value(s, 'warmup_ip_heartbeat_age_seconds', { ip: '127.0.0.63', host: 'a' })).toBeLessThan(30);
+  });
+
   it('exports the last tick and its age', async () => {
     const s = await scrape();
     expect(value(s, 'warmup_last_tick_timestamp_seconds', {})).toBe(tick / 1000);
