@@ -1,0 +1,152 @@
+/**
+ * `npm run bench -- fleet [--messages N] [--window-seconds S]`
+ *
+ * A fleet against one daemon, same plan volume: three `warmup start`
+ * processes (hosts a, b, c, three IPs each) on one PostgreSQL database (the
+ * test peers' server, a fresh database per run), against one `warmup start`
+ * holding all nine IPs on SQLite, both sending to Postfix's smtp-sink on
+ * 127.0.0.122:2526 (started here, stopped by its PID). The day's volume is
+ * more than either can send in the send window (S real seconds), so each
+ * sends as fast as it can: messages accepted per real second of the window,
+ * and `ratio` = fleet / single daemon, in the last JSON line.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
+import { createPostgresDatabase, dnsServer } from '../peers/peers.js';
+import { buildCli, machine, result, round, start, stop, waitForPort } from './lib.js';
+
+const { values } = parseArgs({ options: { messages: { type: 'string' }, 'window-seconds': { type: 'string' } } });
+const TOTAL = Number(values.messages ?? 90_000);
+const WINDOW_S = Number(values['window-seconds'] ?? 30);
+const SINK = { host: '127.0.0.122', port: 2526 };
+const HOSTS: Record<string, string[]> = { a: ['127.0.0.171', '127.0.0.172', '127.0.0.173'], b: ['127.0.0.174', '127.0.0.175', '127.0.0.176'], c: ['127.0.0.177', '127.0.0.178', '127.0.0.179'] };
+const IPS = Object.values(HOSTS).flat();
+const PER_LANE = Math.ceil(TOTAL / IPS.length);
+// The window is 30 plan minutes; the clock runs so that it lasts WINDOW_S real seconds.
+const SPEED = 1800 / WINDOW_S;
+// Ten plan minutes before the window: time for the daemons to start (and the fleet to join one clock).
+const FROM = '2026-12-01T07:50:00Z';
+const repo = join(import.meta.dirname, '..', '..');
+
+function plan(dir: string, name: string, store: string, fleet: boolean): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, `name: ${name}
+timezone: UTC
+start: 2026-12-01
+launch: 2026-12-02
+window: { start: "08:00", end: "08:30" }
+sender:
+  from: { address: hello@bench.warmup.test, name: Bench }
+  unsubscribe: { url: "https://bench.warmup.test/u?r={{recipient}}" }
+ips:
+${Object.entries(HOSTS).flatMap(([host, ips]) => ips.map((ip) => `  - { address: ${ip}, ehlo: mta${ip.split('.')[3]}.bench.warmup.test${fleet ? `, host: ${host}` : ''} }`)).join('\n')}
+ramps:
+  default: { daily: [${PER_LANE}] }
+providers:
+  sink:
+    domains: [sink.test]
+    seeds: [${Array.from({ length: 20 }, (_, i) => `fleet${i + 1}@sink.test`).join(', ')}]
+delivery:
+  dns_servers: [${dnsServer}]
+  routes: { sink: "${SINK.host}:${SINK.port}" }
+  catch_up_factor: 1000
+warnings: { ip_peak_per_day: 1, mailbox_per_day: 100000000 }
+dnsbl: { zones: [broken.dnsbl.test], interval: 1d }
+store: ${store}
+`);
+  return file;
+}
+
+function daemon(cli: string, file: string, host: string | null, db: string | null): { child: ChildProcess; exited: Promise<number | null> } {
+  const args = [cli, 'start', file, '--speed', String(SPEED), '--from', FROM, '--tick', '50', '--force', '--log-level', 'warn', ...(host ? ['--host', host] : []), ...(db ? ['--db', db] : [])];
+  const child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${host ?? 'single'}] ${d}`));
+  return { child, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
+}
+
+/** Sums of the day over every lane: sent (started) and accepted. */
+type Read = () => Promise<{ sent: number; accepted: number; leased: number }>;
+
+async function measure(label: string, members: Array<{ file: string; host: string | null; db: string | null }>, read: Read, cli: string): Promise<{ perSecond: number; sent: number; accepted: number; seconds: number }> {
+  const procs = [daemon(cli, members[0]!.file, members[0]!.host, members[0]!.db)];
+  const waitFor = async (what: string, ok: () => Promise<boolean>, ms: number) => {
+    const end = Date.now() + ms;
+    while (!(await ok().catch(() => false))) {
+      if (Date.now() > end) throw new Error(`${label}: timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await waitFor('the first daemon', async () => (await read()).leased > 0, 30_000);
+  for (const m of members.slice(1)) procs.push(daemon(cli, m.file, m.host, m.db));
+  await waitFor('every IP leased', async () => (await read()).leased === IPS.length, 30_000);
+  // The window opens at 08:00 plan time; sending stops after it (plus a grace of two ticks).
+  let last = await read();
+  await waitFor('sending to start', async () => (last = await read()).sent > 0, 60_000);
+  const t0 = Date.now();
+  let lastChange = Date.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await read();
+    if (now.accepted !== last.accepted || now.sent !== last.sent) lastChange = Date.now();
+    last = now;
+    if (now.accepted >= IPS.length * PER_LANE || (Date.now() - t0 > WINDOW_S * 1000 && Date.now() - lastChange > 1500)) break;
+  }
+  const seconds = Math.min((lastChange - t0) / 1000, WINDOW_S);
+  for (const p of procs) p.child.kill('SIGTERM');
+  await Promise.all(procs.map((p) => p.exited));
+  const accepted = last.accepted;
+  process.stdout.write(`${label}: ${accepted.toLocaleString('en-US')} accepted of ${last.sent.toLocaleString('en-US')} sent in ${round(seconds)} s of the window: ${round(accepted / seconds)} msg/s\n`);
+  return { perSecond: accepted / seconds, sent: last.sent, accepted, seconds };
+}
+
+const cli = buildCli(repo);
+const dir = mkdtempSync(join(tmpdir(), 'warmup-bench-fleet-'));
+const sink = start('/usr/sbin/smtp-sink', ['-u', 'nobody', `${SINK.host}:${SINK.port}`, '1000']);
+try {
+  await waitForPort(SINK.host, SINK.port);
+  process.stdout.write(`${IPS.length} IPs, ${PER_LANE.toLocaleString('en-US')} messages per lane (${(PER_LANE * IPS.length).toLocaleString('en-US')} in all) due over a ${WINDOW_S} s window (x${round(SPEED)} clock), smtp-sink on ${SINK.host}:${SINK.port}\n`);
+
+  // One daemon on SQLite, all nine IPs.
+  const sqlitePath = join(dir, 'single.db');
+  const single = plan(dir, 'bench-fleet-single', `{ path: ${sqlitePath} }`, false);
+  const readSqlite: Read = async () => {
+    const db = new BetterSqlite3(sqlitePath, { readonly: true, fileMustExist: true });
+    try {
+      const d = db.prepare('select coalesce(sum(sent), 0) as sent, coalesce(sum(accepted), 0) as accepted from lane_days').get() as { sent: number; accepted: number };
+      const leased = (db.prepare('select count(*) from ip_leases').pluck().get() as number) ?? 0;
+      return { ...d, leased };
+    } finally { db.close(); }
+  };
+  const one = await measure('1 daemon on SQLite', [{ file: single, host: null, db: null }], readSqlite, cli);
+
+  // Three daemons on PostgreSQL, three IPs each.
+  const url = await createPostgresDatabase('bench_fleet');
+  const fleet = plan(dir, 'bench-fleet', `{ url: "${url}" }`, true);
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const readPg: Read = async () => {
+    const d = await client.query('select coalesce(sum(sent), 0)::int as sent, coalesce(sum(accepted), 0)::int as accepted, (select count(*)::int from ip_leases) as leased from lane_days');
+    return d.rows[0] as { sent: number; accepted: number; leased: number };
+  };
+  let three: Awaited<ReturnType<typeof measure>>;
+  try {
+    three = await measure('3 daemons on PostgreSQL', ['a', 'b', 'c'].map((h) => ({ file: fleet, host: h, db: null })), readPg, cli);
+  } finally {
+    await client.end();
+  }
+  const ratio = three.perSecond / one.perSecond;
+  process.stdout.write(`ratio (fleet / single): ${round(ratio, 2)}; machine: ${JSON.stringify(machine())}\n`);
+  result({
+    bench: 'fleet', ips: IPS.length, planned: PER_LANE * IPS.length, windowSeconds: WINDOW_S,
+    single: { store: 'sqlite', daemons: 1, perSecond: round(one.perSecond), sent: one.sent, accepted: one.accepted, seconds: round(one.seconds) },
+    fleet: { store: 'postgres', daemons: 3, perSecond: round(three.perSecond), sent: three.sent, accepted: three.accepted, seconds: round(three.seconds) },
+    ratio: round(ratio, 3), ...machine(),
+  });
+} finally {
+  await stop(sink);
+}
