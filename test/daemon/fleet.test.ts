@@ -13,9 +13,9 @@ import type { Db } from '../../src/store/schema.js';
 import { until } from './harness.js';
 import { cli, deliveries, FLEET_HOSTS, FLEET_STORES, startMember, writeFleetPlan, type Proc } from './fleet-harness.js';
 
-const SPEED = 1_800; // the 12-hour window lasts 24 real seconds
+const SPEED = 1_200; // the 12-hour window lasts 36 real seconds: room for a restart on a busy machine
 const HEARTBEAT_MS = 1_000;
-const FROM = '2026-12-01T00:00:00Z'; // 16 real seconds before the window: time for three daemons to start on a busy machine
+const FROM = '2026-12-01T02:00:00Z'; // 18 real seconds before the window: time for three daemons to start on a busy machine
 const PER_LANE = 30;
 
 const procs = new Set<Proc>();
