@@ -6,7 +6,7 @@
  * Sends run concurrently and are never awaited by the tick, so a dead or slow
  * MX holds up only its own lane (bounded by the lane's in-flight cap).
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/token.js';
 import { hostname } from 'node:os';
 import type { Plan, PlanIp, Provider } from '../plan/types.js';
 import { decideDay } from '../policy/day-end.js';
@@ -359,7 +359,7 @@ export class Daemon {
     const out: DueSend[] = [];
     for (let i = 0; i < paced.allowed; i++) {
       const seq = day.sent + 1 + i;
-      const token = `wu-${lane.row.id}-${day.date.replaceAll('-', '')}-${seq}-${randomBytes(4).toString('hex')}`;
+      const token = `wu-${lane.row.id}-${day.date.replaceAll('-', '')}-${seq}-${randomHex(4)}`;
       const recipient = recipientFor(lane.provider, lane.ip.address, day.date, seq, (a) => (this.#resting.get(a) ?? 0) > now);
       out.push({ lane, day, recipient, token, messageId: `${token}@${domain}` });
       lane.hour.sent++;

@@ -7,17 +7,18 @@
  */
 import { resolve } from 'node:path';
 import type { Plan } from '../plan/types.js';
+import { memoryStore } from './memory/index.js';
 import { openStore, type OpenOptions } from './open.js';
 import { isPostgresUrl } from './pg-url.js';
 import { openPostgresStore } from './postgres.js';
 import type { Store } from './store.js';
 
-/** Where a store lives, by kind. */
+/** Where a store lives, by kind (`memory`: a new, empty store in this process, gone when it closes: simulation). */
 export type StoreTarget =
   | { readonly kind: 'sqlite'; readonly path: string }
   /** `passwordFile`: the plan's `store.password_file` (only for the plan's own URL, not a `--db` one). */
-  | { readonly kind: 'postgres'; readonly url: string; readonly passwordFile: string | null };
-// Seam: simulation adds { kind: 'memory' }.
+  | { readonly kind: 'postgres'; readonly url: string; readonly passwordFile: string | null }
+  | { readonly kind: 'memory' };
 
 export interface StoreRequest extends OpenOptions {
   readonly plan: Plan;
@@ -49,6 +50,7 @@ export function openTarget(target: StoreTarget, options: OpenOptions = {}): Prom
       ...(options.readonly !== undefined ? { readonly: options.readonly } : {}),
       ...(target.passwordFile !== null ? { passwordFile: target.passwordFile } : {}),
     });
+    case 'memory': return Promise.resolve(memoryStore());
   }
 }
 

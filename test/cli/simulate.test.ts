@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -46,5 +46,27 @@ describe('warmup simulate', () => {
     const io = memoryIo({}, dir);
     expect(await main(['simulate', planFile, '--db', join(dir, 'real.db')], io)).toBe(2);
     expect(io.stderr).toMatch(/plan's own database/);
+  });
+
+  it('runs in memory by default, and with --db writes the run to a SQLite file that status and events read', async () => {
+    const before = new Set(readdirSync(tmpdir()).filter((f) => f.startsWith('warmup-simulate-')));
+    const inMemory = memoryIo({}, dir);
+    expect(await main(['simulate', planFile, '--days', '2', '--json'], inMemory)).toBe(0);
+    // Nothing on disk: no temporary database either.
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('warmup-simulate-') && !before.has(f))).toEqual([]);
+    const kept = join(dir, 'kept.db');
+    const onFile = memoryIo({}, dir);
+    expect(await main(['simulate', planFile, '--days', '2', '--json', '--db', kept], onFile)).toBe(0);
+    // The same run either way.
+    expect(JSON.parse(onFile.stdout)).toEqual(JSON.parse(inMemory.stdout));
+    const status = memoryIo({}, dir);
+    expect(await main(['status', planFile, '--db', kept, '--json'], status)).toBe(0);
+    const s = JSON.parse(status.stdout) as { lanes: unknown[] };
+    expect(s.lanes).toHaveLength(6);
+    const events = memoryIo({}, dir);
+    expect(await main(['events', planFile, '--db', kept, '--json', '--limit', '100000', '--since', '2026-11-01'], events)).toBe(0);
+    const sim = JSON.parse(inMemory.stdout) as { events: Array<{ kind: string }> };
+    expect(sim.events.length).toBeGreaterThan(0);
+    expect((JSON.parse(events.stdout) as Array<{ kind: string }>).map((e) => e.kind)).toEqual(sim.events.map((e) => e.kind));
   });
 });

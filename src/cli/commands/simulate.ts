@@ -1,6 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { daysBetween } from '../../schedule/calendar.js';
 import { formatSimulation } from '../../simulate/format.js';
 import { simulatePlan } from '../../simulate/run.js';
@@ -28,8 +27,9 @@ per-mailbox limits, and answers with the provider's real reply texts.
   --seed N        seed of the model's randomness (default 1): same seed, same result
   --report FILE   also write the HTML report of the simulated run (as \`warmup report\`)
   --json          print the whole result as JSON
-  --db PATH|URL   keep the simulated database here (default: a temporary file,
-                  deleted afterwards); never the plan's own database
+  --db PATH|URL   write the simulated run to this SQLite file (or PostgreSQL URL),
+                  for \`warmup status\`, \`report\` and \`events --db\` (default: kept in
+                  memory only, several times faster); never the plan's own database
   --log-level L   daemon log lines on stderr (default: silent)
   --quiet         no progress on stderr (by default a bar on a terminal, else a
                   line per simulated day)`;
@@ -55,9 +55,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     io.err(`warmup simulate: --db ${redactUrl(values.db!)} is the plan's own database; a simulation never writes there`);
     throw new ExitError(2);
   }
-  const tmp = asked === null ? mkdtempSync(join(tmpdir(), 'warmup-simulate-')) : null;
-  // A simulated run is repeatable from its seed: it trades the crash safety of a real run for speed.
-  const store = await openTarget(asked ?? { kind: 'sqlite', path: join(tmp!, 'simulate.db') }, { durability: 'throwaway' });
+  // In memory unless asked to keep it; a file is repeatable from its seed, so it trades the crash safety of a real run for speed.
+  const store = await openTarget(asked ?? { kind: 'memory' }, { durability: 'throwaway' });
   // Daemon logs go to stderr so that stdout stays the result (and valid JSON with --json).
   const log = createLogger({ level, destination: process.stderr }).child({ plan: plan.name, simulation: true });
   const began = performance.now();
@@ -84,7 +83,6 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     return 0;
   } finally {
     await store.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
 }
 
