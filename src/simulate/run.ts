@@ -4,7 +4,8 @@
  * and the clock are swapped; everything the daemon decides is recorded in the
  * given store exactly as in a real run.
  */
-import { Daemon, type StopReason } from '../daemon/daemon.js';
+import type { StopReason } from '../daemon/daemon.js';
+import { createRuntime } from '../daemon/runtime.js';
 import { dayContext } from '../daemon/day.js';
 import type { Plan } from '../plan/types.js';
 import { launchReadiness, type Forecast } from '../policy/forecast.js';
@@ -121,10 +122,12 @@ export async function simulatePlan(o: SimulateOptions): Promise<SimulationResult
   const receivers = new ModelledReceivers(o.models, o.seed);
   const mailer = createModelMailer({ plan, receivers, clock });
   // tickMs = stepMs: the daemon sizes its catch-up bucket and day-close grace by what one tick covers.
-  const daemon = new Daemon({ plan, store, mailer, resolver: createModelResolver(plan), clock, log: o.log, tickMs: stepMs, drainMs: 1000, writeGroupMs: 0 });
+  const runtime = createRuntime({ plan, store, mailer, resolver: createModelResolver(plan), clock, log: o.log, tickMs: stepMs, drainMs: 1000, writeGroupMs: 0 });
   let stopped: StopReason | null = null;
+  const { daemon } = runtime;
   void daemon.stopped.then((r) => { stopped = r; });
-  await daemon.start({ ticker: false });
+  // Stepped by the loop below, not by a timer.
+  await runtime.start({ ticker: false });
 
   let lastDay = '';
   while (stopped === null && clock.now() < end) {
@@ -138,8 +141,8 @@ export async function simulatePlan(o: SimulateOptions): Promise<SimulationResult
     await Promise.resolve();
   }
   const ended = stopped === 'plan complete' ? 'plan complete' : 'days';
-  if (stopped === null) await daemon.stop('SIGTERM');
-  await daemon.stopped;
+  if (stopped === null) await runtime.stop('SIGTERM');
+  await runtime.done;
   return collect(o, { stepMs, ended, until: addDays(plan.start, days - 1), now: clock.now(), receivers, answers: mailer.counts });
 }
 

@@ -20,7 +20,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { RouteCache } from '../../src/daemon/deliver.js';
-import { Daemon } from '../../src/daemon/daemon.js';
+import { createRuntime } from '../../src/daemon/runtime.js';
 import { createDnsResolver } from '../../src/dns/resolver.js';
 import { loadPlanFile } from '../../src/plan/load.js';
 import { createSmtpMailer } from '../../src/send/mailer.js';
@@ -128,7 +128,7 @@ async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; messa
     pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },
   });
   // tickMs of a whole day: the day stays open (grace = 2 ticks) while the bench drains it.
-  const daemon = new Daemon({ plan, store: store.store, mailer, resolver: createDnsResolver({ servers: ['127.0.0.1'] }), clock, log, tickMs: 86_400_000 });
+  const { daemon } = createRuntime({ plan, store: store.store, mailer, resolver: createDnsResolver({ servers: ['127.0.0.1'] }), clock, log, tickMs: 86_400_000 });
   await daemon.start({ ticker: false });
   clock.set(Date.UTC(2026, 11, 1, 8, 0, 30));
   await daemon.tick(); // opens every lane's day

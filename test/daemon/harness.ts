@@ -7,10 +7,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDnsResolver } from '../../src/dns/resolver.js';
-import { Daemon } from '../../src/daemon/daemon.js';
+import type { Daemon } from '../../src/daemon/daemon.js';
+import { createRuntime } from '../../src/daemon/runtime.js';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
-import { createSmtpMailer } from '../../src/send/mailer.js';
 import { openSqlite } from '../../src/store/open.js';
 import { openPostgres } from '../../src/store/postgres.js';
 import type { Db } from '../../src/store/schema.js';
@@ -100,17 +100,12 @@ export async function startDaemon(plan: Plan, opts: { from: string; speed: numbe
   // The clock starts once the database is open and migrated: `from` is when the daemon starts.
   const clock = acceleratedClock(Date.parse(opts.from), opts.speed);
   const log = createLogger({ level: process.env.WARMUP_TEST_LOG ?? 'silent' });
-  const mailer = createSmtpMailer({
-    clock,
-    timeouts: { connect: plan.delivery.timeouts.connectMs, greeting: plan.delivery.timeouts.greetingMs, socket: plan.delivery.timeouts.commandMs },
-    pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },
-  });
   const resolver = createDnsResolver({ servers: plan.delivery.dnsServers, timeoutMs: 1000, tries: 1 });
-  const daemon = new Daemon({ plan, store: opened.store, mailer, resolver, clock, log, tickMs: opts.tickMs ?? 50, speed: opts.speed, drainMs: opts.drainMs ?? 10_000 });
-  await daemon.start();
+  const runtime = createRuntime({ plan, store: opened.store, resolver, clock, log, tickMs: opts.tickMs ?? 50, speed: opts.speed, drainMs: opts.drainMs ?? 10_000 });
+  await runtime.start();
   return {
-    plan, daemon, store: opened.store, db: opened.db, clock,
-    async stop() { await daemon.stop('SIGTERM'); await opened.store.close(); },
+    plan, daemon: runtime.daemon, store: opened.store, db: opened.db, clock,
+    async stop() { await runtime.stop('SIGTERM'); await runtime.done; await opened.store.close(); },
   };
 }
 

@@ -4,17 +4,15 @@ import { createDnsResolver } from '../../dns/resolver.js';
 import { canBind } from '../../dns/preflight-ip.js';
 import { describeHolders, FleetMember, STALE_HEARTBEATS, wantedIps } from '../../daemon/fleet.js';
 import { isHostname } from '../../plan/ip.js';
-import { AlertForwarder } from '../../alerts/forwarder.js';
-import { Daemon, type StopReason } from '../../daemon/daemon.js';
+import { ALL_SERVICES, createRuntime } from '../../daemon/runtime.js';
 import { DnsblMonitor } from '../../dns/dnsbl-monitor.js';
 import { runPreflight } from '../../dns/preflight.js';
 import { renderPreflight } from './check.js';
-import { createSmtpMailer } from '../../send/mailer.js';
 import { openStoreFor } from '../../store/select.js';
 import { acceleratedClock, manualClock, systemClock, type Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/log.js';
 import type { Store } from '../../store/store.js';
-import { ExitError } from '../../util/errors.js';
+import { ExitError, WarmupError } from '../../util/errors.js';
 import { createLogger } from '../../util/log.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
@@ -141,67 +139,25 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   await claim(startAt, plan.dnsbl.intervalMs);
   clock = await startClock(store, plan.name, { from, speed, startAt, fleetRuns: others.length > 0 }, log);
 
-  const mailer = createSmtpMailer({
-    clock,
-    timeouts: { connect: plan.delivery.timeouts.connectMs, greeting: plan.delivery.timeouts.greetingMs, socket: plan.delivery.timeouts.commandMs },
-    pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },
-    logger: log,
+  const runtime = createRuntime({
+    plan, store, resolver, clock, log, tickMs, speed, fleet, services: ALL_SERVICES, env: io.env, alertsAfterId: firstEventId, dnsblClaim: claim,
   });
-  const daemon = new Daemon({ plan, store, mailer, resolver, clock, log, tickMs, speed, fleet });
-  let routing: import('../../postfix/service.js').PostfixRouting | null = null;
-  // Stop answering Postfix first (it defers while warmup is down), then the daemon.
-  const onSignal = (signal: StopReason) => () => { void (async () => { await routing?.stop(); await daemon.stop(signal); })(); };
-  process.once('SIGTERM', onSignal('SIGTERM'));
-  process.once('SIGINT', onSignal('SIGINT'));
-  // Alerts forward events (pauses, listings, behind for launch) to the webhook without holding up sending.
-  const alerts = plan.alerts.webhook ? new AlertForwarder({ plan, store, clock, log, env: io.env, afterId: firstEventId, fleet: { host } }) : null;
-  const alertTimer = alerts ? setInterval(() => void alerts.poll(), Math.max(1000, tickMs)) : null;
-  const dnsbl = new DnsblMonitor({ plan, store, resolver, clock, log, claim });
-  // Seeds readable over IMAP: record where each message lands (never delays sending).
-  // (imapflow and prom-client are loaded only when the plan uses them: less memory for the daemon.)
-  const placement = plan.providers.some((p) => p.seeds.some((seed) => seed.imap))
-    ? new (await import('../../placement/poller.js')).PlacementPoller({ plan, store, clock, log })
-    : null;
-  await daemon.start({ firstTick: plan.postfix !== null });
-  fleet.start({
-    onGain: (ips) => daemon.adopt(ips),
-    onLoseAll: () => { log.error('every IP of this daemon was taken over by another one: stopping'); void daemon.stop('error'); },
-  });
-  // Real mail through Postfix: same process, same lanes, same holds (loaded only when the plan routes mail).
-  if (plan.postfix) {
-    try {
-      routing = await (await import('../../postfix/service.js')).startPostfixRouting({ plan, settings: plan.postfix, store, lanes: daemon, resolver, clock, log });
-    } catch (e) {
-      log.error({ err: e }, 'cannot answer Postfix (postfix.listen): stopping');
-      await daemon.stop('error');
-      await store.close();
-      io.err(`warmup start: cannot listen on postfix.listen: ${(e as Error).message}`);
-      return 1;
-    }
+  process.once('SIGTERM', () => void runtime.stop('SIGTERM'));
+  process.once('SIGINT', () => void runtime.stop('SIGINT'));
+  try {
+    await runtime.start();
+  } catch (e) {
+    if (!(e instanceof WarmupError && e.code === 'POSTFIX_LISTEN')) throw e;
+    await store.close();
+    io.err(`warmup start: cannot listen on postfix.listen: ${e.message}`);
+    return 1;
   }
-  dnsbl.start(plan.dnsbl.intervalMs);
-  placement?.start();
-  // /healthz calls a tick stale after ten ticks of clock time (at least a minute).
-  const metrics = plan.metrics
-    ? await (await import('../../ops/metrics.js')).startMetricsServer({ plan, store, clock, lastTick: () => daemon.lastTickAt, staleAfterMs: Math.max(60_000, tickMs * speed * 10) })
-    : null;
-  const reason = await daemon.stopped;
-  await fleet.leave().catch((e: unknown) => log.error({ err: e }, 'releasing the IP leases failed'));
-  await routing?.stop();
-  await metrics?.close();
-  await dnsbl.stop();
-  await placement?.stop();
-  if (alerts) {
-    clearInterval(alertTimer!);
-    await alerts.poll();
-    await alerts.idle(5_000);
-    alerts.stop();
-  }
+  const reason = await runtime.done;
   await store.close();
   log.flush();
   const code = reason === 'error' ? 1 : 0;
   // Sends still under way at the drain deadline hold sockets open; they are recorded as interrupted
   // by the next start, so nothing is lost by not waiting for them: the process ends now.
-  if (!daemon.drained) setTimeout(() => process.exit(code), 200).unref();
+  if (!runtime.daemon.drained) setTimeout(() => process.exit(code), 200).unref();
   return code;
 }
