@@ -674,7 +674,7 @@ export class Daemon {
   stop(reason: StopReason): Promise<void> {
     this.#stopping ??= (async () => {
       const { log, store, clock, drainMs, mailer } = this.#o;
-      this.#ticker?.stop();
+      void this.#ticker?.stop();
       log.info({ reason, in_flight: this.#inFlight.size }, 'stopping');
       const drained = await Promise.race([
         Promise.allSettled([...this.#inFlight]).then(() => true),

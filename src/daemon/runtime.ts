@@ -14,6 +14,7 @@ import { createSmtpMailer, type Mailer } from '../send/mailer.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { WarmupError } from '../util/errors.js';
+import { startLoop, type Loop } from '../util/loop.js';
 import type { Logger } from '../util/log.js';
 import { Daemon, type DaemonOptions, type StopReason } from './daemon.js';
 import type { FleetMember } from './fleet.js';
@@ -101,7 +102,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
     ? new AlertForwarder({ plan, store, clock, log, ...(o.env ? { env: o.env } : {}), ...(o.alertsAfterId === undefined ? {} : { afterId: o.alertsAfterId }), ...(fleet ? { fleet: { host: fleet.host } } : {}) })
     : null;
   const dnsbl = on.dnsbl ? new DnsblMonitor({ plan, store, resolver: o.resolver, clock, log, ...(o.dnsblClaim ? { claim: o.dnsblClaim } : {}) }) : null;
-  let alertTimer: NodeJS.Timeout | null = null;
+  let alertLoop: Loop | null = null;
   let placement: import('../placement/poller.js').PlacementPoller | null = null;
   let routing: import('../postfix/service.js').PostfixRouting | null = null;
   let metrics: import('../ops/metrics.js').MetricsServer | null = null;
@@ -113,7 +114,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
     await dnsbl?.stop();
     await placement?.stop();
     if (alerts) {
-      if (alertTimer) clearInterval(alertTimer);
+      await alertLoop?.stop();
       await alerts.poll();
       await alerts.idle(5_000);
       alerts.stop();
@@ -126,7 +127,10 @@ export function createRuntime(o: RuntimeOptions): Runtime {
     done,
     async start(options = {}) {
       const postfix = on.postfix ? plan.postfix : null;
-      if (alerts) alertTimer = setInterval(() => void alerts.poll(), Math.max(1000, tickMs));
+      if (alerts) {
+        const every = Math.max(1000, tickMs);
+        alertLoop = startLoop({ run: async () => { await alerts.poll(); }, delayMs: () => every, firstDelayMs: every, onError: (e) => log.error({ err: e }, 'alert poll failed') });
+      }
       // Seeds readable over IMAP: record where each message lands (never delays sending).
       // (imapflow and prom-client are loaded only when the plan uses them: less memory for the daemon.)
       if (on.placement && plan.providers.some((p) => p.seeds.some((seed) => seed.imap))) {

@@ -1,26 +1,21 @@
 /**
- * What calls the daemon's tick. In production croner fires every N seconds
- * (and `protect` stops a slow tick from overlapping the next); accelerated
- * test runs may ask for sub-second ticks, which cron cannot express, so those
- * use a plain timer. Either way a tick never overlaps the previous one.
+ * What calls the daemon's tick: the periodic loop (src/util/loop.ts) at a
+ * fixed rate. Ticks of whole seconds that divide a minute fall on those
+ * seconds of the wall clock (every 5 s: :00, :05, ...), as a cron schedule
+ * would; other periods (accelerated test runs tick every few ms) count from
+ * the start. A tick never overlaps the previous one: ticks that would have
+ * fallen while one ran are skipped.
  */
-import { Cron } from 'croner';
+import { atRate, startLoop, type Loop } from '../util/loop.js';
 
 export interface Ticker {
-  stop(): void;
+  stop(): Promise<void>;
 }
 
-export function startTicker(tickMs: number, onTick: () => Promise<void>, onError: (e: unknown) => void): Ticker {
-  let running = false;
-  const guarded = async () => {
-    if (running) return;
-    running = true;
-    try { await onTick(); } catch (e) { onError(e); } finally { running = false; }
-  };
-  if (tickMs >= 1000 && tickMs % 1000 === 0 && tickMs <= 60_000) {
-    const job = new Cron(`*/${tickMs / 1000} * * * * *`, { protect: true }, guarded);
-    return { stop: () => job.stop() };
-  }
-  const timer = setInterval(() => void guarded(), tickMs);
-  return { stop: () => clearInterval(timer) };
+export function startTicker(tickMs: number, onTick: () => Promise<void>, onError: (e: unknown) => void, now: () => number = Date.now): Ticker {
+  const wallAligned = tickMs >= 1000 && tickMs % 1000 === 0 && tickMs <= 60_000;
+  const start = now();
+  const delayMs = atRate(tickMs, wallAligned ? 0 : start);
+  const loop: Loop = startLoop({ run: onTick, delayMs, onError, now, keepAlive: true, firstDelayMs: delayMs({ startedAt: start, endedAt: start }) });
+  return loop;
 }

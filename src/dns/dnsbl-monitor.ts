@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { describeError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import { startLoop, type Loop } from '../util/loop.js';
 import { DnsblChecker, type DnsblReport, type DnsblResult } from './dnsbl-check.js';
 import type { Resolver } from './resolver.js';
 
@@ -61,9 +62,7 @@ export class DnsblMonitor {
   readonly #o: DnsblMonitorOptions;
   readonly #checker: DnsblChecker;
   readonly #log: Logger;
-  #timer: NodeJS.Timeout | null = null;
-  #running: Promise<unknown> | null = null;
-  #stopped = true;
+  #loop: Loop | null = null;
 
   constructor(options: DnsblMonitorOptions) {
     this.#o = options;
@@ -123,43 +122,29 @@ export class DnsblMonitor {
    */
   start(intervalMs: number): void {
     if (!(intervalMs > 0)) throw new RangeError(`intervalMs must be positive (got ${intervalMs})`);
-    if (!this.#stopped) return;
-    this.#stopped = false;
+    if (this.#loop) return;
     let due = this.#o.clock.now();
-    const tick = (): void => {
-      this.#timer = null;
-      if (this.#stopped) return;
-      const now = this.#o.clock.now();
-      if (now < due) return this.#arm(tick, due - now);
-      due = now + intervalMs;
-      const pass = (this.#o.claim ? this.#o.claim(now, intervalMs) : Promise.resolve(true))
-        .then(async (mine) => {
-          if (!mine) return this.#log.debug('DNSBL pass of this period made by another daemon of the fleet');
-          const p = await this.checkAll();
-          this.#log.debug({ listed: p.listed, paused: p.paused, cleared: p.cleared, resumed: p.resumed }, 'DNSBL pass done');
-        })
-        .catch((err: unknown) => this.#log.error({ err: describeError(err) }, 'DNSBL pass failed'))
-        .finally(() => {
-          this.#running = null;
-          if (!this.#stopped) this.#arm(tick, Math.max(0, due - this.#o.clock.now()));
-        });
-      this.#running = pass;
-    };
-    tick();
+    const real = (clockMs: number) => Math.min(MAX_TIMER_MS, Math.max(MIN_TIMER_MS, this.#o.clock.realDelay(clockMs)));
+    this.#loop = startLoop({
+      run: async () => {
+        const now = this.#o.clock.now();
+        // Woken early (a manual clock is followed by polling): wait on.
+        if (now < due) return;
+        due = now + intervalMs;
+        if (this.#o.claim && !await this.#o.claim(now, intervalMs)) return this.#log.debug('DNSBL pass of this period made by another daemon of the fleet');
+        const p = await this.checkAll();
+        this.#log.debug({ listed: p.listed, paused: p.paused, cleared: p.cleared, resumed: p.resumed }, 'DNSBL pass done');
+      },
+      delayMs: () => real(Math.max(0, due - this.#o.clock.now())),
+      onError: (err) => this.#log.error({ err: describeError(err) }, 'DNSBL pass failed'),
+    });
   }
 
   /** Stops the timer and waits for a pass in progress to finish. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#running;
-  }
-
-  #arm(tick: () => void, clockMs: number): void {
-    const real = Math.min(MAX_TIMER_MS, Math.max(MIN_TIMER_MS, this.#o.clock.realDelay(clockMs)));
-    this.#timer = setTimeout(tick, real);
-    this.#timer.unref?.();
+    const loop = this.#loop;
+    this.#loop = null;
+    await loop?.stop();
   }
 
   async #pause(ip: string, listings: readonly DnsblResult[], now: number): Promise<boolean> {

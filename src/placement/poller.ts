@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { engagementActions, engagementDue, jitteredPause, type Random } from './engage.js';
+import { startLoop, type Loop } from '../util/loop.js';
 import { backoffMs, classifyImapError, type ImapFault } from './faults.js';
 import { searchOrder } from './folders.js';
 import { connectImap, readImapPassword, type ImapConnect, type ImapSession, type ImapTimeouts } from './imap.js';
@@ -96,9 +97,7 @@ export class PlacementPoller {
   readonly #mailboxes: ReadonlyArray<{ seed: Seed; provider: Provider }>;
   readonly #state = new Map<string, MailboxState>();
   readonly #sessions = new Set<ImapSession>();
-  #timer: NodeJS.Timeout | null = null;
-  #running: Promise<unknown> | null = null;
-  #stopped = true;
+  #loop: Loop | null = null;
   /** Set by stop(): a poll in progress ends at the next mailbox / message. */
   #aborting = false;
   #wake: (() => void) | null = null;
@@ -120,36 +119,25 @@ export class PlacementPoller {
 
   /** Polls now and then every `imap.poll_interval` of plan time, until stop(). Errors are logged, never thrown. */
   start(): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
+    if (this.#loop) return;
     this.#aborting = false;
     if (this.#abort.signal.aborted) this.#abort = new AbortController();
-    const loop = (): void => {
-      if (this.#stopped) return;
-      this.#running = this.pollOnce()
-        .catch((e: unknown) => this.#log.error({ err: e }, 'placement poll failed'))
-        .finally(() => {
-          this.#running = null;
-          if (this.#stopped) return;
-          const gap = Math.max(this.#o.minRealGapMs ?? 1000, this.#o.clock.realDelay(this.#o.plan.imap.pollIntervalMs));
-          this.#timer = setTimeout(loop, gap);
-          // The poller never keeps a process alive on its own.
-          this.#timer.unref();
-        });
-    };
-    loop();
+    this.#loop = startLoop({
+      run: async () => { await this.pollOnce(); },
+      delayMs: () => Math.max(this.#o.minRealGapMs ?? 1000, this.#o.clock.realDelay(this.#o.plan.imap.pollIntervalMs)),
+      onError: (e) => this.#log.error({ err: e }, 'placement poll failed'),
+    });
   }
 
   /** Stops the timer, drops open IMAP connections and waits for a poll in progress to end. */
   async stop(): Promise<void> {
-    this.#stopped = true;
+    const loop = this.#loop;
+    this.#loop = null;
     this.#aborting = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
     this.#wake?.();
     this.#abort.abort();
     for (const s of this.#sessions) s.abort();
-    await this.#running;
+    await loop?.stop();
   }
 
   /** One pass over every mailbox. Never rejects for an IMAP fault (those are in the summary). */
