@@ -1,6 +1,7 @@
 /**
- * `npm run bench -- simulate [--plan test/bench/launch-31.yaml] [--days N] [--seed N] [--store memory|sqlite]`:
- * simulated messages per second on the 31-IP example plan, the whole plan
+ * `npm run bench -- simulate [--plan plans/launch.yaml] [--days N] [--seed N] [--store memory|sqlite]`:
+ * the seconds `plans/launch.yaml` (the goal's plan) takes to launch, and simulated
+ * messages per second; `--plan test/bench/launch-31.yaml` for the former 31-IP example, the whole plan
  * (the daemon against the modelled receivers, as `warmup simulate` runs it:
  * on the memory store, or `--store sqlite` on a throwaway SQLite file as
  * `warmup simulate --db` does). `cpuSeconds` is the process's CPU time over
@@ -22,7 +23,7 @@ const { values } = parseArgs({ options: { plan: { type: 'string' }, days: { type
 const kind = values.store ?? 'memory';
 if (kind !== 'memory' && kind !== 'sqlite') throw new Error(`--store memory|sqlite (got ${kind})`);
 const repo = resolve(import.meta.dirname, '..', '..');
-const planFile = resolve(repo, values.plan ?? 'test/bench/launch-31.yaml');
+const planFile = resolve(repo, values.plan ?? 'plans/launch.yaml');
 const dir = mkdtempSync(join(tmpdir(), 'warmup-bench-simulate-'));
 throwawayKey(dir); // the plan reads ${CREDENTIALS_DIRECTORY}/dkim.pem
 try {
