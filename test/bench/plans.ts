@@ -1,8 +1,12 @@
 /** Plan texts the benches generate (big shapes the shipped plans do not have). */
 
-/** A plan with `ips` x `providers` lanes; addresses from TEST-NET-2, nothing is ever sent to or from them by the benches. */
+/**
+ * A plan with `ips` x `providers` lanes; addresses 127.0.1.x (loopback, so a
+ * daemon can bind them, as `warmup start` requires of the IPs it takes);
+ * nothing is ever sent from them by the benches that use this plan.
+ */
 export function widePlan(o: { name: string; ips: number; providers: number; store: string; window?: [string, string] }): string {
-  const ips = Array.from({ length: o.ips }, (_, i) => `  - address: 198.51.100.${i + 1}\n    ehlo: mta${i + 1}.bench.warmup.test`).join('\n');
+  const ips = Array.from({ length: o.ips }, (_, i) => `  - address: 127.0.1.${i + 1}\n    ehlo: mta${i + 1}.bench.warmup.test`).join('\n');
   const providers = Array.from({ length: o.providers }, (_, p) =>
     `  p${p + 1}:\n    domains: [p${p + 1}.bench.test]\n    seeds: [${Array.from({ length: 10 }, (_, s) => `seed${s + 1}@p${p + 1}.bench.test`).join(', ')}]`).join('\n');
   const [ws, we] = o.window ?? ['08:00', '20:00'];
