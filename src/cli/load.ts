@@ -1,9 +1,10 @@
 /** Loading a plan for a command: prints every error and exits 2 on a bad plan. */
-import { formatIssue, loadPlanFile } from '../plan/load.js';
+import { formatIssue } from '../plan/issues.js';
+import { loadPlanFile } from '../plan/load.js';
 import type { SecretsMode } from '../plan/normalize.js';
 import type { Plan, PlanIssue } from '../plan/types.js';
-import { ExitError } from '../util/errors.js';
 import type { CliIo } from './io.js';
+import { refusePlan } from './load-reading.js';
 
 /**
  * Secrets are not read unless asked for (`secrets: 'load'`, the commands that sign or compare the
@@ -17,12 +18,7 @@ export function loadOrExit(
   const r = loadPlanFile(file, {
     cwd: io.cwd, env: io.env, scheduleWarnings: options.scheduleWarnings ?? !options.quietWarnings, secrets: options.secrets ?? 'skip',
   });
-  if (!r.ok) {
-    io.err(`${file}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
-    for (const e of r.errors) io.err(`  ${formatIssue(file, e)}`);
-    for (const w of r.warnings) io.err(`  ${formatIssue(file, w)}`);
-    throw new ExitError(2);
-  }
+  if (!r.ok) refusePlan(file, r, io);
   if (!options.quietWarnings) for (const w of r.warnings) io.err(formatIssue(file, w));
   return { plan: r.plan, warnings: r.warnings };
 }

@@ -4,11 +4,12 @@
  * never touches the database.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { normalizePlan, type PlanFiles, type SecretsMode } from './normalize.js';
 import { planSchema } from './schema.js';
 import type { Plan, PlanIssue } from './types.js';
+export { formatIssue } from './issues.js';
 import { scheduleWarnings } from './warnings.js';
 import { formatPath, locate, type KeyPath } from './yaml-locate.js';
 import { convertIssue } from './zod-issues.js';
@@ -102,13 +103,6 @@ export function loadPlanFile(path: string, options: Omit<LoadOptions, 'file'> = 
     return { ok: false, errors: [{ severity: 'error', path: '', line: 0, column: 0, message }], warnings: [] };
   }
   return loadPlan(text, { ...options, file: path });
-}
-
-/** `launch.yaml:14:7 providers.gmail.ramp.growth: must be greater than 1 (got 0.8)` */
-export function formatIssue(fileName: string, issue: PlanIssue): string {
-  const where = issue.line > 0 ? `${basename(fileName)}:${issue.line}:${issue.column}` : basename(fileName);
-  const tag = issue.severity === 'warning' ? ' warning:' : '';
-  return `${where}${tag} ${issue.path ? `${issue.path}: ` : ''}${issue.message}`;
 }
 
 function sortIssues(list: PlanIssue[]): PlanIssue[] {

@@ -7,10 +7,8 @@
  */
 import { resolve } from 'node:path';
 import type { Plan } from '../plan/types.js';
-import { memoryStore } from './memory/index.js';
-import { openStore, type OpenOptions } from './open.js';
+import type { OpenOptions } from './open.js';
 import { isPostgresUrl } from './pg-url.js';
-import { openPostgresStore } from './postgres.js';
 import type { Store } from './store.js';
 
 /** Where a store lives, by kind (`memory`: a new, empty store in this process, gone when it closes: simulation). */
@@ -42,15 +40,19 @@ export function storeTarget(plan: Plan, db?: string, cwd?: string): StoreTarget 
   return { kind: 'sqlite', path: plan.storePath };
 }
 
-/** Opens the store at `target`: readers find it (STORE_MISSING otherwise), writers create and migrate it. */
-export function openTarget(target: StoreTarget, options: OpenOptions = {}): Promise<Store> {
+/**
+ * Opens the store at `target`: readers find it (STORE_MISSING otherwise), writers create and migrate it.
+ * Each engine's module is loaded only when asked for: `warmup status` on SQLite never loads
+ * node-postgres (whose loading alone cost more than the rest of the command).
+ */
+export async function openTarget(target: StoreTarget, options: OpenOptions = {}): Promise<Store> {
   switch (target.kind) {
-    case 'sqlite': return openStore(target.path, options);
-    case 'postgres': return openPostgresStore(target.url, {
+    case 'sqlite': return (await import('./open.js')).openStore(target.path, options);
+    case 'postgres': return (await import('./postgres.js')).openPostgresStore(target.url, {
       ...(options.readonly !== undefined ? { readonly: options.readonly } : {}),
       ...(target.passwordFile !== null ? { passwordFile: target.passwordFile } : {}),
     });
-    case 'memory': return Promise.resolve(memoryStore());
+    case 'memory': return (await import('./memory/index.js')).memoryStore();
   }
 }
 

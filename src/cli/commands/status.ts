@@ -7,7 +7,7 @@ import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
 import { fit, jsonText, printable } from '../format.js';
-import { loadOrExit } from '../load.js';
+import { loadForReading } from '../load-reading.js';
 import { applyFilter, filterError, STATE_FILTERS, statusLanes, totalsBy, type StatusFilter } from '../status/model.js';
 import { renderQueue, renderStatus, type StatusView } from '../status/render.js';
 import { fleetView, renderFleet } from '../status/fleet.js';
@@ -46,7 +46,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
-  const { plan } = loadOrExit(file, io, { quietWarnings: true });
+  const plan = await loadForReading(file, io);
   const filter: StatusFilter = {
     ...(values.ip !== undefined ? { ip: values.ip } : {}), ...(values.provider !== undefined ? { provider: values.provider } : {}),
     ...(values.state !== undefined ? { state: values.state } : {}), ...(values.problems ? { problems: true } : {}),
