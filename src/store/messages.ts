@@ -50,7 +50,7 @@ export async function createMessages(db: Db, messages: readonly NewMessage[], no
       if (c) c.n++;
       else counts.set(key, { laneId: m.laneId, day: m.day, n: 1, next: 0 });
     }
-    for (const c of counts.values()) {
+    for (const c of inLockOrder(counts)) {
       const { sent } = await trx.updateTable('lane_days').set((eb) => ({ sent: eb('sent', '+', c.n) }))
         .where('lane_id', '=', c.laneId).where('day', '=', c.day).returning('sent').executeTakeFirstOrThrow();
       c.next = sent - c.n + 1;
@@ -70,6 +70,18 @@ export async function createMessages(db: Db, messages: readonly NewMessage[], no
     }
     return rows.map((r) => ({ id: ids.get(`${r.lane_id}|${r.day}|${r.seq}`)!, seq: r.seq }));
   });
+}
+
+/**
+ * The values of a map keyed `lane|...`, by lane id and then key: the order
+ * every transaction locks counter rows (lane_days, lane_outcomes) in. On
+ * PostgreSQL two transactions that lock the same rows in different orders
+ * deadlock (one of them fails after a second's wait); in one order the second
+ * only waits for the first's commit.
+ */
+function inLockOrder<V>(map: ReadonlyMap<string, V>): V[] {
+  const lane = (k: string) => Number(k.slice(0, k.indexOf('|')));
+  return [...map.keys()].sort((a, b) => lane(a) - lane(b) || (a < b ? -1 : a > b ? 1 : 0)).map((k) => map.get(k)!);
 }
 
 /** Rows per multi-row insert: well under SQLite's and PostgreSQL's bound on parameters (13 columns x 100). */
@@ -111,7 +123,7 @@ export async function claimDueRetries(db: Db, now: number, lanes: ReadonlyArray<
         e.n++;
         perDay.set(k, e);
       }
-      for (const e of perDay.values()) {
+      for (const e of inLockOrder(perDay)) {
         await trx.updateTable('lane_days').set((eb) => ({ expired: eb('expired', '+', e.n) })).where('lane_id', '=', e.laneId).where('day', '=', e.day).execute();
       }
     }
@@ -248,11 +260,11 @@ async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: At
     d.c.failed += c.failed;
     d.c.retries += c.retries;
   }
-  for (const o of outcomes.values()) {
+  for (const o of inLockOrder(outcomes)) {
     await trx.insertInto('lane_outcomes').values(o)
       .onConflict((oc) => oc.columns(['lane_id', 'outcome']).doUpdateSet((eb) => ({ n: eb('lane_outcomes.n', '+', o.n) }))).execute();
   }
-  for (const { laneId, day, c } of days.values()) {
+  for (const { laneId, day, c } of inLockOrder(days)) {
     await trx.updateTable('lane_days').set((eb) => ({
       accepted: eb('accepted', '+', c.accepted),
       bounced: eb('bounced', '+', c.bounced),

@@ -50,3 +50,48 @@ describe('GroupWriter with a delay', () => {
     expect(groups).toEqual([[1, 2]]);
   });
 });
+
+describe('GroupWriter, one commit at a time', () => {
+  it('queues the writes asked for while a group commits and commits them next, together, never two groups at once', async () => {
+    const groups: number[][] = [];
+    let open = 0;
+    let most = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const w = new GroupWriter<number>(async (items) => {
+      open++;
+      most = Math.max(most, open);
+      if (items[0] === 1) await gate;
+      groups.push(items);
+      open--;
+    }, 256, 300);
+    const first = w.write(1);
+    await new Promise((r) => setTimeout(r, 350)); // the first group's delay is over: it commits (and waits at the gate)
+    const later = [2, 3, 4].map((n) => w.write(n));
+    await new Promise((r) => setTimeout(r, 350)); // longer than the delay: still queued behind the first
+    expect(groups).toEqual([]);
+    const t = Date.now();
+    release();
+    await Promise.all([first, ...later]);
+    expect(Date.now() - t).toBeLessThan(250); // the next group did not wait for a delay (300 ms) of its own
+    expect(groups).toEqual([[1], [2, 3, 4]]);
+    expect(most).toBe(1);
+  });
+
+  it('commits what queued behind a failed group', async () => {
+    const groups: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const w = new GroupWriter<number>(async (items) => {
+      if (items[0] === 1) { await gate; throw new Error('deadlock detected'); }
+      groups.push(items);
+    });
+    const first = w.write(1);
+    await new Promise((r) => setImmediate(r));
+    const second = w.write(2);
+    release();
+    await expect(first).rejects.toThrow('deadlock detected');
+    await second;
+    expect(groups).toEqual([[2]]);
+  });
+});
