@@ -4,11 +4,11 @@
  * never rejects.
  */
 import { type KeyObject } from 'node:crypto';
-import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Clock } from '../util/clock.js';
 import { WarmupError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { classifyAttempt, type Classification } from './classify.js';
+import { composeMessage } from './compose.js';
 import type { MessageFields } from './message.js';
 import { KeyedPool, type PoolLimits } from './pool.js';
 import { SmtpSession, type SessionTimeouts, type TlsMode } from './session.js';
@@ -100,7 +100,8 @@ const DEFAULT_TIMEOUTS: SessionTimeouts = { connect: 30_000, greeting: 60_000, s
 const DEFAULT_POOL: PoolLimits = { maxConnections: 2, maxMessagesPerConnection: 50, idleMs: 5_000 };
 
 /**
- * The real Mailer, on nodemailer's SMTPConnection, composer and DKIM signer.
+ * The real Mailer, on nodemailer's SMTPConnection, composing as nodemailer's
+ * MailComposer does (compose.ts) and signing DKIM on a worker pool.
  *
  * @example
  * const mailer = createSmtpMailer({ clock: systemClock, pool: { maxConnections: 1 } });
@@ -198,10 +199,12 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
 
 /** Compose (when given fields) and DKIM-sign the message bytes. */
 async function prepare(request: SendRequest, signer: () => Signer, now: number): Promise<Buffer> {
-  const raw =
-    'raw' in request.message
-      ? Buffer.from(request.message.raw)
-      : await new MailComposer({ ...request.message.fields, headers: { ...request.message.fields.headers } }).compile().build();
+  let raw: Buffer;
+  if ('raw' in request.message) raw = Buffer.from(request.message.raw);
+  else {
+    const composed = composeMessage(request.message.fields);
+    raw = composed instanceof Buffer ? composed : await composed;
+  }
   if (!request.dkim) return raw;
   const list: readonly DkimOptions[] = Array.isArray(request.dkim) ? request.dkim : [request.dkim as DkimOptions];
   const keys = list.map<SigningKey>((d) => ({ domain: d.domainName, selector: d.keySelector, pem: pemOf(d.privateKey) }));
