@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { peersDir } from './peers.js';
+import { reloadPostfixEffective } from './postfix-reload.js';
 
 export interface MtaInfo {
   configDir: string;
@@ -40,7 +41,8 @@ export function mtaCtl(cmd: string): Promise<string> {
 
 /**
  * Installs warmup's lines (what `warmup postfix PLAN --main/--master` printed) on top of the
- * base config and reloads. The warm-up transports run chrooted so they resolve through the
+ * base config and reloads (returns once no pre-reload smtpd or trivial-rewrite can serve with the
+ * old configuration: test/peers/postfix-reload.ts). The warm-up transports run chrooted so they resolve through the
  * test DNS (the chroot's etc/resolv.conf); that is the only change made to warmup's lines.
  */
 export async function installWarmupConfig(mainCf: string, masterCf: string): Promise<void> {
@@ -53,7 +55,7 @@ export async function installWarmupConfig(mainCf: string, masterCf: string): Pro
   // The chroot's own resolv.conf (test DNS) differs from the host's on purpose.
   const complaints = check.split('\n').filter((l) => l.trim() !== '' && !/queue\/etc\/\S+ and \/etc\/\S+ differ/.test(l));
   if (complaints.length > 0) throw new Error(`postfix check complained:\n${complaints.join('\n')}`);
-  await mtaCtl('reload');
+  await reloadPostfixEffective(m.configDir);
 }
 
 async function writeAtomic(file: string, text: string): Promise<void> {

@@ -12,6 +12,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'n
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reloadPostfixEffective } from './postfix-reload.js';
 
 export interface HostPort {
   host: string;
@@ -260,16 +261,14 @@ export function unlistIp(zone: string, ip: string, opts: { timeoutMs?: number } 
 
 // ------------------------------------------------------------------ Postfix
 
-/** Runs `postfix -c DIR reload` and waits until the master logged the reload. */
+/**
+ * Runs `postfix -c DIR reload` on the MX peer and waits until it is in effect for the next client:
+ * the master re-read its configuration and no smtpd started before the reload can take a new
+ * connection with the old tables (see test/peers/postfix-reload.ts; waiting for the master's
+ * "reload" log line alone let a pre-reload smtpd answer the next client with the old verdicts).
+ */
 export async function reloadPostfix(opts: { timeoutMs?: number } = {}): Promise<void> {
-  const timeoutMs = opts.timeoutMs ?? 15_000;
-  const p = loadPeers();
-  const countReloads = async () =>
-    ((await readFile(p.postfix.logFile, 'utf8').catch(() => '')).match(/postfix\/master\[\d+\]: reload /g) ?? [])
-      .length;
-  const before = await countReloads();
-  await run('postfix', ['-c', p.postfix.configDir, 'reload'], timeoutMs);
-  await pollUntil('postfix reload', timeoutMs, 25, async () => ((await countReloads()) > before ? true : undefined));
+  await reloadPostfixEffective(loadPeers().postfix.configDir, { timeoutMs: opts.timeoutMs ?? 15_000 });
 }
 
 /**
