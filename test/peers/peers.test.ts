@@ -144,7 +144,7 @@ describe('Postfix MX (127.0.0.53)', () => {
     expect(peers.postfix.junkClientIp).toBe('127.0.0.39');
     const subject = `junk ${randomUUID()}`;
     await send(39, peers.mx.host, peers.mx.port, 'smoke-junk@postfix.test', subject);
-    await waitForMail('postfix.test', 'smoke-junk', { folder: 'Junk', timeoutMs: 10_000 });
+    await waitForMail('postfix.test', 'smoke-junk', { folder: 'Junk', timeoutMs: 10_000, match: (m) => m.raw.includes(subject) });
     expect(await readMaildir('postfix.test', 'smoke-junk')).toEqual([]);
   });
 
@@ -154,8 +154,9 @@ describe('Postfix MX (127.0.0.53)', () => {
     expect(err.responseCode).toBe(554);
     expect(err.response).toContain('blocked by test verdict');
     // another IP still passes
-    await send(10, peers.mx.host, peers.mx.port, 'smoke-verdict@postfix.test', 'allowed');
-    await waitForMail('postfix.test', 'smoke-verdict', { timeoutMs: 10_000 });
+    const subject = `allowed ${randomUUID()}`;
+    await send(10, peers.mx.host, peers.mx.port, 'smoke-verdict@postfix.test', subject);
+    await waitForMail('postfix.test', 'smoke-verdict', { timeoutMs: 10_000, match: (m) => m.raw.includes(subject) });
   });
 });
 
@@ -163,27 +164,31 @@ describe('Postfix rate-limited MX (127.0.0.54)', () => {
   it('answers 450 after 5 messages per minute from one IP; another IP passes', async () => {
     const { host, port, domain, messagesPerMinute } = peers.ratelimit;
     expect(messagesPerMinute).toBe(5);
+    const local = `rl-${randomUUID().slice(0, 8)}`; // this run's mail only
     for (let i = 0; i < messagesPerMinute; i++) {
-      await send(12, host, port, `rl@${domain}`, `rate ${i}`);
+      await send(12, host, port, `${local}@${domain}`, `rate ${i}`);
     }
-    const err = await sendError(12, host, port, `rl@${domain}`, 'rate over');
+    const err = await sendError(12, host, port, `${local}@${domain}`, 'rate over');
     expect(err.responseCode).toBe(450);
     expect(err.response).toMatch(/too much mail from 127\.0\.0\.12/);
-    await send(13, host, port, `rl@${domain}`, 'other ip');
-    await waitForMail(domain, 'rl', { count: 6, timeoutMs: 10_000 });
+    await send(13, host, port, `${local}@${domain}`, 'other ip');
+    expect(await waitForMail(domain, local, { count: 6, timeoutMs: 10_000 })).toHaveLength(6);
   });
 });
 
 describe('Postfix greylisting MX (127.0.0.55) + postgrey', () => {
   it('answers 450 first, accepts a retry after the delay', async () => {
     const { host, port, domain, delaySeconds } = peers.grey;
-    const err = await sendError(14, host, port, `grey@${domain}`, 'grey 1');
+    // postgrey remembers a (client, sender, recipient) triplet for days: a recipient of this run's
+    // own, so the test also holds when re-run against the same peers
+    const local = `grey-${randomUUID().slice(0, 8)}`;
+    const err = await sendError(14, host, port, `${local}@${domain}`, 'grey 1');
     expect(err.responseCode).toBe(450);
     expect(err.response).toContain('Greylisted');
     await new Promise((r) => setTimeout(r, (delaySeconds + 1) * 1000));
-    const info = await send(14, host, port, `grey@${domain}`, 'grey 2');
+    const info = await send(14, host, port, `${local}@${domain}`, 'grey 2');
     expect(info.response).toMatch(/^250 /);
-    const [msg] = await waitForMail(domain, 'grey', { timeoutMs: 10_000 });
+    const [msg] = await waitForMail(domain, local, { timeoutMs: 10_000 });
     expect(msg!.raw.toString()).toContain('X-Greylist: delayed');
   });
 });
@@ -213,8 +218,8 @@ describe('Dovecot IMAP (127.0.0.62)', () => {
     const subject = `imap ${randomUUID()}`;
     await send(11, peers.mx.host, peers.mx.port, 'seed2@postfix.test', subject);
     await send(39, peers.mx.host, peers.mx.port, 'seed2@postfix.test', `junk ${subject}`);
-    await waitForMail('postfix.test', 'seed2', { timeoutMs: 10_000 });
-    await waitForMail('postfix.test', 'seed2', { folder: 'Junk', timeoutMs: 10_000 });
+    await waitForMail('postfix.test', 'seed2', { timeoutMs: 10_000, match: (m) => m.raw.includes(subject) });
+    await waitForMail('postfix.test', 'seed2', { folder: 'Junk', timeoutMs: 10_000, match: (m) => m.raw.includes(subject) });
 
     const { greeting, responses } = await imapExchange(
       'seed2@postfix.test',
