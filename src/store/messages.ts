@@ -6,6 +6,7 @@
 import { attemptCounts, greylistOutcome } from '../policy/counting.js';
 import type { Db, Outcome } from './schema.js';
 import { chunks } from '../util/chunks.js';
+import { addReplyTallies, tallyReply, type ReplyTally } from './reply-tallies.js';
 import { forUpdateSkipLocked, inTransaction } from './transaction.js';
 
 /**
@@ -74,7 +75,7 @@ export async function createMessages(db: Db, messages: readonly NewMessage[], no
 
 /**
  * The values of a map keyed `lane|...`, by lane id and then key: the order
- * every transaction locks counter rows (lane_days, lane_outcomes) in. On
+ * every transaction locks counter rows (lane_outcomes, lane_replies, lane_days) in. On
  * PostgreSQL two transactions that lock the same rows in different orders
  * deadlock (one of them fails after a second's wait); in one order the second
  * only waits for the first's commit.
@@ -212,7 +213,8 @@ type DayCounts = Record<'accepted' | 'bounced' | 'hygiene_bounced' | 'expired' |
 
 /**
  * {@link writeAttempt} for a group, with as few statements as the group allows: the attempt rows
- * in multi-row inserts, one running-count upsert per (lane, outcome) and one counter update per
+ * in multi-row inserts, one running-count upsert per (lane, outcome) and per (lane-day, outcome,
+ * reply shape) of what was not accepted, and one counter update per
  * lane-day with the group's sums, and one update per message (each has its own new state).
  */
 async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: AttemptRecord; readonly result: MessageResult }>, routed = false): Promise<void> {
@@ -224,11 +226,13 @@ async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: At
     }))).execute();
   }
   const outcomes = new Map<string, { lane_id: number; outcome: Outcome; n: number }>();
+  const replies = new Map<string, ReplyTally>();
   const days = new Map<string, { laneId: number; day: string; c: DayCounts }>();
   for (const { attempt: a, result } of list) {
     const o = outcomes.get(`${a.laneId}|${a.outcome}`);
     if (o) o.n++;
     else outcomes.set(`${a.laneId}|${a.outcome}`, { lane_id: a.laneId, outcome: a.outcome, n: 1 });
+    tallyReply(replies, a);
     // Which counters move is policy (src/policy/counting.ts); moving them with the rows is the store's.
     const c = attemptCounts(a, result.status);
     const grey = result.status === 'accepted' && a.retry > 0
@@ -264,6 +268,7 @@ async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: At
     await trx.insertInto('lane_outcomes').values(o)
       .onConflict((oc) => oc.columns(['lane_id', 'outcome']).doUpdateSet((eb) => ({ n: eb('lane_outcomes.n', '+', o.n) }))).execute();
   }
+  await addReplyTallies(trx, inLockOrder(replies));
   for (const { laneId, day, c } of inLockOrder(days)) {
     await trx.updateTable('lane_days').set((eb) => ({
       accepted: eb('accepted', '+', c.accepted),

@@ -5,6 +5,9 @@
  * {@link types} (SQLite's schema is exactly what existing files have).
  */
 import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
+import { NOT_ACCEPTED } from './replies.js';
+import { addReplyTallies, tallyReply, type ReplyTally } from './reply-tallies.js';
+import type { Database } from './schema.js';
 
 /** The column types that differ between the two engines, for the database `db` runs on. */
 export function types(db: Kysely<unknown>) {
@@ -354,4 +357,41 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.dropTable('ip_leases').execute();
     },
   },
+  '0012_lane_replies': {
+    // What each lane-day was answered besides acceptances, as running counts per outcome and
+    // reply shape kept beside the attempts rows: warmup status read one table row per deferral
+    // of the day (most of its time on a big database); now O(lanes x distinct replies).
+    async up(db: Kysely<unknown>) {
+      const t = types(db);
+      await db.schema.createTable('lane_replies')
+        .addColumn('lane_id', t.ref, (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('reply_key', 'text', (c) => c.notNull())
+        .addColumn('reply', 'text', (c) => c.notNull())
+        .addColumn('n', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('lane_replies_pk', ['lane_id', 'day', 'outcome', 'reply_key'])
+        .execute();
+      await fillLaneReplies(db as Kysely<Database>);
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('lane_replies').execute();
+    },
+  },
 });
+
+/**
+ * Counts the attempts already written into `lane_replies` (migration 0012), a lane at a
+ * time (memory stays bounded by one lane's distinct replies): each lane's non-accepted
+ * attempts from the `attempts_lane_day` index, shaped as the writes shape them.
+ */
+async function fillLaneReplies(db: Kysely<Database>): Promise<void> {
+  const lanes = await db.selectFrom('lanes').select('id').orderBy('id').execute();
+  for (const { id } of lanes) {
+    const rows = await db.selectFrom('attempts').select(['day', 'outcome', 'reply']).select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('lane_id', '=', id).where('outcome', 'in', NOT_ACCEPTED).groupBy(['day', 'outcome', 'reply']).execute();
+    const tallies = new Map<string, ReplyTally>();
+    for (const r of rows) tallyReply(tallies, { laneId: id, day: r.day, outcome: r.outcome, reply: r.reply }, Number(r.n));
+    await addReplyTallies(db, tallies.values());
+  }
+}

@@ -6,6 +6,7 @@
 import type { ReplySample } from '../policy/evidence.js';
 import { chunks } from '../util/chunks.js';
 import type { Db, Outcome } from './schema.js';
+import { shapeOf } from './reply-tallies.js';
 
 /** The last attempt of a lane. */
 export interface LastReply {
@@ -40,49 +41,69 @@ export interface ReplyCount {
 }
 
 /**
- * The non-accepted replies of each lane on `day`, most frequent first (`attempts_lane_day` index).
- * Texts that differ only in an address or a queue id are counted as one.
+ * The non-accepted replies of each lane on `day`, most frequent first, from the running
+ * counts (`lane_replies`) the writes keep: O(lanes x distinct replies), not one table
+ * row per deferral. Texts that differ only in an address or a queue id are counted as one.
+ * A database the daemon has not migrated yet (a reader never migrates) is read from
+ * the attempts themselves.
  */
 export async function replyCounts(db: Db, laneIds: readonly number[], day: string, outcomes?: readonly Outcome[]): Promise<Map<number, ReplyCount[]>> {
-  // `outcome in (...)` rather than `!= 'accepted'`: the index then skips a day's acceptances
-  // (most of its attempts) instead of reading past them; one statement for all lanes.
   const wanted = (outcomes ?? NOT_ACCEPTED).filter((o) => o !== 'accepted');
-  const perLane = new Map<number, Map<string, ReplyCount>>();
+  const perLane = new Map<number, ReplyCount[]>();
   if (wanted.length > 0) {
-    for (const part of chunks(laneIds, 500)) {
-      const rows = await db.selectFrom('attempts').select(['lane_id', 'outcome', 'reply']).select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('lane_id', 'in', part).where('day', '=', day).where('outcome', 'in', wanted)
-        .groupBy(['lane_id', 'outcome', 'reply']).execute();
-      for (const r of rows) {
-        let merged = perLane.get(r.lane_id);
-        if (!merged) { merged = new Map(); perLane.set(r.lane_id, merged); }
-        const reply = replyShape(r.reply ?? `(${r.outcome}, no reply)`);
-        const key = `${r.outcome}|${reply}`;
-        const before = merged.get(key);
-        merged.set(key, { outcome: r.outcome, reply, n: (before?.n ?? 0) + Number(r.n) });
+    let rows: Array<{ lane_id: number; outcome: Outcome; reply: string; n: number }>;
+    try {
+      rows = [];
+      for (const part of chunks(laneIds, 500)) {
+        rows.push(...await db.selectFrom('lane_replies').select(['lane_id', 'outcome', 'reply', 'n'])
+          .where('lane_id', 'in', part).where('day', '=', day).where('outcome', 'in', wanted).execute() as typeof rows);
       }
+    } catch (e) {
+      if (!missingTable(e)) throw e;
+      rows = await replyCountsFromAttempts(db, laneIds, day, wanted);
+    }
+    for (const r of rows) {
+      let list = perLane.get(r.lane_id);
+      if (!list) { list = []; perLane.set(r.lane_id, list); }
+      list.push({ outcome: r.outcome, reply: r.reply, n: Number(r.n) });
     }
   }
   const out = new Map<number, ReplyCount[]>();
   for (const id of laneIds) {
-    const merged = perLane.get(id);
-    if (merged) out.set(id, [...merged.values()].sort((a, b) => b.n - a.n || a.reply.localeCompare(b.reply)));
+    const list = perLane.get(id);
+    if (list) out.set(id, list.sort((a, b) => b.n - a.n || a.reply.localeCompare(b.reply)));
   }
   return out;
 }
 
-/** Every outcome but acceptance. */
-const NOT_ACCEPTED: readonly Outcome[] = ['deferred', 'bounced', 'network', 'timeout', 'tls', 'protocol', 'dns', 'interrupted'];
-
-/** A reply with the per-message parts (addresses, queue ids) blanked, so the same answer counts once. */
-export function replyShape(reply: string): string {
-  return reply
-    .replace(/<[^<>\s]+@[^<>\s]+>/g, '<…>')
-    .replace(/\b[\w.+=-]+@[\w.-]+\.[a-z]{2,}\b/gi, '…@…')
-    .replace(/\b[0-9A-F]{10,}\b/g, '…')
-    .replace(/\s+/g, ' ')
-    .trim();
+/** A lane-day's reply counts from its attempts (`attempts_lane_day` index), shaped and merged: a database from before `lane_replies`. */
+async function replyCountsFromAttempts(db: Db, laneIds: readonly number[], day: string, wanted: readonly Outcome[]): Promise<Array<{ lane_id: number; outcome: Outcome; reply: string; n: number }>> {
+  const merged = new Map<string, { lane_id: number; outcome: Outcome; reply: string; n: number }>();
+  for (const part of chunks(laneIds, 500)) {
+    // `outcome in (...)` rather than `!= 'accepted'`: the index then skips a day's acceptances.
+    const rows = await db.selectFrom('attempts').select(['lane_id', 'outcome', 'reply']).select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('lane_id', 'in', part).where('day', '=', day).where('outcome', 'in', wanted)
+      .groupBy(['lane_id', 'outcome', 'reply']).execute();
+    for (const r of rows) {
+      const reply = shapeOf(r.outcome, r.reply);
+      const key = `${r.lane_id}|${r.outcome}|${reply}`;
+      const before = merged.get(key);
+      if (before) before.n += Number(r.n);
+      else merged.set(key, { lane_id: r.lane_id, outcome: r.outcome, reply, n: Number(r.n) });
+    }
+  }
+  return [...merged.values()];
 }
+
+/** Whether an error says a table does not exist (SQLite's message, PostgreSQL's undefined_table). */
+function missingTable(e: unknown): boolean {
+  return /no such table/i.test((e as Error)?.message ?? '') || (e as { code?: string })?.code === '42P01';
+}
+
+/** Every outcome but acceptance. */
+export const NOT_ACCEPTED: readonly Outcome[] = ['deferred', 'bounced', 'network', 'timeout', 'tls', 'protocol', 'dns', 'interrupted'];
+
+export { replyShape } from './reply-tallies.js';
 
 /** A lane's retry queue. */
 export interface LaneQueue {

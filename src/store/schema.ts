@@ -262,8 +262,24 @@ export interface LaneOutcomesTable {
   n: number;
 }
 
+/**
+ * Non-accepted attempts per lane-day, outcome and reply shape (`replyShape`), kept in
+ * step with the attempts rows: `warmup status` reads its reply columns from these
+ * instead of each deferral's row. `reply_key` names the shape in the primary key
+ * (a digest: a reply can be longer than PostgreSQL's index entries allow).
+ */
+export interface LaneRepliesTable {
+  lane_id: number;
+  day: string;
+  outcome: string;
+  reply_key: string;
+  reply: string;
+  n: number;
+}
+
 export interface Database {
   lane_outcomes: LaneOutcomesTable;
+  lane_replies: LaneRepliesTable;
   holds: HoldsTable;
   leases: LeasesTable;
   ip_leases: IpLeasesTable;

@@ -12,6 +12,8 @@ import { parseArgs } from 'node:util';
 import { loadPlanFile } from '../../src/plan/load.js';
 import { addDays, zonedInstant } from '../../src/schedule/calendar.js';
 import { openSqlite } from '../../src/store/open.js';
+import { tallyReply, type ReplyTally } from '../../src/store/reply-tallies.js';
+import type { Outcome } from '../../src/store/schema.js';
 
 export async function generateStatusDb(planFile: string, dbPath: string, perLaneDay: number): Promise<{ attempts: number; messages: number; laneDays: number }> {
   const loaded = loadPlanFile(planFile);
@@ -70,6 +72,19 @@ export async function generateStatusDb(planFile: string, dbPath: string, perLane
   }
   // The running counts the daemon keeps beside each attempt (metrics read them, not attempts).
   db.exec('delete from lane_outcomes; insert into lane_outcomes (lane_id, outcome, n) select lane_id, outcome, count(*) from attempts group by lane_id, outcome');
+  // And per lane-day, outcome and reply shape for what was not accepted (status reads these).
+  const tallies = new Map<string, ReplyTally>();
+  const groups = db.prepare(`select lane_id, day, outcome, reply, count(*) as n from attempts where lane_id = ? and outcome != 'accepted' group by day, outcome, reply`);
+  for (const lane of laneIds) {
+    for (const r of groups.all(lane.id) as Array<{ lane_id: number; day: string; outcome: Outcome; reply: string | null; n: number }>) {
+      tallyReply(tallies, { laneId: r.lane_id, day: r.day, outcome: r.outcome, reply: r.reply }, r.n);
+    }
+  }
+  const insReply = db.prepare('insert into lane_replies (lane_id, day, outcome, reply_key, reply, n) values (?, ?, ?, ?, ?, ?)');
+  db.transaction(() => {
+    db.exec('delete from lane_replies');
+    for (const t of tallies.values()) insReply.run(t.lane_id, t.day, t.outcome, t.reply_key, t.reply, t.n);
+  })();
   db.close();
   return { attempts, messages, laneDays };
 }

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { openSqlite } from '../../src/store/open.js';
 import { generateStatusDb } from './gen-status-db.js';
 import { bytesPerAttempt } from './db-size.js';
 import { buildCli, machine, result, round } from './lib.js';
@@ -35,7 +36,10 @@ const LAUNCH = /^launch: (\d{4}-\d\d-\d\d)$/m.exec(planText)![1]!;
 const main = buildCli(repo);
 try {
   let gen: { attempts: number; messages: number; laneDays: number } | null = null;
-  if (!existsSync(dbPath)) {
+  if (existsSync(dbPath)) {
+    // A kept database from an older warmup: bring it to this one's schema as the daemon would.
+    await (await openSqlite(dbPath)).close();
+  } else {
     const t0 = performance.now();
     gen = await generateStatusDb(join(dir, 'plan.yaml'), dbPath, PER);
     process.stdout.write(`generated ${gen.attempts} attempts, ${gen.messages} messages, ${gen.laneDays} lane-days in ${((performance.now() - t0) / 1000).toFixed(0)} s; ${(statSync(dbPath).size / 2 ** 20).toFixed(0)} MB\n`);

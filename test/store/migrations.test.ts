@@ -16,7 +16,7 @@ describe('the store on a real SQLite file', () => {
     await store.close();
     const raw = new BetterSqlite3(path, { readonly: true });
     const tables = raw.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").pluck().all();
-    expect(tables).toEqual(['attempts', 'dnsbl_results', 'events', 'fleet_claims', 'holds', 'ip_leases', 'kysely_migration', 'kysely_migration_lock', 'lane_days', 'lane_outcomes', 'lanes', 'leases', 'messages', 'placements', 'postfix_log', 'runs']);
+    expect(tables).toEqual(['attempts', 'dnsbl_results', 'events', 'fleet_claims', 'holds', 'ip_leases', 'kysely_migration', 'kysely_migration_lock', 'lane_days', 'lane_outcomes', 'lane_replies', 'lanes', 'leases', 'messages', 'placements', 'postfix_log', 'runs']);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     const indexes = raw.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'attempts'").pluck().all();
     expect(indexes).toEqual(expect.arrayContaining(['attempts_lane_day', 'attempts_lane_time']));
@@ -76,6 +76,39 @@ describe('migration 0006: lane states become holds', () => {
       { lane_id: 5, kind: 'policy', actor: 'policy', reason: 'bounce rate 12%', until: null, created_at: 5 },
       { lane_id: 6, kind: 'operator', actor: 'operator', reason: 'no event', until: null, created_at: 10 },
     ]);
+    await store.close();
+  });
+});
+
+describe('migration 0012: the day\'s replies become running counts', () => {
+  it('counts the attempts already written by lane-day, outcome and reply shape; before it, readers count the attempts', async () => {
+    const { Kysely, Migrator, SqliteDialect } = await import('kysely');
+    const { migrations } = await import('../../src/store/migrations.js');
+    const { replyCounts } = await import('../../src/store/replies.js');
+    const path = join(dir, 'replies.db');
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
+    expect((await migrator.migrateTo('0011_fleet')).error).toBeUndefined();
+    const lane = (ip: string) => ({ plan: 'p', ip, provider: 'gmail', stage: 1, state: 'active', state_until: null, state_reason: null, rate_factor: 1, rate_until: null, max_connections: null, holds_in_row: 0, decided_day: null, updated_at: 1 });
+    await db.insertInto('lanes').values([lane('127.0.0.2'), lane('127.0.0.3')]).execute();
+    await db.insertInto('messages').values({ lane_id: 1, day: '2026-12-01', seq: 1, recipient: 'a@g.test', message_id: 'm1@x', status: 'deferred', attempts: 1, created_at: 1, next_attempt_at: null, finished_at: null }).execute();
+    const att = (laneId: number, day: string, outcome: string, reply: string | null) => ({ message_id: 1, lane_id: laneId, day, started_at: 10, latency_ms: null, mx_host: null, mx_address: null, outcome, code: null, enhanced: null, reply, stage: null, retry: 0 });
+    await db.insertInto('attempts').values([
+      att(1, '2026-12-01', 'deferred', '421 4.7.0 slow down <a@g.test>'), att(1, '2026-12-01', 'deferred', '421 4.7.0 slow down <b@g.test>'),
+      att(1, '2026-12-01', 'deferred', '421 4.7.0 slow down <b@g.test>'), att(1, '2026-12-01', 'timeout', null), att(1, '2026-12-01', 'accepted', '250 ok'),
+      att(1, '2026-12-02', 'bounced', '550 5.7.1 spam'), att(2, '2026-12-01', 'deferred', '421 4.7.0 slow down <c@g.test>'),
+    ]).execute();
+    const expected = new Map([[1, [
+      { outcome: 'deferred', reply: '421 4.7.0 slow down <…>', n: 3 },
+      { outcome: 'timeout', reply: '(timeout, no reply)', n: 1 },
+    ]], [2, [{ outcome: 'deferred', reply: '421 4.7.0 slow down <…>', n: 1 }]]]);
+    // A reader on a database the daemon has not migrated yet: counted from the attempts.
+    expect(await replyCounts(db, [1, 2], '2026-12-01')).toEqual(expected);
+    await db.destroy();
+    const store = await openSqlite(path);
+    expect(await store.db.selectFrom('lane_replies').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()).toEqual({ n: 4 });
+    expect(await store.store.replyCounts([1, 2], '2026-12-01')).toEqual(expected);
+    expect(await store.store.replyCounts([1, 2], '2026-12-02')).toEqual(new Map([[1, [{ outcome: 'bounced', reply: '550 5.7.1 spam', n: 1 }]]]));
     await store.close();
   });
 });

@@ -141,6 +141,7 @@ describe.each(STORES)('$name store: messages and attempts', ({ open }) => {
     expect(await s.getLaneDay(1, DAY)).toMatchObject({ failed: 2, retries: 1, deferred: 1 });
     expect(await s.lastReplies([1])).toEqual(new Map([[1, { at: 700, outcome: 'interrupted', code: null, reply: 'in flight when the daemon stopped; outcome unknown' }]]));
     expect(await s.queueCounts(PLAN)).toEqual(new Map([[1, { inFlight: 0, retries: 2 }]]));
+    expect((await s.replyCounts([1], DAY)).get(1)).toContainEqual({ outcome: 'interrupted', reply: 'in flight when the daemon stopped; outcome unknown', n: 2 });
     expect(await s.recoverInFlight(PLAN, 800)).toBe(0);
     const claimed = await s.claimDueRetries(700, [{ laneId: 1, limit: 5 }], 10_000);
     expect(claimed.claimed.map((c) => [c.id, c.attempts])).toEqual([[a!.id, 1], [b!.id, 2]]);

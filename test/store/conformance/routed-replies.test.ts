@@ -30,6 +30,9 @@ describe.each(STORES)('$name store: routed mail and replies', ({ open }) => {
     expect(await s.loadLogPosition(PLAN)).toEqual(pos(200));
     expect(await s.getLaneDay(2, '2026-12-02')).toMatchObject({ stage: 1, target: 0, spread_from: 650, spread_until: 650, sent: 1, routed: 1, bounced: 1, hygiene_bounced: 1, routed_bounced: 1 });
     expect(await s.getLaneDay(1, DAY)).toMatchObject({ sent: 3, routed: 1, accepted: 1, deferred: 1, retries: 1, routed_accepted: 1, routed_deferred: 1 });
+    // Routed answers count in the day's replies like the daemon's own.
+    expect(await s.replyCounts([1, 2], DAY)).toEqual(new Map([[1, [{ outcome: 'deferred', reply: '421 later', n: 1 }]]]));
+    expect(await s.replyCounts([1, 2], '2026-12-02')).toEqual(new Map([[2, [{ outcome: 'bounced', reply: '550 no such user', n: 1 }]]]));
     expect(await s.deferredRouted(PLAN)).toEqual([]);
     // The same queue id and recipient again after it was delivered: a new message (Postfix reused the id).
     expect(await s.recordRoutedDelivery(PLAN, delivery({ at: 700 }), pos(300))).toEqual({ counted: true, day: DAY, daySent: 4 });

@@ -24,7 +24,7 @@ describe.each(STORES)('$name store: transactions', ({ name, open }) => {
     const [m] = await messages(s, 1, 1);
     const before = {
       lanes: await s.loadLanes(PLAN), day: await s.getLaneDay(1, DAY), events: await s.listEvents(PLAN), holds: await s.listHolds(PLAN),
-      queue: await s.queueCounts(PLAN), outcomes: await s.attemptOutcomeCounts(PLAN), replies: await s.dayReplies(1, DAY), lastEvent: await s.lastEventId(),
+      queue: await s.queueCounts(PLAN), outcomes: await s.attemptOutcomeCounts(PLAN), replies: await s.dayReplies(1, DAY), replyCounts: await s.replyCounts([1], DAY), lastEvent: await s.lastEventId(),
     };
     await expect(s.transaction(async (tx) => {
       await tx.decideLaneDay(1, DAY, 'pause', 0, 0, 500);
@@ -41,7 +41,7 @@ describe.each(STORES)('$name store: transactions', ({ name, open }) => {
     })).rejects.toThrow('boom');
     expect({
       lanes: await s.loadLanes(PLAN), day: await s.getLaneDay(1, DAY), events: await s.listEvents(PLAN), holds: await s.listHolds(PLAN),
-      queue: await s.queueCounts(PLAN), outcomes: await s.attemptOutcomeCounts(PLAN), replies: await s.dayReplies(1, DAY), lastEvent: await s.lastEventId(),
+      queue: await s.queueCounts(PLAN), outcomes: await s.attemptOutcomeCounts(PLAN), replies: await s.dayReplies(1, DAY), replyCounts: await s.replyCounts([1], DAY), lastEvent: await s.lastEventId(),
     }).toEqual(before);
     expect(await s.getLaneDay(2, DAY)).toBeUndefined();
     expect(await s.lastRun(PLAN)).toBeUndefined();
