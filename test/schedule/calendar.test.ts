@@ -58,3 +58,18 @@ describe('zonedInstant and localTime', () => {
     expect((end - start) / 3_600_000).toBe(23);
   });
 });
+
+describe('localTime in UTC (read without ICU)', () => {
+  it('reads every instant as ICU does, to the second, across years, leap days and midnights', () => {
+    const icu = new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    const instants = [0, Date.UTC(2024, 1, 29, 23, 59, 59, 999), Date.UTC(2026, 11, 31, 23, 59, 59), Date.UTC(2027, 0, 1), 1796037801866];
+    for (let t = Date.UTC(2020, 0, 1); t < Date.UTC(2040, 0, 1); t += 7_919_993_117) instants.push(t);
+    for (const zone of ['UTC', 'Etc/UTC']) {
+      for (const t of instants) {
+        const p: Record<string, string> = {};
+        for (const x of icu.formatToParts(new Date(t))) p[x.type] = x.value;
+        expect(localTime(t, zone)).toEqual({ date: `${p.year}-${p.month}-${p.day}`, minutes: Number(p.hour) * 60 + Number(p.minute), seconds: Number(p.second) });
+      }
+    }
+  });
+});
