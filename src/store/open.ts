@@ -3,8 +3,9 @@
  * while the daemon writes, and migrations applied in code.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, Migrator, SqliteDialect, type Driver, type MigrationResult } from 'kysely';
 import { WarmupError } from '../util/errors.js';
 import { migrations } from './migrations.js';
@@ -67,7 +68,8 @@ export async function openSqlite(path: string, options: OpenOptions = {}): Promi
   }
   let sqlite: BetterSqlite3.Database;
   try {
-    sqlite = new BetterSqlite3(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    const { Database, nativeBinding } = driver();
+    sqlite = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, ...(nativeBinding ? { nativeBinding } : {}) });
   } catch (e) {
     throw new WarmupError('STORE_OPEN', `cannot open database ${path}: ${(e as Error).message}`, { cause: e });
   }
@@ -93,6 +95,25 @@ export async function openSqlite(path: string, options: OpenOptions = {}): Promi
   }
   const close = () => db.destroy();
   return { db, path, store: sqlStore(db, 'sqlite', path, close), close };
+}
+
+const requireCjs = createRequire(import.meta.url);
+let loaded: { Database: typeof BetterSqlite3; nativeBinding: string | undefined } | undefined;
+
+/**
+ * better-sqlite3, loaded with require: importing a CommonJS package from ES
+ * modules makes Node scan its source for exports first. Its compiled addon is
+ * named by path when it is where the package builds it, which spares the
+ * `bindings` package's search of a dozen places (a `warmup status` costs
+ * milliseconds); anywhere else, better-sqlite3 searches as usual.
+ */
+function driver(): { Database: typeof BetterSqlite3; nativeBinding: string | undefined } {
+  if (!loaded) {
+    const main = requireCjs.resolve('better-sqlite3');
+    const addon = join(dirname(main), '..', 'build', 'Release', 'better_sqlite3.node');
+    loaded = { Database: requireCjs(main) as typeof BetterSqlite3, nativeBinding: existsSync(addon) ? addon : undefined };
+  }
+  return loaded;
 }
 
 /** Applies every pending migration; never throws (kysely's own contract). */
