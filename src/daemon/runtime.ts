@@ -11,6 +11,7 @@ import { DnsblMonitor } from '../dns/dnsbl-monitor.js';
 import type { Resolver } from '../dns/resolver.js';
 import type { Plan } from '../plan/types.js';
 import { createSmtpMailer, type Mailer } from '../send/mailer.js';
+import type { Signer } from '../send/signing-pool.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { WarmupError } from '../util/errors.js';
@@ -69,13 +70,14 @@ export interface Runtime {
   readonly done: Promise<StopReason>;
 }
 
-/** The SMTP mailer a plan's delivery settings describe. */
-export function smtpMailer(plan: Plan, clock: Clock, log?: Logger): Mailer {
+/** The SMTP mailer a plan's delivery settings describe (`signer`: a DKIM signing pool of the caller's, e.g. one already started). */
+export function smtpMailer(plan: Plan, clock: Clock, log?: Logger, signer?: Signer): Mailer {
   return createSmtpMailer({
     clock,
     timeouts: { connect: plan.delivery.timeouts.connectMs, greeting: plan.delivery.timeouts.greetingMs, socket: plan.delivery.timeouts.commandMs },
     pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },
     ...(log ? { logger: log } : {}),
+    ...(signer ? { signer } : {}),
   });
 }
 

@@ -4,13 +4,14 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDnsResolver } from '../../src/dns/resolver.js';
 import type { Daemon } from '../../src/daemon/daemon.js';
-import { createRuntime } from '../../src/daemon/runtime.js';
+import { createRuntime, smtpMailer } from '../../src/daemon/runtime.js';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
+import { createSigningPool, type Signer } from '../../src/send/signing-pool.js';
 import { openSqlite } from '../../src/store/open.js';
 import { openPostgres } from '../../src/store/postgres.js';
 import type { Db } from '../../src/store/schema.js';
@@ -92,8 +93,12 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** Starts the daemon on an accelerated clock (`speed`), ticking every `tickMs` real ms. */
-export async function startDaemon(plan: Plan, opts: { from: string; speed: number; tickMs?: number; drainMs?: number; busyTimeoutMs?: number }): Promise<Running> {
+/**
+ * Starts the daemon on an accelerated clock (`speed`), ticking every `tickMs` real ms. `signer`: a
+ * DKIM signing pool whose workers are already running (see warmSigner), so that their start-up
+ * (seconds on a loaded machine: hours of plan time) is not taken from the first day's window.
+ */
+export async function startDaemon(plan: Plan, opts: { from: string; speed: number; tickMs?: number; drainMs?: number; busyTimeoutMs?: number; signer?: Signer }): Promise<Running> {
   const opened = plan.storeServer
     ? await openPostgres(plan.storeServer.url)
     : await openSqlite(plan.storePath, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
@@ -101,7 +106,10 @@ export async function startDaemon(plan: Plan, opts: { from: string; speed: numbe
   const clock = acceleratedClock(Date.parse(opts.from), opts.speed);
   const log = createLogger({ level: process.env.WARMUP_TEST_LOG ?? 'silent' });
   const resolver = createDnsResolver({ servers: plan.delivery.dnsServers, timeoutMs: 1000, tries: 1 });
-  const runtime = createRuntime({ plan, store: opened.store, resolver, clock, log, tickMs: opts.tickMs ?? 50, speed: opts.speed, drainMs: opts.drainMs ?? 10_000 });
+  const runtime = createRuntime({
+    plan, store: opened.store, resolver, clock, log, tickMs: opts.tickMs ?? 50, speed: opts.speed, drainMs: opts.drainMs ?? 10_000,
+    ...(opts.signer ? { mailer: smtpMailer(plan, clock, log, opts.signer) } : {}),
+  });
   await runtime.start();
   return {
     plan, daemon: runtime.daemon, store: opened.store, db: opened.db, clock,
@@ -118,4 +126,17 @@ export async function until<T>(what: string, timeoutMs: number, check: () => Pro
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A DKIM signing pool with all its workers started (each has signed once with `pem`), for
+ * startDaemon's `signer`. The caller closes it after the daemon stopped.
+ */
+export async function warmSigner(pem: string): Promise<Signer> {
+  const signer = createSigningPool();
+  const key = [{ domain: 'warmup.test', selector: 'warm', pem }];
+  const message = Buffer.from('From: a@warmup.test\r\nTo: b@warmup.test\r\nSubject: warm\r\n\r\nwarm\r\n');
+  // Jobs sent at once go to new workers while the pool is below its size: this starts every one.
+  await Promise.all(Array.from({ length: availableParallelism() }, () => signer.signatures(message, key, Date.now())));
+  return signer;
 }

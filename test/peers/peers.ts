@@ -295,6 +295,29 @@ export async function setVerdicts(lines: string[], opts: { key?: string; timeout
   });
 }
 
+/**
+ * Waits until the MX peer's queue (`postqueue -j`) holds no message for any of `recipients`: every
+ * message the MX accepted for them has been delivered into the Maildir (or bounced). A test that
+ * counts what arrived reads the Maildir after this, not after a fixed time. Default timeout 20 s.
+ */
+export async function waitForMxQueue(recipients: string[], opts: { timeoutMs?: number } = {}): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const wanted = new Set(recipients.map((r) => r.toLowerCase()));
+  const { configDir } = loadPeers().postfix;
+  let queued: string[] = [];
+  await pollUntil(`the MX queue to hold nothing for ${recipients.join(', ')}`, timeoutMs, 50, async () => {
+    queued = [];
+    for (const line of (await run('postqueue', ['-c', configDir, '-j'], 10_000)).split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as { queue_id: string; recipients: Array<{ address: string }> };
+      for (const r of entry.recipients) if (wanted.has(r.address.toLowerCase())) queued.push(`${entry.queue_id} ${r.address}`);
+    }
+    return queued.length === 0 ? true : undefined;
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}; still queued: ${queued.join(', ')}`);
+  });
+}
+
 // ------------------------------------------------------------------ Maildir
 
 export interface MaildirMessage {
