@@ -4,6 +4,7 @@
  */
 import type { Insertable } from 'kysely';
 import type { Db, LaneDayRow, LaneDaysTable } from './schema.js';
+import { rows } from './prepared.js';
 import { inTransaction } from './transaction.js';
 
 export function getLaneDay(db: Db, laneId: number, day: string): Promise<LaneDayRow | undefined> {
@@ -48,9 +49,9 @@ export async function decideLaneDay(db: Db, laneId: number, day: string, decisio
 
 /** Undecided lane-days of a plan whose window ended at or before `endedBy` (the day-end pass). */
 export function undecidedDays(db: Db, plan: string, endedBy: number): Promise<LaneDayRow[]> {
-  return db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id').selectAll('lane_days')
-    .where('lanes.plan', '=', plan).where('lane_days.decision', 'is', null).where('lane_days.spread_until', '<=', endedBy)
-    .orderBy('lane_days.day').orderBy('lane_days.lane_id').execute();
+  // Asked on every tick: written once as SQL (see prepared.ts).
+  return rows<LaneDayRow>(db, 'select "lane_days".* from "lane_days" inner join "lanes" on "lanes"."id" = "lane_days"."lane_id" '
+    + 'where "lanes"."plan" = ? and "lane_days"."decision" is null and "lane_days"."spread_until" <= ? order by "lane_days"."day", "lane_days"."lane_id"', [plan, endedBy]);
 }
 
 /** Messages of a lane-day still waiting for an outcome (deferred or in flight): its retries have not settled. */

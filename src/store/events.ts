@@ -4,6 +4,7 @@
  */
 import type { Selectable } from 'kysely';
 import type { Database, Db } from './schema.js';
+import { rows } from './prepared.js';
 
 export interface EventInput {
   readonly at: number;
@@ -58,7 +59,8 @@ export function eventsAfter(db: Db, plan: string, after: { id: number } | { at: 
  * event, so the daemon re-reads lanes only when this moves (O(1): rowid max).
  */
 export async function lastEventId(db: Db): Promise<number> {
-  const r = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+  // Asked on every tick: written once as SQL (see prepared.ts).
+  const [r] = await rows<{ id: number | string | null }>(db, 'select max("id") as "id" from "events"', []);
   return Number(r?.id ?? 0);
 }
 

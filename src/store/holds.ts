@@ -12,6 +12,7 @@
  */
 import type { Selectable } from 'kysely';
 import type { Db, HoldsTable, LaneRow, LaneState } from './schema.js';
+import { rows } from './prepared.js';
 import { forUpdate, inTransaction } from './transaction.js';
 
 /** Who put a hold on: each kind is added and removed by its own actor. */
@@ -167,8 +168,8 @@ export async function removeHolds(db: Db, plan: string, target: LaneTarget, remo
 /** Removes holds whose `until` has come (the daemon calls this every tick); one event per hold. */
 export async function lapseHolds(db: Db, plan: string, now: number): Promise<HoldChange[]> {
   // Lanes in the order their first due hold lapses.
-  const due = await db.selectFrom('holds').select('lane_id').where('plan', '=', plan).where('until', '<=', now)
-    .groupBy('lane_id').orderBy((eb) => eb.fn.min('until')).orderBy('lane_id').execute();
+  // Asked on every tick: written once as SQL (see prepared.ts).
+  const due = await rows<{ lane_id: number }>(db, 'select "lane_id" from "holds" where "plan" = ? and "until" <= ? group by "lane_id" order by min("until"), "lane_id"', [plan, now]);
   if (due.length === 0) return [];
   return inTransaction(db, async (trx) => {
     const changes: HoldChange[] = [];

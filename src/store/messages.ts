@@ -6,6 +6,7 @@
 import { attemptCounts, greylistOutcome } from '../policy/counting.js';
 import type { Db, Outcome } from './schema.js';
 import { chunks } from '../util/chunks.js';
+import { execute, rows, valuesList } from './prepared.js';
 import { addReplyTallies, tallyReply, type ReplyTally } from './reply-tallies.js';
 import { forUpdateSkipLocked, inTransaction } from './transaction.js';
 
@@ -52,24 +53,26 @@ export async function createMessages(db: Db, messages: readonly NewMessage[], no
       else counts.set(key, { laneId: m.laneId, day: m.day, n: 1, next: 0 });
     }
     for (const c of inLockOrder(counts)) {
-      const { sent } = await trx.updateTable('lane_days').set((eb) => ({ sent: eb('sent', '+', c.n) }))
-        .where('lane_id', '=', c.laneId).where('day', '=', c.day).returning('sent').executeTakeFirstOrThrow();
-      c.next = sent - c.n + 1;
+      const [row] = await rows<{ sent: number }>(trx, 'update "lane_days" set "sent" = "sent" + ? where "lane_id" = ? and "day" = ? returning "sent"', [c.n, c.laneId, c.day]);
+      if (!row) throw new Error(`no lane-day ${c.laneId} ${c.day}`);
+      c.next = Number(row.sent) - c.n + 1;
     }
     // Multi-row inserts (a statement per 100 messages, not one each); rows come back by their
     // unique (lane, day, seq), in whatever order the database returns them.
-    const rows = messages.map((m) => {
+    const created = messages.map((m) => {
       const c = counts.get(`${m.laneId}|${m.day}`)!;
-      return {
-        lane_id: m.laneId, day: m.day, seq: c.next++, recipient: m.recipient, message_id: m.messageId,
-        status: 'in_flight' as const, attempts: 0, created_at: now, next_attempt_at: null, finished_at: null,
-      };
+      return { lane_id: m.laneId, day: m.day, seq: c.next++, recipient: m.recipient, message_id: m.messageId };
     });
     const ids = new Map<string, number>();
-    for (const part of chunks(rows, INSERT_CHUNK)) {
-      for (const r of await trx.insertInto('messages').values(part).returning(['id', 'lane_id', 'day', 'seq']).execute()) ids.set(`${r.lane_id}|${r.day}|${r.seq}`, r.id);
+    for (const part of chunks(created, INSERT_CHUNK)) {
+      const params: unknown[] = [];
+      for (const r of part) params.push(r.lane_id, r.day, r.seq, r.recipient, r.message_id, now);
+      const inserted = await rows<{ id: number; lane_id: number; day: string; seq: number }>(trx,
+        `insert into "messages" ("lane_id", "day", "seq", "recipient", "message_id", "status", "attempts", "created_at", "next_attempt_at", "finished_at") values ${valuesList("(?, ?, ?, ?, ?, 'in_flight', 0, ?, null, null)", part.length)} returning "id", "lane_id", "day", "seq"`,
+        params);
+      for (const r of inserted) ids.set(`${r.lane_id}|${r.day}|${r.seq}`, Number(r.id));
     }
-    return rows.map((r) => ({ id: ids.get(`${r.lane_id}|${r.day}|${r.seq}`)!, seq: r.seq }));
+    return created.map((r) => ({ id: ids.get(`${r.lane_id}|${r.day}|${r.seq}`)!, seq: r.seq }));
   });
 }
 
@@ -219,11 +222,11 @@ type DayCounts = Record<'accepted' | 'bounced' | 'hygiene_bounced' | 'expired' |
  */
 async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: AttemptRecord; readonly result: MessageResult }>, routed = false): Promise<void> {
   for (const part of chunks(list, INSERT_CHUNK)) {
-    await trx.insertInto('attempts').values(part.map(({ attempt: a }) => ({
-      message_id: a.messageId, lane_id: a.laneId, day: a.day, started_at: a.startedAt, latency_ms: a.latencyMs,
-      mx_host: a.mxHost, mx_address: a.mxAddress, outcome: a.outcome, code: a.code, enhanced: a.enhanced,
-      reply: a.reply, stage: a.stage, retry: a.retry,
-    }))).execute();
+    const params: unknown[] = [];
+    for (const { attempt: a } of part) {
+      params.push(a.messageId, a.laneId, a.day, a.startedAt, a.latencyMs, a.mxHost, a.mxAddress, a.outcome, a.code, a.enhanced, a.reply, a.stage, a.retry);
+    }
+    await execute(trx, `insert into "attempts" ("message_id", "lane_id", "day", "started_at", "latency_ms", "mx_host", "mx_address", "outcome", "code", "enhanced", "reply", "stage", "retry") values ${valuesList('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', part.length)}`, params);
   }
   const outcomes = new Map<string, { lane_id: number; outcome: Outcome; n: number }>();
   const replies = new Map<string, ReplyTally>();
@@ -238,14 +241,8 @@ async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: At
     const grey = result.status === 'accepted' && a.retry > 0
       ? greylistOutcome(await trx.selectFrom('messages').select(['greylisted', 'grey_suspect']).where('id', '=', a.messageId).executeTakeFirstOrThrow())
       : { passed: 0, confirmed: 0 };
-    await trx.updateTable('messages').set((eb) => ({
-      status: result.status,
-      attempts: eb('attempts', '+', 1),
-      next_attempt_at: result.status === 'deferred' ? result.nextAttemptAt : null,
-      finished_at: result.status === 'deferred' ? null : result.at,
-      greylisted: eb('greylisted', '+', c.greylisted),
-      grey_suspect: eb('grey_suspect', '+', c.grey_suspect),
-    })).where('id', '=', a.messageId).execute();
+    const deferred = result.status === 'deferred';
+    await execute(trx, UPDATE_MESSAGE, [result.status, deferred ? result.nextAttemptAt : null, deferred ? null : result.at, c.greylisted, c.grey_suspect, a.messageId]);
     const key = `${a.laneId}|${a.day}`;
     let d = days.get(key);
     if (!d) {
@@ -265,31 +262,27 @@ async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: At
     d.c.retries += c.retries;
   }
   for (const o of inLockOrder(outcomes)) {
-    await trx.insertInto('lane_outcomes').values(o)
-      .onConflict((oc) => oc.columns(['lane_id', 'outcome']).doUpdateSet((eb) => ({ n: eb('lane_outcomes.n', '+', o.n) }))).execute();
+    await execute(trx, 'insert into "lane_outcomes" ("lane_id", "outcome", "n") values (?, ?, ?) on conflict ("lane_id", "outcome") do update set "n" = "lane_outcomes"."n" + ?', [o.lane_id, o.outcome, o.n, o.n]);
   }
   await addReplyTallies(trx, inLockOrder(replies));
   for (const { laneId, day, c } of inLockOrder(days)) {
-    await trx.updateTable('lane_days').set((eb) => ({
-      accepted: eb('accepted', '+', c.accepted),
-      bounced: eb('bounced', '+', c.bounced),
-      hygiene_bounced: eb('hygiene_bounced', '+', c.hygiene_bounced),
-      expired: eb('expired', '+', c.expired),
-      deferred: eb('deferred', '+', c.deferred),
-      mailbox_deferred: eb('mailbox_deferred', '+', c.mailbox_deferred),
-      greylisted: eb('greylisted', '+', c.greylisted),
-      greylist_passed: eb('greylist_passed', '+', c.greylist_passed),
-      failed: eb('failed', '+', c.failed),
-      retries: eb('retries', '+', c.retries),
-      ...(routed ? {
-        routed_accepted: eb('routed_accepted', '+', c.accepted),
-        routed_bounced: eb('routed_bounced', '+', c.bounced),
-        routed_deferred: eb('routed_deferred', '+', c.raw_deferred),
-        routed_failed: eb('routed_failed', '+', c.failed),
-      } : {}),
-    })).where('lane_id', '=', laneId).where('day', '=', day).execute();
+    const counts = [c.accepted, c.bounced, c.hygiene_bounced, c.expired, c.deferred, c.mailbox_deferred, c.greylisted, c.greylist_passed, c.failed, c.retries];
+    if (routed) await execute(trx, UPDATE_ROUTED_DAY, [...counts, c.accepted, c.bounced, c.raw_deferred, c.failed, laneId, day]);
+    else await execute(trx, UPDATE_DAY, [...counts, laneId, day]);
   }
 }
+
+/** A message's new state after an attempt (status, next attempt, finished at, greylisting counts), by id. */
+const UPDATE_MESSAGE = 'update "messages" set "status" = ?, "attempts" = "attempts" + 1, "next_attempt_at" = ?, "finished_at" = ?, '
+  + '"greylisted" = "greylisted" + ?, "grey_suspect" = "grey_suspect" + ? where "id" = ?';
+/** A lane-day's counters moved by a group's sums. */
+const DAY_COUNTERS = '"accepted" = "accepted" + ?, "bounced" = "bounced" + ?, "hygiene_bounced" = "hygiene_bounced" + ?, "expired" = "expired" + ?, '
+  + '"deferred" = "deferred" + ?, "mailbox_deferred" = "mailbox_deferred" + ?, "greylisted" = "greylisted" + ?, "greylist_passed" = "greylist_passed" + ?, '
+  + '"failed" = "failed" + ?, "retries" = "retries" + ?';
+const UPDATE_DAY = `update "lane_days" set ${DAY_COUNTERS} where "lane_id" = ? and "day" = ?`;
+/** The same for real mail through Postfix, which also moves the routed_* counters. */
+const UPDATE_ROUTED_DAY = `update "lane_days" set ${DAY_COUNTERS}, "routed_accepted" = "routed_accepted" + ?, "routed_bounced" = "routed_bounced" + ?, `
+  + '"routed_deferred" = "routed_deferred" + ?, "routed_failed" = "routed_failed" + ? where "lane_id" = ? and "day" = ?';
 
 /**
  * After a crash: every message still marked in flight gets an `interrupted`
