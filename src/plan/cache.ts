@@ -7,15 +7,16 @@
  * A cached plan is used only when it is certainly what loading the file now
  * would give: the same warmup build (every bundle gets its own id; without one,
  * as under tsx or tsc's output, nothing is cached), the same plan file path,
- * working directory and options, the same bytes in the plan file (SHA-256),
- * and the same everything the loading read besides: each side file's bytes
- * (or the same error reading it), whether each file it asked about exists,
+ * working directory and options, the same text in the plan file, and the
+ * same everything the loading read besides: each side file's text (or the
+ * same error reading it), whether each file it asked about exists,
  * and the value of each environment variable it looked up. Anything else is a
  * miss: the plan is loaded as usual and the entry rewritten. Only plans that
  * load without errors, with secrets skipped, are cached (no key or password
  * ever reaches the cache); entries are the user's only (0600 in a 0700 folder).
+ * Texts are kept whole and compared, not hashed: no collision to argue about,
+ * and no node:crypto to load (tens of milliseconds of a status run).
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -39,7 +40,7 @@ export interface PlanCache {
 }
 
 /** Bumped when the entry's layout changes. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /**
  * The CLI's cache: `$WARMUP_CACHE_DIR` (`off` or empty: no cache), else
@@ -63,8 +64,8 @@ export interface CachedLoadOptions {
 
 /** What one loading read besides the plan file: checked again before its result is reused. */
 interface Reads {
-  /** [absolute path, SHA-256 of its text, or `!CODE` when reading it failed]. */
-  files: [string, string][];
+  /** [absolute path, its text, or null and the error code when reading it failed]. */
+  files: [string, string | null, string?][];
   exists: [string, boolean][];
   /** [name, value or null when unset]. */
   env: [string, string | null][];
@@ -93,9 +94,9 @@ export async function loadPlanFileCached(path: string, options: CachedLoadOption
   let text: string | null = null;
   try { text = readFileSync(abs, 'utf8'); } catch { /* the loader reports it */ }
   const key = JSON.stringify([abs, options.cwd, 'skip', scheduleWarnings]);
-  const entry = options.cache && text !== null ? join(options.cache.dir, `plan-${sha256(key).slice(0, 32)}.json`) : null;
+  const entry = options.cache && text !== null ? join(options.cache.dir, `plan-${fnv1a(key)}.json`) : null;
   if (entry && text !== null) {
-    const hit = readEntry(entry, options.cache!.build, key, sha256(text), options.env);
+    const hit = readEntry(entry, options.cache!.build, key, text, options.env);
     if (hit) return hit;
   }
   const { loadPlan, loadPlanFile } = await import('./load.js');
@@ -104,17 +105,21 @@ export async function loadPlanFileCached(path: string, options: CachedLoadOption
   const watched = recording(options.env, reads);
   const result = loadPlan(text, { file: path, cwd: options.cwd, env: watched.env, files: watched.files, secrets: 'skip', scheduleWarnings });
   if (result.ok && !watched.enumerated()) {
-    writeEntry(entry, { format: FORMAT, build: options.cache!.build, key, text: sha256(text), reads }, { plan: result.plan, warnings: result.warnings });
+    writeEntry(entry, { format: FORMAT, build: options.cache!.build, key, text, reads }, { plan: result.plan, warnings: result.warnings });
   }
   return result;
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+/** The entry's file name for a key (the key itself is in the entry and compared: a clash is only a miss). */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
 }
 
-function fileHash(path: string): string {
-  try { return sha256(readFileSync(path, 'utf8')); } catch (e) { return `!${(e as NodeJS.ErrnoException).code ?? 'ERROR'}`; }
+/** A side file as a loading read it: [text, undefined] or [null, error code]. */
+function readSide(path: string): [string | null, string?] {
+  try { return [readFileSync(path, 'utf8')]; } catch (e) { return [null, (e as NodeJS.ErrnoException).code ?? 'ERROR']; }
 }
 
 /** The environment and the side files as the loader sees them, noting every read. */
@@ -132,10 +137,10 @@ function recording(env: Readonly<Record<string, string | undefined>>, reads: Rea
     read(p) {
       try {
         const t = readFileSync(p, 'utf8');
-        reads.files.push([p, sha256(t)]);
+        reads.files.push([p, t]);
         return t;
       } catch (e) {
-        reads.files.push([p, `!${(e as NodeJS.ErrnoException).code ?? 'ERROR'}`]);
+        reads.files.push([p, null, (e as NodeJS.ErrnoException).code ?? 'ERROR']);
         throw e;
       }
     },
@@ -144,15 +149,15 @@ function recording(env: Readonly<Record<string, string | undefined>>, reads: Rea
   return { env: watchedEnv, files, enumerated: () => enumerated };
 }
 
-function readEntry(path: string, build: string, key: string, textHash: string, env: Readonly<Record<string, string | undefined>>): LoadResult | null {
+function readEntry(path: string, build: string, key: string, text: string, env: Readonly<Record<string, string | undefined>>): LoadResult | null {
   try {
     const raw = readFileSync(path, 'utf8');
     const nl = raw.indexOf('\n');
     const h = JSON.parse(raw.slice(0, nl)) as Header;
-    if (h.format !== FORMAT || h.build !== build || h.key !== key || h.text !== textHash) return null;
+    if (h.format !== FORMAT || h.build !== build || h.key !== key || h.text !== text) return null;
     if (!h.reads.env.every(([k, v]) => (env[k] ?? null) === v)) return null;
     if (!h.reads.exists.every(([p, yes]) => existsSync(p) === yes)) return null;
-    if (!h.reads.files.every(([p, hash]) => fileHash(p) === hash)) return null;
+    if (!h.reads.files.every(([p, was, code]) => { const [now, nowCode] = readSide(p); return now === was && nowCode === code; })) return null;
     const r = decodeTree(raw.slice(nl + 1)) as { plan: Plan; warnings: readonly PlanIssue[] };
     return { ok: true, plan: r.plan, warnings: r.warnings };
   } catch {

@@ -6,7 +6,6 @@
 import type { ReplySample } from '../policy/evidence.js';
 import { chunks } from '../util/chunks.js';
 import type { Db, Outcome } from './schema.js';
-import { shapeOf } from './reply-tallies.js';
 
 /** The last attempt of a lane. */
 export interface LastReply {
@@ -103,7 +102,20 @@ function missingTable(e: unknown): boolean {
 /** Every outcome but acceptance. */
 export const NOT_ACCEPTED: readonly Outcome[] = ['deferred', 'bounced', 'network', 'timeout', 'tls', 'protocol', 'dns', 'interrupted'];
 
-export { replyShape } from './reply-tallies.js';
+/** The shape an attempt's reply is counted under; an attempt without a reply (a timeout) gets a stand-in. */
+export function shapeOf(outcome: Outcome, reply: string | null): string {
+  return replyShape(reply ?? `(${outcome}, no reply)`);
+}
+
+/** A reply with the per-message parts (addresses, queue ids) blanked, so the same answer counts once. */
+export function replyShape(reply: string): string {
+  return reply
+    .replace(/<[^<>\s]+@[^<>\s]+>/g, '<…>')
+    .replace(/\b[\w.+=-]+@[\w.-]+\.[a-z]{2,}\b/gi, '…@…')
+    .replace(/\b[0-9A-F]{10,}\b/g, '…')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
 
 /** A lane's retry queue. */
 export interface LaneQueue {

@@ -5,8 +5,9 @@
  * instead of each deferral's row (replies.ts). Not a store operation: the
  * writes of attempts call it.
  */
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Db, Outcome } from './schema.js';
+import { shapeOf } from './replies.js';
 
 /** One running count of `lane_replies`: a lane-day's attempts with one outcome and reply shape. */
 export interface ReplyTally {
@@ -41,20 +42,13 @@ export async function addReplyTallies(trx: Db, tallies: Iterable<ReplyTally>): P
 
 /** The primary-key part naming a reply shape: a digest, so any length of reply fits an index entry. */
 export function replyKey(shape: string): string {
-  return createHash('sha256').update(shape).digest('base64url').slice(0, 24);
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  return crypto.createHash('sha256').update(shape).digest('base64url').slice(0, 24);
 }
 
-/** The shape an attempt's reply is counted under; an attempt without a reply (a timeout) gets a stand-in. */
-export function shapeOf(outcome: Outcome, reply: string | null): string {
-  return replyShape(reply ?? `(${outcome}, no reply)`);
-}
-
-/** A reply with the per-message parts (addresses, queue ids) blanked, so the same answer counts once. */
-export function replyShape(reply: string): string {
-  return reply
-    .replace(/<[^<>\s]+@[^<>\s]+>/g, '<…>')
-    .replace(/\b[\w.+=-]+@[\w.-]+\.[a-z]{2,}\b/gi, '…@…')
-    .replace(/\b[0-9A-F]{10,}\b/g, '…')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
+/**
+ * node:crypto, loaded when a reply is first counted: every command that opens the
+ * SQL store loads this module, and loading node:crypto took tens of milliseconds
+ * of a `warmup status`, which only reads.
+ */
+let crypto: typeof import('node:crypto') | undefined;

@@ -113,7 +113,7 @@ describe('the plan cache', () => {
   it('loads as usual when the entry is broken or the cache cannot be written', async () => {
     const f = fixture();
     await load(f);
-    writeFileSync(entryOf(f), '{"format":1,');
+    writeFileSync(entryOf(f), '{"format":2,');
     expect(encodeTree(planOf(await load(f)))).toBe(encodeTree(planOf(direct(f))));
     writeFileSync(join(f.dir, 'not-a-dir'), '');
     const blocked = { ...f, cache: { dir: join(f.dir, 'not-a-dir', 'cache'), build: 'b' } };
