@@ -1,0 +1,112 @@
+/**
+ * The lanes a daemon drives, as it holds them between ticks: each lane's row
+ * (stage, holds, shaping), its open day, its catch-up bucket, its sends in
+ * flight and its hour's counters; and the book that finds them and re-reads
+ * their rows when another process may have changed them.
+ */
+import type { Plan, PlanIp, Provider } from '../plan/types.js';
+import type { Pace } from '../schedule/due.js';
+import type * as q from '../store/queries.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../util/log.js';
+import { emptyHour, type HourCounts } from './hourly.js';
+
+/** The lane's day as the daemon sends it: its stage, target and spread window, and how many it has sent. */
+export interface OpenDay {
+  readonly date: string;
+  readonly stage: number;
+  readonly target: number;
+  /** Spread window of the day's sends (plan time). */
+  readonly from: number;
+  readonly until: number;
+  sent: number;
+  decided: boolean;
+}
+
+export interface Lane {
+  row: q.LaneRow;
+  readonly ip: PlanIp;
+  readonly provider: Provider;
+  readonly log: Logger;
+  day: OpenDay | null;
+  /** Catch-up token bucket (null: starts afresh). */
+  pace: Pace | null;
+  /** This lane's messages in flight. */
+  inFlight: number;
+  hour: HourCounts;
+}
+
+export class LaneBook {
+  readonly #store: Store;
+  readonly #plan: Plan;
+  readonly #onResume: (lane: { ip: string; provider: string }) => void;
+  readonly #all: Lane[] = [];
+  readonly #byId = new Map<number, Lane>();
+  readonly #byProvider = new Map<string, Lane[]>();
+  /** Newest event id seen: lanes are re-read only when it moves. */
+  #eventsSeen = -1;
+  /** Real time lanes were last re-read. */
+  #readAt = 0;
+
+  /** `onResume` hears each operator resume seen while re-reading (the rule engine forgets that lane). */
+  constructor(plan: Plan, store: Store, onResume: (lane: { ip: string; provider: string }) => void) {
+    this.#plan = plan;
+    this.#store = store;
+    this.#onResume = onResume;
+  }
+
+  /** Takes the store's lane rows; a row whose IP or provider the plan no longer has is left out. */
+  add(rows: readonly q.LaneRow[], log: Logger): void {
+    const plan = this.#plan;
+    for (const row of rows) {
+      const ip = plan.ips.find((i) => i.address === row.ip);
+      const provider = plan.providers.find((p) => p.name === row.provider);
+      if (!ip || !provider) continue; // a lane from an earlier version of the plan
+      const lane: Lane = { row, ip, provider, log: log.child({ ip: row.ip, provider: row.provider }), day: null, pace: null, inFlight: 0, hour: emptyHour('') };
+      this.#all.push(lane);
+      this.#byId.set(row.id, lane);
+      this.#byProvider.set(provider.name, [...(this.#byProvider.get(provider.name) ?? []), lane]);
+    }
+  }
+
+  get all(): readonly Lane[] { return this.#all; }
+  byId(id: number): Lane | undefined { return this.#byId.get(id); }
+  ofProvider(name: string): readonly Lane[] { return this.#byProvider.get(name) ?? []; }
+  find(ip: string, provider: string): Lane | undefined {
+    return this.#all.find((l) => l.ip.address === ip && l.provider.name === provider);
+  }
+  /** Real milliseconds since the rows were last re-read (or checked to be current). */
+  get readAgoMs(): number { return Date.now() - this.#readAt; }
+
+  /**
+   * Holds may be changed by other processes (warmup pause/resume, the DNSBL
+   * monitor): the daemon re-reads lanes every tick so a change takes effect within one.
+   * An operator's resume also clears what the rule engine remembers about
+   * those lanes, so a rule muted by its earlier firing acts again.
+   */
+  async reload(): Promise<void> {
+    this.#readAt = Date.now();
+    const store = this.#store;
+    const seen = await store.lastEventId();
+    if (seen === this.#eventsSeen) return;
+    if (this.#eventsSeen >= 0) {
+      for (const e of await store.eventsAfter(this.#plan.name, { id: this.#eventsSeen }, 10_000)) {
+        if (e.kind === 'operator_resume' && e.ip && e.provider) this.#onResume({ ip: e.ip, provider: e.provider });
+      }
+    }
+    this.#eventsSeen = seen;
+    for (const row of await store.loadLanes(this.#plan.name)) {
+      const lane = this.#byId.get(row.id);
+      if (!lane) continue;
+      // A lane back from a hold starts its catch-up bucket afresh.
+      if (lane.row.state !== 'active' && row.state === 'active') lane.pace = null;
+      lane.row = row;
+    }
+  }
+
+  /** Re-reads the rows of these lanes (after a hold changed them). */
+  async refresh(ids: readonly number[]): Promise<void> {
+    const rows = new Map((await this.#store.loadLanes(this.#plan.name)).map((r) => [r.id, r]));
+    for (const id of ids) { const l = this.#byId.get(id); const row = rows.get(id); if (l && row) l.row = row; }
+  }
+}
