@@ -52,9 +52,20 @@ export interface RejectionTrip {
   readonly evidence: readonly ReplyEvidence[];
 }
 
+const KINDS: readonly AnswerKind[] = ['accepted', 'deferred', 'policy', 'hygiene', 'greylist', 'mailbox'];
+const KIND_INDEX = new Map<AnswerKind, number>(KINDS.map((k, i) => [k, i]));
+
 /** One lane's answers over the longest window any reader needs. */
 export class LaneWindow {
-  readonly #answers: Answer[] = [];
+  /** Answers from `#head` on are kept (those before it left the window; dropped in bulk now and then). */
+  #answers: Answer[] = [];
+  #head = 0;
+  /**
+   * Running counts per kind: `#counts[i * 6 + k]` answers of kind k among answers 0..i. Two of
+   * them give how many of a kind arrived in a stretch: the deferral breaker's count on every
+   * attempt is a binary search, not a pass over hours of a busy lane's answers.
+   */
+  #counts: number[] = [];
   readonly #keepMs: number;
   /**
    * Answers arrived in time order (the clock never went back): a reader can then stop at the
@@ -68,15 +79,21 @@ export class LaneWindow {
   }
 
   add(a: Answer): void {
-    const last = this.#answers.at(-1);
+    const n = this.#answers.length;
+    const last = this.#answers[n - 1];
     if (last !== undefined && a.at < last.at) this.#ordered = false;
     this.#answers.push(a);
-    while (this.#answers.length > 0 && this.#answers[0]!.at <= a.at - this.#keepMs) this.#answers.shift();
+    const k = KIND_INDEX.get(a.kind)!;
+    for (let i = 0; i < KINDS.length; i++) this.#counts.push((n > 0 ? this.#counts[(n - 1) * KINDS.length + i]! : 0) + (i === k ? 1 : 0));
+    while (this.#head < this.#answers.length && this.#answers[this.#head]!.at <= a.at - this.#keepMs) this.#head++;
+    if (this.#head >= 1024 && this.#head * 2 >= this.#answers.length) this.#rebuild(this.#answers.slice(this.#head));
   }
 
   /** Answers within `windowMs` before `now`. */
   within(now: number, windowMs: number): Answer[] {
-    return this.#answers.filter((a) => a.at > now - windowMs);
+    const out: Answer[] = [];
+    for (let i = this.#head; i < this.#answers.length; i++) if (this.#answers[i]!.at > now - windowMs) out.push(this.#answers[i]!);
+    return out;
   }
 
   /**
@@ -86,7 +103,7 @@ export class LaneWindow {
   recent(now: number, windowMs: number, keep: (a: Answer) => boolean, limit = Number.POSITIVE_INFINITY): Answer[] {
     if (!this.#ordered) return this.within(now, windowMs).filter(keep).slice(-limit);
     const out: Answer[] = [];
-    for (let i = this.#answers.length - 1; i >= 0 && out.length < limit; i--) {
+    for (let i = this.#answers.length - 1; i >= this.#head && out.length < limit; i--) {
       const a = this.#answers[i]!;
       if (a.at <= now - windowMs) break;
       if (keep(a)) out.push(a);
@@ -94,21 +111,32 @@ export class LaneWindow {
     return out.reverse();
   }
 
-  /** How many answers within `windowMs` before `now` `keep` accepts, and how many of those `hit` accepts too. */
-  count(now: number, windowMs: number, keep: (a: Answer) => boolean, hit: (a: Answer) => boolean): { kept: number; hits: number } {
-    let kept = 0;
-    let hits = 0;
-    for (let i = this.#answers.length - 1; i >= 0; i--) {
-      const a = this.#answers[i]!;
-      if (a.at <= now - windowMs) {
-        if (this.#ordered) break;
-        continue;
-      }
-      if (!keep(a)) continue;
-      kept++;
-      if (hit(a)) hits++;
+  /**
+   * How many answers of the `kept` kinds arrived after `after` (an instant), and how many of
+   * those are of the kind `hit`: in time order a binary search and two running counts.
+   */
+  countKinds(after: number, kept: readonly AnswerKind[], hit: AnswerKind): { kept: number; hits: number } {
+    const answers = this.#answers;
+    if (!this.#ordered) {
+      const all = answers.slice(this.#head).filter((a) => a.at > after && kept.includes(a.kind));
+      return { kept: all.length, hits: all.filter((a) => a.kind === hit).length };
     }
-    return { kept, hits };
+    // The first answer after `after`.
+    let lo = this.#head;
+    let hi = answers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (answers[mid]!.at > after) hi = mid;
+      else lo = mid + 1;
+    }
+    if (lo === answers.length) return { kept: 0, hits: 0 };
+    const since = (k: AnswerKind): number => {
+      const i = KIND_INDEX.get(k)!;
+      return this.#counts[(answers.length - 1) * KINDS.length + i]! - (lo > 0 ? this.#counts[(lo - 1) * KINDS.length + i]! : 0);
+    };
+    let n = 0;
+    for (const k of kept) n += since(k);
+    return { kept: n, hits: kept.includes(hit) ? since(hit) : 0 };
   }
 
   /** The most frequent replies other than acceptances within `windowMs` (a rule's evidence). */
@@ -118,7 +146,19 @@ export class LaneWindow {
 
   /** Forgets answers of the given kinds (a breaker starts counting afresh after it trips). */
   forget(kinds: readonly AnswerKind[]): void {
-    for (let i = this.#answers.length - 1; i >= 0; i--) if (kinds.includes(this.#answers[i]!.kind)) this.#answers.splice(i, 1);
+    this.#rebuild(this.#answers.slice(this.#head).filter((a) => !kinds.includes(a.kind)));
+  }
+
+  /** Keeps `answers` (in arrival order) and recounts. */
+  #rebuild(answers: Answer[]): void {
+    this.#answers = answers;
+    this.#head = 0;
+    this.#counts = [];
+    const running = KINDS.map(() => 0);
+    for (const a of answers) {
+      running[KIND_INDEX.get(a.kind)!]!++;
+      this.#counts.push(...running);
+    }
   }
 }
 

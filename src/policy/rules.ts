@@ -9,7 +9,7 @@
 import type { Plan, Provider, RejectionBreaker, Rule } from '../plan/types.js';
 import { BUILTIN_RULE_SPECS, FAMILY_DOMAINS } from './builtin-rules.js';
 import { evidenceLine, type ReplyEvidence } from './evidence.js';
-import { answerKind, LaneWindow, rejectionTrip } from './lane-window.js';
+import { answerKind, LaneWindow, rejectionTrip, type AnswerKind } from './lane-window.js';
 
 export interface Observation {
   readonly ip: string;
@@ -81,6 +81,8 @@ const REJECTION_MUTE_MS = 15 * 60_000;
 const BREAKER_KEYS: ReadonlySet<string> = new Set(['circuit-breaker', 'circuit-breaker-reset', 'rejection-breaker']);
 /** How far back a rule's evidence looks. */
 const EVIDENCE_WINDOW_MS = 3_600_000;
+/** What the deferral breaker counts: per-mailbox answers and greylisting say nothing about the IP. */
+const BREAKER_KINDS: readonly AnswerKind[] = ['accepted', 'deferred', 'policy', 'hygiene'];
 
 /**
  * Holds the sliding windows; `observe` returns the actions an attempt fires.
@@ -162,7 +164,7 @@ export class RuleEngine {
     const b = this.#breaker;
     // Per-mailbox answers and greylisting say nothing about the IP: kept out.
     const reset = this.#active.get(`circuit-breaker-reset|${lane}`) ?? -Infinity;
-    const { kept: answered, hits: deferred } = window.count(now, b.windowMs, (a) => a.kind !== 'mailbox' && a.kind !== 'greylist' && a.at > reset, (a) => a.kind === 'deferred');
+    const { kept: answered, hits: deferred } = window.countKinds(Math.max(now - b.windowMs, reset), BREAKER_KINDS, 'deferred');
     const key = `circuit-breaker|${lane}`;
     const activeUntil = this.#active.get(key);
     if (answered < b.minAttempts || deferred / answered <= b.maxDeferralRate || (activeUntil !== undefined && activeUntil > now)) return null;
