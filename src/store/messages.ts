@@ -8,7 +8,8 @@ import type { Db, Outcome } from './schema.js';
 import { chunks } from '../util/chunks.js';
 import { execute, rows, valuesList } from './prepared.js';
 import { addReplyTallies, tallyReply, type ReplyTally } from './reply-tallies.js';
-import { forUpdateSkipLocked, inTransaction } from './transaction.js';
+import { addToLaneDays, type LaneDayCounter } from './postgres-batch.js';
+import { forUpdateSkipLocked, inTransaction, isPostgres } from './transaction.js';
 
 /**
  * Creates the next message of a lane's day, marked in flight, and counts it
@@ -52,10 +53,11 @@ export async function createMessages(db: Db, messages: readonly NewMessage[], no
       if (c) c.n++;
       else counts.set(key, { laneId: m.laneId, day: m.day, n: 1, next: 0 });
     }
-    for (const c of inLockOrder(counts)) {
-      const [row] = await rows<{ sent: number }>(trx, 'update "lane_days" set "sent" = "sent" + ? where "lane_id" = ? and "day" = ? returning "sent"', [c.n, c.laneId, c.day]);
-      if (!row) throw new Error(`no lane-day ${c.laneId} ${c.day}`);
-      c.next = Number(row.sent) - c.n + 1;
+    const sent = await addToLaneDays(trx, [...counts.values()].map((c) => ({ laneId: c.laneId, day: c.day, add: { sent: c.n } })), ['sent']);
+    for (const [key, c] of counts) {
+      const now = sent.get(key);
+      if (now === undefined) throw new Error(`no lane-day ${c.laneId} ${c.day}`);
+      c.next = now - c.n + 1;
     }
     // Multi-row inserts (a statement per 100 messages, not one each); rows come back by their
     // unique (lane, day, seq), in whatever order the database returns them.
@@ -78,7 +80,8 @@ export async function createMessages(db: Db, messages: readonly NewMessage[], no
 
 /**
  * The values of a map keyed `lane|...`, by lane id and then key: the order
- * every transaction locks counter rows (lane_outcomes, lane_replies, lane_days) in. On
+ * every transaction locks counter rows (lane_outcomes, lane_replies; lane_days: see
+ * {@link addToLaneDays}) in. On
  * PostgreSQL two transactions that lock the same rows in different orders
  * deadlock (one of them fails after a second's wait); in one order the second
  * only waits for the first's commit.
@@ -127,9 +130,7 @@ export async function claimDueRetries(db: Db, now: number, lanes: ReadonlyArray<
         e.n++;
         perDay.set(k, e);
       }
-      for (const e of inLockOrder(perDay)) {
-        await trx.updateTable('lane_days').set((eb) => ({ expired: eb('expired', '+', e.n) })).where('lane_id', '=', e.laneId).where('day', '=', e.day).execute();
-      }
+      await addToLaneDays(trx, [...perDay.values()].map((e) => ({ laneId: e.laneId, day: e.day, add: { expired: e.n } })), ['expired']);
     }
     const claimed: DueRetry[] = [];
     for (const l of wanted) {
@@ -216,9 +217,10 @@ type DayCounts = Record<'accepted' | 'bounced' | 'hygiene_bounced' | 'expired' |
 
 /**
  * {@link writeAttempt} for a group, with as few statements as the group allows: the attempt rows
- * in multi-row inserts, one running-count upsert per (lane, outcome) and per (lane-day, outcome,
- * reply shape) of what was not accepted, and one counter update per
- * lane-day with the group's sums, and one update per message (each has its own new state).
+ * in multi-row inserts, one running-count upsert for the (lane, outcome) pairs and one per
+ * (lane-day, outcome, reply shape) of what was not accepted, the lane-days' counters with the
+ * group's sums (one statement on PostgreSQL, one per lane-day on SQLite), and each message's new
+ * state (one statement for the group on PostgreSQL, one per message on SQLite).
  */
 async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: AttemptRecord; readonly result: MessageResult }>, routed = false): Promise<void> {
   for (const part of chunks(list, INSERT_CHUNK)) {
@@ -231,6 +233,8 @@ async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: At
   const outcomes = new Map<string, { lane_id: number; outcome: Outcome; n: number }>();
   const replies = new Map<string, ReplyTally>();
   const days = new Map<string, { laneId: number; day: string; c: DayCounts }>();
+  const pg = isPostgres(trx);
+  const updates: unknown[][] = [];
   for (const { attempt: a, result } of list) {
     const o = outcomes.get(`${a.laneId}|${a.outcome}`);
     if (o) o.n++;
@@ -242,7 +246,9 @@ async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: At
       ? greylistOutcome(await trx.selectFrom('messages').select(['greylisted', 'grey_suspect']).where('id', '=', a.messageId).executeTakeFirstOrThrow())
       : { passed: 0, confirmed: 0 };
     const deferred = result.status === 'deferred';
-    await execute(trx, UPDATE_MESSAGE, [result.status, deferred ? result.nextAttemptAt : null, deferred ? null : result.at, c.greylisted, c.grey_suspect, a.messageId]);
+    const update = [result.status, deferred ? result.nextAttemptAt : null, deferred ? null : result.at, c.greylisted, c.grey_suspect, a.messageId];
+    if (pg) updates.push(update);
+    else await execute(trx, UPDATE_MESSAGE, update);
     const key = `${a.laneId}|${a.day}`;
     let d = days.get(key);
     if (!d) {
@@ -261,28 +267,29 @@ async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: At
     d.c.failed += c.failed;
     d.c.retries += c.retries;
   }
-  for (const o of inLockOrder(outcomes)) {
-    await execute(trx, 'insert into "lane_outcomes" ("lane_id", "outcome", "n") values (?, ?, ?) on conflict ("lane_id", "outcome") do update set "n" = "lane_outcomes"."n" + ?', [o.lane_id, o.outcome, o.n, o.n]);
-  }
+  // PostgreSQL: the group's messages in one statement, one array per column (a round trip per group, not per message).
+  if (updates.length > 0) await execute(trx, UPDATE_MESSAGES_PG, [0, 1, 2, 3, 4, 5].map((i) => updates.map((u) => u[i])));
+  // One upsert for the group's (lane, outcome) pairs, locked in the order given.
+  const upserts = inLockOrder(outcomes);
+  await execute(trx, `insert into "lane_outcomes" ("lane_id", "outcome", "n") values ${valuesList('(?, ?, ?)', upserts.length)} on conflict ("lane_id", "outcome") do update set "n" = "lane_outcomes"."n" + excluded."n"`,
+    upserts.flatMap((o) => [o.lane_id, o.outcome, o.n]));
   await addReplyTallies(trx, inLockOrder(replies));
-  for (const { laneId, day, c } of inLockOrder(days)) {
-    const counts = [c.accepted, c.bounced, c.hygiene_bounced, c.expired, c.deferred, c.mailbox_deferred, c.greylisted, c.greylist_passed, c.failed, c.retries];
-    if (routed) await execute(trx, UPDATE_ROUTED_DAY, [...counts, c.accepted, c.bounced, c.raw_deferred, c.failed, laneId, day]);
-    else await execute(trx, UPDATE_DAY, [...counts, laneId, day]);
-  }
+  await addToLaneDays(trx, [...days.values()].map(({ laneId, day, c }) => ({
+    laneId, day, add: routed ? { ...c, routed_accepted: c.accepted, routed_bounced: c.bounced, routed_deferred: c.raw_deferred, routed_failed: c.failed } : c,
+  })), routed ? [...DAY_COUNTERS, ...ROUTED_COUNTERS] : DAY_COUNTERS);
 }
 
 /** A message's new state after an attempt (status, next attempt, finished at, greylisting counts), by id. */
 const UPDATE_MESSAGE = 'update "messages" set "status" = ?, "attempts" = "attempts" + 1, "next_attempt_at" = ?, "finished_at" = ?, '
   + '"greylisted" = "greylisted" + ?, "grey_suspect" = "grey_suspect" + ? where "id" = ?';
-/** A lane-day's counters moved by a group's sums. */
-const DAY_COUNTERS = '"accepted" = "accepted" + ?, "bounced" = "bounced" + ?, "hygiene_bounced" = "hygiene_bounced" + ?, "expired" = "expired" + ?, '
-  + '"deferred" = "deferred" + ?, "mailbox_deferred" = "mailbox_deferred" + ?, "greylisted" = "greylisted" + ?, "greylist_passed" = "greylist_passed" + ?, '
-  + '"failed" = "failed" + ?, "retries" = "retries" + ?';
-const UPDATE_DAY = `update "lane_days" set ${DAY_COUNTERS} where "lane_id" = ? and "day" = ?`;
-/** The same for real mail through Postfix, which also moves the routed_* counters. */
-const UPDATE_ROUTED_DAY = `update "lane_days" set ${DAY_COUNTERS}, "routed_accepted" = "routed_accepted" + ?, "routed_bounced" = "routed_bounced" + ?, `
-  + '"routed_deferred" = "routed_deferred" + ?, "routed_failed" = "routed_failed" + ? where "lane_id" = ? and "day" = ?';
+/** {@link UPDATE_MESSAGE} for a group on PostgreSQL: the same columns in the same order, as arrays. */
+const UPDATE_MESSAGES_PG = 'update "messages" as m set "status" = v."status", "attempts" = m."attempts" + 1, "next_attempt_at" = v."next_attempt_at", '
+  + '"finished_at" = v."finished_at", "greylisted" = m."greylisted" + v."greylisted", "grey_suspect" = m."grey_suspect" + v."grey_suspect" '
+  + 'from unnest(?::text[], ?::bigint[], ?::bigint[], ?::int[], ?::int[], ?::bigint[]) as v("status", "next_attempt_at", "finished_at", "greylisted", "grey_suspect", "id") '
+  + 'where m."id" = v."id"';
+/** The lane-day counters an attempt moves, and those routed mail's attempts move too. */
+const DAY_COUNTERS: readonly LaneDayCounter[] = ['accepted', 'bounced', 'hygiene_bounced', 'expired', 'deferred', 'mailbox_deferred', 'greylisted', 'greylist_passed', 'failed', 'retries'];
+const ROUTED_COUNTERS: readonly LaneDayCounter[] = ['routed_accepted', 'routed_bounced', 'routed_deferred', 'routed_failed'];
 
 /**
  * After a crash: every message still marked in flight gets an `interrupted`

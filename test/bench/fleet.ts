@@ -24,6 +24,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { createPostgresDatabase, dnsServer } from '../peers/peers.js';
@@ -79,8 +80,12 @@ store: ${store}
 
 function daemon(cli: string, file: string, host: string | null, db: string | null, profile: boolean): { child: ChildProcess; exited: Promise<number | null> } {
   const args = [...(profile && CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), cli, 'start', file, '--speed', String(SPEED), '--from', FROM, '--tick', '50', '--force', '--log-level', 'warn', ...(host ? ['--host', host] : []), ...(db ? ['--db', db] : [])];
-  const child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${host ?? 'single'}] ${d}`));
+  // The daemon's log (JSON lines): errors are shown (a daemon that fails closed changes every figure).
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (/"level":(50|60)/.test(line)) process.stderr.write(`[${host ?? 'single'}] ${line.slice(0, 400)}\n`);
+  });
   return { child, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
 }
 

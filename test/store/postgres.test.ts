@@ -173,6 +173,50 @@ describe('several processes writing one database', () => {
     }
   });
 
+  it('groups of attempts and ticks of sends over the same lanes at once, in every order, commit without a deadlock and count each message once', async () => {
+    const [a, b] = await twoStores('pg_groups');
+    try {
+      const lanes = await a.ensureLanes('p', ['gmail', 'yahoo', 'outlook', 'gmx', 'web', 'aol'].map((provider) => ({ ip: '127.0.0.2', provider })), 1);
+      for (const l of lanes) await a.openLaneDay({ lane_id: l.id, day: 'd', stage: 1, target: 500, spread_from: 0, spread_until: 10 }, 1);
+      let n = 0;
+      const batch = (order: typeof lanes, per: number) => order.flatMap((l) => Array.from({ length: per }, () => ({ laneId: l.id, day: 'd', recipient: `r${++n}@x.test`, messageId: `g${n}@x.test` })));
+      const made = await a.createMessages(batch(lanes, 20), 1);
+      const rows = made.map((m, i) => ({ ...m, laneId: lanes[Math.floor(i / 20)]!.id }));
+      const attempt = (m: { id: number; laneId: number }, i: number) => ({
+        attempt: { messageId: m.id, laneId: m.laneId, day: 'd', startedAt: 2, latencyMs: 1, mxHost: null, mxAddress: null, outcome: (i % 3 === 0 ? 'deferred' : 'accepted') as 'deferred' | 'accepted', code: i % 3 === 0 ? 421 : 250, enhanced: null, reply: 'x', stage: null, retry: 0 },
+        result: i % 3 === 0 ? { status: 'deferred' as const, nextAttemptAt: 50 } : { status: 'accepted' as const, at: 2 },
+      });
+      // Eight groups, each with one message of every lane, the lanes in a different order in each
+      // (ascending, descending, rotated), two processes, with ticks' sends (lane order reversed) in between.
+      const groups = Array.from({ length: 8 }, (_, g) => {
+        const order = g % 2 === 0 ? [...lanes.keys()] : [...lanes.keys()].reverse();
+        const rot = [...order.slice(g % lanes.length), ...order.slice(0, g % lanes.length)];
+        return rot.flatMap((li) => [rows[li * 20 + g * 2]!, rows[li * 20 + g * 2 + 1]!]);
+      });
+      const writes = groups.map((group, g) => (g % 2 ? b : a).recordAttempts(group.map((m) => attempt(m, m.id))));
+      const ticks = [0, 1, 2, 3].map((t) => (t % 2 ? a : b).createMessages(batch([...lanes].reverse(), 2), 3));
+      const settled = await Promise.allSettled([...writes, ...ticks]);
+      expect(settled.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+      const recorded = groups.flat();
+      for (const l of lanes) {
+        const mine = recorded.filter((m) => m.laneId === l.id);
+        expect(await a.getLaneDay(l.id, 'd')).toMatchObject({
+          sent: 20 + 4 * 2, accepted: mine.filter((m) => m.id % 3 !== 0).length, deferred: mine.filter((m) => m.id % 3 === 0).length,
+        });
+      }
+      const outcomes = await a.attemptOutcomeCounts('p');
+      for (const l of lanes) {
+        const mine = recorded.filter((m) => m.laneId === l.id);
+        expect(outcomes.filter((o) => o.lane_id === l.id).map((o) => [o.outcome, o.n])).toEqual([
+          ['accepted', mine.filter((m) => m.id % 3 !== 0).length], ['deferred', mine.filter((m) => m.id % 3 === 0).length],
+        ].filter(([, k]) => k !== 0));
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('the same hold added by two processes at once is added once; the lease goes to one daemon', async () => {
     const [a, b] = await twoStores('pg_holds');
     try {
