@@ -22,10 +22,10 @@ import type { Logger } from '../util/log.js';
 import type { Resolver } from '../dns/resolver.js';
 import { dayContext, isSendingDay, type DayContext } from './day.js';
 import { Dispatch, type DueSend } from './dispatch.js';
-import { hourCarried, hourKey, rollHour } from './hourly.js';
+import { hourCarried, hourKey } from './hourly.js';
 import { laneTakesMail } from './lane-gate.js';
 import { LaneDays, liveDay } from './lane-day.js';
-import { LaneBook, type Lane } from './lanes.js';
+import { LaneBook, rollLaneHour, type Lane } from './lanes.js';
 import { recipientFor } from './recipients.js';
 import { retryLimits, sendAllowance, Shaping } from './shaping.js';
 import { startTicker, type Ticker } from './ticker.js';
@@ -171,7 +171,7 @@ export class Daemon {
     for (const lane of this.#lanes.all) {
       if (!this.#mine(lane)) continue;
       due.push(...await this.#sendDue(lane, ctx, now, sendingIps.has(lane.ip.address), due.length));
-      lane.hour = rollHour(lane.hour, hour, lane.log, { inFlight: lane.inFlight, stage: lane.row.stage, state: lane.row.state });
+      rollLaneHour(lane, hour);
     }
     await this.#dispatch.sendNew(due, now);
     await this.#sendRetries(now, sinceLastTick);

@@ -15,8 +15,8 @@ import type { DaemonOptions } from './daemon.js';
 import { attemptRecord, localFailure, messageResult, observation, tokenOf, type SendingMessage } from './attempt.js';
 import { deliverOnce, RouteCache, type DeliveryOutcome } from './deliver.js';
 import { GroupWriter } from './group-writer.js';
-import { hourKey, hourTally, rollHour } from './hourly.js';
-import type { Lane, LaneBook, OpenDay } from './lanes.js';
+import { hourKey, hourTally } from './hourly.js';
+import { rollLaneHour, type Lane, type LaneBook, type OpenDay } from './lanes.js';
 import type { Shaping } from './shaping.js';
 
 /** A send due this tick, not yet in the database. */
@@ -117,7 +117,7 @@ export class Dispatch {
       const lane = this.#o.lanes.byId(d.laneId);
       if (!lane) continue;
       if (rec.counted && lane.day?.date === rec.day) lane.day.sent = Math.max(lane.day.sent, rec.daySent);
-      lane.hour = rollHour(lane.hour, hourKey(d.at), lane.log, { inFlight: lane.inFlight, stage: lane.row.stage, state: lane.row.state });
+      rollLaneHour(lane, hourKey(d.at));
       if (rec.counted) lane.hour.routed++;
       lane.hour[hourTally(d.status === 'sent', d.outcome, d.status === 'bounced')]++;
       lane.log.debug({ queue_id: d.queueId, rcpt: d.recipient, outcome: d.outcome, code: d.code, enhanced: d.enhanced, mx: d.mxHost, status: d.status, counted: rec.counted, reply: d.reply, source: 'routed' }, 'routed attempt');

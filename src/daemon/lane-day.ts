@@ -17,7 +17,7 @@ import { laneRamp, nextStage, stageVolume } from '../schedule/ramp.js';
 import type * as q from '../store/queries.js';
 import type { Store } from '../store/store.js';
 import type { DayContext } from './day.js';
-import type { Lane, LaneBook, OpenDay } from './lanes.js';
+import { laneEvent, type Lane, type LaneBook, type OpenDay } from './lanes.js';
 
 /**
  * The day a lane opens at `now`: the stage after its current one and that stage's volume. A run
@@ -131,15 +131,14 @@ export class LaneDays {
     // The decision, its event and the hold it causes commit together: a kill -9 leaves all or none.
     const decided = await store.transaction(async (tx) => {
       if (!await tx.decideLaneDay(lane.row.id, row.day, r.decision, r.nextStage, r.holdsInRow, now)) return false;
-      await tx.addEvent({
-        at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: `day_${r.decision}`,
-        from: `stage ${row.stage}`, to: `stage ${r.nextStage}`, actor: 'policy',
+      await tx.addEvent(laneEvent(plan.name, lane, now, {
+        kind: `day_${r.decision}`, from: `stage ${row.stage}`, to: `stage ${r.nextStage}`, actor: 'policy',
         cause: {
           day: row.day, target: row.target, sent: row.sent, accepted: row.accepted, deferred: row.deferred, bounced: row.bounced, failed: row.failed,
           greylisted: row.greylisted, greylistPassed: row.greylist_passed, unknownUsers: row.hygiene_bounced, mailboxDeferred: row.mailbox_deferred,
           ...r.rates, reason: r.reason, flagged: r.flagged, evidence: r.evidence,
         },
-      });
+      }));
       if (r.decision === 'pause') {
         await tx.addHold(plan.name, { ip: lane.ip.address, provider: lane.provider.name }, {
           kind: 'policy', actor: 'policy', reason: r.reason, until: null, eventKind: 'policy_pause', cause: { day: row.day }, evidence: r.evidence,
@@ -171,10 +170,10 @@ export class LaneDays {
     const announced = await store.transaction(async (tx) => {
       const prev = await tx.recordForecast(lane.row.id, day, f.verdict);
       if (prev === undefined || f.verdict !== 'behind' || prev === 'behind') return false;
-      await tx.addEvent({
-        at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'behind_for_launch', actor: 'policy',
+      await tx.addEvent(laneEvent(plan.name, lane, now, {
+        kind: 'behind_for_launch', actor: 'policy',
         cause: { reason: `at ${Math.round(f.pace * 100)}% pace it carries ${f.projectedVolume} of ${f.launchTarget} on launch day`, launchTarget: f.launchTarget, projectedVolume: f.projectedVolume, readyOn: f.readyOn, pace: f.pace },
-      });
+      }));
       return true;
     });
     if (announced) lane.log.warn({ launchTarget: f.launchTarget, projectedVolume: f.projectedVolume, readyOn: f.readyOn }, 'behind for launch');

@@ -9,7 +9,7 @@ import type { Pace } from '../schedule/due.js';
 import type * as q from '../store/queries.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../util/log.js';
-import { emptyHour, type HourCounts } from './hourly.js';
+import { emptyHour, rollHour, type HourCounts } from './hourly.js';
 
 /** The lane's day as the daemon sends it: its stage, target and spread window, and how many it has sent. */
 export interface OpenDay {
@@ -34,6 +34,16 @@ export interface Lane {
   /** This lane's messages in flight. */
   inFlight: number;
   hour: HourCounts;
+}
+
+/** An event about one lane, with its id, IP and provider filled in. */
+export function laneEvent(plan: string, lane: Lane, at: number, e: Omit<q.EventInput, 'at' | 'plan' | 'laneId' | 'ip' | 'provider'>): q.EventInput {
+  return { at, plan, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, ...e };
+}
+
+/** Moves the lane's hour counters to hour `key` (closing the finished hour with its info line). */
+export function rollLaneHour(lane: Lane, key: string): void {
+  lane.hour = rollHour(lane.hour, key, lane.log, { inFlight: lane.inFlight, stage: lane.row.stage, state: lane.row.state });
 }
 
 export class LaneBook {

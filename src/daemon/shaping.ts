@@ -11,7 +11,7 @@ import type { RuleAction } from '../policy/rules.js';
 import { dueCount, pace, type Pace } from '../schedule/due.js';
 import type * as q from '../store/queries.js';
 import type { Store } from '../store/store.js';
-import type { Lane, LaneBook, OpenDay } from './lanes.js';
+import { laneEvent, type Lane, type LaneBook, type OpenDay } from './lanes.js';
 
 /** In-flight cap of a lane: one connection's worth when a rule asked for one connection, scaled down by a rate cut. */
 export function laneCap(row: Pick<q.LaneRow, 'max_connections' | 'rate_factor'>, maxConnectionsPerMx: number): number {
@@ -111,7 +111,7 @@ export class Shaping {
     if (!shapingLapsed(lane.row, now)) return;
     const set = { rate_factor: 1, max_connections: null, rate_until: null };
     await this.#store.setLaneShaping(lane.row.id, set, now);
-    await this.#store.addEvent({ at: now, plan: this.#plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'shaping_lapsed', actor: 'daemon', cause: { rate_factor: lane.row.rate_factor, max_connections: lane.row.max_connections } });
+    await this.#store.addEvent(laneEvent(this.#plan.name, lane, now, { kind: 'shaping_lapsed', actor: 'daemon', cause: { rate_factor: lane.row.rate_factor, max_connections: lane.row.max_connections } }));
     lane.row = { ...lane.row, ...set };
     lane.pace = null;
   }
@@ -143,13 +143,13 @@ export class Shaping {
         const set = shapingFor(a, lane.row, now);
         await store.setLaneShaping(lane.row.id, set, now);
         lane.row = { ...lane.row, ...set };
-        await store.addEvent({ at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: `rule_${a.action}`, actor, cause: { ...cause, factor: a.factor, until: a.until } });
+        await store.addEvent(laneEvent(plan.name, lane, now, { kind: `rule_${a.action}`, actor, cause: { ...cause, factor: a.factor, until: a.until } }));
         log.warn({ until: a.until, factor: a.factor, reply: a.reply }, `${a.action} by rule ${a.rule}`);
         return;
       }
       case 'slow_mailbox': {
         if (a.mailbox) this.#resting.set(a.mailbox, a.until ?? now);
-        await store.addEvent({ at: now, plan: plan.name, laneId: lane.row.id, ip: lane.ip.address, provider: lane.provider.name, kind: 'rule_slow_mailbox', actor, cause: { ...cause, mailbox: a.mailbox, until: a.until } });
+        await store.addEvent(laneEvent(plan.name, lane, now, { kind: 'rule_slow_mailbox', actor, cause: { ...cause, mailbox: a.mailbox, until: a.until } }));
         log.info({ mailbox: a.mailbox, until: a.until }, `mailbox ${a.mailbox} rests (rule ${a.rule})`);
         return;
       }
