@@ -170,8 +170,9 @@ export class Daemon {
     const due: DueSend[] = [];
     for (const lane of this.#lanes.all) {
       if (!this.#mine(lane)) continue;
-      due.push(...await this.#sendDue(lane, ctx, now, sendingIps.has(lane.ip.address), due.length));
+      // The hour moves on before this tick's sends are counted in it.
       rollLaneHour(lane, hour);
+      due.push(...await this.#sendDue(lane, ctx, now, sendingIps.has(lane.ip.address), due.length));
     }
     await this.#dispatch.sendNew(due, now);
     await this.#sendRetries(now, sinceLastTick);
