@@ -13,7 +13,9 @@
  * message over the window, and for the fleet `pgCpuMsPerMessage`, the CPU of
  * the PostgreSQL backends serving its database; `startLagS`, real seconds
  * from the window's opening (08:00 on the first daemon's clock, from its run
- * row) to the first message counted as sent. `--only` runs one side (no
+ * row) to the first message counted as sent; `daemonErrors` and
+ * `daemonsFailedClosed`, the error and fatal lines of the daemons' logs (shown
+ * as they come: a daemon that failed closed stopped sending). `--only` runs one side (no
  * ratio); `--cpu-prof DIR` writes a V8 CPU profile of the first daemon of
  * each side (host a for the fleet) to DIR; `--cli FILE` runs that bundled CLI
  * instead of building this tree's (A/B runs of two builds, interleaved);
@@ -78,13 +80,20 @@ store: ${store}
   return file;
 }
 
+/** Error and fatal lines the daemons logged (a write that failed, a daemon that failed closed). */
+const logged = { errors: 0, fatal: 0 };
+
 function daemon(cli: string, file: string, host: string | null, db: string | null, profile: boolean): { child: ChildProcess; exited: Promise<number | null> } {
   const args = [...(profile && CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), cli, 'start', file, '--speed', String(SPEED), '--from', FROM, '--tick', '50', '--force', '--log-level', 'warn', ...(host ? ['--host', host] : []), ...(db ? ['--db', db] : [])];
   const child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${host ?? 'single'}] ${d}`));
   // The daemon's log (JSON lines): errors are shown (a daemon that fails closed changes every figure).
   createInterface({ input: child.stdout! }).on('line', (line) => {
-    if (/"level":(50|60)/.test(line)) process.stderr.write(`[${host ?? 'single'}] ${line.slice(0, 400)}\n`);
+    if (!/"level":(50|60)/.test(line)) return;
+    const e = JSON.parse(line) as { level: number; time: string; msg?: string; err?: { message?: string } };
+    if (e.level === 60) logged.fatal++;
+    else logged.errors++;
+    process.stderr.write(`[${host ?? 'single'}] ${e.time} ${e.level === 60 ? 'FATAL' : 'ERROR'} ${e.msg ?? ''}${e.err?.message ? `: ${e.err.message}` : ''}\n`);
   });
   return { child, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
 }
@@ -108,9 +117,14 @@ function ticksOf(pids: readonly number[]): Map<number, number> {
 const cpuBetween = (before: Map<number, number>, after: Map<number, number>): number =>
   [...after].reduce((s, [pid, t]) => s + t - (before.get(pid) ?? 0), 0) / HZ;
 
-interface Measured { perSecond: number; sent: number; accepted: number; seconds: number; cpuMsPerMessage: number; serverCpuMsPerMessage: number | null; startLagS: number | null }
+interface Measured {
+  perSecond: number; sent: number; accepted: number; seconds: number; cpuMsPerMessage: number; serverCpuMsPerMessage: number | null; startLagS: number | null;
+  daemonErrors: number; daemonsFailedClosed: number;
+}
 
 async function measure(label: string, members: Array<{ file: string; host: string | null; db: string | null }>, read: Read, cli: string, serverPids: () => Promise<number[]> = async () => []): Promise<Measured> {
+  logged.errors = 0;
+  logged.fatal = 0;
   const procs = [daemon(cli, members[0]!.file, members[0]!.host, members[0]!.db, true)];
   const waitFor = async (what: string, ok: () => Promise<boolean>, ms: number) => {
     const end = Date.now() + ms;
@@ -153,7 +167,8 @@ async function measure(label: string, members: Array<{ file: string; host: strin
   process.stdout.write(`${label}: ${accepted.toLocaleString('en-US')} accepted of ${last.sent.toLocaleString('en-US')} sent in ${round(seconds)} s of the window: ${round(accepted / seconds)} msg/s; `
     + `first send ${startLagS === null ? '?' : round(startLagS, 2)} s after the window opened; daemons' CPU ${round(cpuMsPerMessage, 2)} ms per message`
     + `${serverCpuMsPerMessage === null ? '' : `, PostgreSQL backends' ${round(serverCpuMsPerMessage, 2)} ms`}; load ${machine().loadavg1}\n`);
-  return { perSecond: accepted / seconds, sent: last.sent, accepted, seconds, cpuMsPerMessage, serverCpuMsPerMessage, startLagS };
+  if (logged.errors + logged.fatal > 0) process.stdout.write(`${label}: the daemons logged ${logged.errors} errors and ${logged.fatal} fatal (failed closed: stopped sending)\n`);
+  return { perSecond: accepted / seconds, sent: last.sent, accepted, seconds, cpuMsPerMessage, serverCpuMsPerMessage, startLagS, daemonErrors: logged.errors, daemonsFailedClosed: logged.fatal };
 }
 
 const cli = values.cli ?? buildCli(repo);
@@ -209,6 +224,7 @@ try {
   const side = (m: Measured | null, store: string, daemons: number) => m && {
     store, daemons, perSecond: round(m.perSecond), sent: m.sent, accepted: m.accepted, seconds: round(m.seconds), startLagS: m.startLagS === null ? null : round(m.startLagS, 2),
     cpuMsPerMessage: round(m.cpuMsPerMessage, 2), ...(m.serverCpuMsPerMessage === null ? {} : { pgCpuMsPerMessage: round(m.serverCpuMsPerMessage, 2) }),
+    daemonErrors: m.daemonErrors, daemonsFailedClosed: m.daemonsFailedClosed,
   };
   result({
     bench: 'fleet', ips: IPS.length, planned: PER_LANE * IPS.length, windowSeconds: WINDOW_S,
