@@ -23,11 +23,10 @@ import type { Resolver } from '../dns/resolver.js';
 import { dayContext, isSendingDay, type DayContext } from './day.js';
 import { Dispatch, type DueSend } from './dispatch.js';
 import { hourCarried, hourKey } from './hourly.js';
-import { laneTakesMail } from './lane-gate.js';
 import { LaneDays, liveDay } from './lane-day.js';
 import { LaneBook, rollLaneHour, type Lane } from './lanes.js';
 import { recipientFor } from './recipients.js';
-import { retryLimits, sendAllowance, Shaping } from './shaping.js';
+import { laneTakesMail, retryLimits, sendAllowance, Shaping } from './shaping.js';
 import { startTicker, type Ticker } from './ticker.js';
 
 export interface DaemonOptions {

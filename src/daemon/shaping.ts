@@ -13,6 +13,17 @@ import type * as q from '../store/queries.js';
 import type { Store } from '../store/store.js';
 import { laneEvent, type Lane, type LaneBook, type OpenDay } from './lanes.js';
 
+/**
+ * True when no hold is on the lane at `now`: its summary state is active, or
+ * every hold on it has lapsed (`state_until`, the last lapse, is past; the
+ * daemon removes lapsed holds at its next tick). See src/store/holds.ts.
+ * The one place that answers "may this lane take mail now?" for routed mail.
+ */
+export function laneTakesMail(row: Pick<q.LaneRow, 'state' | 'state_until'>, now: number): boolean {
+  if (row.state === 'active') return true;
+  return row.state_until !== null && row.state_until <= now;
+}
+
 /** In-flight cap of a lane: one connection's worth when a rule asked for one connection, scaled down by a rate cut. */
 export function laneCap(row: Pick<q.LaneRow, 'max_connections' | 'rate_factor'>, maxConnectionsPerMx: number): number {
   const cap = row.max_connections ?? maxConnectionsPerMx * 4;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { laneCap, retryLimits, sendAllowance, shapingFor, shapingLapsed } from '../../src/daemon/shaping.js';
+import { laneCap, laneTakesMail, retryLimits, sendAllowance, shapingFor, shapingLapsed } from '../../src/daemon/shaping.js';
 
 describe('laneCap: a lane\'s in-flight cap', () => {
   it.each([
@@ -10,6 +10,17 @@ describe('laneCap: a lane\'s in-flight cap', () => {
     ['a cut that rounds down', null, 0.3, 2, 2],
   ])('%s', (_t, maxConnections, rateFactor, perMx, cap) => {
     expect(laneCap({ max_connections: maxConnections, rate_factor: rateFactor }, perMx)).toBe(cap);
+  });
+});
+
+describe('laneTakesMail: may routed mail use the lane now', () => {
+  it.each([
+    ['no hold', 'active', null, true],
+    ['held until later', 'suspended', 2000, false],
+    ['held with no end', 'paused', null, false],
+    ['every hold lapsed, not yet removed by a tick', 'suspended', 1000, true],
+  ] as const)('%s', (_t, state, until, takes) => {
+    expect(laneTakesMail({ state, state_until: until }, 1000)).toBe(takes);
   });
 });
 
