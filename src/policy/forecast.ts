@@ -23,6 +23,35 @@ export interface LaneHistoryDay {
   readonly decision: string | null;
 }
 
+/**
+ * What the forecast reads of a lane's history: how many of its days were decided, how
+ * many of those advanced, and its last decided day. The store can give these directly
+ * (one row per lane, `decisionTallies`) instead of every lane-day.
+ */
+export interface DecisionTally {
+  readonly ip: string;
+  readonly provider: string;
+  readonly decided: number;
+  readonly advanced: number;
+  /** The lane's last day with a decision, or null. */
+  readonly lastDecided: string | null;
+}
+
+/** The tallies of a history, one per lane in the order the lanes first appear. */
+export function tallyDecisions(history: readonly LaneHistoryDay[]): DecisionTally[] {
+  const byLane = new Map<string, { ip: string; provider: string; decided: number; advanced: number; lastDecided: string | null }>();
+  for (const h of history) {
+    const key = `${h.ip}|${h.provider}`;
+    let t = byLane.get(key);
+    if (!t) { t = { ip: h.ip, provider: h.provider, decided: 0, advanced: 0, lastDecided: null }; byLane.set(key, t); }
+    if (h.decision === null) continue;
+    t.decided++;
+    if (h.decision === 'advance') t.advanced++;
+    if (t.lastDecided === null || h.day > t.lastDecided) t.lastDecided = h.day;
+  }
+  return [...byLane.values()];
+}
+
 export type Verdict = 'ready' | 'behind' | 'paused';
 
 export interface LaneForecast {
@@ -59,15 +88,10 @@ export interface Forecast {
   readonly capacity: Readonly<Record<string, number>>;
 }
 
-export function forecastLaunch(plan: Plan, lanes: readonly LaneState[], history: readonly LaneHistoryDay[], today: string): Forecast {
+export function forecastLaunch(plan: Plan, lanes: readonly LaneState[], history: readonly LaneHistoryDay[] | { readonly tallies: readonly DecisionTally[] }, today: string): Forecast {
   const decided = new Map<string, { advanced: number; total: number }>();
-  for (const h of history) {
-    if (h.decision === null) continue;
-    const key = `${h.ip}|${h.provider}`;
-    const e = decided.get(key) ?? { advanced: 0, total: 0 };
-    e.total++;
-    if (h.decision === 'advance') e.advanced++;
-    decided.set(key, e);
+  for (const t of 'tallies' in history ? history.tallies : tallyDecisions(history)) {
+    if (t.decided > 0) decided.set(`${t.ip}|${t.provider}`, { advanced: t.advanced, total: t.decided });
   }
   const out: LaneForecast[] = [];
   for (const lane of lanes) {
@@ -108,9 +132,12 @@ export function forecastLaunch(plan: Plan, lanes: readonly LaneState[], history:
  * plan's start nor after launch. Every view derives its readiness from this one day, so status,
  * report, simulate and the daemon's behind-for-launch warning give the same "ready on" dates.
  */
-export function readinessDay(plan: Plan, history: readonly LaneHistoryDay[], now: number): string {
+export function readinessDay(plan: Plan, history: readonly LaneHistoryDay[] | { readonly tallies: readonly DecisionTally[] }, now: number): string {
   let day = localTime(now, plan.timezone).date;
-  for (const h of history) if (h.decision !== null && h.day >= day) day = addDays(h.day, 1);
+  // The day after the last decided day of any lane, when that is today or later.
+  let last: string | null = null;
+  for (const t of 'tallies' in history ? history.tallies : tallyDecisions(history)) if (t.lastDecided !== null && (last === null || t.lastDecided > last)) last = t.lastDecided;
+  if (last !== null && last >= day) day = addDays(last, 1);
   if (daysBetween(day, plan.start) > 0) day = plan.start;
   if (daysBetween(plan.launch, day) > 0) day = plan.launch;
   return day;
@@ -118,13 +145,13 @@ export function readinessDay(plan: Plan, history: readonly LaneHistoryDay[], now
 
 /**
  * Launch readiness as of the instant `now` (the database's clock, or --at): the one function every
- * view calls.
+ * view calls, with the lanes' history or its tallies (`{ tallies }`, what `warmup status` reads).
  *
  * @example
  * const f = launchReadiness(plan, lanes, history, Date.parse('2026-12-05T18:00:00Z'));
  * f.lanes.filter((l) => l.verdict === 'behind').map((l) => `${l.ip} ${l.provider} ready on ${l.readyOn}`);
  */
-export function launchReadiness(plan: Plan, lanes: readonly LaneState[], history: readonly LaneHistoryDay[], now: number): Forecast {
+export function launchReadiness(plan: Plan, lanes: readonly LaneState[], history: readonly LaneHistoryDay[] | { readonly tallies: readonly DecisionTally[] }, now: number): Forecast {
   return forecastLaunch(plan, lanes, history, readinessDay(plan, history, now));
 }
 

@@ -2,7 +2,8 @@
  * Lane days: each lane's day with its stage, target, counters and day-end decision.
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
-import type { Insertable } from 'kysely';
+import { sql, type Insertable } from 'kysely';
+import type { DecisionTally } from '../policy/forecast.js';
 import type { Db, LaneDayRow, LaneDaysTable } from './schema.js';
 import { rows } from './prepared.js';
 import { inTransaction } from './transaction.js';
@@ -66,6 +67,23 @@ export function laneHistory(db: Db, plan: string): Promise<Array<{ ip: string; p
   return db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
     .select(['lanes.ip', 'lanes.provider', 'lane_days.day', 'lane_days.decision']).where('lanes.plan', '=', plan)
     .orderBy('lane_days.lane_id').orderBy('lane_days.day').execute();
+}
+
+/**
+ * Per lane of the plan with lane-days: its decided days, how many advanced, and its last
+ * decided day (ordered by lane id): the launch forecast's input in one row per lane rather
+ * than one per lane-day (`warmup status`).
+ */
+export async function decisionTallies(db: Db, plan: string): Promise<DecisionTally[]> {
+  const rows = await db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
+    .select(['lanes.ip', 'lanes.provider'])
+    .select([
+      sql<number>`count(${sql.ref('lane_days.decision')})`.as('decided'),
+      sql<number>`sum(case when ${sql.ref('lane_days.decision')} = 'advance' then 1 else 0 end)`.as('advanced'),
+      sql<string | null>`max(case when ${sql.ref('lane_days.decision')} is not null then ${sql.ref('lane_days.day')} end)`.as('last_decided'),
+    ])
+    .where('lanes.plan', '=', plan).groupBy(['lane_days.lane_id', 'lanes.ip', 'lanes.provider']).orderBy('lane_days.lane_id').execute();
+  return rows.map((r) => ({ ip: r.ip, provider: r.provider, decided: Number(r.decided), advanced: Number(r.advanced), lastDecided: r.last_decided ?? null }));
 }
 
 /** A lane's decided days, oldest first (the pace the launch forecast projects). */

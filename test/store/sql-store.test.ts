@@ -9,7 +9,7 @@ const OPERATIONS: Record<keyof StoreOps, true> = {
   acquireIpLeases: true, renewIpLeases: true, releaseIpLeases: true, ipLeases: true, reportUnattended: true,
   claimPeriodic: true, advanceCursor: true, fleetCursor: true, recordForecast: true,
   getLaneDay: true, previousLaneDay: true, openLaneDay: true, decideLaneDay: true, undecidedDays: true,
-  unsettledMessages: true, laneHistory: true, laneDecisions: true, latestLaneDay: true, createMessage: true,
+  unsettledMessages: true, laneHistory: true, decisionTallies: true, laneDecisions: true, latestLaneDay: true, createMessage: true,
   createMessages: true, claimDueRetries: true, returnUnsent: true, recordAttempts: true, recordAttempt: true,
   writeAttempt: true, recoverInFlight: true, queueCounts: true, pendingRetries: true, attemptOutcomeCounts: true,
   nextRetryDue: true, startRun: true, endRun: true, daemonNow: true, storeNow: true, lastRun: true, addEvent: true,

@@ -88,8 +88,8 @@ async function once(plan: Plan, values: Options, io: CliIo): Promise<number> {
     const lanes = await store.loadLanes(plan.name);
     const ids = lanes.map((l) => l.id);
     const days = day ? await store.laneDays(plan.name, day) : [];
-    const history = await store.laneHistory(plan.name);
-    const forecast = launchReadiness(plan, lanes, history, now);
+    // The forecast's history as one tally per lane (decided, advanced, last decided day), not every lane-day.
+    const forecast = launchReadiness(plan, lanes, { tallies: await store.decisionTallies(plan.name) }, now);
     const holds = new Map<number, HoldView[]>();
     for (const h of await store.listHolds(plan.name)) holds.set(h.lane_id, [...holds.get(h.lane_id) ?? [], holdView(h)]);
     const all = statusLanes({

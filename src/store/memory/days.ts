@@ -2,6 +2,7 @@
  * Lane days in memory: src/store/days.ts row for row.
  */
 import type { Insertable } from 'kysely';
+import { tallyDecisions, type DecisionTally } from '../../policy/forecast.js';
 import type { LaneDayRow, LaneDaysTable } from '../schema.js';
 import { cmp, copy, dayKey, type MemState } from './state.js';
 
@@ -87,6 +88,11 @@ export function unsettledMessages(s: MemState, laneId: number, day: string): num
   let n = 0;
   for (const m of s.openByLane.get(laneId) ?? []) if (m.day === day) n++;
   return n;
+}
+
+export function decisionTallies(s: MemState, plan: string): DecisionTally[] {
+  // laneHistory is in lane id order, as the SQL store groups.
+  return tallyDecisions(laneHistory(s, plan));
 }
 
 export function laneHistory(s: MemState, plan: string): Array<{ ip: string; provider: string; day: string; decision: string | null }> {

@@ -40,7 +40,7 @@ const OPS: MemOps = {
   startRun: Runs.startRun, endRun: Runs.endRun, daemonNow: Runs.daemonNow, storeNow: Runs.storeNow, lastRun: Runs.lastRun,
   getLaneDay: Days.getLaneDay, previousLaneDay: Days.previousLaneDay, laneDays: Days.laneDays, openLaneDay: Days.openLaneDay,
   decideLaneDay: Days.decideLaneDay, undecidedDays: Days.undecidedDays, unsettledMessages: Days.unsettledMessages,
-  laneHistory: Days.laneHistory, laneDecisions: Days.laneDecisions, latestLaneDay: Days.latestLaneDay,
+  laneHistory: Days.laneHistory, decisionTallies: Days.decisionTallies, laneDecisions: Days.laneDecisions, latestLaneDay: Days.latestLaneDay,
   createMessage: Messages.createMessage, createMessages: Messages.createMessages, claimDueRetries: Messages.claimDueRetries,
   returnUnsent: Messages.returnUnsent, recordAttempts: Messages.recordAttempts, recordAttempt: Messages.recordAttempt,
   writeAttempt: Messages.writeAttempt, recoverInFlight: Messages.recoverInFlight, queueCounts: Messages.queueCounts,

@@ -46,10 +46,34 @@ describe.each(STORES)('$name store: lane days', ({ open }) => {
       { ip: '127.0.0.2', provider: 'gmail', day: '2026-12-02', decision: null },
       { ip: '127.0.0.3', provider: 'gmail', day: '2026-12-02', decision: null },
     ]);
+    expect(await s.decisionTallies(PLAN)).toEqual([
+      { ip: '127.0.0.2', provider: 'gmail', decided: 0, advanced: 0, lastDecided: null },
+      { ip: '127.0.0.2', provider: 'yahoo', decided: 0, advanced: 0, lastDecided: null },
+      { ip: '127.0.0.3', provider: 'gmail', decided: 0, advanced: 0, lastDecided: null },
+    ]);
     expect(await s.latestLaneDay(PLAN, '2026-12-31')).toBe('2026-12-02');
     expect(await s.latestLaneDay(PLAN, '2026-12-01')).toBe(DAY);
     expect(await s.latestLaneDay(PLAN, '2026-11-30')).toBeUndefined();
     expect(await s.latestLaneDay('none', '2026-12-31')).toBeUndefined();
+  }));
+
+  it('tallies each lane\'s decided days, advances and last decided day, as the forecast does from the history', () => withStore(open, async (s) => {
+    await fourLanes(s);
+    await s.ensureLanes('other', [{ ip: '127.0.0.9', provider: 'gmail' }], 1);
+    for (const [lane, day, decision] of [[2, '2026-12-01', 'advance'], [2, '2026-12-02', 'hold'], [2, '2026-12-03', null], [1, '2026-12-01', 'advance'],
+      [1, '2026-12-03', 'advance'], [1, '2026-12-02', 'back_off'], [3, '2026-12-01', null], [5, '2026-12-05', 'advance']] as const) {
+      await openDay(s, lane, day);
+      if (decision) expect(await s.decideLaneDay(lane, day, decision, 1, 0, 10)).toBe(true);
+    }
+    const tallies = await s.decisionTallies(PLAN);
+    expect(tallies).toEqual([
+      { ip: '127.0.0.2', provider: 'gmail', decided: 3, advanced: 2, lastDecided: '2026-12-03' },
+      { ip: '127.0.0.2', provider: 'yahoo', decided: 2, advanced: 1, lastDecided: '2026-12-02' },
+      { ip: '127.0.0.3', provider: 'gmail', decided: 0, advanced: 0, lastDecided: null },
+    ]);
+    const { tallyDecisions } = await import('../../../src/policy/forecast.js');
+    expect(tallyDecisions(await s.laneHistory(PLAN))).toEqual(tallies);
+    expect(await s.decisionTallies('none')).toEqual([]);
   }));
 
   it('decides a day exactly once, even when two passes race', () => withStore(open, async (s) => {
