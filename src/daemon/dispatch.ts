@@ -138,10 +138,12 @@ export class Dispatch {
    */
   async drain(drainMs: number): Promise<void> {
     const { store, clock, log } = this.#o;
+    let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([
       Promise.allSettled([...this.#inFlight]).then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), drainMs).unref()),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), drainMs).unref())),
     ]);
+    clearTimeout(timer);
     if (drained) return;
     this.#drainExpired = true;
     const unsent = [...this.#notStarted];
