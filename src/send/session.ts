@@ -205,7 +205,8 @@ export class SmtpSession {
           this.#lastCommand = /^[A-Za-z]+/.exec(message)?.[0]?.toUpperCase();
         }
         // nodemailer logs every 4xx as an error; to warmup it is data, recorded by the caller.
-        logger?.[level]({ ...entry, component: 'smtp' }, message ?? '', ...args);
+        // Several lines per message: the entry is copied only when the level is on.
+        if (logger?.isLevelEnabled(level)) logger[level]({ ...entry, component: 'smtp' }, message ?? '', ...args);
       };
     return { trace: log('trace'), debug: log('trace'), info: log('debug'), warn: log('debug'), error: log('debug'), fatal: log('debug') };
   }
