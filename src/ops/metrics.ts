@@ -1,9 +1,11 @@
 /**
  * Prometheus metrics and a health check over HTTP, for the daemon's process.
  *
- * Every figure is read from the database when Prometheus scrapes (lanes,
- * lane_days, messages, attempts, dnsbl_results), so the daemon needs no hooks:
- * the one live input is `lastTick()`. Off unless the plan sets
+ * Every figure is read from the store when Prometheus scrapes (lanes with
+ * today's lane_days row, the running attempt counts of lane_outcomes, queued
+ * messages, DNSBL answers, a fleet's IP leases), so the daemon needs no hooks
+ * and any daemon of a fleet shows the whole plan: the one live input is
+ * `lastTick()`. The text is written by ./metrics-text.ts. Off unless the plan sets
  * `metrics.listen`; plan loading refuses a non-loopback address unless
  * `metrics.allow_remote: true`, because the labels name the sending IPs,
  * providers and lane states.
@@ -20,6 +22,9 @@ import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { WarmupError } from '../util/errors.js';
 import { joinHostPort } from '../util/host-port.js';
+import { MetricsWriter, validTick, type Snapshot } from './metrics-text.js';
+
+export { warmupMetricsText, type Snapshot } from './metrics-text.js';
 
 export interface MetricsServerOptions {
   readonly plan: Plan;
@@ -44,102 +49,17 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Lane-day figures exported for the current plan-local day, in lane_days column names (routed*: real mail through Postfix, counted in sent, accepted... too). */
-const TODAY_FIGURES = ['target', 'sent', 'accepted', 'deferred', 'bounced', 'failed', 'expired', 'inbox', 'spam', 'missing', 'routed', 'routed_accepted', 'routed_deferred', 'routed_bounced', 'routed_failed'] as const;
-const STATES = ['active', 'suspended', 'paused'] as const;
-
-/** One read of the database, shared by every collector of a scrape so the figures agree. */
-interface Snapshot {
-  readonly lanes: Awaited<ReturnType<Store['loadLanes']>>;
-  readonly attempts: Awaited<ReturnType<Store['attemptOutcomeCounts']>>;
-  readonly queues: Awaited<ReturnType<Store['queueCounts']>>;
-  readonly today: Awaited<ReturnType<Store['laneDays']>>;
-  readonly dnsbl: Awaited<ReturnType<Store['latestDnsblResults']>>;
-  /** A fleet's IP leases (which daemon sends from which IP) and the wall clock they are read at. */
-  readonly leases?: Awaited<ReturnType<Store['ipLeases']>>;
-  readonly realNow?: number;
-  readonly now: number;
-  readonly lastTick: number;
-}
-
 async function readSnapshot(o: MetricsServerOptions): Promise<Snapshot> {
   const now = o.clock.now();
-  const [lanes, attempts, queues, today, dnsbl, leases] = await Promise.all([
-    o.store.loadLanes(o.plan.name),
+  const [lanes, attempts, queues, dnsbl, leases] = await Promise.all([
+    o.store.laneGauges(o.plan.name, localTime(now, o.plan.timezone).date),
     o.store.attemptOutcomeCounts(o.plan.name),
     o.store.queueCounts(o.plan.name),
-    o.store.laneDays(o.plan.name, localTime(now, o.plan.timezone).date),
     o.store.latestDnsblResults(o.plan.ips.map((i) => i.address)),
     o.store.ipLeases(o.plan.name),
   ]);
-  return { lanes, attempts, queues, today, dnsbl, leases, realNow: Date.now(), now, lastTick: o.lastTick() };
+  return { lanes, attempts, queues, dnsbl, leases, realNow: Date.now(), now, lastTick: o.lastTick() };
 }
-
-/** Prometheus text exposition (format 0.0.4): a family's header. */
-function header(name: string, type: 'counter' | 'gauge', help: string): string {
-  return `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`;
-}
-
-function escapeLabel(v: string): string {
-  return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
-}
-
-function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
-
-/**
- * warmup's own metrics for one snapshot, as Prometheus text. Written directly
- * (the labels are known and every series is set from the snapshot each time)
- * rather than through prom-client's label hashing, which cost most of a scrape
- * of 512 lanes (about 16,000 series). Exported for tests and for embedding.
- */
-export function warmupMetricsText(s: Snapshot): string {
-  // Each lane's `ip="..",provider=".."` once.
-  const labelsOf = new Map<number, string>();
-  const laneLabels = (l: { ip: string; provider: string }) => `ip="${escapeLabel(l.ip)}",provider="${escapeLabel(l.provider)}"`;
-  for (const l of s.lanes) labelsOf.set(l.id, laneLabels(l));
-  let out = header('warmup_attempts_total', 'counter', 'SMTP delivery attempts by lane and outcome (accepted, deferred, bounced, network, timeout, tls, protocol, dns, interrupted).');
-  for (const a of s.attempts) {
-    const l = labelsOf.get(a.lane_id);
-    if (l) out += `warmup_attempts_total{${l},outcome="${escapeLabel(a.outcome)}"} ${formatValue(a.n)}\n`;
-  }
-  const perLane = (name: string, help: string, value: (l: Snapshot['lanes'][number]) => number): void => {
-    out += header(name, 'gauge', help);
-    for (const l of s.lanes) out += `${name}{${labelsOf.get(l.id)!}} ${formatValue(value(l))}\n`;
-  };
-  perLane('warmup_lane_stage', 'Ramp stage a lane has reached (sending days ramped).', (l) => l.stage);
-  out += header('warmup_lane_state', 'gauge', '1 for the state a lane is in (active, suspended, paused), 0 for the others.');
-  for (const l of s.lanes) for (const st of STATES) out += `warmup_lane_state{${labelsOf.get(l.id)!},state="${st}"} ${l.state === st ? 1 : 0}\n`;
-  perLane('warmup_lane_rate_factor', 'Share of the planned sending rate in force (rules may cut it).', (l) => l.rate_factor);
-  perLane('warmup_retry_queue', 'Deferred messages waiting for their retry, per lane.', (l) => s.queues.get(l.id)?.retries ?? 0);
-  perLane('warmup_in_flight', 'Messages being attempted now, per lane.', (l) => s.queues.get(l.id)?.inFlight ?? 0);
-  out += header('warmup_lane_today', 'gauge', `Today's (plan time zone) lane-day figures: ${TODAY_FIGURES.join(', ')}.`);
-  for (const d of s.today) {
-    const l = labelsOf.get(d.lane_id) ?? laneLabels(d);
-    for (const f of TODAY_FIGURES) out += `warmup_lane_today{${l},figure="${f}"} ${formatValue(Number(d[f]))}\n`;
-  }
-  out += header('warmup_dnsbl_listed', 'gauge', '1 when the newest answer of the zone lists the IP, 0 otherwise (clear, error, unknown).');
-  for (const r of s.dnsbl) out += `warmup_dnsbl_listed{ip="${escapeLabel(r.ip)}",zone="${escapeLabel(r.zone)}"} ${r.status === 'listed' ? 1 : 0}\n`;
-  out += header('warmup_dnsbl_checked_timestamp_seconds', 'gauge', 'When the zone last answered for the IP (unix seconds).');
-  for (const r of s.dnsbl) out += `warmup_dnsbl_checked_timestamp_seconds{ip="${escapeLabel(r.ip)}",zone="${escapeLabel(r.zone)}"} ${formatValue(r.at / 1000)}\n`;
-  out += header('warmup_last_tick_timestamp_seconds', 'gauge', 'When the daemon last ran a scheduling pass (unix seconds, daemon clock; 0 before the first).');
-  out += `warmup_last_tick_timestamp_seconds ${formatValue(validTick(s.lastTick) ? s.lastTick / 1000 : 0)}\n`;
-  out += header('warmup_last_tick_age_seconds', 'gauge', 'Seconds since the last scheduling pass (daemon clock); absent before the first.');
-  if (validTick(s.lastTick)) out += `warmup_last_tick_age_seconds ${formatValue((s.now - s.lastTick) / 1000)}\n`;
-  // A fleet (any host's daemon serves the whole plan): who sends from each IP, and whether it still heartbeats.
-  const leases = s.leases ?? [];
-  out += header('warmup_ip_attended', 'gauge', '1 while the daemon holding the IP\'s lease heartbeats, 0 once reported unattended (labels: the IP and the host holding it).');
-  for (const l of leases) out += `warmup_ip_attended{ip="${escapeLabel(l.ip)}",host="${escapeLabel(l.host)}"} ${l.unattendedAt === null ? 1 : 0}\n`;
-  out += header('warmup_ip_heartbeat_age_seconds', 'gauge', 'Real seconds since the daemon holding the IP\'s lease last heartbeat.');
-  for (const l of leases) out += `warmup_ip_heartbeat_age_seconds{ip="${escapeLabel(l.ip)}",host="${escapeLabel(l.host)}"} ${formatValue(Math.max(0, ((s.realNow ?? s.now) - l.heartbeatAt) / 1000))}\n`;
-  return out;
-}
-
-const validTick = (t: number): boolean => Number.isFinite(t) && t > 0;
 
 /**
  * Starts the HTTP endpoint. Resolves once listening; rejects with
@@ -157,9 +77,10 @@ export async function startMetricsServer(o: MetricsServerOptions): Promise<Metri
   // prom-client only for the Node process metrics (memory, CPU, event loop lag).
   const registry = new Registry();
   if (o.processMetrics ?? true) collectDefaultMetrics({ register: registry });
-  const scrape = async (): Promise<string> => {
+  const writer = new MetricsWriter();
+  const scrape = async (): Promise<Buffer> => {
     const [snapshot, process] = await Promise.all([readSnapshot(o), registry.metrics()]);
-    return warmupMetricsText(snapshot) + process;
+    return writer.write(snapshot, process);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -195,8 +116,8 @@ export async function startMetricsServer(o: MetricsServerOptions): Promise<Metri
   };
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
   if (res.headersSent) { res.end(); return; }
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

@@ -6,6 +6,7 @@
 import { attemptCounts, greylistOutcome } from '../policy/counting.js';
 import type { Db, Outcome } from './schema.js';
 import { chunks } from '../util/chunks.js';
+import { arrayRows } from './array-rows.js';
 import { execute, rows, valuesList } from './prepared.js';
 import { addReplyTallies, tallyReply, type ReplyTally } from './reply-tallies.js';
 import { addToLaneDays, type LaneDayCounter } from './postgres-batch.js';
@@ -343,13 +344,14 @@ export async function pendingRetries(db: Db, plan: string, laneIds: readonly num
   return Number(r.n);
 }
 
+const OUTCOME_COUNTS_SQL = `select o."lane_id", o."outcome", o."n" from "lane_outcomes" o join "lanes" l on l."id" = o."lane_id"
+  where l."plan" = ? order by o."lane_id", o."outcome"`;
+
 /** Attempts per lane and outcome over a plan's whole run (Prometheus counters). */
 export async function attemptOutcomeCounts(db: Db, plan: string): Promise<Array<{ lane_id: number; outcome: Outcome; n: number }>> {
-  // From the running counts (O(lanes x outcomes)), never a scan of the attempts table.
-  const rows = await db.selectFrom('lane_outcomes').innerJoin('lanes', 'lanes.id', 'lane_outcomes.lane_id')
-    .select(['lane_outcomes.lane_id', 'lane_outcomes.outcome', 'lane_outcomes.n']).where('lanes.plan', '=', plan)
-    .orderBy('lane_outcomes.lane_id').orderBy('lane_outcomes.outcome').execute();
-  return rows.map((r) => ({ lane_id: r.lane_id, outcome: r.outcome as Outcome, n: Number(r.n) }));
+  // From the running counts (O(lanes x outcomes)), never a scan of the attempts table; rows as arrays (./array-rows.ts).
+  const rows = await arrayRows(db, OUTCOME_COUNTS_SQL, [plan]);
+  return rows.map((r) => ({ lane_id: Number(r[0]), outcome: r[1] as Outcome, n: Number(r[2]) }));
 }
 
 /** When the earliest deferred message is due again, or null when none waits. */

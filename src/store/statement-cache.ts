@@ -9,6 +9,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import { ARRAY_ROWS } from './array-rows.js';
 
 /** Bound on cached texts: `IN (?, ?, ...)` lists of varying length make new ones. */
 const MAX_STATEMENTS = 1000;
@@ -21,7 +22,10 @@ export function cachingStatements(sqlite: BetterSqlite3.Database): SqliteDatabas
     prepare: (sql: string) => {
       let stmt = cache.get(sql);
       if (!stmt) {
-        stmt = sqlite.prepare(sql) as unknown as SqliteStatement;
+        const prepared = sqlite.prepare(sql);
+        // Rows as arrays for texts marked so (./array-rows.ts).
+        if (prepared.reader && sql.startsWith(ARRAY_ROWS)) prepared.raw(true);
+        stmt = prepared as unknown as SqliteStatement;
         if (cache.size >= MAX_STATEMENTS) cache.clear();
         cache.set(sql, stmt);
       }

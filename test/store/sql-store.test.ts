@@ -4,7 +4,7 @@ import type { StoreOps } from '../../src/store/store.js';
 
 /** Every operation of the interface, spelled out: the compiler checks this list against it. */
 const OPERATIONS: Record<keyof StoreOps, true> = {
-  laneDays: true, ensureLanes: true, loadLanes: true, setLaneShaping: true, addHold: true, removeHolds: true,
+  laneDays: true, ensureLanes: true, loadLanes: true, laneGauges: true, setLaneShaping: true, addHold: true, removeHolds: true,
   lapseHolds: true, listHolds: true, acquireLease: true, renewLease: true, releaseLease: true, currentLease: true,
   acquireIpLeases: true, renewIpLeases: true, releaseIpLeases: true, ipLeases: true, reportUnattended: true,
   claimPeriodic: true, advanceCursor: true, fleetCursor: true, recordForecast: true,

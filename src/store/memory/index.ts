@@ -31,7 +31,7 @@ type MemOps = {
 
 /** Every operation's memory implementation; the compiler checks each against the interface. */
 const OPS: MemOps = {
-  ensureLanes: Lanes.ensureLanes, loadLanes: Lanes.loadLanes, setLaneShaping: Lanes.setLaneShaping,
+  ensureLanes: Lanes.ensureLanes, loadLanes: Lanes.loadLanes, laneGauges: Lanes.laneGauges, setLaneShaping: Lanes.setLaneShaping,
   addHold: Lanes.addHold, removeHolds: Lanes.removeHolds, lapseHolds: Lanes.lapseHolds, listHolds: Lanes.listHolds,
   acquireLease: Runs.acquireLease, renewLease: Runs.renewLease, releaseLease: Runs.releaseLease, currentLease: Runs.currentLease,
   acquireIpLeases: Fleet.acquireIpLeases, renewIpLeases: Fleet.renewIpLeases, releaseIpLeases: Fleet.releaseIpLeases, ipLeases: Fleet.ipLeases,

@@ -3,9 +3,9 @@
  * row for row (same order, same events, same summary state).
  */
 import { holdAddedCause, holdDroppedCause, summarize, type HoldChange, type HoldInput, type HoldKind, type HoldRemoval, type LaneTarget } from '../holds.js';
-import type { LaneShaping } from '../lanes.js';
+import { DAY_FIGURES, type LaneGauge, type LaneShaping } from '../lanes.js';
 import type { LaneRow, LaneState } from '../schema.js';
-import { cmp, constraintFailed, copy, type HoldRow, type MemState } from './state.js';
+import { cmp, constraintFailed, copy, dayKey, type HoldRow, type MemState } from './state.js';
 import { insertEvent } from './events.js';
 
 export function ensureLanes(s: MemState, plan: string, lanes: ReadonlyArray<{ ip: string; provider: string }>, now: number): LaneRow[] {
@@ -144,4 +144,14 @@ export function laneOrThrow(s: MemState, laneId: number, table: string): LaneRow
   const lane = s.lanes.get(laneId);
   if (!lane) throw constraintFailed(`FOREIGN KEY ${table}.lane_id -> lanes.id (${laneId})`);
   return lane;
+}
+
+export function laneGauges(s: MemState, plan: string, day: string): LaneGauge[] {
+  const out: LaneGauge[] = [];
+  for (const l of s.lanes.values()) {
+    if (l.plan !== plan) continue;
+    const d = s.laneDays.get(dayKey(l.id, day));
+    out.push({ id: l.id, ip: l.ip, provider: l.provider, stage: l.stage, state: l.state, rate_factor: l.rate_factor, day: d ? DAY_FIGURES.map((f) => d[f]) : null });
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fourLanes, PLAN, withStore } from './fixture.js';
+import { attempt, DAY, deferral, fourLanes, messages, openDay, PLAN, withStore } from './fixture.js';
 import { STORES } from './stores.js';
 
 describe.each(STORES)('$name store: lanes and holds', ({ open }) => {
@@ -133,5 +133,32 @@ describe.each(STORES)('$name store: lanes and holds', ({ open }) => {
     expect((await s.listHolds(PLAN, [4, 2])).map((h) => h.id)).toEqual([3, 2]);
     expect(await s.listHolds(PLAN, [])).toEqual([]);
     expect(await s.listHolds('other')).toEqual([]);
+  }));
+
+  it('gives each lane of a plan, by id, with its stage, state, rate factor and one day\'s counters (the metrics\' read)', () => withStore(open, async (s) => {
+    await fourLanes(s);
+    await s.ensureLanes('other', [{ ip: '127.0.0.9', provider: 'gmail' }], 1);
+    await openDay(s, 2, DAY, { stage: 3, target: 40 });
+    await openDay(s, 3, DAY, { target: 12 });
+    await openDay(s, 1, '2026-12-02', { stage: 4 });
+    await openDay(s, 5, DAY);
+    const m = await messages(s, 2, 3);
+    await s.recordAttempt(attempt(m[0]!.id, 2), { status: 'accepted', at: 11 });
+    await s.recordAttempt(deferral(m[1]!.id, 2), { status: 'deferred', nextAttemptAt: 300 });
+    await s.recordAttempt(attempt(m[2]!.id, 2, { outcome: 'bounced', code: 550, enhanced: '5.1.1', reply: '550 5.1.1 unknown user' }), { status: 'bounced', at: 11 });
+    await s.setLaneShaping(4, { rate_factor: 0.5, rate_until: null }, 20);
+    await s.addHold(PLAN, { ip: '127.0.0.3', provider: 'gmail' }, { kind: 'operator', actor: 'operator', reason: 'o', until: null }, 30);
+    const state = (await s.loadLanes(PLAN))[2]!.state;
+    expect(state).not.toBe('active');
+    //               target sent acc def bou fail exp inbox spam miss routed r_acc r_def r_bou r_fail
+    const lane2 = [40, 3, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    expect(await s.laneGauges(PLAN, DAY)).toEqual([
+      { id: 1, ip: '127.0.0.2', provider: 'gmail', stage: 4, state: 'active', rate_factor: 1, day: null },
+      { id: 2, ip: '127.0.0.2', provider: 'yahoo', stage: 3, state: 'active', rate_factor: 1, day: lane2 },
+      { id: 3, ip: '127.0.0.3', provider: 'gmail', stage: 1, state, rate_factor: 1, day: [12, ...Array(14).fill(0)] },
+      { id: 4, ip: '127.0.0.3', provider: 'yahoo', stage: 0, state: 'active', rate_factor: 0.5, day: null },
+    ]);
+    expect((await s.laneGauges(PLAN, '2026-12-02')).map((g) => g.day?.[0] ?? null)).toEqual([10, null, null, null]);
+    expect(await s.laneGauges('none', DAY)).toEqual([]);
   }));
 });
