@@ -2,10 +2,11 @@
  * Lane days: each lane's day with its stage, target, counters and day-end decision.
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
-import { sql, type Insertable } from 'kysely';
+import type { Insertable } from 'kysely';
 import type { DecisionTally } from '../policy/forecast.js';
 import type { Db, LaneDayRow, LaneDaysTable } from './schema.js';
-import { rows } from './prepared.js';
+import { rows, sqlRows } from './prepared.js';
+import * as Reads from './reads.js';
 import { inTransaction } from './transaction.js';
 
 export function getLaneDay(db: Db, laneId: number, day: string): Promise<LaneDayRow | undefined> {
@@ -18,12 +19,9 @@ export function previousLaneDay(db: Db, laneId: number, day: string): Promise<La
     .orderBy('day', 'desc').limit(1).executeTakeFirst();
 }
 
-/** Every lane-day of a plan, optionally one day only (status, reports). */
+/** Every lane-day of a plan, optionally one day only (status, reports), by day then lane. */
 export function laneDays(db: Db, plan: string, day?: string): Promise<Array<LaneDayRow & { ip: string; provider: string }>> {
-  let q = db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
-    .selectAll('lane_days').select(['lanes.ip', 'lanes.provider']).where('lanes.plan', '=', plan);
-  if (day !== undefined) q = q.where('lane_days.day', '=', day);
-  return q.orderBy('lane_days.day').orderBy('lanes.id').execute();
+  return Reads.laneDays(sqlRows(db), plan, day);
 }
 
 /** Opens a lane's day at `stage` with its target and spread window. */
@@ -74,16 +72,8 @@ export function laneHistory(db: Db, plan: string): Promise<Array<{ ip: string; p
  * decided day (ordered by lane id): the launch forecast's input in one row per lane rather
  * than one per lane-day (`warmup status`).
  */
-export async function decisionTallies(db: Db, plan: string): Promise<DecisionTally[]> {
-  const rows = await db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
-    .select(['lanes.ip', 'lanes.provider'])
-    .select([
-      sql<number>`count(${sql.ref('lane_days.decision')})`.as('decided'),
-      sql<number>`sum(case when ${sql.ref('lane_days.decision')} = 'advance' then 1 else 0 end)`.as('advanced'),
-      sql<string | null>`max(case when ${sql.ref('lane_days.decision')} is not null then ${sql.ref('lane_days.day')} end)`.as('last_decided'),
-    ])
-    .where('lanes.plan', '=', plan).groupBy(['lane_days.lane_id', 'lanes.ip', 'lanes.provider']).orderBy('lane_days.lane_id').execute();
-  return rows.map((r) => ({ ip: r.ip, provider: r.provider, decided: Number(r.decided), advanced: Number(r.advanced), lastDecided: r.last_decided ?? null }));
+export function decisionTallies(db: Db, plan: string): Promise<DecisionTally[]> {
+  return Reads.decisionTallies(sqlRows(db), plan);
 }
 
 /** A lane's decided days, oldest first (the pace the launch forecast projects). */
@@ -92,11 +82,8 @@ export function laneDecisions(db: Db, laneId: number): Promise<Array<{ day: stri
 }
 
 /** The latest day of a plan with a lane-day on or before `upTo` (YYYY-MM-DD), or undefined. */
-export async function latestLaneDay(db: Db, plan: string, upTo: string): Promise<string | undefined> {
-  const r = await db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
-    .select((eb) => eb.fn.max('lane_days.day').as('day')).where('lanes.plan', '=', plan)
-    .where('lane_days.day', '<=', upTo).executeTakeFirst();
-  return r?.day ?? undefined;
+export function latestLaneDay(db: Db, plan: string, upTo: string): Promise<string | undefined> {
+  return Reads.latestLaneDay(sqlRows(db), plan, upTo);
 }
 
 /**

@@ -12,7 +12,8 @@
  */
 import type { Selectable } from 'kysely';
 import type { Db, HoldsTable, LaneRow, LaneState } from './schema.js';
-import { rows } from './prepared.js';
+import { rows, sqlRows } from './prepared.js';
+import * as Reads from './reads.js';
 import { forUpdate, inTransaction } from './transaction.js';
 
 /** Who put a hold on: each kind is added and removed by its own actor. */
@@ -218,28 +219,7 @@ export function holdDroppedCause(h: Pick<HoldRow, 'kind' | 'actor' | 'until' | '
 
 /** Every hold of a plan (optionally of some lanes), oldest first. */
 export function listHolds(db: Db, plan: string, laneIds?: readonly number[]): Promise<HoldRow[]> {
-  let q = db.selectFrom('holds').selectAll().where('plan', '=', plan);
-  if (laneIds !== undefined) {
-    if (laneIds.length === 0) return Promise.resolve([]);
-    q = q.where('lane_id', 'in', [...laneIds]);
-  }
-  return q.orderBy('lane_id').orderBy('id').execute();
+  return Reads.listHolds(sqlRows(db), plan, laneIds);
 }
 
-/** A hold as status and the JSON outputs show it (evidence parsed). */
-export interface HoldView {
-  readonly kind: HoldKind;
-  readonly actor: string;
-  readonly reason: string;
-  readonly since: string;
-  readonly until: string | null;
-  readonly evidence: unknown;
-}
-
-export function holdView(h: HoldRow): HoldView {
-  let evidence: unknown = null;
-  if (h.evidence !== null) {
-    try { evidence = JSON.parse(h.evidence); } catch { evidence = h.evidence; }
-  }
-  return { kind: h.kind as HoldKind, actor: h.actor, reason: h.reason, since: new Date(h.created_at).toISOString(), until: h.until === null ? null : new Date(h.until).toISOString(), evidence };
-}
+export { holdView, type HoldView } from './hold-view.js';

@@ -4,6 +4,8 @@
  */
 import { chunks } from '../util/chunks.js';
 import { arrayRows } from './array-rows.js';
+import { sqlRows } from './prepared.js';
+import * as Reads from './reads.js';
 import { inTransaction } from './transaction.js';
 import type { Db, LaneRow, LaneState } from './schema.js';
 
@@ -22,8 +24,9 @@ export async function ensureLanes(db: Db, plan: string, lanes: ReadonlyArray<{ i
   return loadLanes(db, plan);
 }
 
+/** Every lane of a plan, by id. */
 export function loadLanes(db: Db, plan: string): Promise<LaneRow[]> {
-  return db.selectFrom('lanes').selectAll().where('plan', '=', plan).orderBy('id').execute();
+  return Reads.loadLanes(sqlRows(db), plan);
 }
 
 /** A lane's shaping: its rate factor and connection cap, and until when they hold (null: lifted). */

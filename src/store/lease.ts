@@ -7,6 +7,9 @@
  * about real processes, not the daemon's (possibly accelerated) plan clock.
  */
 import type { Db } from './schema.js';
+import { sqlRows } from './prepared.js';
+import * as Reads from './reads.js';
+import { ipView } from './reads.js';
 import { forUpdate, inTransaction } from './transaction.js';
 
 /** Who holds a lease. */
@@ -97,10 +100,6 @@ export interface IpLeaseResult {
   readonly held: ReadonlyArray<{ readonly ip: string; readonly holder: IpLeaseView }>;
 }
 
-const ipView = (r: { ip: string; host: string; pid: number; acquired_at: number; heartbeat_at: number; unattended_at: number | null }): IpLeaseView => ({
-  ip: r.ip, host: r.host, pid: Number(r.pid), acquiredAt: Number(r.acquired_at), heartbeatAt: Number(r.heartbeat_at),
-  unattendedAt: r.unattended_at === null ? null : Number(r.unattended_at),
-});
 
 /**
  * Takes the lease of each IP in `ips` that no live daemon holds: free, this
@@ -167,9 +166,8 @@ export async function releaseIpLeases(db: Db, plan: string, token: string, ips?:
 }
 
 /** Every IP lease of a plan (status, metrics: which host holds which IP, last heartbeat). */
-export async function ipLeases(db: Db, plan: string): Promise<IpLeaseView[]> {
-  const rows = await db.selectFrom('ip_leases').selectAll().where('plan', '=', plan).orderBy('host').orderBy('ip').execute();
-  return rows.map(ipView);
+export function ipLeases(db: Db, plan: string): Promise<IpLeaseView[]> {
+  return Reads.ipLeases(sqlRows(db), plan);
 }
 
 /**

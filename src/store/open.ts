@@ -3,14 +3,15 @@
  * while the daemon writes, and migrations applied in code.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, Migrator, SqliteDialect, type Driver, type MigrationResult } from 'kysely';
 import { WarmupError } from '../util/errors.js';
 import { migrations } from './migrations.js';
 import { cachingStatements } from './statement-cache.js';
 import { sqlStore } from './sql-store.js';
+import { openSqliteFile } from './sqlite-driver.js';
+import { openSqliteReader } from './sqlite-reader.js';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
 
@@ -48,6 +49,7 @@ export interface OpenOptions {
  * @throws WarmupError STORE_MISSING when a reader finds no database, STORE_OPEN, STORE_MIGRATION
  */
 export async function openStore(path: string, options: OpenOptions = {}): Promise<Store> {
+  if (options.readonly) return openSqliteReader(path, options);
   return (await openSqlite(path, options)).store;
 }
 
@@ -58,22 +60,11 @@ export async function openStore(path: string, options: OpenOptions = {}): Promis
  * @throws WarmupError STORE_MISSING, STORE_OPEN, STORE_MIGRATION
  */
 export async function openSqlite(path: string, options: OpenOptions = {}): Promise<OpenedSqlite> {
-  if (options.readonly) {
-    if (path !== ':memory:' && !existsSync(path)) {
-      throw new WarmupError('STORE_MISSING', `no database at ${path}: has \`warmup start\` run with this plan?`);
-    }
-  } else if (path !== ':memory:') {
+  if (!options.readonly && path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true });
     if (options.durability !== 'throwaway') privateFiles(path);
   }
-  let sqlite: BetterSqlite3.Database;
-  try {
-    const { Database, nativeBinding } = driver();
-    sqlite = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, ...(nativeBinding ? { nativeBinding } : {}) });
-  } catch (e) {
-    throw new WarmupError('STORE_OPEN', `cannot open database ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+  const sqlite = openSqliteFile(path, options);
   if (!options.readonly && options.durability === 'throwaway') {
     sqlite.pragma('journal_mode = MEMORY');
     sqlite.pragma('synchronous = OFF');
@@ -84,36 +75,23 @@ export async function openSqlite(path: string, options: OpenOptions = {}): Promi
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
   }
-  const Dialect = options.readonly ? SqliteDialect : ImmediateSqliteDialect;
-  const db = new Kysely<Database>({ dialect: new Dialect({ database: cachingStatements(sqlite) }) });
+  const opened = sqliteOver(sqlite, path, options.readonly ?? false);
   if (!options.readonly) {
-    const { error } = await migrate(db);
+    const { error } = await migrate(opened.db);
     if (error) {
-      await db.destroy();
+      await opened.close();
       throw new WarmupError('STORE_MIGRATION', `migrating ${path} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
     }
   }
-  const close = () => db.destroy();
-  return { db, path, store: sqlStore(db, 'sqlite', path, close), close };
+  return opened;
 }
 
-const requireCjs = createRequire(import.meta.url);
-let loaded: { Database: typeof BetterSqlite3; nativeBinding: string | undefined } | undefined;
-
-/**
- * better-sqlite3, loaded with require: importing a CommonJS package from ES
- * modules makes Node scan its source for exports first. Its compiled addon is
- * named by path when it is where the package builds it, which spares the
- * `bindings` package's search of a dozen places (a `warmup status` costs
- * milliseconds); anywhere else, better-sqlite3 searches as usual.
- */
-function driver(): { Database: typeof BetterSqlite3; nativeBinding: string | undefined } {
-  if (!loaded) {
-    const main = requireCjs.resolve('better-sqlite3');
-    const addon = join(dirname(main), '..', 'build', 'Release', 'better_sqlite3.node');
-    loaded = { Database: requireCjs(main) as typeof BetterSqlite3, nativeBinding: existsSync(addon) ? addon : undefined };
-  }
-  return loaded;
+/** kysely and the `Store` over an opened better-sqlite3 database; closing either closes it. */
+export function sqliteOver(sqlite: BetterSqlite3.Database, path: string, readonly: boolean): OpenedSqlite {
+  const Dialect = readonly ? SqliteDialect : ImmediateSqliteDialect;
+  const db = new Kysely<Database>({ dialect: new Dialect({ database: cachingStatements(sqlite) }) });
+  const close = () => db.destroy();
+  return { db, path, store: sqlStore(db, 'sqlite', path, close), close };
 }
 
 /** Applies every pending migration; never throws (kysely's own contract). */

@@ -10,6 +10,7 @@
  * `?` placeholders, which become `$1, $2, ...` on PostgreSQL).
  */
 import { CompiledQuery, type QueryResult } from 'kysely';
+import type { Rows } from './reads.js';
 import type { Db } from './schema.js';
 import { isPostgres } from './transaction.js';
 
@@ -21,6 +22,11 @@ export function execute<R>(db: Db, text: string, params: readonly unknown[]): Pr
 /** The rows of {@link execute}. */
 export async function rows<R>(db: Db, text: string, params: readonly unknown[]): Promise<R[]> {
   return (await execute<R>(db, text, params)).rows;
+}
+
+/** {@link rows} on `db` as the `Rows` of ./reads.ts. */
+export function sqlRows(db: Db): Rows {
+  return (text, params) => rows(db, text, params);
 }
 
 const dollar = new Map<string, string>();

@@ -3,6 +3,9 @@
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
 import type { Db } from './schema.js';
+import { sqlRows } from './prepared.js';
+import * as Reads from './reads.js';
+import type { RunRow } from './reads.js';
 
 export async function startRun(db: Db, run: { plan: string; planFile: string | null; host: string; pid: number; now: number; speed: number; realNow: number }): Promise<number> {
   const { id } = await db.insertInto('runs').values({
@@ -20,29 +23,16 @@ export async function endRun(db: Db, id: number, now: number, reason: string): P
  * "Now" on the clock of the plan's running daemon (which may be accelerated),
  * so that operator commands line up with it; the wall clock when none runs.
  */
-export async function daemonNow(db: Db, plan: string, realNow: number): Promise<number> {
-  const run = await lastRun(db, plan);
-  if (!run) return realNow;
-  // A finished accelerated run may have stopped "in the future": now is never before it.
-  if (run.ended_at !== null) return Math.max(realNow, run.ended_at);
-  if (run.real_started_at === null) return realNow;
-  return run.started_at + (realNow - run.real_started_at) * run.speed;
+export function daemonNow(db: Db, plan: string, realNow: number): Promise<number> {
+  return Reads.daemonNow(sqlRows(db), plan, realNow);
 }
 
-/**
- * The database's own clock, which every view of it (status, report, events) uses unless told
- * otherwise: the plan time of its last run (the end of a finished run, the running daemon's clock
- * while it runs), so a simulated or rehearsed database is shown as of its own days, not today's
- * date. The wall clock only when no run was recorded.
- */
-export async function storeNow(db: Db, plan: string, realNow: number): Promise<number> {
-  const run = await lastRun(db, plan);
-  if (!run) return realNow;
-  if (run.ended_at !== null) return run.ended_at;
-  return daemonNow(db, plan, realNow);
+/** The database's own clock: the plan time of its last run, else the wall clock (see reads.ts). */
+export function storeNow(db: Db, plan: string, realNow: number): Promise<number> {
+  return Reads.storeNow(sqlRows(db), plan, realNow);
 }
 
 /** The run most recently started for a plan. */
-export function lastRun(db: Db, plan: string) {
-  return db.selectFrom('runs').selectAll().where('plan', '=', plan).orderBy('id', 'desc').limit(1).executeTakeFirst();
+export function lastRun(db: Db, plan: string): Promise<RunRow | undefined> {
+  return Reads.lastRun(sqlRows(db), plan);
 }

@@ -47,7 +47,10 @@ export function storeTarget(plan: Plan, db?: string, cwd?: string): StoreTarget 
  */
 export async function openTarget(target: StoreTarget, options: OpenOptions = {}): Promise<Store> {
   switch (target.kind) {
-    case 'sqlite': return (await import('./open.js')).openStore(target.path, options);
+    case 'sqlite': return options.readonly
+      // Read-only: better-sqlite3 alone for status's reads, kysely loaded only if another operation is asked for.
+      ? (await import('./sqlite-reader.js')).openSqliteReader(target.path, options)
+      : (await import('./open.js')).openStore(target.path, options);
     case 'postgres': return (await import('./postgres.js')).openPostgresStore(target.url, {
       ...(options.readonly !== undefined ? { readonly: options.readonly } : {}),
       ...(target.passwordFile !== null ? { passwordFile: target.passwordFile } : {}),

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSqlite } from '../../src/store/open.js';
+import { openSqlite, openStore } from '../../src/store/open.js';
+import { openSqliteReader, READER_OPERATIONS } from '../../src/store/sqlite-reader.js';
 import * as q from '../../src/store/queries.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warmup-open-'));
@@ -54,5 +55,32 @@ describe('opening the store', () => {
     expect(otherResult).toBe('SQLITE_BUSY');
     expect((await store.db.selectFrom('lanes').select('updated_at').executeTakeFirstOrThrow()).updated_at).toBe(3);
     await store.close();
+  });
+});
+
+describe('the read-only SQLite store', () => {
+  it('reads what a writer wrote; the other operations load kysely on first use; writes fail; a missing file is STORE_MISSING', async () => {
+    const path = join(dir, 'reader.db');
+    const writer = await openStore(path);
+    await writer.ensureLanes('p', [{ ip: '127.0.0.2', provider: 'gmail' }, { ip: '127.0.0.3', provider: 'gmail' }], 7);
+    await writer.addEvent({ at: 9, plan: 'p', laneId: 1, ip: '127.0.0.2', provider: 'gmail', kind: 'note', actor: 'test', cause: {} });
+    const reader = await openStore(path, { readonly: true });
+    try {
+      expect(READER_OPERATIONS).toContain('loadLanes');
+      expect((await reader.loadLanes('p')).map((l) => [l.id, l.ip, l.updated_at])).toEqual([[1, '127.0.0.2', 7], [2, '127.0.0.3', 7]]);
+      // Not one of the reader's own: through kysely over the same connection.
+      expect((await reader.listEvents('p', {})).map((e) => e.kind)).toEqual(['note']);
+      await expect(reader.ensureLanes('p', [{ ip: '127.0.0.4', provider: 'gmail' }], 8)).rejects.toThrow(/readonly/i);
+      await expect(reader.transaction((tx) => tx.setLaneShaping(1, { rate_factor: 0.5, rate_until: null }, 9))).rejects.toThrow(/readonly/i);
+      expect(await reader.storeNow('p', 123)).toBe(123);
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+    // Closed before kysely was ever needed.
+    const quick = openSqliteReader(path);
+    expect(await quick.latestLaneDay('p', '2026-12-31')).toBeUndefined();
+    await quick.close();
+    await expect(openStore(join(dir, 'none.db'), { readonly: true })).rejects.toMatchObject({ code: 'STORE_MISSING' });
   });
 });

@@ -2,7 +2,7 @@ import type { Plan } from '../../plan/types.js';
 import { launchReadiness } from '../../policy/forecast.js';
 import { addDays, daysBetween, localTime } from '../../schedule/calendar.js';
 import { openStoreFor } from '../../store/select.js';
-import { holdView, type HoldView } from '../../store/holds.js';
+import { holdView, type HoldView } from '../../store/hold-view.js';
 import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';

@@ -14,6 +14,7 @@ import { afterAll } from 'vitest';
 import { memoryStore } from '../../../src/store/memory/index.js';
 import pg from 'pg';
 import { openStore } from '../../../src/store/open.js';
+import { openSqliteReader, READER_OPERATIONS } from '../../../src/store/sqlite-reader.js';
 import { openPostgresStore } from '../../../src/store/postgres.js';
 import type { Store } from '../../../src/store/store.js';
 import { createPostgresDatabase } from '../../peers/peers.js';
@@ -32,6 +33,20 @@ async function sqlite(): Promise<Store> {
   dir ??= mkdtempSync(join(tmpdir(), 'warmup-conformance-'));
   const path = join(dir, `store-${++n}.db`);
   return openStore(path, { durability: 'throwaway' });
+}
+
+/**
+ * SQLite as a read-only command sees it: the reads the read-only store runs on
+ * better-sqlite3 directly (without kysely) come from a reader on the same file,
+ * everything else (the writes that set the case up) from a writer.
+ */
+async function sqliteReader(): Promise<Store> {
+  dir ??= mkdtempSync(join(tmpdir(), 'warmup-conformance-'));
+  const path = join(dir, `store-${++n}.db`);
+  const writer = await openStore(path);
+  const reader = openSqliteReader(path);
+  const direct = Object.fromEntries(READER_OPERATIONS.map((op) => [op, reader[op]]));
+  return { ...writer, ...direct, close: async () => { await reader.close(); await writer.close(); } };
 }
 
 /**
@@ -56,6 +71,7 @@ let pgUrl: string | undefined;
 
 export const STORES: readonly StoreFactory[] = [
   { name: 'sqlite', open: sqlite },
+  { name: 'sqlite-reader', open: sqliteReader },
   { name: 'memory', open: async () => memoryStore() },
   { name: 'postgres', open: postgres },
 ];

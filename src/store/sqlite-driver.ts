@@ -1,0 +1,58 @@
+/**
+ * better-sqlite3 itself: loading the driver and opening a database file, with
+ * nothing of kysely, so a read-only command (`warmup status`) can open the
+ * store without loading the query builder (see ./sqlite-reader.ts). The
+ * SQLite store (./open.ts) opens its files here too.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { WarmupError } from '../util/errors.js';
+
+export interface SqliteFileOptions {
+  /** Open an existing database for reading only: STORE_MISSING when there is none. */
+  readonly readonly?: boolean;
+  /** How long a statement waits for another process's lock before failing (default 5000 ms). */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * Opens the database file at `path` (`:memory:` for a private one) with its
+ * busy timeout set.
+ *
+ * @throws WarmupError STORE_MISSING when a reader finds no database, STORE_OPEN
+ */
+export function openSqliteFile(path: string, options: SqliteFileOptions = {}): BetterSqlite3.Database {
+  if (options.readonly && path !== ':memory:' && !existsSync(path)) {
+    throw new WarmupError('STORE_MISSING', `no database at ${path}: has \`warmup start\` run with this plan?`);
+  }
+  let sqlite: BetterSqlite3.Database;
+  try {
+    const { Database, nativeBinding } = driver();
+    sqlite = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, ...(nativeBinding ? { nativeBinding } : {}) });
+  } catch (e) {
+    throw new WarmupError('STORE_OPEN', `cannot open database ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+  return sqlite;
+}
+
+const requireCjs = createRequire(import.meta.url);
+let loaded: { Database: typeof BetterSqlite3; nativeBinding: string | undefined } | undefined;
+
+/**
+ * better-sqlite3, loaded with require: importing a CommonJS package from ES
+ * modules makes Node scan its source for exports first. Its compiled addon is
+ * named by path when it is where the package builds it, which spares the
+ * `bindings` package's search of a dozen places (a `warmup status` costs
+ * milliseconds); anywhere else, better-sqlite3 searches as usual.
+ */
+function driver(): { Database: typeof BetterSqlite3; nativeBinding: string | undefined } {
+  if (!loaded) {
+    const main = requireCjs.resolve('better-sqlite3');
+    const addon = join(dirname(main), '..', 'build', 'Release', 'better_sqlite3.node');
+    loaded = { Database: requireCjs(main) as typeof BetterSqlite3, nativeBinding: existsSync(addon) ? addon : undefined };
+  }
+  return loaded;
+}
