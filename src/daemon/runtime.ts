@@ -6,11 +6,13 @@
  * build theirs here; what differs between them is what they pass in (the
  * store, the clock, the mailer and resolver, which services run).
  */
+import { availableParallelism } from 'node:os';
 import { AlertForwarder } from '../alerts/forwarder.js';
 import { DnsblMonitor } from '../dns/dnsbl-monitor.js';
 import type { Resolver } from '../dns/resolver.js';
 import type { Plan } from '../plan/types.js';
 import { createSmtpMailer, type Mailer } from '../send/mailer.js';
+import type { SessionThread } from '../send/session-thread.js';
 import type { Signer } from '../send/signing-pool.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
@@ -70,9 +72,13 @@ export interface Runtime {
   readonly done: Promise<StopReason>;
 }
 
-/** The SMTP mailer a plan's delivery settings describe (`signer`: a DKIM signing pool of the caller's, e.g. one already started). */
-export function smtpMailer(plan: Plan, clock: Clock, log?: Logger, signer?: Signer): Mailer {
+/**
+ * The SMTP mailer a plan's delivery settings describe (`signer`: a DKIM signing pool of the caller's, e.g. one already started).
+ * On a machine with more than one core the SMTP sessions run in the session thread (`sessionThread` overrides).
+ */
+export function smtpMailer(plan: Plan, clock: Clock, log?: Logger, signer?: Signer, sessionThread: boolean | SessionThread = availableParallelism() > 1): Mailer {
   return createSmtpMailer({
+    sessionThread,
     clock,
     timeouts: { connect: plan.delivery.timeouts.connectMs, greeting: plan.delivery.timeouts.greetingMs, socket: plan.delivery.timeouts.commandMs },
     pool: { maxConnections: plan.delivery.maxConnectionsPerMx, maxMessagesPerConnection: plan.delivery.messagesPerConnection },

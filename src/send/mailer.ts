@@ -11,7 +11,8 @@ import { classifyAttempt, type Classification } from './classify.js';
 import { composeMessage } from './compose.js';
 import type { MessageFields } from './message.js';
 import { KeyedPool, type PoolLimits } from './pool.js';
-import { SmtpSession, type SessionTimeouts, type TlsMode } from './session.js';
+import { SmtpSession, type OpenResult, type Session, type SessionOptions, type SessionTimeouts, type TlsMode } from './session.js';
+import { SessionThread, type RemoteSession } from './session-thread.js';
 import { createSigningPool, type Signer, type SigningKey } from './signing-pool.js';
 
 export type { TlsMode, SessionTimeouts, PoolLimits };
@@ -94,6 +95,14 @@ export interface SmtpMailerOptions {
    * started on the first signed send and stopped by close().
    */
   readonly signer?: Signer;
+  /**
+   * Run the SMTP sessions (nodemailer, its streams, the sockets) in a worker
+   * thread, on another core than the caller's (default false: in this
+   * thread). The pool, the `mayStart` question and the clock stay here. A
+   * SessionThread of the caller's (e.g. one already started, see its
+   * `ready()`) is used as it is; the mailer closes it in close().
+   */
+  readonly sessionThread?: boolean | SessionThread;
 }
 
 const DEFAULT_TIMEOUTS: SessionTimeouts = { connect: 30_000, greeting: 60_000, socket: 120_000 };
@@ -113,8 +122,12 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
   const clock = options.clock;
   const monotonic = options.monotonic ?? (() => performance.now());
   const timeouts = Object.freeze({ ...DEFAULT_TIMEOUTS, ...options.timeouts });
-  const pool = new KeyedPool<SmtpSession>({ ...DEFAULT_POOL, ...options.pool });
+  const pool = new KeyedPool<Session>({ ...DEFAULT_POOL, ...options.pool });
   const logger = options.logger?.child({ component: 'mailer' });
+  const thread = options.sessionThread instanceof SessionThread ? options.sessionThread : options.sessionThread ? new SessionThread(logger ? { logger } : {}) : null;
+  // Loading the worker's modules takes a while: it starts now, not on the first send.
+  void thread?.ready();
+  const open = (o: SessionOptions): Promise<OpenResult<Session>> => (thread ? thread.open(o) : SmtpSession.open(o));
   let signer = options.signer ?? null;
   const ownSigner = !options.signer;
   const signing = (): Signer => (signer ??= createSigningPool({ ...(logger ? { logger } : {}) }));
@@ -140,14 +153,19 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
     };
     const address = request.address ?? request.host;
 
-    let message: Buffer;
-    try {
-      message = await prepare(request, signing, clock.now());
-    } catch (error) {
-      // A local problem (bad key, bad fields): nothing was sent, retrying the
-      // same input will not help. Reported at 'connect', the first stage.
-      const failure = classifyAttempt({ error: Object.assign(asError(error), { command: 'API' }), stage: 'connect' });
-      return records(() => failure, { startedAt: clock.now(), t0: monotonic(), address, tls: false, reused: false });
+    // A local problem (bad key, bad fields): nothing was sent, retrying the
+    // same input will not help. Reported at 'connect', the first stage.
+    const unprepared = (error: unknown): Classification => classifyAttempt({ error: Object.assign(asError(error), { command: 'API' }), stage: 'connect' });
+    // With the session thread, an unsigned message's fields are composed there.
+    let message: Buffer | MessageFields;
+    if (thread && !request.dkim && 'fields' in request.message) message = request.message.fields;
+    else {
+      try {
+        message = await prepare(request, signing, clock.now());
+      } catch (error) {
+        const failure = unprepared(error);
+        return records(() => failure, { startedAt: clock.now(), t0: monotonic(), address, tls: false, reused: false });
+      }
     }
 
     // Keyed by what the receiver sees: our IP talking to its host.
@@ -161,7 +179,7 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
       const at = { startedAt: clock.now(), t0: monotonic(), address, tls: false, reused: lease.resource !== null };
       let session = lease.resource;
       if (!session) {
-        const opened = await SmtpSession.open({
+        const opened = await open({
           host: request.host,
           address,
           port: request.port,
@@ -178,7 +196,17 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
         }
         session = opened.session;
       }
-      const results = await session.send(request.envelope, message);
+      let results: Map<string, Classification>;
+      if (Buffer.isBuffer(message)) results = await session.send(request.envelope, message);
+      else {
+        const sent = await (session as RemoteSession).sendComposing(request.envelope, message);
+        if (sent instanceof Error) {
+          lease.release(session, session.usable);
+          const failure = unprepared(sent);
+          return records(() => failure, { ...at, address: session.address, tls: session.secure });
+        }
+        results = sent;
+      }
       lease.release(session, session.usable);
       // A pooled connection the server dropped while it sat idle fails before
       // any reply to MAIL FROM; that says nothing about the message, so it
@@ -191,7 +219,8 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
   return Object.freeze({
     send,
     close: async () => {
-      await pool.close();
+      pool.close();
+      await thread?.close();
       if (ownSigner && signer) await signer.close();
     },
   });

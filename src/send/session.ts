@@ -39,8 +39,17 @@ export interface SessionOptions {
   readonly logger?: Logger;
 }
 
-/** Result of {@link SmtpSession.open}. */
-export type OpenResult = { readonly ok: true; readonly session: SmtpSession } | { readonly ok: false; readonly failure: Classification };
+/** Result of {@link SmtpSession.open} (and of the session thread's open, with its own sessions). */
+export type OpenResult<S = SmtpSession> = { readonly ok: true; readonly session: S } | { readonly ok: false; readonly failure: Classification };
+
+/** What the mailer needs from a session, in this thread (SmtpSession) or in the session thread. */
+export interface Session {
+  readonly usable: boolean;
+  readonly address: string;
+  readonly secure: boolean;
+  send(envelope: { readonly from: string; readonly to: readonly string[] }, message: Buffer): Promise<Map<string, Classification>>;
+  quit(): void;
+}
 
 // The command nodemailer last wrote, learnt from its transaction log, maps to
 // the stage a reply-less failure (reset, timeout, close) interrupted.
@@ -56,7 +65,7 @@ const COMMAND_STAGE: Record<string, SmtpStage> = {
 };
 
 /** A connected SMTP session. Create with {@link SmtpSession.open}. */
-export class SmtpSession {
+export class SmtpSession implements Session {
   readonly #conn: SMTPConnection;
   readonly #address: string;
   #lastCommand: string | undefined;
@@ -169,6 +178,11 @@ export class SmtpSession {
     });
   }
 
+  /** Calls `listener` once when the connection has ended (either side, or an error). */
+  onEnd(listener: () => void): void {
+    this.#conn.once('end', listener);
+  }
+
   /** Polite end: QUIT, then nodemailer closes. */
   quit(): void {
     this.#broken = true;
@@ -211,3 +225,4 @@ export class SmtpSession {
     return { trace: log('trace'), debug: log('trace'), info: log('debug'), warn: log('debug'), error: log('debug'), fatal: log('debug') };
   }
 }
+

@@ -11,6 +11,7 @@ import type { Daemon } from '../../src/daemon/daemon.js';
 import { createRuntime, smtpMailer } from '../../src/daemon/runtime.js';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
+import { SessionThread } from '../../src/send/session-thread.js';
 import { createSigningPool, type Signer } from '../../src/send/signing-pool.js';
 import { openSqlite } from '../../src/store/open.js';
 import { openPostgres } from '../../src/store/postgres.js';
@@ -102,13 +103,17 @@ export async function startDaemon(plan: Plan, opts: { from: string; speed: numbe
   const opened = plan.storeServer
     ? await openPostgres(plan.storeServer.url)
     : await openSqlite(plan.storePath, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
+  const log = createLogger({ level: process.env.WARMUP_TEST_LOG ?? 'silent' });
+  // The SMTP session thread (on a multi-core machine, as `warmup start` runs it) is started first:
+  // loading its modules takes hundreds of real ms, hours of plan time at these speeds.
+  const thread = availableParallelism() > 1 ? new SessionThread({ logger: log }) : null;
+  await thread?.ready();
   // The clock starts once the database is open and migrated: `from` is when the daemon starts.
   const clock = acceleratedClock(Date.parse(opts.from), opts.speed);
-  const log = createLogger({ level: process.env.WARMUP_TEST_LOG ?? 'silent' });
   const resolver = createDnsResolver({ servers: plan.delivery.dnsServers, timeoutMs: 1000, tries: 1 });
   const runtime = createRuntime({
     plan, store: opened.store, resolver, clock, log, tickMs: opts.tickMs ?? 50, speed: opts.speed, drainMs: opts.drainMs ?? 10_000,
-    ...(opts.signer ? { mailer: smtpMailer(plan, clock, log, opts.signer) } : {}),
+    mailer: smtpMailer(plan, clock, log, opts.signer, thread ?? false),
   });
   await runtime.start();
   return {

@@ -1,0 +1,110 @@
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSmtpMailer, type Mailer, type SendRequest, type SmtpMailerOptions } from '../../src/send/mailer.js';
+import { buildMessage } from '../../src/send/message.js';
+import { SessionThread } from '../../src/send/session-thread.js';
+import type { Clock } from '../../src/util/clock.js';
+import { createLogger } from '../../src/util/log.js';
+import { WarmupError } from '../../src/util/errors.js';
+import { startSink } from './servers.js';
+
+// This file's server address; clients bind 127.0.0.10-11.
+const SERVER = '127.0.0.83';
+const T0 = Date.parse('2026-12-01T08:00:00Z');
+const clock: Clock = { now: () => T0, realDelay: (ms) => ms };
+const dying = new URL('./fixtures/dying-session-worker.ts', import.meta.url);
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function mailer(options: Partial<SmtpMailerOptions> = {}): Mailer {
+  const m = createSmtpMailer({ clock, timeouts: { connect: 2000, greeting: 2000, socket: 2000 }, sessionThread: true, ...options });
+  cleanups.push(() => m.close());
+  return m;
+}
+
+async function sink() {
+  const s = await startSink(SERVER);
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+function fields(subject: string) {
+  return buildMessage({
+    from: { address: 'hello@example.com', name: 'Example' }, envelopeFrom: 'bounces@example.com', to: 'seed-01@mx.test',
+    subject, text: 'Hello {{recipient}},\n\n.a line with a leading dot\nand a long line ' + 'x'.repeat(200), html: '<p>Hello</p>',
+    unsubscribe: { url: 'https://example.com/u?r={{recipient}}', mailto: 'mailto:unsub@example.com?subject=u' },
+    provider: 'mx', ip: '127.0.0.10', seq: 7,
+  }, { now: T0, newId: () => 'wu-thread-1' }).fields;
+}
+
+function request(port: number, patch: Partial<SendRequest> = {}): SendRequest {
+  return {
+    envelope: { from: 'bounces@example.com', to: ['seed-01@mx.test'] }, message: { fields: fields('Hi') }, localAddress: '127.0.0.10',
+    ehloName: 'mta10.example.com', host: 'mx.test', address: SERVER, port, tls: 'opportunistic', ...patch,
+  };
+}
+
+/** The MIME boundary is random per composition: the same placeholder on both sides. */
+const sameBoundary = (raw: Buffer) => raw.toString('latin1').replace(/_NmP-[0-9a-f]+-Part/g, '_NmP-X-Part');
+
+describe('SMTP sessions in the session thread', () => {
+  it('delivers the bytes the in-thread mailer delivers, composed in the worker (lean and MailComposer shapes)', async () => {
+    const s = await sink();
+    const inThread = mailer({ sessionThread: false });
+    const threaded = mailer();
+    // A plain subject takes compose.ts's lean path, a non-ASCII one nodemailer's MailComposer.
+    for (const subject of ['Hi there', 'Grüße aus Köln, ünïcödé']) {
+      for (const m of [inThread, threaded]) {
+        const [r] = await m.send(request(s.port, { message: { fields: fields(subject) } }));
+        expect(r!.outcome).toBe('accepted');
+      }
+    }
+    expect(s.received).toHaveLength(4);
+    expect(sameBoundary(s.received[1]!.raw)).toBe(sameBoundary(s.received[0]!.raw));
+    expect(sameBoundary(s.received[3]!.raw)).toBe(sameBoundary(s.received[2]!.raw));
+    expect(s.received[0]!.raw.toString('latin1')).toContain('\r\n.a line with a leading dot\r\n'); // dot-stuffed on the wire, unstuffed by the sink
+    // A ready message (raw bytes, including 8-bit ones) crosses the thread unchanged.
+    const raw = Buffer.from('From: a@example.com\r\nSubject: caf\xc3\xa9\r\n\r\nbytes \xff\xfe\r\n', 'latin1');
+    await threaded.send(request(s.port, { message: { raw } }));
+    expect(s.received[4]!.raw.equals(raw)).toBe(true);
+  });
+
+  it('asks mayStart in the calling thread once a slot is free: false sends nothing (NOT_SENT)', async () => {
+    const s = await sink();
+    const m = mailer();
+    await expect(m.send(request(s.port, { mayStart: () => false }))).rejects.toSatisfy((e) => e instanceof WarmupError && e.code === 'NOT_SENT');
+    expect(s.connections().total).toBe(0);
+    const [r] = await m.send(request(s.port, { mayStart: () => true }));
+    expect(r).toMatchObject({ outcome: 'accepted', startedAt: T0, finishedAt: T0, localAddress: '127.0.0.10', reused: false });
+  });
+
+  it('forwards nodemailer protocol lines to the logger when its level is trace', async () => {
+    const s = await sink();
+    const lines: Array<{ component?: string; msg?: string }> = [];
+    const destination = new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString())); cb(); } });
+    const m = mailer({ logger: createLogger({ level: 'trace', destination }) });
+    await m.send(request(s.port));
+    const smtp = lines.filter((l) => l.component === 'smtp').map((l) => l.msg ?? '');
+    expect(smtp.some((l) => l.startsWith('MAIL FROM:<bounces@example.com>'))).toBe(true);
+  });
+
+  it('a worker that dies fails the sends under way as drops at the dot (retried), and the next open starts a new worker', async () => {
+    const s = await sink();
+    const thread = new SessionThread({ script: dying });
+    cleanups.push(() => thread.close());
+    const timeouts = { connect: 2000, greeting: 2000, socket: 2000 };
+    const opened = await thread.open({ host: 'mx.test', address: SERVER, port: s.port, localAddress: '127.0.0.11', ehloName: 'mta11.example.com', tls: 'none', timeouts });
+    if (!opened.ok) throw new Error(opened.failure.text);
+    const results = await opened.session.send({ from: 'b@example.com', to: ['die@mx.test'] }, Buffer.from('Subject: x\r\n\r\nx\r\n'));
+    expect(results.get('die@mx.test')).toMatchObject({ outcome: 'network', stage: 'dot', final: false });
+    expect(opened.session.usable).toBe(false);
+    const again = await thread.open({ host: 'mx.test', address: SERVER, port: s.port, localAddress: '127.0.0.11', ehloName: 'mta11.example.com', tls: 'none', timeouts });
+    if (!again.ok) throw new Error(again.failure.text);
+    const ok = await again.session.send({ from: 'b@example.com', to: ['seed@mx.test'] }, Buffer.from('Subject: y\r\n\r\ny\r\n'));
+    expect(ok.get('seed@mx.test')).toMatchObject({ outcome: 'accepted' });
+    again.session.quit();
+  });
+});
