@@ -2,7 +2,7 @@
  * One SMTP session over nodemailer's SMTPConnection, as promises, with every
  * failure turned into a Classification at the stage where it happened.
  */
-import { isIP } from 'node:net';
+import { isIP, Socket } from 'node:net';
 import SMTPConnection, { type SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
 import type { Logger } from '../util/log.js';
 import { classifyAttempt, type Classification, type SmtpStage } from './classify.js';
@@ -153,6 +153,7 @@ export class SmtpSession implements Session {
   send(envelope: { readonly from: string; readonly to: readonly string[] }, message: Buffer): Promise<Map<string, Classification>> {
     return new Promise((resolve) => {
       this.#failure = undefined;
+      coalesceWrites(this.#conn);
       this.#conn.send({ from: envelope.from, to: [...envelope.to] }, message, (err, info) => {
         const results = new Map<string, Classification>();
         if (err) {
@@ -226,3 +227,23 @@ export class SmtpSession implements Session {
   }
 }
 
+/** Sockets whose writes are already coalesced (see coalesceWrites). */
+const coalesced = new WeakSet<Socket>();
+
+/**
+ * The message and its terminating `.` leave in one write: nodemailer pipes a
+ * DataStream (dot-stuffing) into the socket, which writes the message when
+ * it arrives and the `.` when the stream flushes a few ticks later, two
+ * syscalls and two segments per message (the commands before them it
+ * already corks). The socket is corked while a stream is piped into it and
+ * uncorked when it is unpiped (the stream ended, after its last write): one
+ * writev. The socket is nodemailer's (after STARTTLS the TLS one); when it
+ * is not a net.Socket nothing changes.
+ */
+function coalesceWrites(conn: SMTPConnection): void {
+  const socket = (conn as unknown as { _socket?: unknown })._socket;
+  if (!(socket instanceof Socket) || coalesced.has(socket)) return;
+  coalesced.add(socket);
+  socket.on('pipe', () => socket.cork());
+  socket.on('unpipe', () => socket.uncork());
+}
