@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 /**
- * The `warmup` command. The only place that calls process.exit: every command
- * returns an exit code or throws ExitError; anything else is a runtime failure (1).
+ * The `warmup` command: every command returns an exit code or throws
+ * ExitError; anything else is a runtime failure (1), see ./run-command.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
-import { ExitError, WarmupError, describeError } from '../util/errors.js';
 import { processIo, type CliIo } from './io.js';
 import { commands } from './commands/index.js';
+import { runCommand, runProcess } from './run-command.js';
 
 const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -21,9 +21,6 @@ ${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}
 
 Run \`warmup COMMAND --help\` for a command's options.
 Exit status: 0 ok, 1 runtime failure, 2 bad input or usage.`;
-
-/** Bad input that a WarmupError reports (exit 2) rather than a runtime failure (exit 1). */
-const INPUT_ERRORS = new Set(['PLAN_INVALID', 'STORE_MISSING', 'STORE_URL', 'USAGE']);
 
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const [name, ...rest] = argv;
@@ -38,27 +35,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     io.err(`warmup: unknown command "${name}"\n\n${usage}`);
     return 2;
   }
-  try {
-    const mod = await command.load();
-    return await mod.run(rest, io);
-  } catch (e) {
-    if (e instanceof ExitError) {
-      if (e.message) io.err(e.message);
-      return e.exitCode;
-    }
-    io.err(`warmup ${name}: ${describeError(e)}`);
-    return e instanceof WarmupError && INPUT_ERRORS.has(e.code) ? 2 : 1;
-  }
+  return runCommand(name, command.load, rest, io);
 }
 
-const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isEntry || process.argv[1]?.endsWith('/warmup')) {
-  // `warmup status | head`: when the reader goes away, stop quietly with success, as cat does.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(0);
-      throw err;
-    });
-  }
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+/** Runs the process's command line (the bundled bin calls this; see ./bin.ts). */
+export function cli(): void {
+  runProcess(() => main(process.argv.slice(2)));
 }
+
+// Run directly (tsx src/cli/main.ts, tsc's dist/cli/main.js); the bundle's bin, ./bin.ts, calls cli() itself.
+const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) cli();

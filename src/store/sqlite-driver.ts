@@ -4,7 +4,7 @@
  * store without loading the query builder (see ./sqlite-reader.ts). The
  * SQLite store (./open.ts) opens its files here too.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -42,17 +42,41 @@ const requireCjs = createRequire(import.meta.url);
 let loaded: { Database: typeof BetterSqlite3; nativeBinding: string | undefined } | undefined;
 
 /**
+ * Set by the bundler for the one-file `warmup status` (src/cli/status-bin.ts):
+ * the version of better-sqlite3 whose JavaScript that bundle holds.
+ */
+declare const __WARMUP_SQLITE_BUNDLED__: string | undefined;
+
+/**
  * better-sqlite3, loaded with require: importing a CommonJS package from ES
  * modules makes Node scan its source for exports first. Its compiled addon is
  * named by path when it is where the package builds it, which spares the
  * `bindings` package's search of a dozen places (a `warmup status` costs
- * milliseconds); anywhere else, better-sqlite3 searches as usual.
+ * milliseconds); anywhere else, better-sqlite3 searches as usual. The
+ * one-file `warmup status` holds better-sqlite3's JavaScript itself (its
+ * thirteen files cost ~10 ms to require one by one) and takes it when the
+ * installed package is the version it was built with; else the installed one.
  */
 function driver(): { Database: typeof BetterSqlite3; nativeBinding: string | undefined } {
   if (!loaded) {
     const main = requireCjs.resolve('better-sqlite3');
-    const addon = join(dirname(main), '..', 'build', 'Release', 'better_sqlite3.node');
-    loaded = { Database: requireCjs(main) as typeof BetterSqlite3, nativeBinding: existsSync(addon) ? addon : undefined };
+    const root = join(dirname(main), '..');
+    const addon = join(root, 'build', 'Release', 'better_sqlite3.node');
+    const bundled = typeof __WARMUP_SQLITE_BUNDLED__ === 'string' && installedVersion(root) === __WARMUP_SQLITE_BUNDLED__;
+    loaded = {
+      // A literal require: the bundler puts the package into the one-file build, and leaves it to Node in the others.
+      Database: (bundled ? require('better-sqlite3') : requireCjs(main)) as typeof BetterSqlite3,
+      nativeBinding: existsSync(addon) ? addon : undefined,
+    };
   }
   return loaded;
+}
+
+/** The version in the package.json at `root`, or null. */
+function installedVersion(root: string): string | null {
+  try {
+    return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -3,7 +3,7 @@
  * a simulated run of plans/small.yaml (3 days) read by status, report, simulate's own forecast
  * and events.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,19 @@ describe('warmup status an operator can act on', () => {
     const r = await run(['events', plan, '--db', db, flag, value]);
     expect(r.code).toBe(2);
     expect(r.err).toContain(`${flag} ${value}`);
+  });
+
+  it('the bundled status (its own one-file bundle) maps errors of the modules it loads from the rest of the bundle as the CLI does', () => {
+    const bin = (...argv: string[]) => spawnSync(process.execPath, [join(root, 'dist/bundle/main.js'), ...argv], { cwd: root, encoding: 'utf8' });
+    // STORE_URL is thrown by the PostgreSQL module, loaded from the split bundle: bad input, exit 2.
+    const url = bin('status', plan, '--db', 'postgres://u@127.0.0.1:1/none?sslmode=bogus');
+    expect([url.status, url.stderr]).toEqual([2, expect.stringContaining('warmup status: STORE_URL: sslmode must be one of')]);
+    const missing = bin('status', plan, '--db', join(root, 'no-such.db'));
+    expect([missing.status, missing.stderr]).toEqual([2, expect.stringContaining('warmup status: STORE_MISSING: no database at')]);
+    const usage = bin('status', plan, '--db', db, '--day', 'x');
+    expect([usage.status, usage.stderr.trim()]).toEqual([2, 'warmup status: --day must be a whole number from 1 (got x)']);
+    // Every other command goes through the CLI's table.
+    expect(bin('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it.each([['status', plan, '--db', db, '--all'], ['events', plan, '--db', db, '--json']])('%s | head: exits 0 quietly when the reader goes away', async (...argv) => {
