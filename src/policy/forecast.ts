@@ -93,37 +93,51 @@ export function forecastLaunch(plan: Plan, lanes: readonly LaneState[], history:
   for (const t of 'tallies' in history ? history.tallies : tallyDecisions(history)) {
     if (t.decided > 0) decided.set(`${t.ip}|${t.provider}`, { advanced: t.advanced, total: t.decided });
   }
-  const out: LaneForecast[] = [];
-  for (const lane of lanes) {
-    const ip = plan.ips.find((i) => i.address === lane.ip);
-    const provider = plan.providers.find((p) => p.name === lane.provider);
-    if (!ip || !provider) continue;
-    const ramp = laneRamp(ip, provider);
-    const launchTarget = stageVolume(ramp, launchStage(plan, ip.start));
-    const d = decided.get(`${lane.ip}|${lane.provider}`);
-    const pace = d && d.total > 0 ? d.advanced / d.total : 1;
+  // What depends only on the IP, once per IP (status forecasts 512 lanes of 64 IPs in one call).
+  const ips = new Map<string, { ip: Plan['ips'][number]; launch: number; from: string; left: number }>();
+  for (const ip of plan.ips) {
+    if (ips.has(ip.address)) continue; // the first, as a search of the list finds
     // Sending days left before launch, from today (or the IP's start) on.
     const from = daysBetween(today, ip.start) > 0 ? ip.start : today;
     const left = daysBetween(from, plan.launch) > 0 ? countSendingDays(from, plan.launch, plan.skipDays) : 0;
+    ips.set(ip.address, { ip, launch: launchStage(plan, ip.start), from, left });
+  }
+  const providers = new Map<string, Plan['providers'][number]>();
+  for (const p of plan.providers) if (!providers.has(p.name)) providers.set(p.name, p);
+  const out: LaneForecast[] = [];
+  const byIp = new Map<string, LaneForecast[]>();
+  for (const lane of lanes) {
+    const at = ips.get(lane.ip);
+    const provider = providers.get(lane.provider);
+    if (!at || !provider) continue;
+    const { ip, from, left } = at;
+    const ramp = laneRamp(ip, provider);
+    const launchTarget = stageVolume(ramp, at.launch);
+    const d = decided.get(`${lane.ip}|${lane.provider}`);
+    const pace = d && d.total > 0 ? d.advanced / d.total : 1;
     const stage = nextStage(lane.stage);
     const projectedStage = stage + Math.floor(left * pace);
     const projectedVolume = lane.state === 'paused' ? 0 : stageVolume(ramp, projectedStage);
     const verdict: Verdict = lane.state === 'paused' ? 'paused' : projectedVolume >= launchTarget ? 'ready' : 'behind';
-    out.push({
+    const f: LaneForecast = {
       ip: lane.ip, provider: lane.provider, state: lane.state, stage, launchTarget, pace, projectedStage, projectedVolume, verdict,
       readyOn: lane.state === 'paused' ? null : readyDate(plan, from, stage, pace, launchTarget, ramp),
-    });
+    };
+    out.push(f);
+    const mine = byIp.get(lane.ip);
+    if (mine) mine.push(f);
+    else byIp.set(lane.ip, [f]);
   }
-  const ips: IpForecast[] = [];
+  const perIp: IpForecast[] = [];
   for (const ip of plan.ips) {
-    const mine = out.filter((l) => l.ip === ip.address);
-    if (mine.length === 0) continue;
+    const mine = byIp.get(ip.address);
+    if (!mine) continue;
     const verdict: Verdict = mine.every((l) => l.verdict === 'paused') ? 'paused' : mine.some((l) => l.verdict !== 'ready') ? 'behind' : 'ready';
-    ips.push({ ip: ip.address, verdict, capacity: Object.fromEntries(mine.map((l) => [l.provider, l.projectedVolume])) });
+    perIp.push({ ip: ip.address, verdict, capacity: Object.fromEntries(mine.map((l) => [l.provider, l.projectedVolume])) });
   }
   const capacity: Record<string, number> = {};
   for (const l of out) capacity[l.provider] = (capacity[l.provider] ?? 0) + l.projectedVolume;
-  return { asOf: today, launch: plan.launch, lanes: out, ips, capacity };
+  return { asOf: today, launch: plan.launch, lanes: out, ips: perIp, capacity };
 }
 
 /**
