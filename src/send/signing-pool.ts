@@ -16,11 +16,20 @@ export interface SigningKey {
   readonly pem: string;
 }
 
+/** A key as a job names it: by the pool's number for it, with the PEM only the first time a worker gets it. */
+export interface JobKey {
+  readonly domain: string;
+  readonly selector: string;
+  readonly key: number;
+  readonly pem?: string;
+}
+
 /** Message to a worker. */
 export interface SignJob {
   readonly id: number;
-  readonly message: Uint8Array;
-  readonly keys: readonly SigningKey[];
+  /** The message's bytes as a latin1 string (one byte per character): copied between threads as one block. */
+  readonly message: string;
+  readonly keys: readonly JobKey[];
   /** Epoch ms for the signatures' t= tag. */
   readonly now: number;
 }
@@ -61,6 +70,8 @@ interface Job {
 interface Slot {
   readonly worker: Worker;
   readonly jobs: Map<number, Job>;
+  /** Keys (the pool's numbers) this worker has been sent the PEM of: parsed there once. */
+  readonly known: Set<number>;
   dead: boolean;
 }
 
@@ -80,12 +91,14 @@ export function createSigningPool(options: SigningPoolOptions = {}): Signer {
   const size = Math.max(1, options.size ?? availableParallelism());
   const logger = options.logger?.child({ component: 'signing-pool' });
   const slots: Slot[] = [];
+  /** A number per key (PEM), so that a job names a key a worker already has instead of sending it again. */
+  const keyIds = new Map<string, number>();
   let nextId = 1;
   let closed = false;
 
   function spawn(): Slot {
     const worker = startWorker(options.script);
-    const slot: Slot = { worker, jobs: new Map(), dead: false };
+    const slot: Slot = { worker, jobs: new Map(), known: new Set(), dead: false };
     worker.unref(); // referenced only while it has jobs (see dispatch)
     worker.on('message', (reply: SignReply) => {
       const job = slot.jobs.get(reply.id);
@@ -124,7 +137,14 @@ export function createSigningPool(options: SigningPoolOptions = {}): Signer {
     if (slot === null || (slot.jobs.size > 0 && slots.length < size)) slot = spawn();
     if (slot.jobs.size === 0) slot.worker.ref();
     slot.jobs.set(job.id, job);
-    const message: SignJob = { id: job.id, message: job.message, keys: job.keys, now: job.now };
+    const keys = job.keys.map<JobKey>((k) => {
+      let key = keyIds.get(k.pem);
+      if (key === undefined) keyIds.set(k.pem, (key = keyIds.size + 1));
+      if (slot.known.has(key)) return { domain: k.domain, selector: k.selector, key };
+      slot.known.add(key);
+      return { domain: k.domain, selector: k.selector, key, pem: k.pem };
+    });
+    const message: SignJob = { id: job.id, message: job.message.toString('latin1'), keys, now: job.now };
     slot.worker.postMessage(message);
   }
 

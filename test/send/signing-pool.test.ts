@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { dkimVerify } from 'mailauth';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dkimRecordValue } from '../../src/dns/auth-records.js';
+import { signJob } from '../../src/send/dkim-job.js';
 import { createSigningPool, type SigningKey } from '../../src/send/signing-pool.js';
 
 const T0 = Date.parse('2026-12-01T08:00:00Z');
@@ -64,5 +65,17 @@ describe('the signing pool', () => {
     await pool.signatures(message(1), keys, T0);
     await pool.close();
     await expect(pool.signatures(message(2), keys, T0)).rejects.toMatchObject({ code: 'SIGNER_CLOSED' });
+  });
+});
+
+describe('a signing worker job (dkim-job.ts)', () => {
+  it('parses a key from the first job that carries its PEM and signs later jobs that only name it; 8-bit bytes survive', async () => {
+    const raw = Buffer.from('From: news@example.test\r\nTo: seed@seeds.test\r\nSubject: caf\xc3\xa9\r\n\r\nbytes \xff\r\n', 'latin1');
+    const first = signJob({ id: 1, message: raw.toString('latin1'), keys: [{ domain: 'example.test', selector: 'r1', key: 901, pem: rsaPem }], now: T0 });
+    const later = signJob({ id: 2, message: raw.toString('latin1'), keys: [{ domain: 'example.test', selector: 'r1', key: 901 }], now: T0 });
+    expect(first.ok && later.ok).toBe(true);
+    if (!later.ok) return;
+    expect(await results(Buffer.concat([Buffer.from(later.signatures, 'latin1'), raw]))).toEqual(['r1:pass']);
+    expect(signJob({ id: 3, message: 'x', keys: [{ domain: 'example.test', selector: 'r1', key: 902 }], now: T0 })).toMatchObject({ ok: false, code: 'EDKIM' });
   });
 });
