@@ -62,5 +62,9 @@ export function printable(text: string): string {
  */
 export function jsonText(value: unknown): string {
   // JSON.stringify already escapes C0 inside strings; the newlines left are the layout's own.
-  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const text = JSON.stringify(value, null, 2);
+  // ASCII without DEL (what a length equal to the UTF-8 length and no U+007F mean) has nothing
+  // to escape: returned without the regex's pass over it (~2 ms of status's 882 KB).
+  if (Buffer.byteLength(text) === text.length && !text.includes('\u007f')) return text;
+  return text.replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -156,7 +156,9 @@ export async function replyCounts(run: Rows, laneIds: readonly number[], day: st
       rows = [];
       for (const part of chunks(laneIds, 500)) {
         rows.push(...await run<{ lane_id: number; outcome: Outcome; reply: string; n: number }>(
-          `select "lane_id", "outcome", "reply", "n" from "lane_replies" where "lane_id" in (${marks(part.length)}) and "day" = ? and "outcome" in (${marks(wanted.length)})`,
+          // `"outcome" || ''`: the primary key is sought per lane and day, and the outcome tested on the rows found
+          // (an index term would make SQLite seek every lane x outcome pair: 4,096 seeks for 512 lanes).
+          `select "lane_id", "outcome", "reply", "n" from "lane_replies" where "lane_id" in (${marks(part.length)}) and "day" = ? and ("outcome" || '') in (${marks(wanted.length)})`,
           [...part, day, ...wanted]));
       }
     } catch (e) {

@@ -28,6 +28,10 @@ describe('printable and jsonText', () => {
     const text = jsonText(value);
     expect(text).not.toMatch(/[\x1b\u009b\u202e]/);
     expect(JSON.parse(text)).toEqual(value);
+    // DEL alone in otherwise ASCII text, and ASCII text with nothing to escape.
+    expect(jsonText({ r: 'a\x7fb' })).toBe('{\n  "r": "a\\u007fb"\n}');
+    expect(jsonText({ r: 'plain', n: [1] })).toBe(JSON.stringify({ r: 'plain', n: [1] }, null, 2));
+    expect(jsonText({ r: 'é \u2028' })).toBe('{\n  "r": "é \\u2028"\n}');
   });
 });
 

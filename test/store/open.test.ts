@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqlite, openStore } from '../../src/store/open.js';
-import { openSqliteReader, READER_OPERATIONS } from '../../src/store/sqlite-reader.js';
+import { openSqliteReader, READER_OPERATIONS, statementRows } from '../../src/store/sqlite-reader.js';
 import * as q from '../../src/store/queries.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warmup-open-'));
@@ -82,5 +82,22 @@ describe('the read-only SQLite store', () => {
     expect(await quick.latestLaneDay('p', '2026-12-31')).toBeUndefined();
     await quick.close();
     await expect(openStore(join(dir, 'none.db'), { readonly: true })).rejects.toMatchObject({ code: 'STORE_MISSING' });
+  });
+});
+
+describe('the read-only store\'s rows', () => {
+  it('are the objects better-sqlite3 makes itself, whatever the column names (repeated, quoted); a __proto__ column is an own field', async () => {
+    const sqlite = new BetterSqlite3(':memory:');
+    try {
+      const text = 'select 1 as "a", 2 as "a", 4 as "x y""z\\", null as "n" union all select 5, 6, 8, \'t\'';
+      const rows = await statementRows(sqlite)(text, []);
+      expect(rows).toEqual(sqlite.prepare(text).all());
+      expect(rows.map((r) => Object.keys(r as object))).toEqual([['a', 'x y"z\\', 'n'], ['a', 'x y"z\\', 'n']]);
+      const [odd] = await statementRows(sqlite)('select 3 as "__proto__", 1 as "b"', []) as Array<Record<string, unknown>>;
+      expect(Object.getPrototypeOf(odd)).toBe(Object.prototype);
+      expect(Object.entries(odd!)).toEqual([['__proto__', 3], ['b', 1]]);
+    } finally {
+      sqlite.close();
+    }
   });
 });
