@@ -275,6 +275,16 @@ async function writeAttempts(trx: Db, list: ReadonlyArray<{ readonly attempt: At
   await execute(trx, `insert into "lane_outcomes" ("lane_id", "outcome", "n") values ${valuesList('(?, ?, ?)', upserts.length)} on conflict ("lane_id", "outcome") do update set "n" = "lane_outcomes"."n" + excluded."n"`,
     upserts.flatMap((o) => [o.lane_id, o.outcome, o.n]));
   await addReplyTallies(trx, inLockOrder(replies));
+  // Each lane's last attempt of the group (the latest start; of equal ones, the last in the list, which gets the larger id).
+  const last = new Map<string, AttemptRecord>();
+  for (const { attempt: a } of list) {
+    const before = last.get(`${a.laneId}|`);
+    if (!before || a.startedAt >= before.startedAt) last.set(`${a.laneId}|`, a);
+  }
+  const lasts = inLockOrder(last);
+  await execute(trx, `insert into "lane_last" ("lane_id", "at", "outcome", "code", "reply") values ${valuesList('(?, ?, ?, ?, ?)', lasts.length)} `
+    + 'on conflict ("lane_id") do update set "at" = excluded."at", "outcome" = excluded."outcome", "code" = excluded."code", "reply" = excluded."reply" '
+    + 'where excluded."at" >= "lane_last"."at"', lasts.flatMap((a) => [a.laneId, a.startedAt, a.outcome, a.code, a.reply]));
   await addToLaneDays(trx, [...days.values()].map(({ laneId, day, c }) => ({
     laneId, day, add: routed ? { ...c, routed_accepted: c.accepted, routed_bounced: c.bounced, routed_deferred: c.raw_deferred, routed_failed: c.failed } : c,
   })), routed ? [...DAY_COUNTERS, ...ROUTED_COUNTERS] : DAY_COUNTERS);

@@ -126,15 +126,22 @@ export async function laneQueues(run: Rows, plan: string): Promise<Map<number, L
 }
 
 /**
- * The last attempt of each lane: one statement for all lanes, a seek of the
- * `attempts_lane_time` index per lane (a correlated subquery picks each lane's last id).
+ * The last attempt of each lane, from the running `lane_last` the writes keep (one small
+ * row per lane). A database the daemon has not migrated yet (a reader never migrates) is
+ * read from the attempts: a seek of the `attempts_lane_time` index per lane (a correlated
+ * subquery picks each lane's last id).
  */
 export async function lastReplies(run: Rows, laneIds: readonly number[]): Promise<Map<number, LastReply>> {
   const out = new Map<number, LastReply>();
   for (const part of chunks(laneIds, 500)) {
-    const rows = await run<{ lane_id: number; started_at: number; outcome: Outcome; code: number | null; reply: string | null }>(
-      'select "lane_id", "started_at", "outcome", "code", "reply" from "attempts" where "id" in '
-      + `(select (select "last"."id" from "attempts" as "last" where "last"."lane_id" = "lanes"."id" order by "last"."started_at" desc, "last"."id" desc limit 1) as "id" from "lanes" where "lanes"."id" in (${marks(part.length)}))`, part);
+    let rows: Array<{ lane_id: number; started_at: number; outcome: Outcome; code: number | null; reply: string | null }>;
+    try {
+      rows = await run(`select "lane_id", "at" as "started_at", "outcome", "code", "reply" from "lane_last" where "lane_id" in (${marks(part.length)})`, part);
+    } catch (e) {
+      if (!missingTable(e)) throw e;
+      rows = await run('select "lane_id", "started_at", "outcome", "code", "reply" from "attempts" where "id" in '
+        + `(select (select "last"."id" from "attempts" as "last" where "last"."lane_id" = "lanes"."id" order by "last"."started_at" desc, "last"."id" desc limit 1) as "id" from "lanes" where "lanes"."id" in (${marks(part.length)}))`, part);
+    }
     for (const r of rows) out.set(r.lane_id, { at: Number(r.started_at), outcome: r.outcome, code: r.code, reply: r.reply });
   }
   return out;

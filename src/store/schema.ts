@@ -277,8 +277,22 @@ export interface LaneRepliesTable {
   n: number;
 }
 
+/**
+ * Each lane's last attempt (the greatest start time; of equal ones, the last written), kept
+ * in step with the attempts rows: `warmup status` reads a lane's last reply here instead of
+ * seeking it in the attempts (two random pages per lane of a large file).
+ */
+export interface LaneLastTable {
+  lane_id: number;
+  at: number;
+  outcome: string;
+  code: number | null;
+  reply: string | null;
+}
+
 export interface Database {
   lane_outcomes: LaneOutcomesTable;
+  lane_last: LaneLastTable;
   lane_replies: LaneRepliesTable;
   holds: HoldsTable;
   leases: LeasesTable;

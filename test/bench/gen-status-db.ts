@@ -72,6 +72,9 @@ export async function generateStatusDb(planFile: string, dbPath: string, perLane
   }
   // The running counts the daemon keeps beside each attempt (metrics read them, not attempts).
   db.exec('delete from lane_outcomes; insert into lane_outcomes (lane_id, outcome, n) select lane_id, outcome, count(*) from attempts group by lane_id, outcome');
+  // Each lane's last attempt (status reads it, not the attempts).
+  db.exec(`delete from lane_last; insert into lane_last (lane_id, at, outcome, code, reply) select lane_id, started_at, outcome, code, reply from attempts
+    where id in (select (select a.id from attempts a where a.lane_id = l.id order by a.started_at desc, a.id desc limit 1) from lanes l)`);
   // And per lane-day, outcome and reply shape for what was not accepted (status reads these).
   const tallies = new Map<string, ReplyTally>();
   const groups = db.prepare(`select lane_id, day, outcome, reply, count(*) as n from attempts where lane_id = ? and outcome != 'accepted' group by day, outcome, reply`);

@@ -10,6 +10,11 @@
  * before the plan's start it would show no day at all. The plan cache is the
  * bench's own, emptied first: the first run (not counted in the median, it also
  * warms the page cache) loads the plan and fills it (`coldMs`).
+ *
+ * When NODE_EXTRA_CA_CERTS is set (Node 20 reads and parses that file at start-up: ~50 ms
+ * of every process on the bench machine), each run is followed by one without it
+ * (`msWithoutExtraCaCerts`, `nodeStartWithoutExtraCaCertsMs`): `ms` stays the figure with
+ * the environment the bench was given.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -47,6 +52,11 @@ try {
   const times: number[] = [];
   /** `node -e 0` between the runs: Node's own start on this machine now, the floor of any CLI. */
   const nodeTimes: number[] = [];
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS !== undefined;
+  const bareEnv = { ...process.env };
+  delete bareEnv.NODE_EXTRA_CA_CERTS;
+  const bareTimes: number[] = [];
+  const bareNodeTimes: number[] = [];
   let bytes = 0;
   let coldMs = 0;
   const cache = join(dir, 'plan-cache');
@@ -65,7 +75,19 @@ try {
     const n0 = performance.now();
     spawnSync(process.execPath, ['-e', '0']);
     if (i > 0) nodeTimes.push(performance.now() - n0);
+    if (extraCa && i > 0) {
+      const b0 = performance.now();
+      const b = spawnSync(process.execPath, [main, 'status', join(dir, 'plan.yaml'), '--json', '--at', at], {
+        encoding: 'utf8', maxBuffer: 64 * 2 ** 20, env: { ...bareEnv, WARMUP_CACHE_DIR: cache },
+      });
+      bareTimes.push(performance.now() - b0);
+      if (b.status !== 0 || b.stdout.length !== bytes) throw new Error(`warmup status without NODE_EXTRA_CA_CERTS: exit ${b.status}, ${b.stdout.length} bytes: ${b.stderr}`);
+      const bn0 = performance.now();
+      spawnSync(process.execPath, ['-e', '0'], { env: bareEnv });
+      bareNodeTimes.push(performance.now() - bn0);
+    }
   }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)]!;
   nodeTimes.sort((a, b) => a - b);
@@ -74,7 +96,8 @@ try {
   process.stdout.write(`machine: ${JSON.stringify(machine())}\n`);
   process.stdout.write(`on disk: ${size.bytesPerAttempt.toFixed(0)} bytes per attempt in attempts and its indexes (${Object.entries(size.byObject).map(([k, v]) => `${k} ${(v / size.attempts).toFixed(0)}`).join(', ')}), ${size.dbBytesPerAttempt.toFixed(0)} bytes per attempt for the whole database\n`);
   process.stdout.write(`warmup status --json --at ${at} (whole process, ${bytes} bytes of JSON): first run (plan not cached yet, page cache cold) ${coldMs.toFixed(0)} ms; runs ${times.map((t) => t.toFixed(0)).join(', ')} ms; median ${median.toFixed(0)} ms; \`node -e 0\` between them: median ${nodeMs.toFixed(0)} ms\n`);
-  result({ bench: 'status', ms: round(median, 0), minMs: round(times[0]!, 0), maxMs: round(times.at(-1)!, 0), coldMs: round(coldMs, 0), nodeStartMs: round(nodeMs, 0), jsonBytes: bytes, attempts: size.attempts, bytesPerAttempt: round(size.bytesPerAttempt, 0), dbBytesPerAttempt: round(size.dbBytesPerAttempt, 0), lanes: 512, days: 14, nproc: machine().nproc });
+  if (extraCa) process.stdout.write(`the same without NODE_EXTRA_CA_CERTS (set here; Node reads it at start): runs ${bareTimes.map((t) => t.toFixed(0)).join(', ')} ms; median ${med(bareTimes).toFixed(0)} ms; \`node -e 0\` median ${med(bareNodeTimes).toFixed(0)} ms\n`);
+  result({ bench: 'status', ms: round(median, 0), minMs: round(times[0]!, 0), maxMs: round(times.at(-1)!, 0), coldMs: round(coldMs, 0), nodeStartMs: round(nodeMs, 0), ...(extraCa ? { msWithoutExtraCaCerts: round(med(bareTimes), 0), nodeStartWithoutExtraCaCertsMs: round(med(bareNodeTimes), 0) } : {}), jsonBytes: bytes, attempts: size.attempts, bytesPerAttempt: round(size.bytesPerAttempt, 0), dbBytesPerAttempt: round(size.dbBytesPerAttempt, 0), lanes: 512, days: 14, nproc: machine().nproc });
 } finally {
   if (!values.keep) rmSync(dir, { recursive: true, force: true });
 }

@@ -16,10 +16,12 @@ describe('the store on a real SQLite file', () => {
     await store.close();
     const raw = new BetterSqlite3(path, { readonly: true });
     const tables = raw.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").pluck().all();
-    expect(tables).toEqual(['attempts', 'dnsbl_results', 'events', 'fleet_claims', 'holds', 'ip_leases', 'kysely_migration', 'kysely_migration_lock', 'lane_days', 'lane_outcomes', 'lane_replies', 'lanes', 'leases', 'messages', 'placements', 'postfix_log', 'runs']);
+    expect(tables).toEqual(['attempts', 'dnsbl_results', 'events', 'fleet_claims', 'holds', 'ip_leases', 'kysely_migration', 'kysely_migration_lock', 'lane_days', 'lane_last', 'lane_outcomes', 'lane_replies', 'lanes', 'leases', 'messages', 'placements', 'postfix_log', 'runs']);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     const indexes = raw.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'attempts'").pluck().all();
-    expect(indexes).toEqual(expect.arrayContaining(['attempts_lane_day', 'attempts_lane_time']));
+    expect(indexes).toEqual(expect.arrayContaining(['attempts_lane_day']));
+    // The last reply of each lane is kept in lane_last (0013): nothing seeks attempts by lane and time.
+    expect(indexes).not.toContain('attempts_lane_time');
     raw.close();
   });
 
@@ -80,18 +82,27 @@ describe('migration 0006: lane states become holds', () => {
   });
 });
 
+/**
+ * A SQLite file at `name` migrated up to `upTo` only, with lanes (127.0.0.2, .3, ...: `ips` of
+ * them, gmail) and one message on lane 1: what an older warmup left, to write attempts into.
+ */
+async function olderFile(name: string, upTo: string, ips: number) {
+  const { Kysely, Migrator, SqliteDialect } = await import('kysely');
+  const { migrations } = await import('../../src/store/migrations.js');
+  const path = join(dir, name);
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
+  expect((await migrator.migrateTo(upTo)).error).toBeUndefined();
+  const lane = (ip: string) => ({ plan: 'p', ip, provider: 'gmail', stage: 1, state: 'active', state_until: null, state_reason: null, rate_factor: 1, rate_until: null, max_connections: null, holds_in_row: 0, decided_day: null, updated_at: 1 });
+  await db.insertInto('lanes').values(Array.from({ length: ips }, (_, i) => lane(`127.0.0.${i + 2}`))).execute();
+  await db.insertInto('messages').values({ lane_id: 1, day: '2026-12-01', seq: 1, recipient: 'a@g.test', message_id: 'm1@x', status: 'deferred', attempts: 1, created_at: 1, next_attempt_at: null, finished_at: null }).execute();
+  return { db, path };
+}
+
 describe('migration 0012: the day\'s replies become running counts', () => {
   it('counts the attempts already written by lane-day, outcome and reply shape; before it, readers count the attempts', async () => {
-    const { Kysely, Migrator, SqliteDialect } = await import('kysely');
-    const { migrations } = await import('../../src/store/migrations.js');
     const { replyCounts } = await import('../../src/store/replies.js');
-    const path = join(dir, 'replies.db');
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
-    const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
-    expect((await migrator.migrateTo('0011_fleet')).error).toBeUndefined();
-    const lane = (ip: string) => ({ plan: 'p', ip, provider: 'gmail', stage: 1, state: 'active', state_until: null, state_reason: null, rate_factor: 1, rate_until: null, max_connections: null, holds_in_row: 0, decided_day: null, updated_at: 1 });
-    await db.insertInto('lanes').values([lane('127.0.0.2'), lane('127.0.0.3')]).execute();
-    await db.insertInto('messages').values({ lane_id: 1, day: '2026-12-01', seq: 1, recipient: 'a@g.test', message_id: 'm1@x', status: 'deferred', attempts: 1, created_at: 1, next_attempt_at: null, finished_at: null }).execute();
+    const { db, path } = await olderFile('replies.db', '0011_fleet', 2);
     const att = (laneId: number, day: string, outcome: string, reply: string | null) => ({ message_id: 1, lane_id: laneId, day, started_at: 10, latency_ms: null, mx_host: null, mx_address: null, outcome, code: null, enhanced: null, reply, stage: null, retry: 0 });
     await db.insertInto('attempts').values([
       att(1, '2026-12-01', 'deferred', '421 4.7.0 slow down <a@g.test>'), att(1, '2026-12-01', 'deferred', '421 4.7.0 slow down <b@g.test>'),
@@ -109,6 +120,30 @@ describe('migration 0012: the day\'s replies become running counts', () => {
     expect(await store.db.selectFrom('lane_replies').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()).toEqual({ n: 4 });
     expect(await store.store.replyCounts([1, 2], '2026-12-01')).toEqual(expected);
     expect(await store.store.replyCounts([1, 2], '2026-12-02')).toEqual(new Map([[1, [{ outcome: 'bounced', reply: '550 5.7.1 spam', n: 1 }]]]));
+    await store.close();
+  });
+});
+
+describe('migration 0013: each lane\'s last attempt is kept', () => {
+  it('takes the last attempt of each lane already written (latest start, then latest id); before it, readers seek the attempts', async () => {
+    const { lastReplies } = await import('../../src/store/replies.js');
+    const { db, path } = await olderFile('last.db', '0012_lane_replies', 3);
+    const att = (laneId: number, at: number, outcome: string, code: number | null, reply: string | null) => ({ message_id: 1, lane_id: laneId, day: '2026-12-01', started_at: at, latency_ms: null, mx_host: null, mx_address: null, outcome, code, enhanced: null, reply, stage: null, retry: 0 });
+    await db.insertInto('attempts').values([
+      att(1, 30, 'accepted', 250, '250 later start'), att(1, 20, 'deferred', 421, '421 written last, started earlier'),
+      att(2, 10, 'deferred', 421, '421 first of a tie'), att(2, 10, 'timeout', null, null),
+    ]).execute();
+    const expected = new Map([
+      [1, { at: 30, outcome: 'accepted', code: 250, reply: '250 later start' }],
+      [2, { at: 10, outcome: 'timeout', code: null, reply: null }],
+    ]);
+    expect(await lastReplies(db, [1, 2, 3])).toEqual(expected);
+    await db.destroy();
+    const store = await openSqlite(path);
+    expect(await store.db.selectFrom('lane_last').selectAll().orderBy('lane_id').execute()).toEqual([
+      { lane_id: 1, at: 30, outcome: 'accepted', code: 250, reply: '250 later start' }, { lane_id: 2, at: 10, outcome: 'timeout', code: null, reply: null },
+    ]);
+    expect(await store.store.lastReplies([1, 2, 3])).toEqual(expected);
     await store.close();
   });
 });
