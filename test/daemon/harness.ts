@@ -8,7 +8,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDnsResolver } from '../../src/dns/resolver.js';
 import type { Daemon } from '../../src/daemon/daemon.js';
-import { createRuntime, smtpMailer } from '../../src/daemon/runtime.js';
+import { createRuntime, sessionThreadPays, smtpMailer } from '../../src/daemon/runtime.js';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
 import { SessionThread } from '../../src/send/session-thread.js';
@@ -104,9 +104,9 @@ export async function startDaemon(plan: Plan, opts: { from: string; speed: numbe
     ? await openPostgres(plan.storeServer.url)
     : await openSqlite(plan.storePath, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
   const log = createLogger({ level: process.env.WARMUP_TEST_LOG ?? 'silent' });
-  // The SMTP session thread (on a multi-core machine, as `warmup start` runs it) is started first:
+  // The SMTP session thread (where `warmup start` runs one, see sessionThreadPays) is started first:
   // loading its modules takes hundreds of real ms, hours of plan time at these speeds.
-  const thread = availableParallelism() > 1 ? new SessionThread({ logger: log }) : null;
+  const thread = sessionThreadPays(plan) ? new SessionThread({ logger: log }) : null;
   await thread?.ready();
   // The clock starts once the database is open and migrated: `from` is when the daemon starts.
   const clock = acceleratedClock(Date.parse(opts.from), opts.speed);
