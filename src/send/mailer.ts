@@ -125,8 +125,8 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
   const pool = new KeyedPool<Session>({ ...DEFAULT_POOL, ...options.pool });
   const logger = options.logger?.child({ component: 'mailer' });
   const thread = options.sessionThread instanceof SessionThread ? options.sessionThread : options.sessionThread ? new SessionThread(logger ? { logger } : {}) : null;
-  // Loading the worker's modules takes a while: it starts now, not on the first send.
-  void thread?.ready();
+  // The thread starts with the first send (a daemon outside its window never starts it: an idle
+  // daemon stays small); a caller that needs it at once passes one it started (SessionThread.ready()).
   const open = (o: SessionOptions): Promise<OpenResult<Session>> => (thread ? thread.open(o) : SmtpSession.open(o));
   let signer = options.signer ?? null;
   const ownSigner = !options.signer;

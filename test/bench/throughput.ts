@@ -19,7 +19,8 @@ import { createPrivateKey } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { RouteCache } from '../../src/daemon/deliver.js';
-import { createRuntime, smtpMailer } from '../../src/daemon/runtime.js';
+import { createRuntime, sessionThreadPays, smtpMailer } from '../../src/daemon/runtime.js';
+import { SessionThread } from '../../src/send/session-thread.js';
 import { createDnsResolver } from '../../src/dns/resolver.js';
 import { loadPlanFile } from '../../src/plan/load.js';
 import { buildMessage } from '../../src/send/message.js';
@@ -123,7 +124,11 @@ async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; mainC
   const clock = manualClock(start);
   const log = createLogger({ level: 'silent' });
   // The daemon's own mailer (sessions in the session thread on a multi-core machine; --session-thread on|off overrides).
-  const mailer = smtpMailer(plan, clock, undefined, undefined, SESSION_THREAD);
+  // The session thread, where the daemon would use one, started before the clock: a daemon in
+  // the middle of its day has it running (it starts with a daemon's first send).
+  const thread = (SESSION_THREAD ?? sessionThreadPays(plan)) ? new SessionThread() : null;
+  await thread?.ready();
+  const mailer = smtpMailer(plan, clock, undefined, undefined, thread ?? false);
   // tickMs of a whole day: the day stays open (grace = 2 ticks) while the bench drains it.
   const { daemon } = createRuntime({ plan, store: store.store, mailer, resolver: createDnsResolver({ servers: ['127.0.0.1'] }), clock, log, tickMs: 86_400_000 });
   await daemon.start({ ticker: false });
