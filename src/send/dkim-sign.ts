@@ -98,14 +98,49 @@ export function relaxedHeader(raw: string): string {
 
 /**
  * RFC 6376 3.4.4: runs of WSP as one SP, no WSP at line ends, no empty lines at the end.
- * A lone LF ends a line too: it goes out on the wire as CRLF.
+ * A lone LF ends a line too: it goes out on the wire as CRLF (a CR not before an LF is
+ * an ordinary byte). One pass over the bytes (splitting into strings and two regex
+ * replacements per line cost a fifth as much as the RSA signature itself).
  */
 export function relaxedBody(body: Buffer): Buffer {
-  if (body.length === 0) return body;
-  const lines = body.toString('latin1').split(/\r?\n/);
-  // A body that ends in CRLF splits into a last empty string: not a line of its own.
-  if (lines.at(-1) === '') lines.pop();
-  const out = lines.map((l) => l.replace(/[ \t]+/g, ' ').replace(/ $/, ''));
-  while (out.length && out.at(-1) === '') out.pop();
-  return out.length ? Buffer.from(`${out.join('\r\n')}\r\n`, 'latin1') : Buffer.alloc(0);
+  const n = body.length;
+  if (n === 0) return body;
+  // At most: every byte a lone LF (each becomes CRLF), plus the CRLF ending the last line.
+  const out = Buffer.allocUnsafe(2 * n + 2);
+  let o = 0;
+  let blank = 0; // empty lines not yet written: written before the next line with content, dropped at the end
+  let space = false; // a run of WSP not yet written: one SP before the next byte on the line, none at its end
+  let empty = true; // the line has no byte but WSP so far
+  for (let i = 0; i < n; i++) {
+    const c = body[i]!;
+    if (c === 0x0a || (c === 0x0d && body[i + 1] === 0x0a)) {
+      if (c === 0x0d) i++;
+      if (empty) blank++;
+      else {
+        out[o++] = 0x0d;
+        out[o++] = 0x0a;
+      }
+      space = false;
+      empty = true;
+    } else if (c === 0x20 || c === 0x09) space = true;
+    else {
+      if (empty) {
+        for (; blank > 0; blank--) {
+          out[o++] = 0x0d;
+          out[o++] = 0x0a;
+        }
+        empty = false;
+      }
+      if (space) {
+        out[o++] = 0x20;
+        space = false;
+      }
+      out[o++] = c;
+    }
+  }
+  if (!empty) {
+    out[o++] = 0x0d;
+    out[o++] = 0x0a;
+  }
+  return out.subarray(0, o);
 }
