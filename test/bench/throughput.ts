@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- throughput [--ips N] [--connections C] [--messages M] [--unsigned] [--session-thread on|off]`
+ * `npm run bench -- throughput [--ips N] [--connections C] [--messages M] [--unsigned | --signed] [--session-thread on|off]`
  *
  * The daemon's own delivery path (tick -> schedule -> SMTP send from the
  * lane's IP -> record in SQLite) with every message of the day due at once,
@@ -8,9 +8,12 @@
  * message size (`ratio`); and RSA-2048-signed (on the signing pool), compared
  * with the machine's RSA-2048 signing ceiling: signatures per second with the
  * same key on one thread per core, measured in the same run (`signedRatio`).
+ * `--unsigned` / `--signed` run one part alone. Besides the process's CPU per
+ * message, each part reports it by thread (/proc, Linux): the main thread, the
+ * session thread, the signing workers and the rest (V8's compiler and GC helpers).
  * The bench starts the sink itself and stops only that PID.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,7 +35,7 @@ import { manualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { machine, result, round, start, stop, throwawayKey, waitForPort } from './lib.js';
 
-const { values } = parseArgs({ options: { ips: { type: 'string' }, connections: { type: 'string' }, messages: { type: 'string' }, unsigned: { type: 'boolean' }, 'session-thread': { type: 'string' } } });
+const { values } = parseArgs({ options: { ips: { type: 'string' }, connections: { type: 'string' }, messages: { type: 'string' }, unsigned: { type: 'boolean' }, signed: { type: 'boolean' }, 'session-thread': { type: 'string' } } });
 const SESSION_THREAD = values['session-thread'] === undefined ? undefined : values['session-thread'] === 'on';
 const IPS = Number(values.ips ?? 4);
 const CONNS = Number(values.connections ?? 2);
@@ -118,7 +121,10 @@ parentPort.postMessage(n);`;
   return { perSecond: counts.reduce((a, b) => a + b, 0) / seconds, threads };
 }
 
-async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; mainCpuMs: number; messages: number; attempts: number; accepted: number }> {
+/** CPU per thread of one run of the daemon (ms): main, session thread, signing workers, the rest (V8's and libuv's helpers). */
+interface ThreadCpu { main: number; session: number; signers: number; other: number }
+
+async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; mainCpuMs: number; threads: ThreadCpu; messages: number; attempts: number; accepted: number }> {
   const store = await openSqlite(plan.storePath);
   const start = Date.UTC(2026, 11, 1, 7, 59, 59);
   const clock = manualClock(start);
@@ -126,8 +132,11 @@ async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; mainC
   // The daemon's own mailer (sessions in the session thread on a multi-core machine; --session-thread on|off overrides).
   // The session thread, where the daemon would use one, started before the clock: a daemon in
   // the middle of its day has it running (it starts with a daemon's first send).
+  const before = new Set(threadCpuMs().keys());
   const thread = (SESSION_THREAD ?? sessionThreadPays(plan)) ? new SessionThread() : null;
   await thread?.ready();
+  // The threads that appeared with the session thread are its; those appearing during the run, the signing pool's.
+  const sessionTids = new Set([...threadCpuMs().keys()].filter((t) => !before.has(t)));
   const mailer = smtpMailer(plan, clock, undefined, undefined, thread ?? false);
   // tickMs of a whole day: the day stays open (grace = 2 ticks) while the bench drains it.
   const { daemon } = createRuntime({ plan, store: store.store, mailer, resolver: createDnsResolver({ servers: ['127.0.0.1'] }), clock, log, tickMs: 86_400_000 });
@@ -143,6 +152,7 @@ async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; mainC
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const main0 = mainThreadCpuMs();
+  const threads0 = threadCpuMs();
   let done = 0;
   // Tick as soon as the previous tick is over: each tick tops every lane up to its in-flight cap.
   for (let i = 0; done < total; i++) {
@@ -156,11 +166,19 @@ async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; mainC
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const mainCpuMs = mainThreadCpuMs() - main0;
+  const threads: ThreadCpu = { main: 0, session: 0, signers: 0, other: 0 };
+  for (const [tid, ms] of threadCpuMs()) {
+    const used = ms - (threads0.get(tid) ?? 0);
+    if (tid === process.pid) threads.main += used;
+    else if (sessionTids.has(tid)) threads.session += used;
+    else if (!before.has(tid)) threads.signers += used;
+    else threads.other += used;
+  }
   const counts = await store.db.selectFrom('attempts').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.count<number>('id').filterWhere('outcome', '=', 'accepted').as('acc')]).executeTakeFirstOrThrow();
   const messages = Number((await store.db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   await daemon.stop('SIGTERM');
   await store.close();
-  return { seconds, cpuMs: (cpu.user + cpu.system) / 1000, mainCpuMs, messages, attempts: Number(counts.n), accepted: Number(counts.acc) };
+  return { seconds, cpuMs: (cpu.user + cpu.system) / 1000, mainCpuMs, threads, messages, attempts: Number(counts.n), accepted: Number(counts.acc) };
 }
 
 /**
@@ -178,11 +196,41 @@ function mainThreadCpuMs(): number {
   }
 }
 
+/** CPU time (ms) of each live thread of this process, by thread id (Linux; empty elsewhere). */
+function threadCpuMs(): Map<number, number> {
+  const out = new Map<number, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(Number(tid), (Number(f[11]) + Number(f[12])) * 10);
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* no /proc */ }
+  return out;
+}
+
+/** Per-message CPU by thread, for the report. */
+function perMessage(t: ThreadCpu, n: number): Record<keyof ThreadCpu, number> {
+  return { main: round(t.main / n, 3), session: round(t.session / n, 3), signers: round(t.signers / n, 3), other: round(t.other / n, 3) };
+}
+
 function smtpSource(sessions: number, count: number, size: number): { seconds: number } {
   const t0 = performance.now();
   const r = spawnSync('/usr/sbin/smtp-source', ['-s', String(sessions), '-m', String(count), '-l', String(size), '-f', 'bounces@bench.warmup.test', '-t', 'seed1@sink.test', `${SINK.host}:${SINK.port}`], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) throw new Error(`smtp-source exited with ${r.status}`);
   return { seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The RSA-signed run and the signing ceiling measured right after it. */
+async function signedPart(): Promise<{ perSecond: number; ceiling: number; run: Awaited<ReturnType<typeof ours>> }> {
+  const o = await ours(plan);
+  const perSecond = o.messages / o.seconds;
+  process.stdout.write(`warmup daemon, RSA-signed: ${o.messages} messages, ${o.attempts} attempts recorded (${o.accepted} accepted) in ${o.seconds.toFixed(2)} s = ${perSecond.toFixed(0)} msg/s; this process's CPU (signing pool included) ${(o.cpuMs / o.messages).toFixed(3)} ms per message; by thread ${JSON.stringify(perMessage(o.threads, o.messages))}\n`);
+  const ceiling = await rsaCeiling(1500);
+  process.stdout.write(`RSA-2048 signing ceiling: ${ceiling.perSecond.toFixed(0)} signatures/s on ${ceiling.threads} threads\n`);
+  return { perSecond, ceiling: ceiling.perSecond, run: o };
 }
 
 const sink = start('/usr/sbin/smtp-sink', ['-u', 'nobody', `${SINK.host}:${SINK.port}`, '1000']);
@@ -193,29 +241,40 @@ try {
   const sessions = IPS * CONNS;
   process.stdout.write(`machine: ${JSON.stringify(machine())}\n`);
   process.stdout.write(`${IPS} IPs x ${CONNS} connections = ${sessions} sessions, ${PER_LANE * IPS} messages of ${raw.length} bytes (${dkim.signedSize} signed)\n`);
-  const unsignedPlan: Plan = { ...plan, sender: { ...plan.sender, dkim: null }, storePath: join(dir, 'unsigned.db') };
-  const u = await ours(unsignedPlan);
-  const oursPerSecond = u.messages / u.seconds;
-  process.stdout.write(`warmup daemon, unsigned: ${u.messages} messages, ${u.attempts} attempts recorded (${u.accepted} accepted) in ${u.seconds.toFixed(2)} s = ${oursPerSecond.toFixed(0)} msg/s; this process's CPU ${(u.cpuMs / u.messages).toFixed(3)} ms per message (main thread ${(u.mainCpuMs / u.messages).toFixed(3)})\n`);
-  if (values.unsigned) {
-    result({ bench: 'throughput', unsignedOnly: true, oursPerSecond: round(oursPerSecond), cpuMsPerMessage: round(u.cpuMs / u.messages, 3), mainThreadCpuMsPerMessage: round(u.mainCpuMs / u.messages, 3), messages: u.messages, attemptsRecorded: u.attempts, accepted: u.accepted, oursSeconds: round(u.seconds, 2), nproc: machine().nproc });
-  } else {
-    const s = smtpSource(sessions, u.messages, raw.length);
-    const smtpSourcePerSecond = u.messages / s.seconds;
-    process.stdout.write(`smtp-source:   ${u.messages} messages in ${s.seconds.toFixed(2)} s = ${smtpSourcePerSecond.toFixed(0)} msg/s\n`);
-    const o = await ours(plan);
-    const signedPerSecond = o.messages / o.seconds;
-    process.stdout.write(`warmup daemon, RSA-signed: ${o.messages} messages, ${o.attempts} attempts recorded (${o.accepted} accepted) in ${o.seconds.toFixed(2)} s = ${signedPerSecond.toFixed(0)} msg/s; this process's CPU (signing pool included) ${(o.cpuMs / o.messages).toFixed(3)} ms per message\n`);
-    const ceiling = await rsaCeiling(1500);
-    process.stdout.write(`RSA-2048 signing ceiling: ${ceiling.perSecond.toFixed(0)} signatures/s on ${ceiling.threads} threads; one DKIM signature on one thread: ${dkim.msPerMessage.toFixed(3)} ms\n`);
-    process.stdout.write(`ratio unsigned / smtp-source: ${(oursPerSecond / smtpSourcePerSecond).toFixed(3)}; signed / signing ceiling: ${(signedPerSecond / ceiling.perSecond).toFixed(3)}\n`);
+  process.stdout.write(`one DKIM signature on one thread: ${dkim.msPerMessage.toFixed(3)} ms\n`);
+  if (values.signed) {
+    // The RSA-signed part alone (A/B runs of the signing path).
+    const { perSecond, ceiling, run: o } = await signedPart();
+    process.stdout.write(`signed / signing ceiling: ${(perSecond / ceiling).toFixed(3)}\n`);
     result({
-      bench: 'throughput', ratio: round(oursPerSecond / smtpSourcePerSecond, 3), signedRatio: round(signedPerSecond / ceiling.perSecond, 3),
-      oursPerSecond: round(oursPerSecond), signedPerSecond: round(signedPerSecond), smtpSourcePerSecond: round(smtpSourcePerSecond), rsaCeilingPerSecond: round(ceiling.perSecond),
-      dkimMsPerMessage: round(dkim.msPerMessage, 3), messages: u.messages, attemptsRecorded: u.attempts, accepted: u.accepted,
-      signedMessages: o.messages, signedAttemptsRecorded: o.attempts, sessions, messageBytes: raw.length, signedMessageBytes: dkim.signedSize,
-      oursSeconds: round(u.seconds, 2), signedSeconds: round(o.seconds, 2), cpuMsPerMessage: round(u.cpuMs / u.messages, 3), mainThreadCpuMsPerMessage: round(u.mainCpuMs / u.messages, 3), signedCpuMsPerMessage: round(o.cpuMs / o.messages, 3), smtpSourceSeconds: round(s.seconds, 2), nproc: machine().nproc,
+      bench: 'throughput', signedOnly: true, signedRatio: round(perSecond / ceiling, 3), signedPerSecond: round(perSecond), rsaCeilingPerSecond: round(ceiling),
+      dkimMsPerMessage: round(dkim.msPerMessage, 3), signedCpuMsPerMessage: round(o.cpuMs / o.messages, 3), signedCpuMsPerMessageByThread: perMessage(o.threads, o.messages),
+      signedMessages: o.messages, signedAttemptsRecorded: o.attempts, signedSeconds: round(o.seconds, 2), nproc: machine().nproc,
     });
+  } else {
+    const unsignedPlan: Plan = { ...plan, sender: { ...plan.sender, dkim: null }, storePath: join(dir, 'unsigned.db') };
+    const u = await ours(unsignedPlan);
+    const oursPerSecond = u.messages / u.seconds;
+    process.stdout.write(`warmup daemon, unsigned: ${u.messages} messages, ${u.attempts} attempts recorded (${u.accepted} accepted) in ${u.seconds.toFixed(2)} s = ${oursPerSecond.toFixed(0)} msg/s; this process's CPU ${(u.cpuMs / u.messages).toFixed(3)} ms per message (main thread ${(u.mainCpuMs / u.messages).toFixed(3)}); by thread ${JSON.stringify(perMessage(u.threads, u.messages))}\n`);
+    const unsignedFigures = {
+      oursPerSecond: round(oursPerSecond), cpuMsPerMessage: round(u.cpuMs / u.messages, 3), mainThreadCpuMsPerMessage: round(u.mainCpuMs / u.messages, 3),
+      cpuMsPerMessageByThread: perMessage(u.threads, u.messages), messages: u.messages, attemptsRecorded: u.attempts, accepted: u.accepted, oursSeconds: round(u.seconds, 2),
+    };
+    if (values.unsigned) result({ bench: 'throughput', unsignedOnly: true, ...unsignedFigures, nproc: machine().nproc });
+    else {
+      const s = smtpSource(sessions, u.messages, raw.length);
+      const smtpSourcePerSecond = u.messages / s.seconds;
+      process.stdout.write(`smtp-source:   ${u.messages} messages in ${s.seconds.toFixed(2)} s = ${smtpSourcePerSecond.toFixed(0)} msg/s\n`);
+      const { perSecond: signedPerSecond, ceiling, run: o } = await signedPart();
+      process.stdout.write(`ratio unsigned / smtp-source: ${(oursPerSecond / smtpSourcePerSecond).toFixed(3)}; signed / signing ceiling: ${(signedPerSecond / ceiling).toFixed(3)}\n`);
+      result({
+        bench: 'throughput', ratio: round(oursPerSecond / smtpSourcePerSecond, 3), signedRatio: round(signedPerSecond / ceiling, 3),
+        ...unsignedFigures, signedPerSecond: round(signedPerSecond), smtpSourcePerSecond: round(smtpSourcePerSecond), rsaCeilingPerSecond: round(ceiling),
+        dkimMsPerMessage: round(dkim.msPerMessage, 3), signedMessages: o.messages, signedAttemptsRecorded: o.attempts, sessions, messageBytes: raw.length, signedMessageBytes: dkim.signedSize,
+        signedSeconds: round(o.seconds, 2), signedCpuMsPerMessage: round(o.cpuMs / o.messages, 3), signedCpuMsPerMessageByThread: perMessage(o.threads, o.messages),
+        smtpSourceSeconds: round(s.seconds, 2), nproc: machine().nproc,
+      });
+    }
   }
 } finally {
   await stop(sink);
