@@ -401,6 +401,32 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.dropTable('lane_last').execute();
     },
   },
+  '0014_narrow_hot_indexes': {
+    // Each index entry a send writes is a B-tree page written to the WAL at the next commit, and
+    // the hot path's cost follows the pages it writes (~27 per group commit before this). Two
+    // indexes held rows no query reads through them:
+    // - placement polling reads accepted messages by recipient; the index on (recipient, status)
+    //   also held every message in flight, so each send moved an entry in it twice (in at
+    //   creation, out and in again at its outcome), each on one of the seeds' pages;
+    // - the day-end evidence reads a lane-day's replies other than acceptances; the index on
+    //   (lane, day, outcome) also held every accepted attempt.
+    // Both now hold only the rows their readers ask for (the reading queries name the status
+    // or outcome as a literal, which SQLite needs to pick a partial index): ~19 pages per commit.
+    // The placement index keeps `status` as its second column: without statistics SQLite would
+    // otherwise prefer messages_status_due (status = 'accepted': every accepted message).
+    async up(db: Kysely<unknown>) {
+      await db.schema.dropIndex('messages_recipient_status').ifExists().execute();
+      await sql`create index "messages_accepted_recipient" on "messages" ("recipient", "status") where "status" = 'accepted'`.execute(db);
+      await db.schema.dropIndex('attempts_lane_day').ifExists().execute();
+      await sql`create index "attempts_lane_day" on "attempts" ("lane_id", "day", "outcome") where "outcome" <> 'accepted'`.execute(db);
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('attempts_lane_day').execute();
+      await db.schema.createIndex('attempts_lane_day').on('attempts').columns(['lane_id', 'day', 'outcome']).execute();
+      await db.schema.dropIndex('messages_accepted_recipient').execute();
+      await db.schema.createIndex('messages_recipient_status').on('messages').columns(['recipient', 'status']).execute();
+    },
+  },
 });
 
 /**

@@ -2,6 +2,7 @@
  * Placements of messages in seed mailboxes read over IMAP, and engagement.
  * One named function per query; kept within what kysely also runs on PostgreSQL.
  */
+import { sql } from 'kysely';
 import { spamCrossed, spamRate } from '../policy/counting.js';
 import { inTransaction } from './transaction.js';
 import type { Db } from './schema.js';
@@ -26,7 +27,7 @@ export async function pendingPlacements(db: Db, plan: string, mailboxes: readonl
   return db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
     .leftJoin('placements', 'placements.message_id', 'messages.id')
     .select(['messages.id', 'messages.lane_id', 'messages.day', 'messages.recipient', 'messages.message_id', 'messages.created_at', 'messages.finished_at'])
-    .where('lanes.plan', '=', plan).where('messages.status', '=', 'accepted')
+    .where('lanes.plan', '=', plan).where('messages.status', '=', sql.lit('accepted')) // a literal: the partial index (0014)
     .where('messages.recipient', 'in', [...mailboxes]).where('placements.id', 'is', null)
     .orderBy('messages.id').execute();
 }

@@ -147,3 +147,32 @@ describe('migration 0013: each lane\'s last attempt is kept', () => {
     await store.close();
   });
 });
+
+describe('migration 0014: the hot path\'s indexes hold only what their readers ask for', () => {
+  it('rebuilds the placement and evidence indexes as partial ones over the rows already written; the readers answer as before', async () => {
+    const { dayReplies } = await import('../../src/store/replies.js');
+    const { pendingPlacements } = await import('../../src/store/placements.js');
+    const { db, path } = await olderFile('narrow.db', '0013_lane_last', 1);
+    await db.insertInto('messages').values([
+      { lane_id: 1, day: '2026-12-01', seq: 2, recipient: 'a@g.test', message_id: 'm2@x', status: 'accepted', attempts: 1, created_at: 1, next_attempt_at: null, finished_at: 5 },
+      { lane_id: 1, day: '2026-12-01', seq: 3, recipient: 'b@g.test', message_id: 'm3@x', status: 'in_flight', attempts: 0, created_at: 1, next_attempt_at: null, finished_at: null },
+    ]).execute();
+    const att = (messageId: number, outcome: string, reply: string) => ({ message_id: messageId, lane_id: 1, day: '2026-12-01', started_at: 4, latency_ms: 1, mx_host: null, mx_address: null, outcome, code: null, enhanced: null, reply, stage: null, retry: 0 });
+    await db.insertInto('attempts').values([att(1, 'deferred', '451 later'), att(2, 'accepted', '250 ok')]).execute();
+    const before = { replies: await dayReplies(db, 1, '2026-12-01'), pending: await pendingPlacements(db, 'p', ['a@g.test', 'b@g.test']) };
+    await db.destroy();
+    const store = await openSqlite(path);
+    const raw = new BetterSqlite3(path, { readonly: true });
+    const sqlOf = (name: string) => raw.prepare("select sql from sqlite_master where type = 'index' and name = ?").pluck().get(name);
+    expect(sqlOf('messages_recipient_status')).toBeUndefined();
+    expect(sqlOf('messages_accepted_recipient')).toMatch(/where "status" = 'accepted'$/);
+    expect(sqlOf('attempts_lane_day')).toMatch(/where "outcome" <> 'accepted'$/);
+    expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+    raw.close();
+    expect(await store.store.dayReplies(1, '2026-12-01')).toEqual(before.replies);
+    expect(await store.store.pendingPlacements('p', ['a@g.test', 'b@g.test'])).toEqual(before.pending);
+    expect(before.pending.map((p) => p.message_id)).toEqual(['m2@x']);
+    expect(before.replies.map((r) => r.text)).toEqual(['451 later']);
+    await store.close();
+  });
+});
