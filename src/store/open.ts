@@ -10,6 +10,7 @@ import { WarmupError } from '../util/errors.js';
 import { migrations } from './migrations.js';
 import { cachingStatements } from './statement-cache.js';
 import { sqlStore } from './sql-store.js';
+import { registerSqlite } from './sqlite-direct.js';
 import { openSqliteFile } from './sqlite-driver.js';
 import { openSqliteReader } from './sqlite-reader.js';
 import type { Database } from './schema.js';
@@ -89,7 +90,9 @@ export async function openSqlite(path: string, options: OpenOptions = {}): Promi
 /** kysely and the `Store` over an opened better-sqlite3 database; closing either closes it. */
 export function sqliteOver(sqlite: BetterSqlite3.Database, path: string, readonly: boolean): OpenedSqlite {
   const Dialect = readonly ? SqliteDialect : ImmediateSqliteDialect;
-  const db = new Kysely<Database>({ dialect: new Dialect({ database: cachingStatements(sqlite) }) });
+  const statements = cachingStatements(sqlite);
+  const db = new Kysely<Database>({ dialect: new Dialect({ database: statements }) });
+  registerSqlite(db, sqlite, statements);
   const close = () => db.destroy();
   return { db, path, store: sqlStore(db, 'sqlite', path, close), close };
 }

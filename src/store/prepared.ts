@@ -12,10 +12,19 @@
 import { CompiledQuery, type QueryResult } from 'kysely';
 import type { Rows } from './reads.js';
 import type { Db } from './schema.js';
+import { runDirect } from './sqlite-direct.js';
 import { isPostgres } from './transaction.js';
 
 /** Runs `text` with `params` on `db` (a database or a transaction). `text` must hold no `?` other than placeholders. */
 export function execute<R>(db: Db, text: string, params: readonly unknown[]): Promise<QueryResult<R>> {
+  // SQLite: on better-sqlite3's statement itself when nothing else holds the connection (./sqlite-direct.ts).
+  let direct: QueryResult<R> | undefined;
+  try {
+    direct = runDirect<R>(db, text, params);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  if (direct) return Promise.resolve(direct);
   return db.executeQuery<R>(CompiledQuery.raw(isPostgres(db) ? dollarPlaceholders(text) : text, params as unknown[]));
 }
 

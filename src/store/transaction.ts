@@ -12,10 +12,14 @@
  */
 import { PostgresAdapter } from 'kysely';
 import type { Db } from './schema.js';
+import { adoptTransaction, isDirectSqlite } from './sqlite-direct.js';
 
 /** Runs `fn` in the caller's transaction, or in a new one. */
 export function inTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
-  return db.isTransaction ? fn(db) : db.transaction().execute(fn);
+  if (db.isTransaction) return fn(db);
+  // On SQLite the transaction's fixed SQL runs on better-sqlite3 directly (./sqlite-direct.ts).
+  if (isDirectSqlite(db)) return db.transaction().execute((trx) => { adoptTransaction(db, trx); return fn(trx); });
+  return db.transaction().execute(fn);
 }
 
 /** Whether `db` is a PostgreSQL database. */
