@@ -1,6 +1,7 @@
 /**
- * `warmup status` as one file of the bundle (built apart from the rest, see
- * the `bundle` script): the bin (./bin.ts) loads it for `warmup status`. It
+ * `warmup status` as one CommonJS file of the bundle (dist/bundle/status-bin.cjs,
+ * built apart from the rest by ./bundle.mjs): the bin (./bin.ts) runs it for
+ * `warmup status` through V8's code cache (./code-cache.ts). It
  * holds its own copy of the modules status uses; what it loads from the rest
  * of the bundle (the kysely store, PostgreSQL, the plan loader on a cache
  * miss) returns plain data, and their errors are recognised by brand

@@ -20,6 +20,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { cacheDir } from '../util/cache-dir.js';
 import { decodeTree, encodeTree } from '../util/tree-codec.js';
 import type { LoadResult } from './load.js';
 import type { PlanFiles } from './normalize/context.js';
@@ -48,10 +49,8 @@ const FORMAT = 2;
  */
 export function planCacheFor(env: Readonly<Record<string, string | undefined>>, build: string | null = bundledBuild()): PlanCache | null {
   if (build === null) return null;
-  const asked = env.WARMUP_CACHE_DIR;
-  if (asked !== undefined) return asked === '' || asked === 'off' ? null : { dir: resolve(asked), build };
-  const base = env.XDG_CACHE_HOME ? env.XDG_CACHE_HOME : join(env.HOME ?? homedir(), '.cache');
-  return { dir: join(base, 'warmup'), build };
+  const dir = cacheDir(env, homedir, join, resolve);
+  return dir === null ? null : { dir, build };
 }
 
 export interface CachedLoadOptions {

@@ -7,9 +7,10 @@
  *
  * Status is asked as of the plan's launch (`--at`), so it shows the last day
  * of the data (its lane-days, replies and queues) whatever the machine's date:
- * before the plan's start it would show no day at all. The plan cache is the
- * bench's own, emptied first: the first run (not counted in the median, it also
- * warms the page cache) loads the plan and fills it (`coldMs`).
+ * before the plan's start it would show no day at all. The cache folder (the plan
+ * cache and status's code cache) is the bench's own, emptied first: the first run
+ * (not counted in the median, it also warms the page cache) loads the plan,
+ * compiles status without a code cache and fills both (`coldMs`).
  *
  * When NODE_EXTRA_CA_CERTS is set (Node 20 reads and parses that file at start-up: ~50 ms
  * of every process on the bench machine), each run is followed by one without it
