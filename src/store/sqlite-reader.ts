@@ -65,23 +65,62 @@ export function openSqliteReader(path: string, options: { readonly busyTimeoutMs
 /** Bound on prepared texts kept: `in (?, ?, ...)` lists of varying length make new ones. */
 const MAX_STATEMENTS = 200;
 
-/** `Rows` on better-sqlite3: each text prepared once, its rows read as arrays and made objects by column name. */
+/** A prepared text: its rows as one JSON text (see below) or as arrays, and the row maker of its columns. */
+interface Prepared {
+  stmt: BetterSqlite3.Statement;
+  json: boolean;
+  readonly row: (values: unknown[]) => unknown;
+}
+
+/**
+ * `Rows` on better-sqlite3: each text prepared once, its rows made objects by column name.
+ *
+ * SQLite gives all the rows as one JSON text (`json_group_array(json_array(...))` over the
+ * statement, which keeps its order: SQLite honours a subquery's ORDER BY under an aggregate),
+ * parsed by one `JSON.parse`: better-sqlite3 builds each row's array through V8's API, one
+ * call per value at ~1,000 instructions each (30,000 values for a status run: ~40M
+ * instructions, against ~10M for the JSON). The values are the same: JSON carries SQLite's
+ * integers, reals (17 significant digits, read back exactly), texts and nulls as they are.
+ * Two things JSON cannot carry go the other way, through arrays: a text with duplicate
+ * column names, and a blob (SQLite refuses to make JSON of it; that text then stays on arrays).
+ */
 export function statementRows(sqlite: BetterSqlite3.Database): Rows {
-  const cache = new Map<string, { stmt: BetterSqlite3.Statement; row: (values: unknown[]) => unknown }>();
+  const cache = new Map<string, Prepared>();
   return async <R>(text: string, params: readonly unknown[]): Promise<R[]> => {
     let s = cache.get(text);
     if (!s) {
-      const stmt = sqlite.prepare(text).raw(true);
-      s = { stmt, row: rowMaker(stmt.columns().map((c) => c.name)) };
+      const stmt = sqlite.prepare(text);
+      const keys = stmt.columns().map((c) => c.name);
+      const json = keys.length > 0 && new Set(keys).size === keys.length;
+      s = {
+        stmt: json ? sqlite.prepare(`select json_group_array(json_array(${keys.map(quoted).join(', ')})) from (${text})`).pluck() : stmt.raw(true),
+        json,
+        row: rowMaker(keys),
+      };
       if (cache.size >= MAX_STATEMENTS) cache.clear();
       cache.set(text, s);
     }
-    const raw = s.stmt.all(...params) as unknown[][];
+    let raw: unknown[][];
+    if (s.json) {
+      try {
+        raw = JSON.parse(s.stmt.get(...params) as string) as unknown[][];
+      } catch (e) {
+        if (!/JSON cannot hold BLOB/i.test((e as Error).message)) throw e;
+        s.stmt = sqlite.prepare(text).raw(true);
+        s.json = false;
+        raw = s.stmt.all(...params) as unknown[][];
+      }
+    } else {
+      raw = s.stmt.all(...params) as unknown[][];
+    }
     const out = new Array<R>(raw.length);
     for (let i = 0; i < raw.length; i++) out[i] = s.row(raw[i]!) as R;
     return out;
   };
 }
+
+/** A column name as an SQL identifier. */
+const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
 /**
  * A function making a row object of a statement's values, keyed by its column names (a

@@ -100,4 +100,36 @@ describe('the read-only store\'s rows', () => {
       sqlite.close();
     }
   });
+
+  it('carry every value and the statement\'s order through SQLite\'s JSON as better-sqlite3 gives them; a blob falls back to arrays', async () => {
+    const sqlite = new BetterSqlite3(':memory:');
+    try {
+      sqlite.exec('create table t (id integer primary key, k integer, r real, s text, b blob)');
+      const insert = sqlite.prepare('insert into t (k, r, s, b) values (?, ?, ?, ?)');
+      const texts = ['plain', 'quote " and \\ backslash', 'tab\tnew\nline \u0001 del \u007f', 'é ü 日本 😀 \u2028', ''];
+      const reals = [0.1 + 0.2, 1 / 3, 1e300, -2.5e-300, 2, 123456789.12345679, Number.MAX_VALUE, 5e-324];
+      for (let i = 0; i < 40; i++) insert.run((i * 7919) % 41, reals[i % reals.length], texts[i % texts.length], null);
+      insert.run(2 ** 53 + 2, null, null, null);
+      insert.run(-(2 ** 62), Infinity, 'x', null);
+      const rows = statementRows(sqlite);
+      for (const text of [
+        'select "id", "k", "r", "s" from "t" order by "k" desc, "id"',
+        'select "s", count(*) as "n", max("r") as "top" from "t" group by "s" order by "n", "s"',
+        'select "k", "r" from "t" where "k" > ? order by "r", "id" limit 9',
+      ]) {
+        const params = text.includes('?') ? [5] : [];
+        const got = await rows(text, params);
+        expect(got).toEqual(sqlite.prepare(text).all(...params));
+        expect((got as Array<{ r?: number }>).map((r) => r.r)).toStrictEqual((sqlite.prepare(text).all(...params) as Array<{ r?: number }>).map((r) => r.r));
+      }
+      expect(await rows('select "id" from "t" where "id" < 0', [])).toEqual([]);
+      // A blob: SQLite makes no JSON of it, the text is read as arrays from then on.
+      sqlite.prepare('insert into t (k, b) values (?, ?)').run(1000, Buffer.from([0, 1, 2]));
+      const blobText = 'select "k", "b" from "t" where "k" >= ? order by "k"';
+      expect(await rows(blobText, [1000])).toEqual(sqlite.prepare(blobText).all(1000));
+      expect(await rows(blobText, [1000])).toEqual(sqlite.prepare(blobText).all(1000));
+    } finally {
+      sqlite.close();
+    }
+  });
 });
