@@ -12,8 +12,8 @@ import { composeMessage } from './compose.js';
 import type { MessageFields } from './message.js';
 import { KeyedPool, type PoolLimits } from './pool.js';
 import { SmtpSession, type OpenResult, type Session, type SessionOptions, type SessionTimeouts, type TlsMode } from './session.js';
-import { SessionThread, type RemoteSession } from './session-thread.js';
-import { createSigningPool, type Signer, type SigningKey } from './signing-pool.js';
+import { SessionThread, type Prepared, type RemoteSession } from './session-thread.js';
+import { createSigningPool, signMessage, type Signer, type SigningKey } from './signing-pool.js';
 
 export type { TlsMode, SessionTimeouts, PoolLimits };
 
@@ -156,63 +156,76 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
     // A local problem (bad key, bad fields): nothing was sent, retrying the
     // same input will not help. Reported at 'connect', the first stage.
     const unprepared = (error: unknown): Classification => classifyAttempt({ error: Object.assign(asError(error), { command: 'API' }), stage: 'connect' });
-    // With the session thread, an unsigned message's fields are composed there.
-    let message: Buffer | MessageFields;
-    if (thread && !request.dkim && 'fields' in request.message) message = request.message.fields;
+    // With the session thread, a message's fields are composed there, and signed there on its own signing pool
+    // (unless the caller gave a signer of its own): only the fields cross, the bytes stay in the worker.
+    let message: Buffer | MessageFields | Prepared;
+    if (thread && 'fields' in request.message && !request.dkim) message = request.message.fields;
     else {
       try {
-        message = await prepare(request, signing, clock.now());
+        if (thread && 'fields' in request.message && !options.signer) {
+          const prepared = await thread.prepare(request.message.fields, signingKeys(request.dkim!), clock.now());
+          if (prepared instanceof Error) throw prepared;
+          message = prepared;
+        } else message = await prepare(request, signing, clock.now());
       } catch (error) {
         const failure = unprepared(error);
         return records(() => failure, { startedAt: clock.now(), t0: monotonic(), address, tls: false, reused: false });
       }
     }
+    try {
+      return await deliver(message);
+    } finally {
+      // The worker keeps a prepared message until its last send (a stale pooled connection sends it twice).
+      if (thread && !Buffer.isBuffer(message) && 'pid' in message) thread.forget(message);
+    }
 
-    // Keyed by what the receiver sees: our IP talking to its host.
-    const key = `${request.localAddress ?? '*'}|${request.host.toLowerCase()}|${request.port}`;
-    for (let attempt = 0; ; attempt++) {
-      const lease = await pool.acquire(key);
-      if (request.mayStart && !request.mayStart()) {
-        lease.release(lease.resource, false);
-        throw new WarmupError('NOT_SENT', 'not sent: the sender is stopping');
-      }
-      const at = { startedAt: clock.now(), t0: monotonic(), address, tls: false, reused: lease.resource !== null };
-      let session = lease.resource;
-      if (!session) {
-        const opened = await open({
-          host: request.host,
-          address,
-          port: request.port,
-          localAddress: request.localAddress,
-          ehloName: request.ehloName,
-          tls: request.tls,
-          timeouts: { ...timeouts, ...request.timeouts },
-          logger,
-        });
-        if (!opened.ok) {
-          lease.release(null, false);
-          logger?.debug({ host: request.host, address, localAddress: request.localAddress, outcome: opened.failure.outcome }, 'connection failed');
-          return records(() => opened.failure, at);
+    async function deliver(message: Buffer | MessageFields | Prepared): Promise<AttemptRecord[]> {
+      // Keyed by what the receiver sees: our IP talking to its host.
+      const key = `${request.localAddress ?? '*'}|${request.host.toLowerCase()}|${request.port}`;
+      for (let attempt = 0; ; attempt++) {
+        const lease = await pool.acquire(key);
+        if (request.mayStart && !request.mayStart()) {
+          lease.release(lease.resource, false);
+          throw new WarmupError('NOT_SENT', 'not sent: the sender is stopping');
         }
-        session = opened.session;
-      }
-      let results: Map<string, Classification>;
-      if (Buffer.isBuffer(message)) results = await session.send(request.envelope, message);
-      else {
-        const sent = await (session as RemoteSession).sendComposing(request.envelope, message);
-        if (sent instanceof Error) {
-          lease.release(session, session.usable);
-          const failure = unprepared(sent);
-          return records(() => failure, { ...at, address: session.address, tls: session.secure });
+        const at = { startedAt: clock.now(), t0: monotonic(), address, tls: false, reused: lease.resource !== null };
+        let session = lease.resource;
+        if (!session) {
+          const opened = await open({
+            host: request.host,
+            address,
+            port: request.port,
+            localAddress: request.localAddress,
+            ehloName: request.ehloName,
+            tls: request.tls,
+            timeouts: { ...timeouts, ...request.timeouts },
+            logger,
+          });
+          if (!opened.ok) {
+            lease.release(null, false);
+            logger?.debug({ host: request.host, address, localAddress: request.localAddress, outcome: opened.failure.outcome }, 'connection failed');
+            return records(() => opened.failure, at);
+          }
+          session = opened.session;
         }
-        results = sent;
+        let results: Map<string, Classification>;
+        if (Buffer.isBuffer(message)) results = await session.send(request.envelope, message);
+        else {
+          const sent = await (session as RemoteSession).sendComposing(request.envelope, message);
+          if (sent instanceof Error) {
+            lease.release(session, session.usable);
+            const failure = unprepared(sent);
+            return records(() => failure, { ...at, address: session.address, tls: session.secure });
+          }
+          results = sent;
+        }
+        lease.release(session, session.usable);
+        // A pooled connection the server dropped while it sat idle fails before
+        // any reply to MAIL FROM; that says nothing about the message, so it
+        // gets one fresh connection, as nodemailer's own pool does.
+        if (at.reused && attempt === 0 && [...results.values()].every(isStaleConnection)) continue;
+        return records((rcpt) => results.get(rcpt)!, { ...at, address: session.address, tls: session.secure });
       }
-      lease.release(session, session.usable);
-      // A pooled connection the server dropped while it sat idle fails before
-      // any reply to MAIL FROM; that says nothing about the message, so it
-      // gets one fresh connection, as nodemailer's own pool does.
-      if (at.reused && attempt === 0 && [...results.values()].every(isStaleConnection)) continue;
-      return records((rcpt) => results.get(rcpt)!, { ...at, address: session.address, tls: session.secure });
     }
   }
 
@@ -235,11 +248,13 @@ async function prepare(request: SendRequest, signer: () => Signer, now: number):
     raw = composed instanceof Buffer ? composed : await composed;
   }
   if (!request.dkim) return raw;
-  const list: readonly DkimOptions[] = Array.isArray(request.dkim) ? request.dkim : [request.dkim as DkimOptions];
-  const keys = list.map<SigningKey>((d) => ({ domain: d.domainName, selector: d.keySelector, pem: pemOf(d.privateKey) }));
-  const signatures = await signer().signatures(raw, keys, now);
-  if (!signatures.startsWith('DKIM-Signature:')) throw Object.assign(new Error('DKIM signing produced no signature'), { code: 'EDKIM' });
-  return Buffer.concat([Buffer.from(signatures, 'latin1'), raw]);
+  return signMessage(signer(), raw, signingKeys(request.dkim), now);
+}
+
+/** The request's DKIM keys as the signers take them (PEM). */
+function signingKeys(dkim: NonNullable<SendRequest['dkim']>): SigningKey[] {
+  const list: readonly DkimOptions[] = Array.isArray(dkim) ? dkim : [dkim as DkimOptions];
+  return list.map<SigningKey>((d) => ({ domain: d.domainName, selector: d.keySelector, pem: pemOf(d.privateKey) }));
 }
 
 const pems = new WeakMap<KeyObject, string>();

@@ -10,15 +10,25 @@ import { classifyAttempt, type Classification } from './classify.js';
 import { composeMessage } from './compose.js';
 import type { MessageFields } from './message.js';
 import { SmtpSession, type SessionOptions } from './session.js';
+import { createSigningPool, signMessage, type JobKey, type Signer, type SigningKey } from './signing-pool.js';
 
 /** Main thread -> worker. */
 export type SessionRequest =
   | { readonly t: 'open'; readonly id: number; readonly sid: number; readonly options: Omit<SessionOptions, 'logger'> }
   | {
     readonly t: 'send'; readonly id: number; readonly sid: number; readonly envelope: { readonly from: string; readonly to: readonly string[] };
-    /** The message's bytes as a latin1 string (one byte per character: cheap to copy between threads), or fields to compose here. */
-    readonly message: string | MessageFields;
+    /**
+     * The message's bytes as a latin1 string (one byte per character: cheap to copy between threads), fields to compose
+     * here, or the number of a message prepared here ('prepare').
+     */
+    readonly message: string | MessageFields | { readonly pid: number };
   }
+  /**
+   * Compose and DKIM-sign a message ahead of its send (on this worker's signing pool), kept by `pid` until 'forget'.
+   * `reply`: answer 'prepared' (or 'uncomposed') to request `id` when done.
+   */
+  | { readonly t: 'prepare'; readonly id: number; readonly pid: number; readonly message: MessageFields; readonly keys: readonly JobKey[]; readonly now: number; readonly reply: boolean }
+  | { readonly t: 'forget'; readonly pid: number }
   | { readonly t: 'quit'; readonly sid: number }
   | { readonly t: 'close'; readonly sid: number };
 
@@ -27,12 +37,17 @@ export type SessionReply =
   | { readonly t: 'opened'; readonly id: number; readonly ok: true; readonly secure: boolean }
   | { readonly t: 'opened'; readonly id: number; readonly ok: false; readonly failure: Classification }
   | { readonly t: 'sent'; readonly id: number; readonly results: Array<[string, Classification]>; readonly usable: boolean; readonly secure: boolean }
-  /** Composing the fields failed: nothing was sent, the session is as it was. */
+  /** Composing (or signing) the fields failed: nothing was sent, the session is as it was. */
   | { readonly t: 'uncomposed'; readonly id: number; readonly code: string | undefined; readonly message: string }
+  /** A 'prepare' is done: the message waits for its send. */
+  | { readonly t: 'prepared'; readonly id: number }
   | { readonly t: 'ended'; readonly sid: number }
   /** The worker serves requests (sent once, first). */
   | { readonly t: 'ready' }
-  | { readonly t: 'log'; readonly level: 'trace' | 'debug'; readonly entry: Record<string, unknown> | undefined; readonly message: string };
+  | { readonly t: 'log'; readonly level: LogLevel; readonly entry: Record<string, unknown> | undefined; readonly message: string };
+
+/** Levels forwarded to the main thread's logger (warn and error always: the signing pool's). */
+type LogLevel = 'trace' | 'debug' | 'warn' | 'error';
 
 /** Which log levels the main thread's logger has on (nodemailer's lines are forwarded only then). */
 export interface SessionLogLevels {
@@ -49,7 +64,14 @@ export interface SessionLogLevels {
 export function serveSessions(port: Pick<MessagePort, 'on' | 'postMessage'>, levels: SessionLogLevels): void {
   const sessions = new Map<number, SmtpSession>();
   const post = batcher<SessionReply>((batch) => port.postMessage(batch));
-  const logger = levels.trace || levels.debug ? forwardingLogger(levels, post) : undefined;
+  const forwarding = forwardingLogger(levels, post);
+  // nodemailer's lines cost a call per command even when dropped: SmtpSession gets a logger only when they are kept.
+  const logger = levels.trace || levels.debug ? forwarding : undefined;
+  /** Messages prepared ahead of their send, by the main thread's number. */
+  const prepared = new Map<number, Promise<Buffer>>();
+  /** DKIM keys by the main thread's number (their PEM arrives with the first message that names them). */
+  const keys = new Map<number, SigningKey>();
+  let signer: Signer | null = null;
 
   port.on('message', (batch: SessionRequest[]) => {
     for (const req of batch) handle(req);
@@ -78,17 +100,24 @@ export function serveSessions(port: Pick<MessagePort, 'on' | 'postMessage'>, lev
           const gone: Classification = staleConnection();
           return post({ t: 'sent', id: req.id, results: req.envelope.to.map((r) => [r, gone]), usable: false, secure: false });
         }
-        void bytesOf(req.message).then(
+        void bytesOf(req.message, prepared).then(
           (message) => session.send(req.envelope, message).then((results) => {
             post({ t: 'sent', id: req.id, results: [...results], usable: session.usable, secure: session.secure });
           }),
-          (error: unknown) => {
-            const e = error instanceof Error ? error : new Error(String(error));
-            post({ t: 'uncomposed', id: req.id, code: (e as { code?: string }).code, message: e.message });
-          },
+          (error: unknown) => post(uncomposed(req.id, error)),
         );
         return;
       }
+      case 'prepare': {
+        const bytes = prepare(req);
+        prepared.set(req.pid, bytes);
+        if (req.reply) bytes.then(() => post({ t: 'prepared', id: req.id }), (error: unknown) => post(uncomposed(req.id, error)));
+        else bytes.catch(() => undefined); // its send reports it
+        return;
+      }
+      case 'forget':
+        prepared.delete(req.pid);
+        return;
       case 'quit':
       case 'close': {
         const session = sessions.get(req.sid);
@@ -99,13 +128,40 @@ export function serveSessions(port: Pick<MessagePort, 'on' | 'postMessage'>, lev
       }
     }
   }
+
+  /** Composes and signs as the mailer does in-thread (compose.ts, then the signing pool: this worker's own). */
+  async function prepare(req: Extract<SessionRequest, { t: 'prepare' }>): Promise<Buffer> {
+    const raw = await compose(req.message);
+    const list = req.keys.map<SigningKey>((k) => {
+      if (k.pem !== undefined) keys.set(k.key, { domain: k.domain, selector: k.selector, pem: k.pem });
+      const key = keys.get(k.key);
+      if (!key) throw Object.assign(new Error(`DKIM key ${k.key} was never sent to the session thread`), { code: 'EDKIM' });
+      return key;
+    });
+    signer ??= createSigningPool({ logger: forwarding });
+    return signMessage(signer, raw, list, req.now);
+  }
 }
 
-/** The bytes to send: a latin1 string back to its bytes, or the fields composed as the mailer composes them in-thread. */
-async function bytesOf(message: string | MessageFields): Promise<Buffer> {
+/** The bytes to send: a latin1 string back to its bytes, the fields composed as the mailer composes them in-thread, or a prepared message. */
+async function bytesOf(message: string | MessageFields | { readonly pid: number }, prepared: ReadonlyMap<number, Promise<Buffer>>): Promise<Buffer> {
   if (typeof message === 'string') return Buffer.from(message, 'latin1');
-  const composed = composeMessage(message);
+  if ('pid' in message) {
+    const bytes = prepared.get(message.pid);
+    if (!bytes) throw Object.assign(new Error(`no prepared message ${message.pid} in the session thread`), { code: 'EPREPARED' });
+    return bytes;
+  }
+  return compose(message);
+}
+
+async function compose(fields: MessageFields): Promise<Buffer> {
+  const composed = composeMessage(fields);
   return composed instanceof Buffer ? composed : await composed;
+}
+
+function uncomposed(id: number, error: unknown): SessionReply {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return { t: 'uncomposed', id, code: (e as { code?: string }).code, message: e.message };
 }
 
 /**
@@ -135,12 +191,20 @@ function staleConnection(): Classification {
   return classifyAttempt({ error: Object.assign(new Error('Connection closed'), { code: 'ECONNECTION' }), stage: 'mail' });
 }
 
-/** A logger for SmtpSession that forwards its nodemailer lines to the main thread's logger. */
-function forwardingLogger(levels: SessionLogLevels, post: (r: SessionReply) => void): Logger {
-  const line = (level: 'trace' | 'debug') => (entry: Record<string, unknown> | undefined, message?: string): void => {
-    if (levels[level]) post({ t: 'log', level, entry: entry ? plain(entry) : undefined, message: message ?? '' });
+/**
+ * A logger that forwards its lines to the main thread's logger: SmtpSession's nodemailer lines (trace, debug: only
+ * when the main thread's logger keeps them) and the signing pool's warnings (a child's bindings go into the entry).
+ */
+function forwardingLogger(levels: SessionLogLevels, post: (r: SessionReply) => void, bindings: Record<string, unknown> = {}): Logger {
+  const on = (level: LogLevel): boolean => (level === 'trace' ? levels.trace : level === 'debug' ? levels.debug : true);
+  const line = (level: LogLevel) => (entry: Record<string, unknown> | undefined, message?: string): void => {
+    if (on(level)) post({ t: 'log', level, entry: plain({ ...bindings, ...entry }), message: message ?? '' });
   };
-  const logger = { isLevelEnabled: (l: string) => (l === 'trace' ? levels.trace : l === 'debug' ? levels.debug : false), trace: line('trace'), debug: line('debug') };
+  const logger = {
+    isLevelEnabled: (l: string) => (['trace', 'debug', 'warn', 'error'].includes(l) ? on(l as LogLevel) : false),
+    trace: line('trace'), debug: line('debug'), warn: line('warn'), error: line('error'),
+    child: (more: Record<string, unknown>) => forwardingLogger(levels, post, { ...bindings, ...more }),
+  };
   return logger as unknown as Logger;
 }
 

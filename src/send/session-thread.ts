@@ -12,6 +12,20 @@ import { classifyAttempt, type Classification } from './classify.js';
 import { batcher, type SessionReply, type SessionRequest } from './session-host.js';
 import type { MessageFields } from './message.js';
 import type { OpenResult, Session, SessionOptions } from './session.js';
+import type { JobKey, SigningKey } from './signing-pool.js';
+
+/**
+ * A message composed and signed in the worker ahead of its send ({@link SessionThread.prepare}). It keeps
+ * what it was made from: a worker that replaced a dead one prepares it again before its send.
+ */
+export interface Prepared {
+  readonly pid: number;
+  readonly message: MessageFields;
+  readonly keys: readonly SigningKey[];
+  readonly now: number;
+  /** The worker (its generation) that holds it. */
+  gen: number;
+}
 
 /** A reply, or the worker died before it answered. */
 type Reply = SessionReply | { readonly t: 'lost'; readonly id: number; readonly failure: Classification };
@@ -40,11 +54,12 @@ export class RemoteSession implements Session {
   }
   /**
    * `send`, with the message as fields the worker composes (composeMessage,
-   * the same bytes as in-thread) or as latin1 bytes. Resolves to the error
-   * when composing failed (nothing was sent).
+   * the same bytes as in-thread), as latin1 bytes, or prepared in the worker.
+   * Resolves to the error when composing failed (nothing was sent).
    */
-  async sendComposing(envelope: { readonly from: string; readonly to: readonly string[] }, message: string | MessageFields): Promise<Map<string, Classification> | Error> {
-    const reply = await this.thread.request(this.sid, (id) => ({ t: 'send', id, sid: this.sid, envelope: { from: envelope.from, to: [...envelope.to] }, message }));
+  async sendComposing(envelope: { readonly from: string; readonly to: readonly string[] }, message: string | MessageFields | Prepared): Promise<Map<string, Classification> | Error> {
+    const body = typeof message === 'object' && 'pid' in message ? this.thread.held(message) : message;
+    const reply = await this.thread.request(this.sid, (id) => ({ t: 'send', id, sid: this.sid, envelope: { from: envelope.from, to: [...envelope.to] }, message: body }));
     if (reply.t === 'uncomposed') return Object.assign(new Error(reply.message), reply.code ? { code: reply.code } : {});
     if (reply.t === 'lost') {
       this.#usable = false;
@@ -76,6 +91,12 @@ export class SessionThread {
   readonly #sessions = new Map<number, RemoteSession>();
   #nextId = 1;
   #nextSid = 1;
+  #nextPid = 1;
+  /** The worker's generation: one more for each worker started. */
+  #gen = 0;
+  /** DKIM keys by PEM, numbered so that the PEM crosses to a worker once; the numbers the current worker has. */
+  readonly #keyIds = new Map<string, number>();
+  #knownKeys = new Set<number>();
   #closed = false;
   #ready: { promise: Promise<void>; resolve: () => void } | null = null;
 
@@ -107,12 +128,59 @@ export class SessionThread {
     return { ok: true, session };
   }
 
+  /**
+   * Composes and DKIM-signs a message in the worker (on its own signing pool), ahead of its send: the main
+   * thread does neither, and the bytes do not cross back. Resolves once it is ready, or to the error (a bad key,
+   * fields outside what can be composed): nothing was sent. A worker that dies while preparing gets one retry
+   * on the next worker, as the signing pool retries a job once (then SIGNER_CRASHED). The caller passes the
+   * handle to a session's `sendComposing` and calls `forget` after its last send.
+   */
+  async prepare(message: MessageFields, keys: readonly SigningKey[], now: number): Promise<Prepared | Error> {
+    const prepared: Prepared = { pid: this.#nextPid++, message, keys, now, gen: 0 };
+    for (let lost = 0; ; lost++) {
+      const reply = await this.request(0, (id) => {
+        prepared.gen = this.#gen;
+        return { t: 'prepare', id, pid: prepared.pid, message, keys: this.#jobKeys(keys), now, reply: true };
+      });
+      if (reply.t === 'prepared') return prepared;
+      if (reply.t === 'uncomposed') return Object.assign(new Error(reply.message), reply.code ? { code: reply.code } : {});
+      if (reply.t !== 'lost') throw new Error(`session thread: unexpected reply ${reply.t}`);
+      if (lost > 0) return Object.assign(new Error('the SMTP session thread died twice while signing this message'), { code: 'SIGNER_CRASHED' });
+    }
+  }
+
+  /** What a send names a prepared message by; a worker that did not prepare it (it replaced the one that did) prepares it first. */
+  held(prepared: Prepared): { readonly pid: number } {
+    this.#ensure();
+    if (prepared.gen !== this.#gen) {
+      prepared.gen = this.#gen;
+      this.#post({ t: 'prepare', id: 0, pid: prepared.pid, message: prepared.message, keys: this.#jobKeys(prepared.keys), now: prepared.now, reply: false });
+    }
+    return { pid: prepared.pid };
+  }
+
+  /** The worker drops a prepared message (after its last send). */
+  forget(prepared: Prepared): void {
+    if (this.#worker && prepared.gen === this.#gen) this.#post({ t: 'forget', pid: prepared.pid });
+  }
+
+  /** Keys as the current worker takes them: by number, with the PEM the first time. */
+  #jobKeys(keys: readonly SigningKey[]): JobKey[] {
+    return keys.map<JobKey>((k) => {
+      let key = this.#keyIds.get(k.pem);
+      if (key === undefined) this.#keyIds.set(k.pem, (key = this.#keyIds.size + 1));
+      if (this.#knownKeys.has(key)) return { domain: k.domain, selector: k.selector, key };
+      this.#knownKeys.add(key);
+      return { domain: k.domain, selector: k.selector, key, pem: k.pem };
+    });
+  }
+
   /** Sends a request and resolves with its reply (a network failure when the worker dies first). */
   request(sid: number, make: (id: number) => SessionRequest): Promise<Reply> {
     const id = this.#nextId++;
+    const worker = this.#ensure();
     const message = make(id);
     return new Promise<Reply>((resolve) => {
-      const worker = this.#ensure();
       if (this.#pending.size === 0) worker.ref();
       this.#pending.set(id, { resolve, sid });
       this.#post(message);
@@ -143,6 +211,8 @@ export class SessionThread {
     const levels = { trace: this.#logger?.isLevelEnabled('trace') ?? false, debug: this.#logger?.isLevelEnabled('debug') ?? false };
     const worker = startWorker(this.#script, levels);
     this.#worker = worker;
+    this.#gen++;
+    this.#knownKeys = new Set();
     let resolveReady!: () => void;
     this.#ready = { promise: new Promise<void>((r) => (resolveReady = r)), resolve: resolveReady };
     worker.unref();
@@ -174,7 +244,7 @@ export class SessionThread {
       return;
     }
     if (reply.t === 'log') {
-      const entry = { ...reply.entry, component: 'smtp' };
+      const entry = { component: 'smtp', ...reply.entry };
       this.#logger?.[reply.level](entry, reply.message);
       return;
     }

@@ -162,6 +162,16 @@ export function createSigningPool(options: SigningPoolOptions = {}): Signer {
 }
 
 /**
+ * `raw` with its DKIM-Signature lines in front (signed on `signer`); rejects
+ * with a `code` (EDKIM when the signer gave no signature).
+ */
+export async function signMessage(signer: Signer, raw: Buffer, keys: readonly SigningKey[], now: number): Promise<Buffer> {
+  const signatures = await signer.signatures(raw, keys, now);
+  if (!signatures.startsWith('DKIM-Signature:')) throw Object.assign(new Error('DKIM signing produced no signature'), { code: 'EDKIM' });
+  return Buffer.concat([Buffer.from(signatures, 'latin1'), raw]);
+}
+
+/**
  * The worker script: dkim-worker.js beside the built module (dist/ and the
  * bundle); under the TypeScript sources (tests, benches) the .ts file through
  * tsx's loader.

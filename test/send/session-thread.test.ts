@@ -1,11 +1,14 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { dkimVerify } from 'mailauth';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSmtpMailer, type Mailer, type SendRequest, type SmtpMailerOptions } from '../../src/send/mailer.js';
 import { buildMessage } from '../../src/send/message.js';
-import { SessionThread } from '../../src/send/session-thread.js';
+import { SessionThread, type RemoteSession } from '../../src/send/session-thread.js';
 import type { Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { WarmupError } from '../../src/util/errors.js';
+import { dkimRecordValue } from '../../src/dns/auth-records.js';
 import { startSink } from './servers.js';
 
 // This file's server address; clients bind 127.0.0.10-11.
@@ -13,6 +16,17 @@ const SERVER = '127.0.0.83';
 const T0 = Date.parse('2026-12-01T08:00:00Z');
 const clock: Clock = { now: () => T0, realDelay: (ms) => ms };
 const dying = new URL('./fixtures/dying-session-worker.ts', import.meta.url);
+const rsaPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const edPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const dkim = [{ domainName: 'example.com', keySelector: 'r1', privateKey: rsaPem }, { domainName: 'example.com', keySelector: 'e1', privateKey: edPem }];
+const signingKeys = [{ domain: 'example.com', selector: 'r1', pem: rsaPem }, { domain: 'example.com', selector: 'e1', pem: edPem }];
+const records = new Map([['r1._domainkey.example.com', dkimRecordValue(rsaPem)], ['e1._domainkey.example.com', dkimRecordValue(edPem)]]);
+
+/** mailauth's verdict per signature, with the two keys' records as its DNS. */
+async function verified(raw: Buffer): Promise<string[]> {
+  const res = await dkimVerify(raw, { curTime: new Date(T0 + 60_000), resolver: async (name: string) => [[records.get(name)!]] });
+  return res.results.map((r) => `${r.selector}:${r.status.result}`);
+}
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -31,10 +45,10 @@ async function sink() {
   return s;
 }
 
-function fields(subject: string) {
+function fields(subject: string, html: string | null = '<p>Hello</p>', to = 'seed-01@mx.test') {
   return buildMessage({
-    from: { address: 'hello@example.com', name: 'Example' }, envelopeFrom: 'bounces@example.com', to: 'seed-01@mx.test',
-    subject, text: 'Hello {{recipient}},\n\n.a line with a leading dot\nand a long line ' + 'x'.repeat(200), html: '<p>Hello</p>',
+    from: { address: 'hello@example.com', name: 'Example' }, envelopeFrom: 'bounces@example.com', to,
+    subject, text: 'Hello {{recipient}},\n\n.a line with a leading dot\nand a long line ' + 'x'.repeat(200), ...(html === null ? {} : { html }),
     unsubscribe: { url: 'https://example.com/u?r={{recipient}}', mailto: 'mailto:unsub@example.com?subject=u' },
     provider: 'mx', ip: '127.0.0.10', seq: 7,
   }, { now: T0, newId: () => 'wu-thread-1' }).fields;
@@ -106,5 +120,49 @@ describe('SMTP sessions in the session thread', () => {
     const ok = await again.session.send({ from: 'b@example.com', to: ['seed@mx.test'] }, Buffer.from('Subject: y\r\n\r\ny\r\n'));
     expect(ok.get('seed@mx.test')).toMatchObject({ outcome: 'accepted' });
     again.session.quit();
+  });
+
+  it('composes and signs in the worker (its own signing pool): the bytes the in-thread mailer sends, signatures that verify', async () => {
+    const s = await sink();
+    const inThread = mailer({ sessionThread: false });
+    const threaded = mailer();
+    // Text only: no MIME boundary (random per composition), so the signed bytes must be equal, signatures included.
+    for (const m of [inThread, threaded]) {
+      const records = await m.send(request(s.port, { message: { fields: fields('Signed', null) }, dkim }));
+      expect(records[0]!.outcome).toBe('accepted');
+    }
+    const [a, b] = [s.received[0]!.raw, s.received[1]!.raw];
+    expect(b.toString('latin1')).toBe(a.toString('latin1'));
+    expect(await verified(b)).toEqual(['r1:pass', 'e1:pass']);
+    // With an HTML part (MailComposer's multipart shape), signed in the worker: verifies.
+    await threaded.send(request(s.port, { message: { fields: fields('Signed with HTML') }, dkim }));
+    expect(await verified(s.received[2]!.raw)).toEqual(['r1:pass', 'e1:pass']);
+  });
+
+  it('a worker that dies while signing gets one retry on the next worker, then SIGNER_CRASHED; a prepared message survives a death before its send', async () => {
+    const s = await sink();
+    const thread = new SessionThread({ script: dying });
+    cleanups.push(() => thread.close());
+    const crashed = await thread.prepare(fields('x', null, 'die@mx.test'), signingKeys, T0);
+    expect(crashed).toBeInstanceOf(Error);
+    expect((crashed as Error & { code?: string }).code).toBe('SIGNER_CRASHED');
+    // Prepared on one worker; that worker dies (a send under way kills it); the next worker prepares it again for its send.
+    const prepared = await thread.prepare(fields('Kept', null), signingKeys, T0);
+    if (prepared instanceof Error) throw prepared;
+    const timeouts = { connect: 2000, greeting: 2000, socket: 2000 };
+    const open = async () => {
+      const o = await thread.open({ host: 'mx.test', address: SERVER, port: s.port, localAddress: '127.0.0.11', ehloName: 'mta11.example.com', tls: 'none', timeouts });
+      if (!o.ok) throw new Error(o.failure.text);
+      return o.session as RemoteSession;
+    };
+    const first = await open();
+    const lost = await first.send({ from: 'b@example.com', to: ['die@mx.test'] }, Buffer.from('Subject: x\r\n\r\nx\r\n'));
+    expect(lost.get('die@mx.test')).toMatchObject({ outcome: 'network', stage: 'dot' });
+    const second = await open();
+    const sent = await second.sendComposing({ from: 'bounces@example.com', to: ['seed-01@mx.test'] }, prepared);
+    expect(sent instanceof Map && sent.get('seed-01@mx.test')).toMatchObject({ outcome: 'accepted' });
+    thread.forget(prepared);
+    second.quit();
+    expect(await verified(s.received.at(-1)!.raw)).toEqual(['r1:pass', 'e1:pass']);
   });
 });
