@@ -6,6 +6,8 @@
  * writes of attempts call it.
  */
 import { createRequire } from 'node:module';
+import { chunks } from '../util/chunks.js';
+import { execute, valuesList } from './prepared.js';
 import type { Db, Outcome } from './schema.js';
 import { shapeOf } from './replies.js';
 
@@ -32,13 +34,23 @@ export function tallyReply(tallies: Map<string, ReplyTally>, a: { readonly laneI
   else tallies.set(id, { lane_id: a.laneId, day: a.day, outcome: a.outcome, reply_key: replyKey(reply), reply, n });
 }
 
-/** Adds the tallies to `lane_replies` (inside the caller's transaction). */
+/**
+ * Adds the tallies to `lane_replies` (inside the caller's transaction), in the order given (the
+ * order their rows are locked in on PostgreSQL): one multi-row upsert per 100 tallies, fixed SQL
+ * (./prepared.ts), not a statement built per tally: a group of attempts with deferrals wrote
+ * one per distinct reply, each a round trip on PostgreSQL. Tallies have distinct keys.
+ */
 export async function addReplyTallies(trx: Db, tallies: Iterable<ReplyTally>): Promise<void> {
-  for (const t of tallies) {
-    await trx.insertInto('lane_replies').values(t)
-      .onConflict((oc) => oc.columns(['lane_id', 'day', 'outcome', 'reply_key']).doUpdateSet((eb) => ({ n: eb('lane_replies.n', '+', t.n) }))).execute();
+  for (const part of chunks([...tallies], UPSERT_CHUNK)) {
+    const params: unknown[] = [];
+    for (const t of part) params.push(t.lane_id, t.day, t.outcome, t.reply_key, t.reply, t.n);
+    await execute(trx, `insert into "lane_replies" ("lane_id", "day", "outcome", "reply_key", "reply", "n") values ${valuesList('(?, ?, ?, ?, ?, ?)', part.length)} `
+      + 'on conflict ("lane_id", "day", "outcome", "reply_key") do update set "n" = "lane_replies"."n" + excluded."n"', params);
   }
 }
+
+/** Tallies per upsert: 600 parameters, well under SQLite's and PostgreSQL's bounds. */
+const UPSERT_CHUNK = 100;
 
 /** The primary-key part naming a reply shape: a digest, so any length of reply fits an index entry. */
 export function replyKey(shape: string): string {

@@ -47,6 +47,25 @@ describe.each(STORES)('$name store: routed mail and replies', ({ open }) => {
     expect(await s.loadLogPosition(PLAN)).toMatchObject({ offset: 5 });
   }));
 
+  it('counts the replies of a group of attempts written together, over several lanes, as one by one', () => withStore(open, async (s) => {
+    await fourLanes(s);
+    await openDay(s, 1);
+    await openDay(s, 2);
+    const m = await messages(s, 1, 4);
+    const [y] = await messages(s, 2, 1);
+    await s.recordAttempt(deferral(m[0]!.id, 1, '421 4.7.0 slow down <a@g.test>', { startedAt: 10 }), { status: 'deferred', nextAttemptAt: 300 });
+    await s.recordAttempts([
+      { attempt: deferral(m[1]!.id, 1, '421 4.7.0 slow down <b@g.test>', { startedAt: 20 }), result: { status: 'deferred', nextAttemptAt: 300 } },
+      { attempt: attempt(m[2]!.id, 1, { outcome: 'bounced', code: 550, enhanced: '5.7.1', reply: '550 5.7.1 spam', startedAt: 20 }), result: { status: 'bounced', at: 21 } },
+      { attempt: deferral(y!.id, 2, '451 4.3.0 try later', { startedAt: 20 }), result: { status: 'deferred', nextAttemptAt: 300 } },
+      { attempt: deferral(m[3]!.id, 1, '421 4.7.0 slow down <c@g.test>', { startedAt: 20 }), result: { status: 'deferred', nextAttemptAt: 300 } },
+    ]);
+    expect(await s.replyCounts([1, 2], DAY)).toEqual(new Map([
+      [1, [{ outcome: 'deferred', reply: '421 4.7.0 slow down <…>', n: 3 }, { outcome: 'bounced', reply: '550 5.7.1 spam', n: 1 }]],
+      [2, [{ outcome: 'deferred', reply: '451 4.3.0 try later', n: 1 }]],
+    ]));
+  }));
+
   it('shows the last reply per lane, the day\'s replies by frequency, and the retry queue', () => withStore(open, async (s) => {
     await fourLanes(s);
     await openDay(s, 1);
