@@ -29,10 +29,13 @@ export async function runCommand(name: string, load: () => Promise<CommandModule
   }
 }
 
-/** Runs `run` as the process: its result is the exit code. The only place that calls process.exit. */
-export function runProcess(run: () => Promise<number>): void {
+/**
+ * Runs `run` as the process: its result is the exit code. The only place that calls process.exit
+ * (with io.ts's directIo, whose output watches for EPIPE itself: `watchStreams` false).
+ */
+export function runProcess(run: () => Promise<number>, watchStreams = true): void {
   // `warmup status | head`: when the reader goes away, stop quietly with success, as cat does.
-  for (const stream of [process.stdout, process.stderr]) {
+  for (const stream of watchStreams ? [process.stdout, process.stderr] : []) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE') process.exit(0);
       throw err;

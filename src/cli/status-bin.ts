@@ -7,8 +7,9 @@
  * miss) returns plain data, and their errors are recognised by brand
  * (util/errors.ts).
  */
+import { writeSync } from 'node:fs';
 import * as status from './commands/status.js';
-import { processIo } from './io.js';
+import { directIo } from './io.js';
 import { runCommand, runProcess } from './run-command.js';
 
-runProcess(() => runCommand('status', async () => status, process.argv.slice(3), processIo));
+runProcess(() => runCommand('status', async () => status, process.argv.slice(3), directIo({ writeSync })), false);
