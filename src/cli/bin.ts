@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 /**
- * The bundled `warmup` bin (dist/bundle/main.js). `warmup status` runs from
+ * The bundled `warmup` bin: dist/bundle/warmup.cjs, what package.json's `bin` names, and the
+ * same as an ES module, dist/bundle/main.js (run by path in tests and older units). As
+ * CommonJS the bin starts without Node's ES-module loader (~20M instructions: the loader's
+ * own modules, fs.promises and the streams it reads files with). `warmup status` runs from
  * its own one-file CommonJS bundle (./status-bin.ts built as status-bin.cjs),
  * compiled through V8's code cache (./code-cache.ts): Node's ES-module
  * loader costs about a millisecond per file, compiling the bundle's functions
@@ -26,4 +29,4 @@ if (process.argv[2] === 'status') {
   });
   // Once status is done: the new entry then holds every function it compiled.
   if (cache.state !== 'hit') process.once('exit', cache.save);
-} else (await import('./main.js')).cli();
+} else void import('./main.js').then((m) => m.cli());

@@ -2,8 +2,9 @@
  * `npm run bundle`'s second step (the first builds the CLI and the rest of
  * dist/bundle as split ES modules). Usage: node src/cli/bundle.mjs BUILD_ID
  *
- * - dist/bundle/main.js, the bin (./bin.ts), as one file that imports nothing
- *   of the bundle before it knows the command: `status` never loads a chunk.
+ * - dist/bundle/warmup.cjs and main.js, the bin (./bin.ts) as CommonJS and as
+ *   an ES module, one file that imports nothing of the bundle before it knows
+ *   the command: `status` never loads a chunk.
  * - dist/bundle/status-bin.cjs: `warmup status` (./status-bin.ts) as one
  *   CommonJS file with its own copy of the modules it uses and of
  *   better-sqlite3's JavaScript, which the bin runs through V8's code cache
@@ -39,9 +40,13 @@ text = text.replace(/\bimport\(("\.\/[^"]+")\)/g, (_, spec) => {
 if (rewritten === 0 || /\bimport\s*\(|import\.meta/.test(text)) throw new Error('bundle: the bundle\'s dynamic imports were not all rewritten');
 writeFileSync(out.outputFiles[0].path, text);
 
-// The bin: its `import('./main.js')` (src/cli/main.ts) is the first step's cli.js.
+// The bin, as an ES module (main.js) and as CommonJS (warmup.cjs, package.json's `bin`): its
+// `import('./main.js')` (src/cli/main.ts) is the first step's cli.js.
+const cliEntry = { name: 'cli-entry', setup(b) { b.onResolve({ filter: /^\.\/main\.js$/ }, () => ({ path: './cli.js', external: true })); } };
+const bin = { entryPoints: ['src/cli/bin.ts'], bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', plugins: [cliEntry] };
+await build({ ...bin, format: 'esm', outfile: 'dist/bundle/main.js' });
 await build({
-  entryPoints: { main: 'src/cli/bin.ts' },
-  bundle: true, format: 'esm', platform: 'node', target: 'node20', outdir: 'dist/bundle', logLevel: 'warning',
-  plugins: [{ name: 'cli-entry', setup(b) { b.onResolve({ filter: /^\.\/main\.js$/ }, () => ({ path: './cli.js', external: true })); } }],
+  ...bin, format: 'cjs', outfile: 'dist/bundle/warmup.cjs',
+  define: { 'import.meta.url': '__warmupBinUrl' },
+  banner: { js: "const __warmupBinUrl = require('node:url').pathToFileURL(__filename).href;" },
 });

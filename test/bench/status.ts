@@ -18,7 +18,7 @@
  * the environment the bench was given.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,7 +39,9 @@ const planText = widePlan({ name: 'bench-status', ips: 64, providers: 8, store: 
 writeFileSync(join(dir, 'plan.yaml'), planText);
 /** The plan's launch date (UTC plan): status is asked as of its midnight, the end of the data's last day. */
 const LAUNCH = /^launch: (\d{4}-\d\d-\d\d)$/m.exec(planText)![1]!;
-const main = buildCli(repo);
+buildCli(repo);
+/** What `warmup` runs: package.json's bin (dist/bundle/warmup.cjs; main.js is the same bin as an ES module). */
+const main = join(repo, (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: { warmup: string } }).bin.warmup);
 try {
   let gen: { attempts: number; messages: number; laneDays: number } | null = null;
   if (existsSync(dbPath)) {

@@ -4,7 +4,7 @@
  * and events.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +114,20 @@ describe('warmup status an operator can act on', () => {
     expect([usage.status, usage.stderr.trim()]).toEqual([2, 'warmup status: --day must be a whole number from 1 (got x)']);
     // Every other command goes through the CLI's table.
     expect(bin('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('the bin package.json names (the CommonJS build of the same bin) answers as main.js does', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: { warmup: string } };
+    expect(pkg.bin.warmup).toBe('dist/bundle/warmup.cjs');
+    const run = (file: string, ...argv: string[]) => {
+      const r = spawnSync(process.execPath, [join(root, file), ...argv], { cwd: root, encoding: 'utf8' });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    for (const argv of [['status', plan, '--db', db, '--json', '--all'], ['status', plan, '--db', db, '--day', 'x'], ['status', plan, '--db', join(root, 'no-such.db')], ['--version'], ['events', plan, '--db', db, '--json']]) {
+      expect(run(pkg.bin.warmup, ...argv)).toEqual(run('dist/bundle/main.js', ...argv));
+    }
+    expect(run(pkg.bin.warmup, 'status', plan, '--db', db, '--json').code).toBe(0);
+    expect(statSync(join(root, pkg.bin.warmup)).mode & 0o111).not.toBe(0);
   });
 
   it.each([['status', plan, '--db', db, '--all'], ['events', plan, '--db', db, '--json']])('%s | head: exits 0 quietly when the reader goes away', async (...argv) => {
