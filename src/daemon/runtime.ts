@@ -93,11 +93,13 @@ export function smtpMailer(plan: Plan, clock: Clock, log?: Logger, signer?: Sign
  * throughput bench (2 cores, interleaved runs): unsigned, the thread sent
  * 35-55% more. RSA-signed, it cost 30% while the main thread still composed and
  * signed (the hand-overs main -> signer -> main -> session thread waited behind
- * the signers for a core); since the session thread composes and signs itself
- * (on its own signing pool: only the fields cross from the main thread), it
- * sends 15% more than sessions on the main thread (7 of 8 interleaved pairs, at
- * the same CPU per message). The plan no longer changes the answer; it stays a
- * parameter for the choices a plan may bring.
+ * the signers for a core). Since the session thread composes and signs itself
+ * (on its own signing pool: only the fields cross), RSA-signed runs are the
+ * same as with the sessions on the main thread within the noise (15 interleaved
+ * pairs on the busy 2-core machine: ahead in 10, per-pair ratios 0.81-1.72,
+ * the same CPU per message), with the main thread's CPU per signed message
+ * about halved, leaving it to the daemon's ticks, policy and writes. The plan
+ * no longer changes the answer; it stays a parameter for choices a plan may bring.
  */
 export function sessionThreadPays(_plan: Plan): boolean {
   return availableParallelism() > 1;
