@@ -86,16 +86,23 @@ export async function latestLaneDay(run: Rows, plan: string, upTo: string): Prom
 /**
  * Per lane of the plan with lane-days: its decided days, how many advanced, and its last
  * decided day (ordered by lane id): the launch forecast's input in one row per lane rather
- * than one per lane-day (`warmup status`).
+ * than one per lane-day (`warmup status`). Counted from the lane-days index alone, in lane
+ * order (no join, no sort: half the time of counting over a join with the lanes, which
+ * SQLite then sorted), and named from the plan's lanes read apart.
  */
 export async function decisionTallies(run: Rows, plan: string): Promise<DecisionTally[]> {
-  const rows = await run<{ ip: string; provider: string; decided: number; advanced: number; last_decided: string | null }>(
-    'select "lanes"."ip", "lanes"."provider", count("lane_days"."decision") as "decided", '
+  const rows = await run<{ lane_id: number; decided: number; advanced: number; last_decided: string | null }>(
+    'select "lane_days"."lane_id", count("lane_days"."decision") as "decided", '
     + 'sum(case when "lane_days"."decision" = \'advance\' then 1 else 0 end) as "advanced", '
     + 'max(case when "lane_days"."decision" is not null then "lane_days"."day" end) as "last_decided" '
-    + 'from "lane_days" inner join "lanes" on "lanes"."id" = "lane_days"."lane_id" where "lanes"."plan" = ? '
-    + 'group by "lane_days"."lane_id", "lanes"."ip", "lanes"."provider" order by "lane_days"."lane_id"', [plan]);
-  return rows.map((r) => ({ ip: r.ip, provider: r.provider, decided: Number(r.decided), advanced: Number(r.advanced), lastDecided: r.last_decided ?? null }));
+    + 'from "lane_days" where "lane_days"."lane_id" in (select "id" from "lanes" where "plan" = ?) '
+    + 'group by "lane_days"."lane_id" order by "lane_days"."lane_id"', [plan]);
+  const names = new Map<number, { ip: string; provider: string }>();
+  for (const l of await run<{ id: number; ip: string; provider: string }>('select "id", "ip", "provider" from "lanes" where "plan" = ?', [plan])) names.set(Number(l.id), l);
+  return rows.flatMap((r) => {
+    const lane = names.get(Number(r.lane_id));
+    return lane ? [{ ip: lane.ip, provider: lane.provider, decided: Number(r.decided), advanced: Number(r.advanced), lastDecided: r.last_decided ?? null }] : [];
+  });
 }
 
 /** The holds of a plan (or of some of its lanes), by lane then id. */
