@@ -35,6 +35,17 @@ export interface Figures {
 
 export const zeroFigures = (): Figures => ({ target: 0, sent: 0, routed: 0, routedAccepted: 0, accepted: 0, deferred: 0, mailboxDeferred: 0, bounced: 0, expired: 0, failed: 0, inFlight: 0, retries: 0 });
 
+/**
+ * Adds `r`'s figures to `t`, field by field (every field of zeroFigures: a test holds that):
+ * written out, not looped over Object.keys, whose keyed reads of 512 lanes x 24 fields went
+ * through V8's slowest (megamorphic) path in `warmup status`.
+ */
+export function addFigures(t: Figures, r: Figures): void {
+  t.target += r.target; t.sent += r.sent; t.routed += r.routed; t.routedAccepted += r.routedAccepted;
+  t.accepted += r.accepted; t.deferred += r.deferred; t.mailboxDeferred += r.mailboxDeferred; t.bounced += r.bounced;
+  t.expired += r.expired; t.failed += r.failed; t.inFlight += r.inFlight; t.retries += r.retries;
+}
+
 export type Problem = 'paused' | 'suspended' | 'held' | 'behind' | 'failing' | 'flagged';
 
 export interface StatusLane extends Figures {
@@ -157,10 +168,7 @@ export function applyFilter(rows: readonly StatusLane[], f: StatusFilter): Statu
 /** Adds up figures by a key (per IP, per provider). */
 export function totalsBy(rows: readonly StatusLane[], key: 'ip' | 'provider'): Record<string, Figures> {
   const out: Record<string, Figures> = {};
-  for (const r of rows) {
-    const t = (out[r[key]] ??= zeroFigures());
-    for (const k of Object.keys(t) as (keyof Figures)[]) t[k] += r[k];
-  }
+  for (const r of rows) addFigures(out[r[key]] ??= zeroFigures(), r);
   return out;
 }
 
