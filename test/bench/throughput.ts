@@ -221,21 +221,46 @@ function perMessage(t: ThreadCpu, n: number): Record<keyof ThreadCpu, number> {
   return { main: round(t.main / n, 3), session: round(t.session / n, 3), signers: round(t.signers / n, 3), other: round(t.other / n, 3) };
 }
 
-function smtpSource(sessions: number, count: number, size: number): { seconds: number } {
+/** CPU time (user + system, ms) of one process (`pid`), or of this process's reaped children (`children`), from /proc (Linux; NaN elsewhere). */
+function processCpuMs(pid: number | 'children'): number {
+  try {
+    const stat = readFileSync(`/proc/${pid === 'children' ? 'self' : pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [u, s] = pid === 'children' ? [f[13], f[14]] : [f[11], f[12]];
+    return (Number(u) + Number(s)) * 10; // clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The sink's CPU (ms) while `run` runs: the receiving side's share of the same cores. */
+async function withSinkCpu<T>(run: () => Promise<T> | T): Promise<{ value: T; sinkCpuMs: number }> {
+  const before = processCpuMs(sink.pid!);
+  const value = await run();
+  return { value, sinkCpuMs: processCpuMs(sink.pid!) - before };
+}
+
+function smtpSource(sessions: number, count: number, size: number): { seconds: number; cpuMs: number } {
   const t0 = performance.now();
+  const children0 = processCpuMs('children');
   const r = spawnSync('/usr/sbin/smtp-source', ['-s', String(sessions), '-m', String(count), '-l', String(size), '-f', 'bounces@bench.warmup.test', '-t', 'seed1@sink.test', `${SINK.host}:${SINK.port}`], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) throw new Error(`smtp-source exited with ${r.status}`);
-  return { seconds: (performance.now() - t0) / 1000 };
+  return { seconds: (performance.now() - t0) / 1000, cpuMs: processCpuMs('children') - children0 };
 }
 
 /** The RSA-signed run and the signing ceiling measured right after it. */
-async function signedPart(): Promise<{ perSecond: number; ceiling: number; run: Awaited<ReturnType<typeof ours>> }> {
-  const o = await ours(plan);
+async function signedPart(): Promise<{ perSecond: number; ceiling: number; run: Awaited<ReturnType<typeof ours>>; figures: Record<string, number> }> {
+  const { value: o, sinkCpuMs } = await withSinkCpu(() => ours(plan));
   const perSecond = o.messages / o.seconds;
-  process.stdout.write(`warmup daemon, RSA-signed: ${o.messages} messages, ${o.attempts} attempts recorded (${o.accepted} accepted) in ${o.seconds.toFixed(2)} s = ${perSecond.toFixed(0)} msg/s; this process's CPU (signing pool included) ${(o.cpuMs / o.messages).toFixed(3)} ms per message; by thread ${JSON.stringify(perMessage(o.threads, o.messages))}\n`);
+  process.stdout.write(`warmup daemon, RSA-signed: ${o.messages} messages, ${o.attempts} attempts recorded (${o.accepted} accepted) in ${o.seconds.toFixed(2)} s = ${perSecond.toFixed(0)} msg/s; this process's CPU (signing pool included) ${(o.cpuMs / o.messages).toFixed(3)} ms per message; by thread ${JSON.stringify(perMessage(o.threads, o.messages))}; smtp-sink ${(sinkCpuMs / o.messages).toFixed(3)} ms\n`);
   const ceiling = await rsaCeiling(1500);
-  process.stdout.write(`RSA-2048 signing ceiling: ${ceiling.perSecond.toFixed(0)} signatures/s on ${ceiling.threads} threads\n`);
-  return { perSecond, ceiling: ceiling.perSecond, run: o };
+  // One signature's CPU in the ceiling's tight loop. With every core busy, signed msg/s is about
+  // cores / (the daemon's CPU + the sink's, per message), so signedRatio is about
+  // ceilingMsPerSignature / (signedCpuMsPerMessage + signedSinkCpuMsPerMessage).
+  const msPerSignature = (ceiling.threads * 1000) / ceiling.perSecond;
+  process.stdout.write(`RSA-2048 signing ceiling: ${ceiling.perSecond.toFixed(0)} signatures/s on ${ceiling.threads} threads (${msPerSignature.toFixed(3)} ms of CPU per signature)\n`);
+  const figures = { signedSinkCpuMsPerMessage: round(sinkCpuMs / o.messages, 3), ceilingMsPerSignature: round(msPerSignature, 3) };
+  return { perSecond, ceiling: ceiling.perSecond, run: o, figures };
 }
 
 const sink = start('/usr/sbin/smtp-sink', ['-u', 'nobody', `${SINK.host}:${SINK.port}`, '1000']);
@@ -249,35 +274,36 @@ try {
   process.stdout.write(`one DKIM signature on one thread: ${dkim.msPerMessage.toFixed(3)} ms\n`);
   if (values.signed) {
     // The RSA-signed part alone (A/B runs of the signing path).
-    const { perSecond, ceiling, run: o } = await signedPart();
+    const { perSecond, ceiling, run: o, figures } = await signedPart();
     process.stdout.write(`signed / signing ceiling: ${(perSecond / ceiling).toFixed(3)}\n`);
     result({
       bench: 'throughput', signedOnly: true, signedRatio: round(perSecond / ceiling, 3), signedPerSecond: round(perSecond), rsaCeilingPerSecond: round(ceiling),
       dkimMsPerMessage: round(dkim.msPerMessage, 3), signedCpuMsPerMessage: round(o.cpuMs / o.messages, 3), signedCpuMsPerMessageByThread: perMessage(o.threads, o.messages),
-      signedMessages: o.messages, signedAttemptsRecorded: o.attempts, signedSeconds: round(o.seconds, 2), nproc: machine().nproc,
+      ...figures, signedMessages: o.messages, signedAttemptsRecorded: o.attempts, signedSeconds: round(o.seconds, 2), nproc: machine().nproc,
     });
   } else {
     const unsignedPlan: Plan = { ...plan, sender: { ...plan.sender, dkim: null }, storePath: join(dir, 'unsigned.db') };
-    const u = await ours(unsignedPlan);
+    const { value: u, sinkCpuMs: uSinkMs } = await withSinkCpu(() => ours(unsignedPlan));
     const oursPerSecond = u.messages / u.seconds;
-    process.stdout.write(`warmup daemon, unsigned: ${u.messages} messages, ${u.attempts} attempts recorded (${u.accepted} accepted) in ${u.seconds.toFixed(2)} s = ${oursPerSecond.toFixed(0)} msg/s; this process's CPU ${(u.cpuMs / u.messages).toFixed(3)} ms per message (main thread ${(u.mainCpuMs / u.messages).toFixed(3)}); by thread ${JSON.stringify(perMessage(u.threads, u.messages))}\n`);
+    process.stdout.write(`warmup daemon, unsigned: ${u.messages} messages, ${u.attempts} attempts recorded (${u.accepted} accepted) in ${u.seconds.toFixed(2)} s = ${oursPerSecond.toFixed(0)} msg/s; this process's CPU ${(u.cpuMs / u.messages).toFixed(3)} ms per message (main thread ${(u.mainCpuMs / u.messages).toFixed(3)}); by thread ${JSON.stringify(perMessage(u.threads, u.messages))}; smtp-sink ${(uSinkMs / u.messages).toFixed(3)} ms\n`);
     const unsignedFigures = {
       oursPerSecond: round(oursPerSecond), cpuMsPerMessage: round(u.cpuMs / u.messages, 3), mainThreadCpuMsPerMessage: round(u.mainCpuMs / u.messages, 3),
-      cpuMsPerMessageByThread: perMessage(u.threads, u.messages), messages: u.messages, attemptsRecorded: u.attempts, accepted: u.accepted, oursSeconds: round(u.seconds, 2),
+      cpuMsPerMessageByThread: perMessage(u.threads, u.messages), sinkCpuMsPerMessage: round(uSinkMs / u.messages, 3), messages: u.messages, attemptsRecorded: u.attempts, accepted: u.accepted, oursSeconds: round(u.seconds, 2),
     };
     if (values.unsigned) result({ bench: 'throughput', unsignedOnly: true, ...unsignedFigures, nproc: machine().nproc });
     else {
-      const s = smtpSource(sessions, u.messages, raw.length);
+      const { value: s, sinkCpuMs: sSinkMs } = await withSinkCpu(() => smtpSource(sessions, u.messages, raw.length));
       const smtpSourcePerSecond = u.messages / s.seconds;
-      process.stdout.write(`smtp-source:   ${u.messages} messages in ${s.seconds.toFixed(2)} s = ${smtpSourcePerSecond.toFixed(0)} msg/s\n`);
-      const { perSecond: signedPerSecond, ceiling, run: o } = await signedPart();
+      process.stdout.write(`smtp-source:   ${u.messages} messages in ${s.seconds.toFixed(2)} s = ${smtpSourcePerSecond.toFixed(0)} msg/s; its CPU ${(s.cpuMs / u.messages).toFixed(3)} ms per message; smtp-sink ${(sSinkMs / u.messages).toFixed(3)} ms\n`);
+      const { perSecond: signedPerSecond, ceiling, run: o, figures } = await signedPart();
       process.stdout.write(`ratio unsigned / smtp-source: ${(oursPerSecond / smtpSourcePerSecond).toFixed(3)}; signed / signing ceiling: ${(signedPerSecond / ceiling).toFixed(3)}\n`);
       result({
         bench: 'throughput', ratio: round(oursPerSecond / smtpSourcePerSecond, 3), signedRatio: round(signedPerSecond / ceiling, 3),
         ...unsignedFigures, signedPerSecond: round(signedPerSecond), smtpSourcePerSecond: round(smtpSourcePerSecond), rsaCeilingPerSecond: round(ceiling),
         dkimMsPerMessage: round(dkim.msPerMessage, 3), signedMessages: o.messages, signedAttemptsRecorded: o.attempts, sessions, messageBytes: raw.length, signedMessageBytes: dkim.signedSize,
         signedSeconds: round(o.seconds, 2), signedCpuMsPerMessage: round(o.cpuMs / o.messages, 3), signedCpuMsPerMessageByThread: perMessage(o.threads, o.messages),
-        smtpSourceSeconds: round(s.seconds, 2), nproc: machine().nproc,
+        smtpSourceSeconds: round(s.seconds, 2), smtpSourceCpuMsPerMessage: round(s.cpuMs / u.messages, 3), smtpSourceSinkCpuMsPerMessage: round(sSinkMs / u.messages, 3),
+        ...figures, nproc: machine().nproc,
       });
     }
   }
