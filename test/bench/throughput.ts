@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- throughput [--ips N] [--connections C] [--messages M] [--unsigned | --signed] [--session-thread on|off]`
+ * `npm run bench -- throughput [--ips N] [--connections C] [--messages M] [--unsigned | --signed | --floor] [--session-thread on|off]`
  *
  * The daemon's own delivery path (tick -> schedule -> SMTP send from the
  * lane's IP -> record in SQLite) with every message of the day due at once,
@@ -10,7 +10,10 @@
  * same key on one thread per core, measured in the same run (`signedRatio`).
  * `--unsigned` / `--signed` run one part alone. Besides the process's CPU per
  * message, each part reports it by thread (/proc, Linux): the main thread, the
- * session thread, the signing workers and the rest (V8's compiler and GC helpers).
+ * session thread, the signing workers and the rest (V8's compiler and GC helpers),
+ * and the sink's CPU per message (the receiver shares the cores). Last, a floor:
+ * nodemailer's SMTPConnection alone sending the same count to the same sink
+ * (`--floor` runs it alone): what the SMTP side costs with nothing else around it.
  * The bench starts the sink itself and stops only that PID.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +24,7 @@ import { spawnSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { RouteCache } from '../../src/daemon/deliver.js';
 import { createRuntime, sessionThreadPays, smtpMailer } from '../../src/daemon/runtime.js';
 import { SessionThread } from '../../src/send/session-thread.js';
@@ -35,7 +39,7 @@ import { manualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { machine, result, round, start, stop, throwawayKey, waitForPort } from './lib.js';
 
-const { values } = parseArgs({ options: { ips: { type: 'string' }, connections: { type: 'string' }, messages: { type: 'string' }, unsigned: { type: 'boolean' }, signed: { type: 'boolean' }, 'session-thread': { type: 'string' } } });
+const { values } = parseArgs({ options: { ips: { type: 'string' }, connections: { type: 'string' }, messages: { type: 'string' }, unsigned: { type: 'boolean' }, signed: { type: 'boolean' }, floor: { type: 'boolean' }, 'session-thread': { type: 'string' } } });
 const SESSION_THREAD = values['session-thread'] === undefined ? undefined : values['session-thread'] === 'on';
 const IPS = Number(values.ips ?? 4);
 const CONNS = Number(values.connections ?? 2);
@@ -248,6 +252,40 @@ function smtpSource(sessions: number, count: number, size: number): { seconds: n
   return { seconds: (performance.now() - t0) / 1000, cpuMs: processCpuMs('children') - children0 };
 }
 
+/**
+ * nodemailer's SMTPConnection alone, on this thread: the same sessions (one per IP x connection,
+ * a new connection every 100 messages as the plan's messages_per_connection), the same sink and a
+ * message of the signed size, composed once. No store, no scheduling, no thread, no signing: what
+ * the SMTP side costs at its floor with the library the daemon uses. A first pass of a quarter of
+ * the count warms the JIT (as the daemon's runs are compared warm); the second is measured.
+ */
+async function nodemailerFloor(count: number, size: number): Promise<{ perSecond: number; cpuMs: number; sinkCpuMs: number }> {
+  const message = Buffer.from(`From: Bench <hello@bench.warmup.test>\r\nTo: seed1@sink.test\r\nSubject: floor\r\n\r\n${'lorem ipsum dolor sit amet\r\n'.repeat(Math.ceil(size / 28))}`.slice(0, size - 2) + '\r\n', 'latin1');
+  const connect = (ip: string) => new Promise<SMTPConnection>((resolve, reject) => {
+    const c = new SMTPConnection({ host: SINK.host, port: SINK.port, localAddress: ip, name: `mta.${ip}.bench.warmup.test`, ignoreTLS: true });
+    c.once('error', reject);
+    c.connect(() => resolve(c));
+  });
+  const session = async (ip: string, n: number) => {
+    for (let sent = 0; sent < n; sent += 100) {
+      const c = await connect(ip);
+      for (let m = 0; m < Math.min(100, n - sent); m++) {
+        await new Promise<void>((resolve, reject) => c.send({ from: 'bounces@bench.warmup.test', to: ['seed1@sink.test'] }, message, (e) => (e ? reject(e) : resolve())));
+      }
+      c.quit();
+    }
+  };
+  const sessions = ips.flatMap((ip) => Array.from({ length: CONNS }, () => ip));
+  const pass = (n: number) => Promise.all(sessions.map((ip) => session(ip, Math.ceil(n / sessions.length))));
+  await pass(count / 4);
+  const sent = Math.ceil(count / sessions.length) * sessions.length;
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const { sinkCpuMs } = await withSinkCpu(() => pass(count));
+  const cpu = process.cpuUsage(cpu0);
+  return { perSecond: sent / ((performance.now() - t0) / 1000), cpuMs: (cpu.user + cpu.system) / 1000 / sent, sinkCpuMs: sinkCpuMs / sent };
+}
+
 /** The RSA-signed run and the signing ceiling measured right after it. */
 async function signedPart(): Promise<{ perSecond: number; ceiling: number; run: Awaited<ReturnType<typeof ours>>; figures: Record<string, number> }> {
   const { value: o, sinkCpuMs } = await withSinkCpu(() => ours(plan));
@@ -266,13 +304,20 @@ async function signedPart(): Promise<{ perSecond: number; ceiling: number; run: 
 const sink = start('/usr/sbin/smtp-sink', ['-u', 'nobody', `${SINK.host}:${SINK.port}`, '1000']);
 try {
   await waitForPort(SINK.host, SINK.port);
+  // Another bench's sink on the same port would answer instead (ours exits: bind fails) and skew every figure.
+  await new Promise((r) => setTimeout(r, 300));
+  if (sink.exitCode !== null || sink.signalCode !== null) throw new Error(`smtp-sink on ${SINK.host}:${SINK.port} exited at start (is another throughput bench running?)`);
   const raw = await sampleMessage();
   const dkim = dkimCost(raw, 300);
   const sessions = IPS * CONNS;
   process.stdout.write(`machine: ${JSON.stringify(machine())}\n`);
   process.stdout.write(`${IPS} IPs x ${CONNS} connections = ${sessions} sessions, ${PER_LANE * IPS} messages of ${raw.length} bytes (${dkim.signedSize} signed)\n`);
   process.stdout.write(`one DKIM signature on one thread: ${dkim.msPerMessage.toFixed(3)} ms\n`);
-  if (values.signed) {
+  if (values.floor) {
+    const f = await nodemailerFloor(TOTAL, dkim.signedSize);
+    process.stdout.write(`nodemailer alone (the SMTP floor): ${f.perSecond.toFixed(0)} msg/s, ${f.cpuMs.toFixed(3)} ms of CPU per message; smtp-sink ${f.sinkCpuMs.toFixed(3)} ms\n`);
+    result({ bench: 'throughput', floorOnly: true, nodemailerFloorPerSecond: round(f.perSecond), nodemailerFloorCpuMsPerMessage: round(f.cpuMs, 3), nodemailerFloorSinkCpuMsPerMessage: round(f.sinkCpuMs, 3), nproc: machine().nproc });
+  } else if (values.signed) {
     // The RSA-signed part alone (A/B runs of the signing path).
     const { perSecond, ceiling, run: o, figures } = await signedPart();
     process.stdout.write(`signed / signing ceiling: ${(perSecond / ceiling).toFixed(3)}\n`);
@@ -296,6 +341,8 @@ try {
       const smtpSourcePerSecond = u.messages / s.seconds;
       process.stdout.write(`smtp-source:   ${u.messages} messages in ${s.seconds.toFixed(2)} s = ${smtpSourcePerSecond.toFixed(0)} msg/s; its CPU ${(s.cpuMs / u.messages).toFixed(3)} ms per message; smtp-sink ${(sSinkMs / u.messages).toFixed(3)} ms\n`);
       const { perSecond: signedPerSecond, ceiling, run: o, figures } = await signedPart();
+      const f = await nodemailerFloor(TOTAL, dkim.signedSize);
+      process.stdout.write(`nodemailer alone (the SMTP floor): ${f.perSecond.toFixed(0)} msg/s, ${f.cpuMs.toFixed(3)} ms of CPU per message; smtp-sink ${f.sinkCpuMs.toFixed(3)} ms\n`);
       process.stdout.write(`ratio unsigned / smtp-source: ${(oursPerSecond / smtpSourcePerSecond).toFixed(3)}; signed / signing ceiling: ${(signedPerSecond / ceiling).toFixed(3)}\n`);
       result({
         bench: 'throughput', ratio: round(oursPerSecond / smtpSourcePerSecond, 3), signedRatio: round(signedPerSecond / ceiling, 3),
@@ -303,7 +350,7 @@ try {
         dkimMsPerMessage: round(dkim.msPerMessage, 3), signedMessages: o.messages, signedAttemptsRecorded: o.attempts, sessions, messageBytes: raw.length, signedMessageBytes: dkim.signedSize,
         signedSeconds: round(o.seconds, 2), signedCpuMsPerMessage: round(o.cpuMs / o.messages, 3), signedCpuMsPerMessageByThread: perMessage(o.threads, o.messages),
         smtpSourceSeconds: round(s.seconds, 2), smtpSourceCpuMsPerMessage: round(s.cpuMs / u.messages, 3), smtpSourceSinkCpuMsPerMessage: round(sSinkMs / u.messages, 3),
-        ...figures, nproc: machine().nproc,
+        ...figures, nodemailerFloorPerSecond: round(f.perSecond), nodemailerFloorCpuMsPerMessage: round(f.cpuMs, 3), nodemailerFloorSinkCpuMsPerMessage: round(f.sinkCpuMs, 3), nproc: machine().nproc,
       });
     }
   }
