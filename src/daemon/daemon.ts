@@ -20,7 +20,7 @@ import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Resolver } from '../dns/resolver.js';
-import { dayContext, isSendingDay, type DayContext } from './day.js';
+import { PlanCalendar, type DayContext } from './day.js';
 import { Dispatch, type DueSend } from './dispatch.js';
 import { hourCarried, hourKey } from './hourly.js';
 import { LaneDays, liveDay } from './lane-day.js';
@@ -84,6 +84,9 @@ export class Daemon {
   readonly #shaping: Shaping;
   readonly #dispatch: Dispatch;
   readonly #rules: RuleEngine;
+  readonly #calendar: PlanCalendar;
+  /** The domain of the plan's From address (Message-IDs end in it). */
+  readonly #domain: string;
   #ticker: Ticker | null = null;
   #runId = 0;
   /** Clock reading when this run started: pro rata applies only to a window that opened before it. */
@@ -102,6 +105,8 @@ export class Daemon {
     this.#lanes = new LaneBook(plan, store, (lane) => this.#rules.forget(lane));
     this.#days = new LaneDays(plan, store, this.#lanes, this.#graceMs);
     this.#shaping = new Shaping(plan, store, this.#lanes);
+    this.#calendar = new PlanCalendar(plan);
+    this.#domain = plan.sender.from.address.split('@')[1]!.toLowerCase();
     this.#dispatch = new Dispatch({
       plan, store, mailer: options.mailer, resolver: options.resolver, clock: options.clock, log: options.log,
       lanes: this.#lanes, rules: this.#rules, shaping: this.#shaping, writeGroupMs: this.#o.writeGroupMs,
@@ -141,6 +146,8 @@ export class Daemon {
    */
   async adopt(ips: readonly string[] | null): Promise<void> {
     const recovered = await this.#o.store.recoverInFlight(this.#o.plan.name, this.#o.clock.now(), ips ?? undefined);
+    // Days of IPs taken over are looked at by the next tick's day-end pass.
+    this.#days.recheck();
     if (recovered > 0) {
       this.#dispatch.wakeRetries();
       this.#o.log.warn({ recovered, ...(ips ? { ips } : {}) }, 'messages were in flight when the last run stopped; recorded as interrupted and queued for retry');
@@ -160,12 +167,10 @@ export class Daemon {
     // that late are not expired for the lateness alone.
     const sinceLastTick = this.lastTickAt > 0 ? Math.max(0, now - this.lastTickAt) : 0;
     this.lastTickAt = now;
-    const ctx = dayContext(this.#o.plan, now);
-    // Suspensions and timed pauses end by themselves: each lapse removes only its own hold.
-    await this.#o.store.lapseHolds(this.#o.plan.name, now);
-    await this.#lanes.reload();
+    const { ctx, sendingIps } = this.#calendar.at(now);
+    // Timed holds lapse, and what another process changed is read (see LaneBook.sync).
+    await this.#lanes.sync(now);
     const hour = hourKey(now);
-    const sendingIps = new Set(this.#o.plan.ips.filter((ip) => isSendingDay(this.#o.plan, ip, ctx.date)).map((ip) => ip.address));
     const due: DueSend[] = [];
     for (const lane of this.#lanes.all) {
       if (!this.#mine(lane)) continue;
@@ -175,9 +180,8 @@ export class Daemon {
     }
     await this.#dispatch.sendNew(due, now);
     await this.#sendRetries(now, sinceLastTick);
-    const undecided = await this.#days.decideEnded(now);
-    const mine = this.#lanes.all.filter((l) => this.#mine(l)).map((l) => l.row.id);
-    if (ctx.afterRamp && this.#dispatch.size === 0 && undecided === 0 && (await this.#o.store.pendingRetries(this.#o.plan.name, mine)) === 0) {
+    const undecided = await this.#days.decideEndedIfDue(now);
+    if (ctx.afterRamp && this.#dispatch.size === 0 && undecided === 0 && (await this.#o.store.pendingRetries(this.#o.plan.name, this.#lanes.all.filter((l) => this.#mine(l)).map((l) => l.row.id))) === 0) {
       this.#o.log.info({ launch: this.#o.plan.launch }, 'launch day reached and nothing left to retry: the warm-up is complete');
       void this.stop('plan complete');
     }
@@ -247,7 +251,7 @@ export class Daemon {
       laneRoom: this.#shaping.cap(lane) - lane.inFlight, globalRoom: this.#o.maxInFlight - this.#dispatch.size - planned,
     }, now);
     lane.pace = allowance.pace;
-    const domain = plan.sender.from.address.split('@')[1]!.toLowerCase();
+    const domain = this.#domain;
     const out: DueSend[] = [];
     for (let i = 0; i < allowance.allowed; i++) {
       const seq = day.sent + 1 + i;
@@ -268,9 +272,12 @@ export class Daemon {
     const room = this.#o.maxInFlight - this.#dispatch.size;
     if (room <= 0 || !this.#dispatch.retryDue(now)) return;
     const lanes = this.#lanes.all.filter((l) => this.#mine(l)).map((l) => ({ id: l.row.id, active: l.row.state === 'active', room: this.#shaping.cap(l) - l.inFlight }));
+    const limits = retryLimits(lanes, room);
+    // No lane has room (new sends filled them): nothing can be claimed, and the retry stays due for the next tick.
+    if (limits.length === 0) return;
     // A retry scheduled just inside the expiry and claimed a (slow) tick late still goes out;
     // one that waited through days of downtime does not.
-    await this.#dispatch.sendRetries(now, retryLimits(lanes, room), this.#o.plan.delivery.retry.expireMs + this.#graceMs + lateness);
+    await this.#dispatch.sendRetries(now, limits, this.#o.plan.delivery.retry.expireMs + this.#graceMs + lateness);
   }
 
   /**

@@ -16,6 +16,7 @@ import { proRataTarget } from '../schedule/due.js';
 import { laneRamp, nextStage, stageVolume } from '../schedule/ramp.js';
 import type * as q from '../store/queries.js';
 import type { Store } from '../store/store.js';
+import { addDays, localTime, zonedInstant } from '../schedule/calendar.js';
 import type { DayContext } from './day.js';
 import { laneEvent, type Lane, type LaneBook, type OpenDay } from './lanes.js';
 
@@ -57,12 +58,19 @@ export function dayFigures(row: q.LaneDayRow, replies: readonly ReplySample[]): 
   };
 }
 
+/** Plan milliseconds after which the day-end pass looks again even when no window ended (see decideEndedIfDue). */
+const RECHECK_MS = 60_000;
+
 /** Opens lane days and decides ended ones. */
 export class LaneDays {
   readonly #plan: Plan;
   readonly #store: Store;
   readonly #lanes: LaneBook;
   readonly #graceMs: number;
+  /** Plan time from which {@link decideEndedIfDue} looks again (-Infinity: at the next call). */
+  #checkAt = -Infinity;
+  /** Ended days that waited for their retries at the last look (looked at again every tick). */
+  #waiting = 0;
 
   /** `graceMs`: plan milliseconds one tick covers (a day's last due messages may fall after the last tick inside the window). */
   constructor(plan: Plan, store: Store, lanes: LaneBook, graceMs: number) {
@@ -89,6 +97,7 @@ export class LaneDays {
     const store = this.#store;
     const existing = await store.getLaneDay(lane.row.id, ctx.date);
     if (existing) {
+      this.#expectEnd(existing.spread_until);
       lane.day = { date: ctx.date, stage: existing.stage, target: existing.target, from: existing.spread_from, until: existing.spread_until, sent: existing.sent, decided: existing.decision !== null };
       return lane.day;
     }
@@ -96,6 +105,7 @@ export class LaneDays {
     if (prev && prev.decision === null) await this.#decide(lane, prev, now);
     if (lane.row.state !== 'active') return null;
     const { stage, planned, target, from, until } = dayToOpen({ ip: lane.ip, provider: lane.provider, stage: lane.row.stage }, ctx, startedAt, now);
+    this.#expectEnd(until);
     await store.openLaneDay({ lane_id: lane.row.id, day: ctx.date, stage, target, spread_from: from, spread_until: until }, now);
     lane.row = { ...lane.row, stage };
     lane.day = { date: ctx.date, stage, target, from, until, sent: 0, decided: false };
@@ -113,6 +123,8 @@ export class LaneDays {
   async decideEnded(now: number): Promise<number> {
     const store = this.#store;
     let waiting = 0;
+    // Looks again at the next window's end (or a day's opened meanwhile, or a minute on) unless some wait.
+    this.#checkAt = Math.min(this.#nextWindowEnd(now), now + RECHECK_MS);
     for (const row of await store.undecidedDays(this.#plan.name, now - this.#graceMs)) {
       const lane = this.#lanes.byId(row.lane_id);
       if (!lane) continue; // a lane the plan no longer has: nothing to decide it by
@@ -121,7 +133,44 @@ export class LaneDays {
       await this.#decide(lane, row, now);
       if (lane.day?.date === row.day) lane.day.decided = true;
     }
+    this.#waiting = waiting;
     return waiting;
+  }
+
+  /**
+   * {@link decideEnded} on the ticks where it can find something: while ended days wait for
+   * their retries, and once a day may have ended since the last look. Days end at the plan's
+   * window end (`until` is the window end of their date), so the next look is the earliest of:
+   * the next window end plus the grace, the end of a day opened or loaded since, a minute of
+   * plan time after the last look (a day written with another end: the window edited between
+   * runs, a fleet member on another plan version), or at once after {@link recheck}. What
+   * another process decided meanwhile only leaves less to do. Returns how many ended days wait.
+   */
+  async decideEndedIfDue(now: number): Promise<number> {
+    if (this.#waiting === 0 && now < this.#checkAt) return 0;
+    return this.decideEnded(now);
+  }
+
+  /** The next {@link decideEndedIfDue} looks (an IP taken over brings its days). */
+  recheck(): void {
+    this.#checkAt = -Infinity;
+  }
+
+  /** A day ending at `until` is looked at once it ended, whatever else is due. */
+  #expectEnd(until: number): void {
+    this.#checkAt = Math.min(this.#checkAt, until + this.#graceMs);
+  }
+
+  /** The first window end plus the grace after `now` (pure calendar; skip days included). */
+  #nextWindowEnd(now: number): number {
+    const { timezone, window } = this.#plan;
+    let date = localTime(now - this.#graceMs, timezone).date;
+    let at = zonedInstant(date, window.end, timezone) + this.#graceMs;
+    while (at <= now) {
+      date = addDays(date, 1);
+      at = zonedInstant(date, window.end, timezone) + this.#graceMs;
+    }
+    return at;
   }
 
   async #decide(lane: Lane, row: q.LaneDayRow, now: number): Promise<void> {

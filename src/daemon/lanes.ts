@@ -43,7 +43,15 @@ export function laneEvent(plan: string, lane: Lane, at: number, e: Omit<q.EventI
 
 /** Moves the lane's hour counters to hour `key` (closing the finished hour with its info line). */
 export function rollLaneHour(lane: Lane, key: string): void {
+  if (lane.hour.key === key) return;
   lane.hour = rollHour(lane.hour, key, lane.log, { inFlight: lane.inFlight, stage: lane.row.stage, state: lane.row.state });
+}
+
+/** The earliest `until` of these holds (Infinity when none ends by itself). */
+export function earliestLapse(holds: ReadonlyArray<{ readonly until: number | null }>): number {
+  let at = Infinity;
+  for (const h of holds) if (h.until !== null && h.until < at) at = h.until;
+  return at;
 }
 
 export class LaneBook {
@@ -57,6 +65,10 @@ export class LaneBook {
   #eventsSeen = -1;
   /** Real time lanes were last re-read. */
   #readAt = 0;
+  /** Newest event id when the holds' next lapse was read (-1: never). */
+  #holdsSeen = -1;
+  /** Earliest end of a timed hold of the plan, as read then (Infinity: none). */
+  #nextLapse = Infinity;
 
   /** `onResume` hears each operator resume seen while re-reading (the rule engine forgets that lane). */
   constructor(plan: Plan, store: Store, onResume: (lane: { ip: string; provider: string }) => void) {
@@ -89,15 +101,43 @@ export class LaneBook {
   get readAgoMs(): number { return Date.now() - this.#readAt; }
 
   /**
-   * Holds may be changed by other processes (warmup pause/resume, the DNSBL
-   * monitor): the daemon re-reads lanes every tick so a change takes effect within one.
+   * Once per tick: lapses the holds whose end has come, then re-reads the lanes when anything
+   * may have changed them. Holds may be changed by other processes (warmup pause/resume, another
+   * daemon of a fleet) and by this one (the DNSBL monitor, rules, the day-end policy), and every
+   * hold change writes an event in its transaction, so the newest event id, one cheap read, says
+   * whether the holds changed since they were last read: the lapse runs only when they did, or
+   * when the earliest end read then has come. On PostgreSQL event ids come from a sequence and
+   * may become visible out of order, so there the lapse runs on every tick, as before.
+   */
+  async sync(now: number): Promise<void> {
+    const store = this.#store;
+    let seen = await store.lastEventId();
+    const everyTick = store.kind === 'postgres';
+    if (everyTick || seen !== this.#holdsSeen || now >= this.#nextLapse) {
+      // Suspensions and timed pauses end by themselves: each lapse removes only its own hold.
+      if ((await store.lapseHolds(this.#plan.name, now)).length > 0) seen = await store.lastEventId();
+      if (!everyTick) {
+        // Read after the id: a hold changed meanwhile has a newer event, and is read again next tick.
+        this.#nextLapse = earliestLapse(await store.listHolds(this.#plan.name));
+        this.#holdsSeen = seen;
+      }
+    }
+    await this.#reread(seen);
+  }
+
+  /**
+   * Re-reads the lanes when an event was written since they were last read (every lane state
+   * change, by any process, writes one), so a change takes effect within one tick.
    * An operator's resume also clears what the rule engine remembers about
    * those lanes, so a rule muted by its earlier firing acts again.
    */
   async reload(): Promise<void> {
+    await this.#reread(await this.#store.lastEventId());
+  }
+
+  async #reread(seen: number): Promise<void> {
     this.#readAt = Date.now();
     const store = this.#store;
-    const seen = await store.lastEventId();
     if (seen === this.#eventsSeen) return;
     if (this.#eventsSeen >= 0) {
       for (const e of await store.eventsAfter(this.#plan.name, { id: this.#eventsSeen }, 10_000)) {
