@@ -17,10 +17,12 @@ import { defaultModels } from '../../src/simulate/model-file.js';
 import { ModelledReceivers } from '../../src/simulate/receivers.js';
 import { memoryStore } from '../../src/store/memory/index.js';
 import { openSqlite } from '../../src/store/open.js';
+import { openPostgres } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
 import { manualClock, type ManualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { fixtureDir, mutate } from '../plan/helpers.js';
+import { createPostgresDatabase } from '../peers/peers.js';
 
 const MIN = 60_000;
 const DAY = '2026-12-01';
@@ -38,7 +40,7 @@ const closers: Array<() => Promise<void>> = [];
 afterEach(async () => { for (const c of closers.splice(0)) await c(); });
 
 /** A daemon on `engine`, and the store a change is written through (`writer`). */
-async function setup(engine: 'sqlite' | 'memory', writer: Writer, at: number): Promise<{ plan: Plan; daemon: Daemon; store: Store; writer: Store; clock: ManualClock }> {
+async function setup(engine: 'sqlite' | 'postgres' | 'memory', writer: Writer, at: number): Promise<{ plan: Plan; daemon: Daemon; store: Store; writer: Store; clock: ManualClock }> {
   const plan = fixturePlan();
   let store: Store;
   let other: Store;
@@ -52,6 +54,15 @@ async function setup(engine: 'sqlite' | 'memory', writer: Writer, at: number): P
       other = b.store;
       closers.push(() => b.store.close());
     } else other = store;
+  } else if (engine === 'postgres') {
+    // Two pools on one database: the daemon's, and another process's (warmup pause, another host of a fleet).
+    const url = await createPostgresDatabase('tick_reads');
+    const a = await openPostgres(url);
+    store = a.store;
+    closers.push(() => a.store.close());
+    const b = await openPostgres(url);
+    other = b.store;
+    closers.push(() => b.store.close());
   } else {
     store = memoryStore();
     other = store;
@@ -69,6 +80,7 @@ describe('a tick reads what another writer changed', () => {
   it.each([
     ['sqlite', 'another connection'],
     ['sqlite', 'the same store'],
+    ['postgres', 'another connection'],
     ['memory', 'the same store'],
   ] as const)('%s, written through %s: a pause stops the lane at the next tick, a resume restarts it, a timed hold lapses on time', async (engine, via) => {
     const { plan, daemon, store, writer, clock } = await setup(engine, via, Date.UTC(2026, 11, 1, 8)); // 09:00 in Paris: the window opens
