@@ -133,7 +133,7 @@ parentPort.postMessage(n);`;
 /** CPU per thread of one run of the daemon (ms): main, session thread, signing workers, the rest (V8's and libuv's helpers). */
 interface ThreadCpu { main: number; session: number; signers: number; other: number }
 
-async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; mainCpuMs: number; threads: ThreadCpu; messages: number; attempts: number; accepted: number }> {
+async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; mainCpuMs: number; threads: ThreadCpu; messages: number; attempts: number; accepted: number; ticks: number }> {
   const store = await openSqlite(plan.storePath);
   const start = Date.UTC(2026, 11, 1, 7, 59, 59);
   const clock = manualClock(start);
@@ -163,8 +163,9 @@ async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; mainC
   const main0 = mainThreadCpuMs();
   const threads0 = threadCpuMs();
   let done = 0;
+  let ticks = 0;
   // Tick as soon as the previous tick is over: each tick tops every lane up to its in-flight cap.
-  for (let i = 0; done < total; i++) {
+  for (let i = 0; done < total; i++, ticks++) {
     clock.advance(1000);
     await daemon.tick();
     await new Promise((r) => setTimeout(r, 1));
@@ -187,7 +188,7 @@ async function ours(plan: Plan): Promise<{ seconds: number; cpuMs: number; mainC
   const messages = Number((await store.db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   await daemon.stop('SIGTERM');
   await store.close();
-  return { seconds, cpuMs: (cpu.user + cpu.system) / 1000, mainCpuMs, threads, messages, attempts: Number(counts.n), accepted: Number(counts.acc) };
+  return { seconds, cpuMs: (cpu.user + cpu.system) / 1000, mainCpuMs, threads, messages, attempts: Number(counts.n), accepted: Number(counts.acc), ticks };
 }
 
 /**
@@ -297,7 +298,7 @@ async function signedPart(): Promise<{ perSecond: number; ceiling: number; run: 
   // ceilingMsPerSignature / (signedCpuMsPerMessage + signedSinkCpuMsPerMessage).
   const msPerSignature = (ceiling.threads * 1000) / ceiling.perSecond;
   process.stdout.write(`RSA-2048 signing ceiling: ${ceiling.perSecond.toFixed(0)} signatures/s on ${ceiling.threads} threads (${msPerSignature.toFixed(3)} ms of CPU per signature)\n`);
-  const figures = { signedSinkCpuMsPerMessage: round(sinkCpuMs / o.messages, 3), ceilingMsPerSignature: round(msPerSignature, 3) };
+  const figures = { signedTicks: o.ticks, signedSinkCpuMsPerMessage: round(sinkCpuMs / o.messages, 3), ceilingMsPerSignature: round(msPerSignature, 3) };
   return { perSecond, ceiling: ceiling.perSecond, run: o, figures };
 }
 
@@ -333,7 +334,7 @@ try {
     process.stdout.write(`warmup daemon, unsigned: ${u.messages} messages, ${u.attempts} attempts recorded (${u.accepted} accepted) in ${u.seconds.toFixed(2)} s = ${oursPerSecond.toFixed(0)} msg/s; this process's CPU ${(u.cpuMs / u.messages).toFixed(3)} ms per message (main thread ${(u.mainCpuMs / u.messages).toFixed(3)}); by thread ${JSON.stringify(perMessage(u.threads, u.messages))}; smtp-sink ${(uSinkMs / u.messages).toFixed(3)} ms\n`);
     const unsignedFigures = {
       oursPerSecond: round(oursPerSecond), cpuMsPerMessage: round(u.cpuMs / u.messages, 3), mainThreadCpuMsPerMessage: round(u.mainCpuMs / u.messages, 3),
-      cpuMsPerMessageByThread: perMessage(u.threads, u.messages), sinkCpuMsPerMessage: round(uSinkMs / u.messages, 3), messages: u.messages, attemptsRecorded: u.attempts, accepted: u.accepted, oursSeconds: round(u.seconds, 2),
+      cpuMsPerMessageByThread: perMessage(u.threads, u.messages), sinkCpuMsPerMessage: round(uSinkMs / u.messages, 3), ticks: u.ticks, messages: u.messages, attemptsRecorded: u.attempts, accepted: u.accepted, oursSeconds: round(u.seconds, 2),
     };
     if (values.unsigned) result({ bench: 'throughput', unsignedOnly: true, ...unsignedFigures, nproc: machine().nproc });
     else {
