@@ -33,27 +33,26 @@ export const SIGNED_HEADERS = [
  * const lines = dkimSignatures(raw, [{ domain: 'example.com', selector: 's1', key }], Date.now());
  * const signed = Buffer.concat([Buffer.from(lines), raw]);
  */
-export function dkimSignatures(message: Buffer, keys: readonly DkimKey[], now: number): string {
+export function dkimSignatures(message: Buffer | string, keys: readonly DkimKey[], now: number): string {
   if (keys.length === 0) return '';
   // The SMTP client sends a lone LF as CRLF (nodemailer does), so lines are split on either:
   // what is signed must be what the receiver will see.
-  const text = message.toString('latin1');
+  const text = typeof message === 'string' ? message : message.toString('latin1');
   const gap = /\r?\n\r?\n/.exec(text);
   const head = gap ? text.slice(0, gap.index) : text;
-  const body = gap ? message.subarray(gap.index + gap[0].length) : Buffer.alloc(0);
-  const bh = createHash('sha256').update(relaxedBody(body)).digest('base64');
-  const fields = headerFields(head);
+  const bodyLength = relaxedBodyInto(text, gap ? gap.index + gap[0].length : text.length);
+  const bh = createHash('sha256').update(scratch.subarray(0, bodyLength)).digest('base64');
+  const fields = signedFields(head);
   // Bottom-up, as RFC 6376 5.4.2 wants for repeated names; each signed name once.
   const names: string[] = [];
-  const canon: string[] = [];
+  let signedPart = '';
   for (const name of SIGNED_HEADERS) {
-    const field = fields.findLast((f) => f.name === name);
-    if (!field) continue;
+    const raw = fields.get(name);
+    if (raw === undefined) continue;
     names.push(name);
-    canon.push(relaxedHeader(field.raw));
+    signedPart += relaxedHeader(raw);
   }
   names.push('from');
-  const signedPart = canon.join('');
   const t = Math.floor(now / 1000);
   let out = '';
   for (const k of keys) {
@@ -67,23 +66,31 @@ export function dkimSignatures(message: Buffer, keys: readonly DkimKey[], now: n
   return out;
 }
 
-interface Field {
-  readonly name: string;
-  /** The whole field, folded lines included, without the final CRLF. */
-  readonly raw: string;
-}
+const SIGNED: ReadonlySet<string> = new Set(SIGNED_HEADERS);
 
-function headerFields(head: string): Field[] {
-  const fields: Field[] = [];
-  for (const line of head.split(/\r?\n/)) {
-    if ((line.startsWith(' ') || line.startsWith('\t')) && fields.length) {
-      const last = fields.pop()!;
-      fields.push({ name: last.name, raw: `${last.raw}\r\n${line}` });
+/**
+ * The last occurrence of each signed field in `head` by lower-case name: the whole field, folded lines
+ * joined by CRLF, without the final line break. Lines end in CRLF or a lone LF; a line without a colon
+ * is no field (a folded line after it continues the field before it).
+ */
+function signedFields(head: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  let last: string | null = null; // the name of the last field, signed or not
+  for (let pos = 0; pos <= head.length;) {
+    let nl = head.indexOf('\n', pos);
+    const end = nl < 0 ? (nl = head.length) : nl > pos && head.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl;
+    const line = head.slice(pos, end);
+    pos = nl + 1;
+    const first = line.charCodeAt(0);
+    if ((first === 0x20 || first === 0x09) && last !== null) {
+      const raw = fields.get(last);
+      if (raw !== undefined) fields.set(last, `${raw}\r\n${line}`);
       continue;
     }
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
-    fields.push({ name: line.slice(0, colon).trim().toLowerCase(), raw: line });
+    last = line.slice(0, colon).trim().toLowerCase();
+    if (SIGNED.has(last)) fields.set(last, line);
   }
   return fields;
 }
@@ -92,28 +99,44 @@ function headerFields(head: string): Field[] {
 export function relaxedHeader(raw: string): string {
   const colon = raw.indexOf(':');
   const name = raw.slice(0, colon).trim().toLowerCase();
-  const value = raw.slice(colon + 1).replace(/\r\n/g, '').replace(/[ \t]+/g, ' ').trim();
-  return `${name}:${value}\r\n`;
+  let value = raw.slice(colon + 1);
+  // Most values have nothing to unfold or squeeze: no regex for them.
+  if (value.includes('\r\n')) value = value.replace(/\r\n/g, '');
+  if (value.includes('\t') || value.includes('  ')) value = value.replace(/[ \t]+/g, ' ');
+  return `${name}:${value.trim()}\r\n`;
 }
 
 /**
  * RFC 6376 3.4.4: runs of WSP as one SP, no WSP at line ends, no empty lines at the end.
  * A lone LF ends a line too: it goes out on the wire as CRLF (a CR not before an LF is
- * an ordinary byte). One pass over the bytes (splitting into strings and two regex
- * replacements per line cost a fifth as much as the RSA signature itself).
+ * an ordinary byte).
  */
-export function relaxedBody(body: Buffer): Buffer {
-  const n = body.length;
-  if (n === 0) return body;
+export function relaxedBody(body: Buffer | string): Buffer {
+  const text = typeof body === 'string' ? body : body.toString('latin1');
+  return Buffer.from(scratch.subarray(0, relaxedBodyInto(text, 0)));
+}
+
+/** Where relaxedBodyInto writes (grown as needed): one buffer per thread, not one per message. */
+let scratch = Buffer.allocUnsafe(16 * 1024);
+
+/**
+ * The relaxed body of `text` from `start` (one character per byte, latin1) written to `scratch`;
+ * returns its length. One pass over the characters (splitting into strings and two regex
+ * replacements per line cost a fifth as much as the RSA signature itself), straight from the
+ * string the message arrived as.
+ */
+function relaxedBodyInto(text: string, start: number): number {
+  const n = text.length;
   // At most: every byte a lone LF (each becomes CRLF), plus the CRLF ending the last line.
-  const out = Buffer.allocUnsafe(2 * n + 2);
+  if (scratch.length < 2 * (n - start) + 2) scratch = Buffer.allocUnsafe(2 * (n - start) + 2);
+  const out = scratch;
   let o = 0;
   let blank = 0; // empty lines not yet written: written before the next line with content, dropped at the end
   let space = false; // a run of WSP not yet written: one SP before the next byte on the line, none at its end
   let empty = true; // the line has no byte but WSP so far
-  for (let i = 0; i < n; i++) {
-    const c = body[i]!;
-    if (c === 0x0a || (c === 0x0d && body[i + 1] === 0x0a)) {
+  for (let i = start; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a || (c === 0x0d && text.charCodeAt(i + 1) === 0x0a)) {
       if (c === 0x0d) i++;
       if (empty) blank++;
       else {
@@ -142,5 +165,5 @@ export function relaxedBody(body: Buffer): Buffer {
     out[o++] = 0x0d;
     out[o++] = 0x0a;
   }
-  return out.subarray(0, o);
+  return o;
 }

@@ -1,6 +1,6 @@
-/** Worker-thread entry of the signing pool (signing-pool.ts): one reply per job, in order. */
+/** Worker-thread entry of the signing pool (signing-pool.ts): one reply per batch of jobs, in order. */
 import { parentPort } from 'node:worker_threads';
-import { signJob } from './dkim-job.js';
-import type { SignJob } from './signing-pool.js';
+import { signBatch } from './dkim-job.js';
+import type { SignBatch } from './signing-pool.js';
 
-parentPort!.on('message', (job: SignJob) => parentPort!.postMessage(signJob(job)));
+parentPort!.on('message', (batch: SignBatch) => parentPort!.postMessage(signBatch(batch)));

@@ -7,7 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from '../util/log.js';
 import { classifyAttempt, type Classification } from './classify.js';
-import { composeMessage } from './compose.js';
+import { composeMessage, composeText } from './compose.js';
 import type { MessageFields } from './message.js';
 import { SmtpSession, type SessionOptions } from './session.js';
 import { createSigningPool, signMessage, type JobKey, type Signer, type SigningKey } from './signing-pool.js';
@@ -129,17 +129,25 @@ export function serveSessions(port: Pick<MessagePort, 'on' | 'postMessage'>, lev
     }
   }
 
-  /** Composes and signs as the mailer does in-thread (compose.ts, then the signing pool: this worker's own). */
-  async function prepare(req: Extract<SessionRequest, { t: 'prepare' }>): Promise<Buffer> {
-    const raw = await compose(req.message);
-    const list = req.keys.map<SigningKey>((k) => {
-      if (k.pem !== undefined) keys.set(k.key, { domain: k.domain, selector: k.selector, pem: k.pem });
-      const key = keys.get(k.key);
-      if (!key) throw Object.assign(new Error(`DKIM key ${k.key} was never sent to the session thread`), { code: 'EDKIM' });
-      return key;
-    });
-    signer ??= createSigningPool({ logger: forwarding });
-    return signMessage(signer, raw, list, req.now);
+  /**
+   * Composes and signs as the mailer does in-thread (compose.ts, then the signing pool: this worker's own). On
+   * compose's lean path the job reaches the pool before this returns, so that the prepares of one batch of requests
+   * go to the signers together; the message stays a latin1 string until the signatures are put in front of it.
+   */
+  function prepare(req: Extract<SessionRequest, { t: 'prepare' }>): Promise<Buffer> {
+    try {
+      const list = req.keys.map<SigningKey>((k) => {
+        if (k.pem !== undefined) keys.set(k.key, { domain: k.domain, selector: k.selector, pem: k.pem });
+        const key = keys.get(k.key);
+        if (!key) throw Object.assign(new Error(`DKIM key ${k.key} was never sent to the session thread`), { code: 'EDKIM' });
+        return key;
+      });
+      const text = composeText(req.message);
+      const pool = (signer ??= createSigningPool({ logger: forwarding }));
+      return typeof text === 'string' ? signMessage(pool, text, list, req.now) : text.then((t) => signMessage(pool, t, list, req.now));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 }
 
