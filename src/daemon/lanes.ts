@@ -54,6 +54,13 @@ export function earliestLapse(holds: ReadonlyArray<{ readonly until: number | nu
   return at;
 }
 
+/** How long (real ms) an event id not yet visible on PostgreSQL is waited for: its transaction may still commit. */
+export const LATE_EVENT_MS = 60_000;
+/** At the first read, how many of the newest ids are checked for one not yet visible. */
+const FIRST_LOOK = 100;
+/** At most this many ids checked per read (more than that many events between two ticks: the rest are not checked). */
+const MAX_LOOK = 10_000;
+
 export class LaneBook {
   readonly #store: Store;
   readonly #plan: Plan;
@@ -63,6 +70,14 @@ export class LaneBook {
   readonly #byProvider = new Map<string, Lane[]>();
   /** Newest event id seen: lanes are re-read only when it moves. */
   #eventsSeen = -1;
+  /**
+   * PostgreSQL only: ids at or below the newest seen that were not visible then, with the real
+   * time first missed. An id is taken from a sequence when its row is written and becomes visible
+   * at its transaction's commit, so a hold change (say a pause) may commit after a newer event was
+   * read: when such an id shows up, the lanes are read again. Ids missing for longer than
+   * {@link LATE_EVENT_MS} are forgotten (a transaction rolled back: its id never comes).
+   */
+  readonly #missing = new Map<number, number>();
   /** Real time lanes were last re-read. */
   #readAt = 0;
   /** Newest event id when the holds' next lapse was read (-1: never). */
@@ -136,14 +151,18 @@ export class LaneBook {
   }
 
   async #reread(seen: number): Promise<void> {
-    this.#readAt = Date.now();
+    const now = (this.#readAt = Date.now());
     const store = this.#store;
-    if (seen === this.#eventsSeen) return;
+    const late = this.#missing.size > 0 ? await this.#arrived(now) : [];
+    if (seen === this.#eventsSeen && late.length === 0) return;
     if (this.#eventsSeen >= 0) {
-      for (const e of await store.eventsAfter(this.#plan.name, { id: this.#eventsSeen }, 10_000)) {
+      const from = Math.min(this.#eventsSeen, ...late.map((id) => id - 1));
+      for (const e of await store.eventsAfter(this.#plan.name, { id: from }, 10_000)) {
+        if (e.id <= this.#eventsSeen && !late.includes(e.id)) continue; // handled when it was read
         if (e.kind === 'operator_resume' && e.ip && e.provider) this.#onResume({ ip: e.ip, provider: e.provider });
       }
     }
+    if (store.kind === 'postgres' && seen > this.#eventsSeen) await this.#noteMissing(seen, now);
     this.#eventsSeen = seen;
     for (const row of await store.loadLanes(this.#plan.name)) {
       const lane = this.#byId.get(row.id);
@@ -152,6 +171,34 @@ export class LaneBook {
       if (lane.row.state !== 'active' && row.state === 'active') lane.pace = null;
       lane.row = row;
     }
+  }
+
+  /** Notes the ids up to `seen` (since the last read; at the first, the last {@link FIRST_LOOK} ids) not visible now. */
+  async #noteMissing(seen: number, now: number): Promise<void> {
+    const after = this.#eventsSeen >= 0 ? this.#eventsSeen : Math.max(0, seen - FIRST_LOOK);
+    const limit = Math.min(seen - after, MAX_LOOK);
+    if (limit <= 0) return;
+    const ids = await this.#store.eventIdsAfter(after, limit);
+    // A full page covers the ids up to its last only.
+    const upTo = ids.length === limit ? ids[ids.length - 1] ?? after : seen;
+    let next = after + 1;
+    for (const id of ids) {
+      for (; next < id && next <= upTo; next++) this.#missing.set(next, now);
+      next = id + 1;
+    }
+    for (; next <= upTo; next++) this.#missing.set(next, now);
+  }
+
+  /** The missing ids that are visible now (they are no longer missing); those missing too long are forgotten. */
+  async #arrived(now: number): Promise<number[]> {
+    for (const [id, since] of this.#missing) if (now - since > LATE_EVENT_MS) this.#missing.delete(id);
+    if (this.#missing.size === 0) return [];
+    const ids = [...this.#missing.keys()];
+    const low = Math.min(...ids);
+    const high = Math.max(...ids);
+    const late = (await this.#store.eventIdsAfter(low - 1, high - low + 1)).filter((id) => this.#missing.has(id));
+    for (const id of late) this.#missing.delete(id);
+    return late;
   }
 
   /** Re-reads the rows of these lanes (after a hold changed them). */

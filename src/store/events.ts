@@ -64,6 +64,16 @@ export async function lastEventId(db: Db): Promise<number> {
   return Number(r?.id ?? 0);
 }
 
+/**
+ * The ids of every plan's events after `after`, ascending (at most `limit`): on PostgreSQL an id
+ * comes from a sequence when its row is written and becomes visible when its transaction commits,
+ * so a missing id may be a transaction still under way (see src/daemon/lanes.ts).
+ */
+export async function eventIdsAfter(db: Db, after: number, limit: number): Promise<number[]> {
+  const r = await db.selectFrom('events').select('id').where('id', '>', after).orderBy('id').limit(limit).execute();
+  return r.map((e) => Number(e.id));
+}
+
 /** The instant of a plan's newest event, or null when it has none. */
 export async function newestEventAt(db: Db, plan: string): Promise<number | null> {
   const r = await db.selectFrom('events').select((eb) => eb.fn.max('at').as('at')).where('plan', '=', plan).executeTakeFirst();

@@ -17,7 +17,7 @@ const OPERATIONS: Record<keyof StoreOps, true> = {
   createMessages: true, claimDueRetries: true, returnUnsent: true, recordAttempts: true, recordAttempt: true,
   writeAttempt: true, recoverInFlight: true, queueCounts: true, pendingRetries: true, attemptOutcomeCounts: true,
   nextRetryDue: true, startRun: true, endRun: true, daemonNow: true, storeNow: true, lastRun: true, addEvent: true,
-  listEvents: true, lastStateEvent: true, lastIpEvent: true, eventsAfter: true, lastEventId: true,
+  listEvents: true, lastStateEvent: true, lastIpEvent: true, eventsAfter: true, lastEventId: true, eventIdsAfter: true,
   newestEventAt: true, eventKindsSeen: true, recentEvents: true, pendingPlacements: true, recordPlacements: true,
   dueEngagements: true, markEngaged: true, recordDnsblResults: true, lastDnsblVerdicts: true,
   latestDnsblResults: true, dnsblHistory: true, recordRoutedDelivery: true, recordRoutedDeliveries: true,

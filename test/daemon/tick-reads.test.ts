@@ -7,6 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { dayContext, isSendingDay, PlanCalendar } from '../../src/daemon/day.js';
@@ -40,10 +41,11 @@ const closers: Array<() => Promise<void>> = [];
 afterEach(async () => { for (const c of closers.splice(0)) await c(); });
 
 /** A daemon on `engine`, and the store a change is written through (`writer`). */
-async function setup(engine: 'sqlite' | 'postgres' | 'memory', writer: Writer, at: number): Promise<{ plan: Plan; daemon: Daemon; store: Store; writer: Store; clock: ManualClock }> {
+async function setup(engine: 'sqlite' | 'postgres' | 'memory', writer: Writer, at: number): Promise<{ plan: Plan; daemon: Daemon; store: Store; writer: Store; clock: ManualClock; url?: string }> {
   const plan = fixturePlan();
   let store: Store;
   let other: Store;
+  let url: string | undefined;
   if (engine === 'sqlite') {
     const path = join(mkdtempSync(join(tmpdir(), 'warmup-tick-reads-')), 'warmup.db');
     const a = await openSqlite(path);
@@ -56,7 +58,7 @@ async function setup(engine: 'sqlite' | 'postgres' | 'memory', writer: Writer, a
     } else other = store;
   } else if (engine === 'postgres') {
     // Two pools on one database: the daemon's, and another process's (warmup pause, another host of a fleet).
-    const url = await createPostgresDatabase('tick_reads');
+    url = await createPostgresDatabase('tick_reads');
     const a = await openPostgres(url);
     store = a.store;
     closers.push(() => a.store.close());
@@ -73,7 +75,7 @@ async function setup(engine: 'sqlite' | 'postgres' | 'memory', writer: Writer, a
     mailer: createModelMailer({ plan, receivers: new ModelledReceivers(defaultModels(plan), 1), clock }),
   });
   closers.unshift(() => daemon.stop('SIGTERM'));
-  return { plan, daemon, store, writer: other, clock };
+  return { plan, daemon, store, writer: other, clock, ...(url ? { url } : {}) };
 }
 
 describe('a tick reads what another writer changed', () => {
@@ -140,6 +142,56 @@ describe('a tick reads what another writer changed', () => {
     await daemon.tick();
     expect(await store.listHolds(plan.name)).toEqual([]);
     await daemon.settle();
+  });
+});
+
+describe('PostgreSQL: an event id that becomes visible after a newer one', () => {
+  it('a pause whose transaction commits after a newer event was read still stops the lane at the next tick', async () => {
+    const { plan, daemon, store, writer, clock, url } = await setup('postgres', 'another connection', Date.UTC(2026, 11, 1, 8));
+    await daemon.start({ ticker: false, firstTick: true });
+    await daemon.settle();
+    const lane = daemon.laneIdOf(LANE.ip, LANE.provider)!;
+    const sent = async (): Promise<number> => (await store.getLaneDay(lane, DAY))?.sent ?? 0;
+    const step = async (ms: number): Promise<void> => { clock.advance(ms); await daemon.tick(); await daemon.settle(); };
+    await step(10 * MIN);
+
+    // A gate the pause's commit waits at (a deferred trigger on its event takes a lock this test holds):
+    // its event id is taken, its commit is not done.
+    const gate = new pg.Client({ connectionString: url });
+    await gate.connect();
+    closers.push(() => gate.end());
+    await gate.query(`create function wait_at_gate() returns trigger language plpgsql as $$ begin perform pg_advisory_xact_lock_shared(4242); return null; end $$`);
+    await gate.query(`create constraint trigger gate after insert on events deferrable initially deferred for each row when (new.kind = 'operator_pause') execute function wait_at_gate()`);
+    await gate.query('select pg_advisory_lock(4242)');
+    const pausing = writer.addHold(plan.name, LANE, { kind: 'operator', actor: 'operator', reason: 'PTR being fixed', until: null, eventKind: 'operator_pause' }, clock.now());
+    const waiting = async (event: string): Promise<boolean> => {
+      const { rows } = await gate.query(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and wait_event = $1`, [event]);
+      return rows[0].n > 0;
+    };
+    for (let i = 0; !(await waiting('advisory')); i++) {
+      if (i > 500) throw new Error('the pause never reached its commit');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // A newer event commits first; the daemon reads it and the lanes (the pause not visible yet).
+    // The tick's sends then wait for the pause's transaction (their rows name the lane); it is let
+    // through once they do (or the tick is done).
+    await store.addEvent({ at: clock.now(), plan: plan.name, kind: 'note', actor: 'test', cause: {} });
+    let ticked = false;
+    const ticking = step(10 * MIN).then(() => { ticked = true; });
+    for (let i = 0; !ticked && !(await waiting('transactionid')); i++) {
+      if (i > 500) throw new Error('the tick neither ended nor waited for the pause');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await gate.query('select pg_advisory_unlock(4242)');
+    await pausing;
+    await ticking;
+    // No newer event since: the lane still stops at the next tick.
+    await step(MIN);
+    const paused = await sent();
+    await step(10 * MIN);
+    await step(10 * MIN);
+    expect(await sent()).toBe(paused);
+    expect((await store.loadLanes(plan.name)).find((l) => l.id === lane)?.state).not.toBe('active');
   });
 });
 

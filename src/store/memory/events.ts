@@ -51,6 +51,12 @@ export function eventsAfter(s: MemState, plan: string, after: { id: number } | {
   return out;
 }
 
+export function eventIdsAfter(s: MemState, after: number, limit: number): number[] {
+  const out: number[] = [];
+  for (const e of s.events) if (e.id > after && out.length < limit) out.push(e.id);
+  return out;
+}
+
 export function lastEventId(s: MemState): number {
   return s.events.length === 0 ? 0 : s.events[s.events.length - 1]!.id;
 }

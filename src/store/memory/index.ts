@@ -46,7 +46,7 @@ const OPS: MemOps = {
   writeAttempt: Messages.writeAttempt, recoverInFlight: Messages.recoverInFlight, queueCounts: Messages.queueCounts,
   pendingRetries: Messages.pendingRetries, attemptOutcomeCounts: Messages.attemptOutcomeCounts, nextRetryDue: Messages.nextRetryDue,
   addEvent: Events.addEvent, listEvents: Events.listEvents, lastStateEvent: Events.lastStateEvent, lastIpEvent: Events.lastIpEvent,
-  eventsAfter: Events.eventsAfter, lastEventId: Events.lastEventId, newestEventAt: Events.newestEventAt,
+  eventsAfter: Events.eventsAfter, lastEventId: Events.lastEventId, eventIdsAfter: Events.eventIdsAfter, newestEventAt: Events.newestEventAt,
   eventKindsSeen: Events.eventKindsSeen, recentEvents: Events.recentEvents,
   pendingPlacements: Placements.pendingPlacements, recordPlacements: Placements.recordPlacements,
   dueEngagements: Placements.dueEngagements, markEngaged: Placements.markEngaged,

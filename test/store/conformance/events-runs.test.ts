@@ -26,6 +26,9 @@ describe.each(STORES)('$name store: events, runs and the lease', ({ open }) => {
     expect((await s.eventsAfter(PLAN, { id: 0 }, 10)).map((e) => e.id)).toEqual([1, 2, 3, 5]);
     expect((await s.eventsAfter(PLAN, { at: 300 }, 10)).map((e) => e.id)).toEqual([1, 5]);
     expect(await s.lastEventId()).toBe(5);
+    expect(await s.eventIdsAfter(0, 10)).toEqual([1, 2, 3, 4, 5]); // every plan's
+    expect(await s.eventIdsAfter(2, 2)).toEqual([3, 4]);
+    expect(await s.eventIdsAfter(5, 10)).toEqual([]);
     expect(await s.newestEventAt(PLAN)).toBe(400);
     expect((await s.eventKindsSeen(PLAN)).sort()).toEqual(['day_advance', 'dnsbl_listed', 'paused']);
     expect(await s.eventKindsSeen('none')).toEqual([]);
