@@ -6,6 +6,8 @@
  * the caller: sending mail never waits for a webhook.
  */
 import type { Plan } from '../plan/types.js';
+import type { EventRow } from '../store/events.js';
+import { LateEventIds } from '../store/late-events.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { describeError } from '../util/errors.js';
@@ -57,6 +59,11 @@ export class AlertForwarder {
   readonly #retry: { baseMs: number; maxMs: number; attempts: number };
   readonly #since: number;
   #lastId: number | null;
+  /**
+   * PostgreSQL only: ids of the ranges this forwarder read (in a fleet: claimed) that were not
+   * visible then; one that shows up later is alerted then (see late-events.ts).
+   */
+  readonly #late: LateEventIds | null;
   #polling: Promise<number> = Promise.resolve(0);
   #queue: AlertPayload[] = [];
   #failures = 0;
@@ -72,6 +79,7 @@ export class AlertForwarder {
     this.#retry = { baseMs: options.retry?.baseMs ?? 1000, maxMs: options.retry?.maxMs ?? 300_000, attempts: options.retry?.attempts ?? 12 };
     this.#since = options.clock.now();
     this.#lastId = options.afterId ?? null;
+    this.#late = options.store.kind === 'postgres' ? new LateEventIds(options.store) : null;
     const webhook = options.plan.alerts.webhook;
     const envName = webhook?.secretEnv ?? null;
     this.#secret = envName ? (options.env ?? process.env)[envName] ?? null : null;
@@ -119,7 +127,22 @@ export class AlertForwarder {
 
   async #poll(): Promise<number> {
     let found = 0;
+    const alert = (row: EventRow): void => {
+      const a = alertPayload(row);
+      if (!a) return;
+      found++;
+      this.#log.warn({ alert: { id: a.id, type: a.type, ip: a.ip, provider: a.provider, actor: a.actor, kind: a.kind } }, a.text);
+      if (this.#o.plan.alerts.webhook && !this.#stopped) this.#enqueue(a);
+    };
     try {
+      if (this.#late && this.#late.size > 0) {
+        // Events of a range read before, whose transactions committed after it was read.
+        const late = await this.#late.arrived(Date.now());
+        if (late.length > 0) {
+          const rows = await this.#o.store.eventsAfter(this.#o.plan.name, { id: late[0]! - 1 }, late.at(-1)! - late[0]! + 1);
+          for (const row of rows) if (late.includes(row.id)) alert(row);
+        }
+      }
       for (;;) {
         const fleet = this.#o.fleet && this.#lastId !== null ? this.#o.fleet : null;
         if (fleet) {
@@ -137,14 +160,12 @@ export class AlertForwarder {
           this.#lastId = await this.#o.store.fleetCursor(this.#o.plan.name, 'alerts') ?? this.#lastId;
           continue;
         }
+        const from = this.#lastId;
         for (const row of rows) {
           this.#lastId = row.id;
-          const alert = alertPayload(row);
-          if (!alert) continue;
-          found++;
-          this.#log.warn({ alert: { id: alert.id, type: alert.type, ip: alert.ip, provider: alert.provider, actor: alert.actor, kind: alert.kind } }, alert.text);
-          if (this.#o.plan.alerts.webhook && !this.#stopped) this.#enqueue(alert);
+          alert(row);
         }
+        if (this.#late && from !== null && rows.length > 0) await this.#late.note(from, this.#lastId!, Date.now());
         if (rows.length < PAGE) break;
       }
     } catch (err) {

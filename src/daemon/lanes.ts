@@ -8,6 +8,7 @@ import type { Plan, PlanIp, Provider } from '../plan/types.js';
 import type { Pace } from '../schedule/due.js';
 import type * as q from '../store/queries.js';
 import type { Store } from '../store/store.js';
+import { LateEventIds } from '../store/late-events.js';
 import type { Logger } from '../util/log.js';
 import { emptyHour, rollHour, type HourCounts } from './hourly.js';
 
@@ -54,12 +55,8 @@ export function earliestLapse(holds: ReadonlyArray<{ readonly until: number | nu
   return at;
 }
 
-/** How long (real ms) an event id not yet visible on PostgreSQL is waited for: its transaction may still commit. */
-export const LATE_EVENT_MS = 60_000;
-/** At the first read, how many of the newest ids are checked for one not yet visible. */
+/** At the first read, how many of the newest ids are checked for one not yet visible (PostgreSQL). */
 const FIRST_LOOK = 100;
-/** At most this many ids checked per read (more than that many events between two ticks: the rest are not checked). */
-const MAX_LOOK = 10_000;
 
 export class LaneBook {
   readonly #store: Store;
@@ -70,14 +67,8 @@ export class LaneBook {
   readonly #byProvider = new Map<string, Lane[]>();
   /** Newest event id seen: lanes are re-read only when it moves. */
   #eventsSeen = -1;
-  /**
-   * PostgreSQL only: ids at or below the newest seen that were not visible then, with the real
-   * time first missed. An id is taken from a sequence when its row is written and becomes visible
-   * at its transaction's commit, so a hold change (say a pause) may commit after a newer event was
-   * read: when such an id shows up, the lanes are read again. Ids missing for longer than
-   * {@link LATE_EVENT_MS} are forgotten (a transaction rolled back: its id never comes).
-   */
-  readonly #missing = new Map<number, number>();
+  /** PostgreSQL only: ids at or below the newest seen that were not visible then (a late one makes the lanes read again). */
+  readonly #late: LateEventIds | null;
   /** Real time lanes were last re-read. */
   #readAt = 0;
   /** Newest event id when the holds' next lapse was read (-1: never). */
@@ -90,6 +81,7 @@ export class LaneBook {
     this.#plan = plan;
     this.#store = store;
     this.#onResume = onResume;
+    this.#late = store.kind === 'postgres' ? new LateEventIds(store) : null;
   }
 
   /** Takes the store's lane rows; a row whose IP or provider the plan no longer has is left out. */
@@ -153,7 +145,7 @@ export class LaneBook {
   async #reread(seen: number): Promise<void> {
     const now = (this.#readAt = Date.now());
     const store = this.#store;
-    const late = this.#missing.size > 0 ? await this.#arrived(now) : [];
+    const late = this.#late && this.#late.size > 0 ? await this.#late.arrived(now) : [];
     if (seen === this.#eventsSeen && late.length === 0) return;
     if (this.#eventsSeen >= 0) {
       const from = Math.min(this.#eventsSeen, ...late.map((id) => id - 1));
@@ -162,7 +154,7 @@ export class LaneBook {
         if (e.kind === 'operator_resume' && e.ip && e.provider) this.#onResume({ ip: e.ip, provider: e.provider });
       }
     }
-    if (store.kind === 'postgres' && seen > this.#eventsSeen) await this.#noteMissing(seen, now);
+    if (this.#late && seen > this.#eventsSeen) await this.#late.note(this.#eventsSeen >= 0 ? this.#eventsSeen : Math.max(0, seen - FIRST_LOOK), seen, now);
     this.#eventsSeen = seen;
     for (const row of await store.loadLanes(this.#plan.name)) {
       const lane = this.#byId.get(row.id);
@@ -171,34 +163,6 @@ export class LaneBook {
       if (lane.row.state !== 'active' && row.state === 'active') lane.pace = null;
       lane.row = row;
     }
-  }
-
-  /** Notes the ids up to `seen` (since the last read; at the first, the last {@link FIRST_LOOK} ids) not visible now. */
-  async #noteMissing(seen: number, now: number): Promise<void> {
-    const after = this.#eventsSeen >= 0 ? this.#eventsSeen : Math.max(0, seen - FIRST_LOOK);
-    const limit = Math.min(seen - after, MAX_LOOK);
-    if (limit <= 0) return;
-    const ids = await this.#store.eventIdsAfter(after, limit);
-    // A full page covers the ids up to its last only.
-    const upTo = ids.length === limit ? ids[ids.length - 1] ?? after : seen;
-    let next = after + 1;
-    for (const id of ids) {
-      for (; next < id && next <= upTo; next++) this.#missing.set(next, now);
-      next = id + 1;
-    }
-    for (; next <= upTo; next++) this.#missing.set(next, now);
-  }
-
-  /** The missing ids that are visible now (they are no longer missing); those missing too long are forgotten. */
-  async #arrived(now: number): Promise<number[]> {
-    for (const [id, since] of this.#missing) if (now - since > LATE_EVENT_MS) this.#missing.delete(id);
-    if (this.#missing.size === 0) return [];
-    const ids = [...this.#missing.keys()];
-    const low = Math.min(...ids);
-    const high = Math.max(...ids);
-    const late = (await this.#store.eventIdsAfter(low - 1, high - low + 1)).filter((id) => this.#missing.has(id));
-    for (const id of late) this.#missing.delete(id);
-    return late;
   }
 
   /** Re-reads the rows of these lanes (after a hold changed them). */

@@ -1,15 +1,18 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertPayload, alertType, backoffMs, signBody, type EventRow } from '../../src/alerts/alert.js';
 import { AlertForwarder } from '../../src/alerts/forwarder.js';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
 import { openSqlite, type OpenedSqlite } from '../../src/store/open.js';
+import { openPostgres } from '../../src/store/postgres.js';
 import * as q from '../../src/store/queries.js';
 import { manualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
+import { createPostgresDatabase } from '../peers/peers.js';
 
 // This file's own server address.
 const HOST = '127.0.0.100';
@@ -172,5 +175,45 @@ alerts:
     await expect(fwd.poll()).resolves.toBe(0);
     expect(lines.some((l) => l.level === 50 && /reading events for alerts failed/.test(String(l.msg)))).toBe(true);
     fwd.stop();
+  });
+
+  it('PostgreSQL: an event whose transaction commits after a newer one was read is alerted at the next poll', async () => {
+    const p = plan('alerts-late', `http://${HOST}:${port}/hook`);
+    const clock = manualClock(T0);
+    const { log } = logger();
+    const url = await createPostgresDatabase('late_alerts');
+    const daemon = await openPostgres(url);
+    const writer = await openPostgres(url);
+    const gate = new pg.Client({ connectionString: url });
+    await gate.connect();
+    try {
+      await daemon.store.ensureLanes(p.name, [{ ip: '127.0.0.41', provider: 'postfix' }], T0);
+      const fwd = new AlertForwarder({ plan: p, store: daemon.store, clock, log, env: { WARMUP_TEST_HOOK_SECRET: 's' }, afterId: await daemon.store.lastEventId() });
+      // The pause's commit waits at a gate (a deferred trigger on its event takes a lock this test holds): its id is taken, its commit not done.
+      await gate.query(`create function wait_at_gate() returns trigger language plpgsql as $$ begin perform pg_advisory_xact_lock_shared(4243); return null; end $$`);
+      await gate.query(`create constraint trigger gate after insert on events deferrable initially deferred for each row when (new.kind = 'operator_pause') execute function wait_at_gate()`);
+      await gate.query('select pg_advisory_lock(4243)');
+      const pausing = writer.store.addHold(p.name, { ip: '127.0.0.41' }, { kind: 'operator', actor: 'operator', reason: 'late', until: null, eventKind: 'operator_pause' }, T0);
+      for (let i = 0; ; i++) {
+        const { rows } = await gate.query(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory'`);
+        if (rows[0].n > 0) break;
+        if (i > 500) throw new Error('the pause never reached its commit');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // A newer event commits first and is alerted; the pause is not visible yet.
+      await writer.store.addEvent({ at: T0 + 1, plan: p.name, ip: '127.0.0.41', kind: 'dnsbl_clear', actor: 'dnsbl' });
+      expect(await fwd.poll()).toBe(1);
+      await gate.query('select pg_advisory_unlock(4243)');
+      await pausing;
+      expect(await fwd.poll()).toBe(1);
+      expect(await fwd.poll()).toBe(0);
+      await fwd.idle(5_000);
+      expect(received.slice(-2).map((r) => (JSON.parse(r.body) as { type: string }).type)).toEqual(['dnsbl_clear', 'hold_added']);
+      fwd.stop();
+    } finally {
+      await gate.end();
+      await writer.store.close();
+      await daemon.store.close();
+    }
   });
 });
