@@ -62,6 +62,8 @@ const STAGES: Record<string, SmtpStage> = {
  * // { ip: '127.0.0.5', queueId: '3F2A', recipient: 'a@b.test', status: 'sent', result: { outcome: 'accepted', ... }, ... }
  */
 export function parseDeliveryLine(line: string, prefix = 'postfix-warmup'): Delivery | null {
+  // Most lines of the log are not a warmup transport's (smtpd, cleanup, qmgr...): skip them before any regex.
+  if (!line.includes(`${prefix}/`)) return null;
   const m = HEAD.exec(line) ?? ISO_HEAD.exec(line);
   if (!m) return null;
   const [, program, queueId, to, rest] = m as unknown as [string, string, string, string, string];

@@ -8,7 +8,11 @@
 import type { Outcome } from './schema.js';
 import { inTransaction } from './transaction.js';
 import type { Db } from './schema.js';
-import { writeAttempt, type AttemptRecord, type MessageResult } from './messages.js';
+import { chunks } from '../util/chunks.js';
+import { writeAttempts } from './attempt-writes.js';
+import type { AttemptRecord, MessageResult } from './messages.js';
+import { addToLaneDays } from './postgres-batch.js';
+import { rows, valuesList } from './prepared.js';
 
 /** Where warmup has read Postfix's log up to. */
 export interface LogPosition {
@@ -61,48 +65,91 @@ export async function recordRoutedDelivery(db: Db, plan: string, d: RoutedDelive
 /**
  * Records the deliveries of one batch of log lines and the position after the batch, in one
  * transaction (a crash leaves the batch unrecorded and the position before it: it is read again).
+ * The batch is written as a group (a few statements for all of it, as the send path writes its
+ * attempts), with the result of recording the deliveries one by one, in order: a queue id +
+ * recipient + lane seen twice in one batch (a retry logged within the same read) starts a new
+ * group, which sees the first one's message.
  */
 export async function recordRoutedDeliveries(db: Db, plan: string, ds: readonly RoutedDelivery[], position: LogPosition, now?: number): Promise<RoutedRecord[]> {
   return inTransaction(db, async (trx) => {
     const out: RoutedRecord[] = [];
-    for (const d of ds) out.push(await recordOne(trx, d));
+    for (const group of distinctRuns(ds)) out.push(...await recordGroup(trx, group));
     await saveLogPositionTx(trx, plan, position, now ?? ds.at(-1)?.at ?? 0);
     return out;
   });
 }
 
-async function recordOne(trx: Db, d: RoutedDelivery): Promise<RoutedRecord> {
-  {
+/** `ds` cut into consecutive runs in which no routed key repeats (pure). */
+function distinctRuns(ds: readonly RoutedDelivery[]): RoutedDelivery[][] {
+  const runs: RoutedDelivery[][] = [];
+  let run: RoutedDelivery[] = [];
+  let keys = new Set<string>();
+  for (const d of ds) {
     const key = routedKey(d);
-    const existing = await trx.selectFrom('messages').select(['id', 'day', 'status', 'attempts', 'seq']).where('message_id', '=', key).executeTakeFirst();
-    let message: { id: number; day: string; attempts: number };
-    let counted = false;
-    let daySent = 0;
-    if (existing && existing.status === 'deferred') {
-      message = existing;
-    } else {
-      // First try on this lane (or a queue id Postfix reused for a new message).
-      let row = await trx.updateTable('lane_days').set((eb) => ({ sent: eb('sent', '+', 1), routed: eb('routed', '+', 1) }))
-        .where('lane_id', '=', d.laneId).where('day', '=', d.day).returning('sent').executeTakeFirst();
-      if (!row) {
-        // A day the daemon never opened for this lane (a delivery after a restart, outside the window): open it without a target.
-        const lane = await trx.selectFrom('lanes').select(['stage']).where('id', '=', d.laneId).executeTakeFirstOrThrow();
-        await trx.insertInto('lane_days').values({ lane_id: d.laneId, day: d.day, stage: Math.max(1, lane.stage), target: 0, spread_from: d.at, spread_until: d.at, decision: null, decided_at: null, sent: 1, routed: 1 }).execute();
-        row = { sent: 1 };
-      }
-      const { sent } = row;
-      daySent = sent;
-      const { id } = await trx.insertInto('messages').values({
-        lane_id: d.laneId, day: d.day, seq: sent, recipient: d.recipient, message_id: existing ? `${key}:${d.at}` : key, source: 'routed',
-        status: 'in_flight', attempts: 0, created_at: d.at, next_attempt_at: null, finished_at: null,
-      }).returning('id').executeTakeFirstOrThrow();
-      message = { id, day: d.day, attempts: 0 };
-      counted = true;
-    }
-    const { attempt, result } = routedAttempt(d, message);
-    await writeAttempt(trx, attempt, result, true);
-    return { counted, day: message.day, daySent };
+    if (keys.has(key)) { runs.push(run); run = []; keys = new Set(); }
+    keys.add(key);
+    run.push(d);
   }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
+/** Rows per statement of a group (the messages insert has 6 parameters a row). */
+const GROUP_CHUNK = 100;
+
+/** Deliveries with distinct routed keys: their messages, the lane-days' counts, their attempts. */
+async function recordGroup(trx: Db, ds: readonly RoutedDelivery[]): Promise<RoutedRecord[]> {
+  const keys = ds.map(routedKey);
+  const existing = new Map<string, { id: number; day: string; status: string; attempts: number }>();
+  for (const part of chunks(keys, GROUP_CHUNK)) {
+    const found = await rows<{ id: number; message_id: string; day: string; status: string; attempts: number }>(trx,
+      `select "id", "message_id", "day", "status", "attempts" from "messages" where "message_id" in (${valuesList('?', part.length)})`, part);
+    for (const r of found) existing.set(r.message_id, { id: Number(r.id), day: r.day, status: r.status, attempts: Number(r.attempts) });
+  }
+  // A message deferred before is retried: its row stays. Anything else is the message's first try on this lane
+  // (or a queue id Postfix reused for a new message): it counts against the lane-day.
+  const fresh = keys.map((k) => existing.get(k)?.status !== 'deferred');
+  const days = new Map<string, { laneId: number; day: string; at: number; n: number; next: number }>();
+  ds.forEach((d, i) => {
+    if (!fresh[i]) return;
+    const c = days.get(`${d.laneId}|${d.day}`);
+    if (c) c.n++; else days.set(`${d.laneId}|${d.day}`, { laneId: d.laneId, day: d.day, at: d.at, n: 1, next: 0 });
+  });
+  const sent = await addToLaneDays(trx, [...days.values()].map((c) => ({ laneId: c.laneId, day: c.day, add: { sent: c.n, routed: c.n } })), ['sent', 'routed']);
+  for (const [k, c] of days) {
+    let after = sent.get(k);
+    if (after === undefined) {
+      // A day the daemon never opened for this lane (a delivery after a restart, outside the window): open it without a target.
+      const lane = await trx.selectFrom('lanes').select(['stage']).where('id', '=', c.laneId).executeTakeFirstOrThrow();
+      await trx.insertInto('lane_days').values({ lane_id: c.laneId, day: c.day, stage: Math.max(1, lane.stage), target: 0, spread_from: c.at, spread_until: c.at, decision: null, decided_at: null, sent: c.n, routed: c.n }).execute();
+      after = c.n;
+    }
+    c.next = after - c.n + 1;
+  }
+  const created = new Map<number, { lane_id: number; day: string; seq: number; recipient: string; message_id: string; at: number }>();
+  ds.forEach((d, i) => {
+    if (!fresh[i]) return;
+    const c = days.get(`${d.laneId}|${d.day}`)!;
+    created.set(i, { lane_id: d.laneId, day: d.day, seq: c.next++, recipient: d.recipient, message_id: existing.has(keys[i]!) ? `${keys[i]}:${d.at}` : keys[i]!, at: d.at });
+  });
+  const ids = new Map<string, number>();
+  for (const part of chunks([...created.values()], GROUP_CHUNK)) {
+    const params: unknown[] = [];
+    for (const m of part) params.push(m.lane_id, m.day, m.seq, m.recipient, m.message_id, m.at);
+    const inserted = await rows<{ id: number; message_id: string }>(trx,
+      `insert into "messages" ("lane_id", "day", "seq", "recipient", "message_id", "source", "status", "attempts", "created_at", "next_attempt_at", "finished_at") values ${valuesList("(?, ?, ?, ?, ?, 'routed', 'in_flight', 0, ?, null, null)", part.length)} returning "id", "message_id"`,
+      params);
+    for (const r of inserted) ids.set(r.message_id, Number(r.id));
+  }
+  const out: RoutedRecord[] = [];
+  const attempts = ds.map((d, i) => {
+    const m = created.get(i);
+    const message = m ? { id: ids.get(m.message_id)!, day: m.day, attempts: 0 } : existing.get(keys[i]!)!;
+    out.push(m ? { counted: true, day: m.day, daySent: m.seq } : { counted: false, day: message.day, daySent: 0 });
+    return routedAttempt(d, message);
+  });
+  await writeAttempts(trx, attempts, true);
+  return out;
 }
 
 /** The Message-ID under which a routed message is kept on its lane (pure). */

@@ -47,6 +47,35 @@ describe.each(STORES)('$name store: routed mail and replies', ({ open }) => {
     expect(await s.loadLogPosition(PLAN)).toMatchObject({ offset: 5 });
   }));
 
+  it('records a batch as one by one: a retry and a reused queue id within the batch, a lane-day never opened', () => withStore(open, async (s) => {
+    await fourLanes(s);
+    await openDay(s, 1);
+    await messages(s, 1, 2);
+    const recs = await s.recordRoutedDeliveries(PLAN, [
+      delivery({ at: 500, outcome: 'deferred', code: 421, enhanced: '4.7.0', reply: '421 later', status: 'deferred' }),
+      delivery({ queueId: 'Q2', recipient: 'v@g.test', at: 510 }),
+      // Q1's retry, logged within the same read: the message of the line before, not new volume.
+      delivery({ at: 520 }),
+      // Q2 again after it was delivered: Postfix reused the id for a new message.
+      delivery({ queueId: 'Q2', recipient: 'v@g.test', at: 530 }),
+      delivery({ laneId: 2, queueId: 'Q3', recipient: 'w@y.test', at: 540 }),
+      delivery({ laneId: 2, queueId: 'Q4', recipient: 'x@y.test', at: 550, outcome: 'bounced', code: 550, enhanced: '5.1.1', reply: '550 no such user', status: 'bounced', mailboxSignal: true, rejection: 'hygiene' }),
+    ], pos(900));
+    expect(recs).toEqual([
+      { counted: true, day: DAY, daySent: 3 }, { counted: true, day: DAY, daySent: 4 }, { counted: false, day: DAY, daySent: 0 },
+      { counted: true, day: DAY, daySent: 5 }, { counted: true, day: DAY, daySent: 1 }, { counted: true, day: DAY, daySent: 2 },
+    ]);
+    expect(await s.getLaneDay(1, DAY)).toMatchObject({ sent: 5, routed: 3, accepted: 3, deferred: 1, retries: 1, routed_accepted: 3, routed_deferred: 1 });
+    expect(await s.getLaneDay(2, DAY)).toMatchObject({ stage: 1, target: 0, spread_from: 540, spread_until: 540, sent: 2, routed: 2, accepted: 1, bounced: 1, hygiene_bounced: 1, routed_accepted: 1, routed_bounced: 1 });
+    expect(await s.deferredRouted(PLAN)).toEqual([]);
+    expect(await s.routedSince(PLAN, 0)).toEqual(new Map([[1, 3], [2, 2]]));
+    expect(await s.loadLogPosition(PLAN)).toEqual(pos(900));
+    expect(await s.lastReplies([1, 2])).toEqual(new Map([
+      [1, { at: 530, outcome: 'accepted', code: 250, reply: '250 2.0.0 ok' }],
+      [2, { at: 550, outcome: 'bounced', code: 550, reply: '550 no such user' }],
+    ]));
+  }));
+
   it('counts the replies of a group of attempts written together, over several lanes, as one by one', () => withStore(open, async (s) => {
     await fourLanes(s);
     await openDay(s, 1);
