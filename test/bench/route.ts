@@ -15,7 +15,7 @@
  * `--unix` puts the socketmap on a unix socket. `--lookups-only` skips part 2. The bench stops only the warmup process it started.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +23,9 @@ import { parseArgs } from 'node:util';
 import { encodeNetstring, NetstringDecoder } from '../../src/postfix/netstring.js';
 import { installWarmupConfig, loadMta, mtaCtl } from '../peers/mta.js';
 import { lockMta } from '../postfix/harness.js';
-import { buildCli, machine, result, round, stop } from './lib.js';
+import { buildCli, machine, procSample, result, round, stop } from './lib.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string' }, messages: { type: 'string' }, 'lookups-only': { type: 'boolean' }, unix: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string' }, messages: { type: 'string' }, 'lookups-only': { type: 'boolean' }, unix: { type: 'boolean' }, cli: { type: 'string' }, 'cpu-prof': { type: 'string' }, floor: { type: 'boolean' } } });
 const SECONDS = Number(values.seconds ?? 5);
 const MESSAGES = Number(values.messages ?? 1000);
 const CLIENTS = 8;
@@ -35,7 +35,7 @@ const repo = join(import.meta.dirname, '..', '..');
 const mta = loadMta();
 // The MTA peer is shared with the routing tests: take turns.
 const unlock = await lockMta();
-const cli = buildCli(repo);
+const cli = values.cli ?? buildCli(repo);
 const dir = mkdtempSync(join(tmpdir(), 'warmup-bench-route-'));
 chmodSync(dir, 0o755); // Postfix's trivial-rewrite (user postfix) reaches a unix socketmap in it
 // --unix: the socketmap on a unix socket instead of TCP on loopback.
@@ -61,7 +61,7 @@ postfix: { listen: "${values.unix ? `unix:${dir}/socketmap` : `127.0.0.1:${PORT}
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', cwd: repo });
 
 // ---------------------------------------------------------------- warmup, as users run it
-const warmup = spawn(process.execPath, [cli, 'start', planFile, '--force', '--from', `${today}T00:00:00Z`, '--log-level', 'warn'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+const warmup = spawn(process.execPath, [...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : []), cli, 'start', planFile, '--force', '--from', `${today}T00:00:00Z`, '--log-level', 'warn'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
 let warmupOut = '';
 warmup.stdout!.on('data', (d) => { warmupOut += d; });
 warmup.stderr!.on('data', (d) => { warmupOut += d; });
@@ -113,26 +113,84 @@ const transport = `warmup_${IP.replaceAll('.', '_')}`;
 const mainCf = sh(process.execPath, [cli, 'postfix', planFile, '--main']);
 const masterCf = sh(process.execPath, [cli, 'postfix', planFile, '--master']);
 
-/** Submits MESSAGES with smtp-source and waits until the log shows each delivered; messages per second. */
-async function endToEnd(tag: string): Promise<number> {
+/** The --floor socketmap server (argv: the listen options as JSON, the reply to an address): answers, nothing else. */
+const FLOOR_SERVER = `const net = require('node:net'), fs = require('node:fs');
+const target = JSON.parse(process.argv[1]), reply = process.argv[2];
+const ns = (s) => Buffer.byteLength(s) + ':' + s + ',';
+net.createServer((sock) => {
+  let buf = '';
+  sock.on('data', (c) => {
+    buf += c.toString('latin1');
+    for (;;) {
+      const colon = buf.indexOf(':');
+      if (colon < 0) break;
+      const len = Number(buf.slice(0, colon));
+      if (buf.length < colon + len + 2) break;
+      const req = buf.slice(colon + 1, colon + 1 + len);
+      buf = buf.slice(colon + len + 2);
+      sock.write(ns(req.includes('@') ? reply : 'NOTFOUND '));
+    }
+  });
+  sock.on('error', () => sock.destroy());
+}).listen(target, () => { if (target.path) fs.chmodSync(target.path, 0o666); process.stdout.write('ready\\n'); });`;
+
+/** Postfix's own account of a run: the mean of each delivery line's `delays=a/b/c/d` (seconds). */
+interface Delays { beforeQmgr: number; inQmgr: number; connect: number; transmit: number }
+
+/** The log from `offset` on (only what this run wrote: the file keeps every earlier run and test). */
+function logFrom(offset: number): string {
+  const fd = openSync(mta.logFile, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.max(0, size - offset));
+    readSync(fd, buf, 0, buf.length, offset);
+    return buf.toString('utf8');
+  } finally { closeSync(fd); }
+}
+
+/**
+ * Submits MESSAGES with smtp-source and waits until the log shows each delivered: messages per
+ * second, and Postfix's delays. The log is read from where it ended before the run, incrementally,
+ * so the bench's own reading costs the same on both sides (it read the whole file every 50 ms
+ * before, more on the static side, which runs on a longer log).
+ */
+async function endToEnd(tag: string): Promise<{ rate: number; delays: Delays }> {
   execFileSync('postsuper', ['-c', mta.configDir, '-d', 'ALL'], { stdio: 'ignore' });
   const marker = `${tag}${Date.now().toString(36)}`;
+  const needle = `${marker}@sink.test>`;
+  let offset = statSync(mta.logFile).size;
+  let carry = '';
+  const sum = [0, 0, 0, 0];
+  let sent = 0;
   const start = Date.now();
   execFileSync('smtp-source', ['-s', '8', '-m', String(MESSAGES), '-l', '1000', '-N', '-f', 'bench@warmup.test', '-t', `${marker}@sink.test`, `${mta.submission.host}:${mta.submission.port}`], { stdio: 'ignore' });
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const sent = readFileSync(mta.logFile, 'utf8').split('\n').filter((l) => l.includes(`${marker}@sink.test>`) && l.includes('status=sent')).length;
+    const text = carry + logFrom(offset);
+    offset += Buffer.byteLength(text) - Buffer.byteLength(carry);
+    const end = text.lastIndexOf('\n') + 1;
+    carry = text.slice(end);
+    for (const l of text.slice(0, end).split('\n')) {
+      if (!l.includes(needle) || !l.includes('status=sent')) continue;
+      sent++;
+      const d = /delays=([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+)/.exec(l);
+      if (d) for (let i = 0; i < 4; i++) sum[i]! += Number(d[i + 1]);
+    }
     if (sent >= MESSAGES) break;
     if (Date.now() > deadline) throw new Error(`${tag}: only ${sent} of ${MESSAGES} delivered after 300 s`);
     await new Promise((r) => setTimeout(r, 50));
   }
   const rate = MESSAGES / ((Date.now() - start) / 1000);
-  process.stdout.write(`end to end (${tag}): ${MESSAGES} messages submitted and delivered to smtp-sink in ${round((Date.now() - start) / 1000, 2)} s = ${round(rate)}/s\n`);
-  return rate;
+  const ms = (i: number) => round((sum[i]! / sent) * 1000, 1);
+  const delays = { beforeQmgr: ms(0), inQmgr: ms(1), connect: ms(2), transmit: ms(3) };
+  process.stdout.write(`end to end (${tag}): ${MESSAGES} messages submitted and delivered to smtp-sink in ${round((Date.now() - start) / 1000, 2)} s = ${round(rate)}/s; Postfix's mean delays (ms) before the queue manager ${delays.beforeQmgr}, in it ${delays.inQmgr}, connecting ${delays.connect}, transmitting ${delays.transmit}\n`);
+  return { rate, delays };
 }
 
 process.on('uncaughtException', (e) => { warmup.kill('SIGTERM'); void unlock(); throw e; });
 await installWarmupConfig(mainCf, masterCf);
+// The daemon's CPU over the routed run (answering lookups, tailing the log, recording deliveries), per message.
+const cpu0 = procSample(warmup.pid!).ticks;
 const routed = await endToEnd('routed').catch(async (e) => { await stop(warmup); await unlock(); throw e; });
 // Every delivery must be recorded from the log: wait for warmup to catch up, and say how long it lagged.
 const recordedSql = `const D=require(${JSON.stringify(join(repo, 'node_modules/better-sqlite3'))});const d=new D(${JSON.stringify(`${dir}/warmup.db`)},{readonly:true});process.stdout.write(String(d.prepare("select coalesce(sum(routed_accepted),0) n from lane_days").pluck().get()))`;
@@ -140,15 +198,27 @@ const deliveredAt = Date.now();
 let counted = 0;
 while ((counted = Number(sh('node', ['-e', recordedSql]))) < MESSAGES && Date.now() - deliveredAt < 120_000) await new Promise((r) => setTimeout(r, 100));
 const recordLagMs = Date.now() - deliveredAt;
-process.stdout.write(`warmup recorded ${counted} of ${MESSAGES} deliveries from the log, the last ${recordLagMs} ms after Postfix logged it\n`);
+const daemonCpuMsPerMessage = round(((procSample(warmup.pid!).ticks - cpu0) * 10) / MESSAGES, 3);
+process.stdout.write(`warmup recorded ${counted} of ${MESSAGES} deliveries from the log, the last ${recordLagMs} ms after Postfix logged it; its CPU ${daemonCpuMsPerMessage} ms per message (lookups, tailing and recording)\n`);
 await stop(warmup);
 const staticMap = join(mta.configDir, 'bench-static.map');
 writeFileSync(staticMap, `sink.test ${transport}:\n`);
 await installWarmupConfig(mainCf.replace(/^transport_maps = .*$/m, `transport_maps = texthash:${staticMap}`), masterCf);
 const fixed = await endToEnd('static');
+// --floor: the same socketmap lookups answered by a server that does nothing but answer (in this
+// process, the same reply for every address): what Postfix's round trip per recipient costs by itself.
+let floor: { rate: number; delays: Delays } | null = null;
+if (values.floor) {
+  // In a process of its own: this one blocks while smtp-source runs.
+  if ('path' in target) rmSync(target.path, { force: true });
+  const server = spawn(process.execPath, ['-e', FLOOR_SERVER, JSON.stringify(target), `OK ${transport}:`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => server.stdout!.once('data', r));
+  await installWarmupConfig(mainCf, masterCf);
+  floor = await endToEnd('floor').finally(() => stop(server));
+}
 await mtaCtl('reload');
 await unlock();
 
-const ratio = round(routed / fixed, 2);
+const ratio = round(routed.rate / fixed.rate, 2);
 process.stdout.write(`routed / static = ${ratio} (${counted} routed deliveries recorded by warmup)\n`);
-result({ bench: 'route', socket: values.unix ? 'unix' : 'tcp', lookupsPerSecond, p99ms, p50ms, clients: CLIENTS, lookups: latencies.length, messages: MESSAGES, routedPerSecond: round(routed), staticPerSecond: round(fixed), ratio, recorded: counted, recordLagMs, ...machine() });
+result({ bench: 'route', socket: values.unix ? 'unix' : 'tcp', lookupsPerSecond, p99ms, p50ms, clients: CLIENTS, lookups: latencies.length, messages: MESSAGES, routedPerSecond: round(routed.rate), staticPerSecond: round(fixed.rate), ratio, recorded: counted, recordLagMs, daemonCpuMsPerMessage, routedDelaysMs: routed.delays, staticDelaysMs: fixed.delays, ...(floor ? { floorPerSecond: round(floor.rate), floorRatio: round(floor.rate / fixed.rate, 2), floorDelaysMs: floor.delays } : {}), ...machine() });
