@@ -1,6 +1,8 @@
 /** What a command may touch of the process: passed in, so commands run in-process in tests. */
 export interface CliIo {
   out(text: string): void;
+  /** Writes bytes to stdout as they are (text already encoded, with its newline); without it, callers decode and `out`. */
+  outBytes?(bytes: Uint8Array): void;
   err(text: string): void;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
@@ -44,22 +46,23 @@ export function directIo(fs: { writeSync(fd: number, data: Uint8Array, offset: n
     stream.write(bytes);
   };
   let stderrWatched = false;
-  return {
-    out: (t) => {
-      const bytes = Buffer.from(t.endsWith('\n') ? t : `${t}\n`);
-      if (stream) { toStream(bytes); return; }
-      for (let at = 0; at < bytes.length;) {
-        try {
-          at += fs.writeSync(1, bytes, at, bytes.length - at);
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code === 'EPIPE') process.exit(0);
-          if (code !== 'EAGAIN') throw e;
-          toStream(bytes.subarray(at));
-          return;
-        }
+  const outBytes = (bytes: Uint8Array): void => {
+    if (stream) { toStream(bytes); return; }
+    for (let at = 0; at < bytes.length;) {
+      try {
+        at += fs.writeSync(1, bytes, at, bytes.length - at);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') process.exit(0);
+        if (code !== 'EAGAIN') throw e;
+        toStream(bytes.subarray(at));
+        return;
       }
-    },
+    }
+  };
+  return {
+    out: (t) => outBytes(Buffer.from(t.endsWith('\n') ? t : `${t}\n`)),
+    outBytes,
     err: (t) => {
       if (!stderrWatched) {
         stderrWatched = true;

@@ -24,6 +24,20 @@ describe('directIo', () => {
     expect(Buffer.concat(written).toString()).toBe('{"é": 1}\nline\n');
   });
 
+  it('writes bytes as they are with outBytes, resuming short writes', () => {
+    const written: Buffer[] = [];
+    const io = directIo({
+      writeSync: (_fd, data, offset, length) => {
+        const n = Math.min(length, 2);
+        written.push(Buffer.from(data.subarray(offset, offset + n)));
+        return n;
+      },
+    });
+    io.outBytes!(Buffer.from('{"\u00e9": 1}\n'));
+    io.out('x');
+    expect(Buffer.concat(written).toString()).toBe('{"\u00e9": 1}\nx\n');
+  });
+
   it('gives the rest to process.stdout when the descriptor would block, and keeps to it after', () => {
     const direct: Buffer[] = [];
     const streamed: string[] = [];

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { jsonText, printable, table } from '../../src/cli/format.js';
+import { jsonLine, jsonText, printable, table } from '../../src/cli/format.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { openSqlite } from '../../src/store/open.js';
@@ -18,6 +18,14 @@ describe('text from receivers never drives the terminal', () => {
     const json = jsonText({ reply: REPLY });
     expect(json).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
     expect(JSON.parse(json)).toEqual({ reply: REPLY });
+  });
+
+  it('jsonLine is jsonText and a newline as UTF-8 bytes, escapes included', () => {
+    for (const value of [{ reply: REPLY }, { a: [1, 2.5, null, 'x'], b: { c: true } }, { s: 'caf\u00e9 \u2028 \u202e \u{1f600}' }, { del: 'a\u007fb' }, [], 'plain', 0]) {
+      const bytes = jsonLine(value);
+      expect(Buffer.from(bytes).toString('utf8')).toBe(`${jsonText(value)}\n`);
+      expect(Buffer.from(bytes).equals(Buffer.from(`${jsonText(value)}\n`))).toBe(true);
+    }
   });
 
   it('warmup events and warmup status print an escape sequence in a reply as text', async () => {

@@ -6,7 +6,7 @@ import { holdView, type HoldView } from '../../store/hold-view.js';
 import { ExitError } from '../../util/errors.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
-import { fit, jsonText, printable } from '../format.js';
+import { fit, jsonLine, jsonText, printable } from '../format.js';
 import { loadForReading } from '../load-reading.js';
 import { applyFilter, filterError, STATE_FILTERS, statusLanes, totalsBy, type StatusFilter } from '../status/model.js';
 import { renderQueue, renderStatus, type StatusView } from '../status/render.js';
@@ -61,7 +61,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (!(seconds > 0)) { io.err(`warmup status: --watch takes a number of seconds (got ${values.watch})`); throw new ExitError(2); }
   for (;;) {
     let frame = '';
-    const code = await once(plan, opts, { ...io, out: (t) => { frame += t.endsWith('\n') ? t : `${t}\n`; } });
+    // The frame is drawn once whole: everything goes through `out` (no `outBytes`).
+    const { outBytes: _direct, ...frameIo } = io;
+    const code = await once(plan, opts, { ...frameIo, out: (t) => { frame += t.endsWith('\n') ? t : `${t}\n`; } });
     io.out(`\x1b[2J\x1b[H${frame}\n(refreshing every ${seconds}s; Ctrl-C to stop)`);
     if (code !== 0) return code;
     await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -108,13 +110,15 @@ async function once(plan: Plan, values: Options, io: CliIo): Promise<number> {
       all, shown: applyFilter(all, values.filter), filter: values.filter, forecast,
     };
     if (values.json) {
-      io.out(jsonText({
+      const json = {
         plan: plan.name, timezone: plan.timezone, day: view.day, dayNumber: view.dayNumber, launch: plan.launch,
         asOf: new Date(now).toISOString(), clock,
         run: run ? { id: run.id, startedAt: new Date(run.started_at).toISOString(), endedAt: run.ended_at ? new Date(run.ended_at).toISOString() : null, endReason: run.end_reason, speed: run.speed } : null,
         fleet: { daemons: fleet.daemons, ips: fleet.ips, attended: fleet.attended },
         filter: values.filter, lanes: view.shown, perIp: totalsBy(view.shown, 'ip'), perProvider: totalsBy(view.shown, 'provider'), forecast,
-      }));
+      };
+      if (io.outBytes) io.outBytes(jsonLine(json));
+      else io.out(jsonText(json));
       return 0;
     }
     const width = terminalWidth(io);
