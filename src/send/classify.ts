@@ -110,6 +110,14 @@ export function classifyAttempt(input: ClassifyInput): Classification {
   return classifyError(input.error, input.stage);
 }
 
+/**
+ * A failure before any reply to MAIL FROM on a connection that gave none: what a pooled connection the server
+ * dropped while it sat idle gives. It says nothing about the message (the mailer retries it once, on a fresh connection).
+ */
+export function isStaleConnection(c: Classification): boolean {
+  return c.code === null && c.outcome === 'network' && c.stage === 'mail';
+}
+
 /** A reply split into its parts. */
 export interface ParsedReply {
   readonly code: number | null;

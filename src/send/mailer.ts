@@ -3,11 +3,11 @@
  * MX and reports one attempt record per recipient. Outcomes are data: send()
  * never rejects.
  */
-import { type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
 import { WarmupError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { classifyAttempt, type Classification } from './classify.js';
+import { classifyAttempt, isStaleConnection, type Classification } from './classify.js';
 import { composeMessage } from './compose.js';
 import type { MessageFields } from './message.js';
 import { KeyedPool, type PoolLimits } from './pool.js';
@@ -156,27 +156,34 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
     // A local problem (bad key, bad fields): nothing was sent, retrying the
     // same input will not help. Reported at 'connect', the first stage.
     const unprepared = (error: unknown): Classification => classifyAttempt({ error: Object.assign(asError(error), { command: 'API' }), stage: 'connect' });
+    const failed = (error: unknown): AttemptRecord[] => {
+      const failure = unprepared(error);
+      return records(() => failure, { startedAt: clock.now(), t0: monotonic(), address, tls: false, reused: false });
+    };
     // With the session thread, a message's fields are composed there, and signed there on its own signing pool
-    // (unless the caller gave a signer of its own): only the fields cross, the bytes stay in the worker.
+    // (unless the caller gave a signer of its own): only the fields cross, the bytes stay in the worker. The
+    // prepare is not waited for: the send naming it waits there for the bytes (a failure comes back as its error).
     let message: Buffer | MessageFields | Prepared;
     if (thread && 'fields' in request.message && !request.dkim) message = request.message.fields;
     else {
       try {
         if (thread && 'fields' in request.message && !options.signer) {
-          const prepared = await thread.prepare(request.message.fields, signingKeys(request.dkim!), clock.now());
-          if (prepared instanceof Error) throw prepared;
-          message = prepared;
+          const keys = signingKeys(request.dkim!);
+          // Nothing answers the prepare before a connection is taken: a key that is no private key fails here, before any.
+          for (const k of keys) checkKey(k.pem);
+          message = thread.prepare(request.message.fields, keys, clock.now());
         } else message = await prepare(request, signing, clock.now());
       } catch (error) {
-        const failure = unprepared(error);
-        return records(() => failure, { startedAt: clock.now(), t0: monotonic(), address, tls: false, reused: false });
+        return failed(error);
       }
     }
+    // The worker drops a prepared message after its last send (it keeps it for a send a stale pooled connection
+    // may retry): it is forgotten here only when no send took it (not started, no connection).
+    let sentLast = false;
     try {
       return await deliver(message);
     } finally {
-      // The worker keeps a prepared message until its last send (a stale pooled connection sends it twice).
-      if (thread && !Buffer.isBuffer(message) && 'pid' in message) thread.forget(message);
+      if (thread && !sentLast && !Buffer.isBuffer(message) && 'pid' in message) thread.forget(message);
     }
 
     async function deliver(message: Buffer | MessageFields | Prepared): Promise<AttemptRecord[]> {
@@ -208,22 +215,27 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
           }
           session = opened.session;
         }
+        // A pooled connection the server dropped while it sat idle fails before
+        // any reply to MAIL FROM; that says nothing about the message, so it
+        // gets one fresh connection, as nodemailer's own pool does.
+        const mayRetry = at.reused && attempt === 0;
         let results: Map<string, Classification>;
         if (Buffer.isBuffer(message)) results = await session.send(request.envelope, message);
         else {
-          const sent = await (session as RemoteSession).sendComposing(request.envelope, message);
+          const sent = await (session as RemoteSession).sendComposing(request.envelope, message, mayRetry);
+          sentLast = !(sent instanceof Map && mayRetry && [...sent.values()].every(isStaleConnection));
           if (sent instanceof Error) {
+            // Nothing went out and the session is as it was: back to the pool.
             lease.release(session, session.usable);
+            // A prepared message that could not be composed or signed: the record an in-thread prepare gives.
+            if ('pid' in message) return failed(sent);
             const failure = unprepared(sent);
             return records(() => failure, { ...at, address: session.address, tls: session.secure });
           }
           results = sent;
         }
         lease.release(session, session.usable);
-        // A pooled connection the server dropped while it sat idle fails before
-        // any reply to MAIL FROM; that says nothing about the message, so it
-        // gets one fresh connection, as nodemailer's own pool does.
-        if (at.reused && attempt === 0 && [...results.values()].every(isStaleConnection)) continue;
+        if (mayRetry && [...results.values()].every(isStaleConnection)) continue;
         return records((rcpt) => results.get(rcpt)!, { ...at, address: session.address, tls: session.secure });
       }
     }
@@ -257,6 +269,22 @@ function signingKeys(dkim: NonNullable<SendRequest['dkim']>): SigningKey[] {
   return list.map<SigningKey>((d) => ({ domain: d.domainName, selector: d.keySelector, pem: pemOf(d.privateKey) }));
 }
 
+/** PEMs parsed once as private keys (a key is parsed again where it signs: here only to fail early). */
+const checkedPems = new Set<string>();
+
+/** Throws EDKIM when `pem` is not a private key, as a signing worker would. */
+function checkKey(pem: string): void {
+  if (checkedPems.has(pem)) return;
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch (error) {
+    throw Object.assign(asError(error), { code: 'EDKIM' });
+  }
+  if (key.type !== 'private') throw Object.assign(new Error('DKIM key is not a private key'), { code: 'EDKIM' });
+  checkedPems.add(pem);
+}
+
 const pems = new WeakMap<KeyObject, string>();
 
 function pemOf(key: string | KeyObject): string {
@@ -265,10 +293,6 @@ function pemOf(key: string | KeyObject): string {
   let pem = pems.get(key);
   if (!pem) pems.set(key, (pem = key.export({ type: 'pkcs8', format: 'pem' }).toString()));
   return pem;
-}
-
-function isStaleConnection(c: Classification): boolean {
-  return c.code === null && c.outcome === 'network' && c.stage === 'mail';
 }
 
 function asError(error: unknown): Error {

@@ -6,7 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from '../util/log.js';
-import { classifyAttempt, type Classification } from './classify.js';
+import { classifyAttempt, isStaleConnection, type Classification } from './classify.js';
 import { composeMessage, composeText } from './compose.js';
 import type { MessageFields } from './message.js';
 import { SmtpSession, type SessionOptions } from './session.js';
@@ -19,15 +19,17 @@ export type SessionRequest =
     readonly t: 'send'; readonly id: number; readonly sid: number; readonly envelope: { readonly from: string; readonly to: readonly string[] };
     /**
      * The message's bytes as a latin1 string (one byte per character: cheap to copy between threads), fields to compose
-     * here, or the number of a message prepared here ('prepare').
+     * here, or the number of a message prepared here ('prepare'): dropped after this send, unless `mayRetry` and
+     * every recipient got a stale connection's failure (the main thread then sends it again on a fresh connection).
      */
     readonly message: string | MessageFields | { readonly pid: number };
+    readonly mayRetry?: boolean;
   }
   /**
-   * Compose and DKIM-sign a message ahead of its send (on this worker's signing pool), kept by `pid` until 'forget'.
-   * `reply`: answer 'prepared' (or 'uncomposed') to request `id` when done.
+   * Compose and DKIM-sign a message ahead of its send (on this worker's signing pool), kept by `pid` until the send
+   * that names it is over (or 'forget'). Nothing answers it: a failure is that send's 'uncomposed'.
    */
-  | { readonly t: 'prepare'; readonly id: number; readonly pid: number; readonly message: MessageFields; readonly keys: readonly JobKey[]; readonly now: number; readonly reply: boolean }
+  | { readonly t: 'prepare'; readonly pid: number; readonly message: MessageFields; readonly keys: readonly JobKey[]; readonly now: number }
   | { readonly t: 'forget'; readonly pid: number }
   | { readonly t: 'quit'; readonly sid: number }
   | { readonly t: 'close'; readonly sid: number };
@@ -39,8 +41,6 @@ export type SessionReply =
   | { readonly t: 'sent'; readonly id: number; readonly results: Array<[string, Classification]>; readonly usable: boolean; readonly secure: boolean }
   /** Composing (or signing) the fields failed: nothing was sent, the session is as it was. */
   | { readonly t: 'uncomposed'; readonly id: number; readonly code: string | undefined; readonly message: string }
-  /** A 'prepare' is done: the message waits for its send. */
-  | { readonly t: 'prepared'; readonly id: number }
   | { readonly t: 'ended'; readonly sid: number }
   /** The worker serves requests (sent once, first). */
   | { readonly t: 'ready' }
@@ -94,25 +94,36 @@ export function serveSessions(port: Pick<MessagePort, 'on' | 'postMessage'>, lev
         return;
       case 'send': {
         const session = sessions.get(req.sid);
+        const pid = typeof req.message === 'object' && 'pid' in req.message ? req.message.pid : undefined;
+        // A prepared message is dropped after its last send (see `mayRetry`).
+        const sent = (results: Array<[string, Classification]> | null): void => {
+          if (pid !== undefined && !(req.mayRetry && results?.every(([, c]) => isStaleConnection(c)))) prepared.delete(pid);
+        };
         if (!session) {
           // The connection ended while the main thread still pooled it: what a stale pooled
           // connection gives in-thread (a network failure before any reply to MAIL FROM).
           const gone: Classification = staleConnection();
-          return post({ t: 'sent', id: req.id, results: req.envelope.to.map((r) => [r, gone]), usable: false, secure: false });
+          const results = req.envelope.to.map<[string, Classification]>((r) => [r, gone]);
+          sent(results);
+          return post({ t: 'sent', id: req.id, results, usable: false, secure: false });
         }
         void bytesOf(req.message, prepared).then(
-          (message) => session.send(req.envelope, message).then((results) => {
-            post({ t: 'sent', id: req.id, results: [...results], usable: session.usable, secure: session.secure });
+          (message) => session.send(req.envelope, message).then((map) => {
+            const results = [...map];
+            sent(results);
+            post({ t: 'sent', id: req.id, results, usable: session.usable, secure: session.secure });
           }),
-          (error: unknown) => post(uncomposed(req.id, error)),
+          (error: unknown) => {
+            sent(null);
+            post(uncomposed(req.id, error));
+          },
         );
         return;
       }
       case 'prepare': {
         const bytes = prepare(req);
         prepared.set(req.pid, bytes);
-        if (req.reply) bytes.then(() => post({ t: 'prepared', id: req.id }), (error: unknown) => post(uncomposed(req.id, error)));
-        else bytes.catch(() => undefined); // its send reports it
+        bytes.catch(() => undefined); // its send reports it
         return;
       }
       case 'forget':

@@ -55,11 +55,14 @@ export class RemoteSession implements Session {
   /**
    * `send`, with the message as fields the worker composes (composeMessage,
    * the same bytes as in-thread), as latin1 bytes, or prepared in the worker.
-   * Resolves to the error when composing failed (nothing was sent).
+   * Resolves to the error when composing failed (nothing was sent). The worker
+   * drops a prepared message after this send, unless `mayRetry` (the caller
+   * sends it again when every recipient got a stale connection's failure,
+   * see isStaleConnection) and that is what they got.
    */
-  async sendComposing(envelope: { readonly from: string; readonly to: readonly string[] }, message: string | MessageFields | Prepared): Promise<Map<string, Classification> | Error> {
+  async sendComposing(envelope: { readonly from: string; readonly to: readonly string[] }, message: string | MessageFields | Prepared, mayRetry = false): Promise<Map<string, Classification> | Error> {
     const body = typeof message === 'object' && 'pid' in message ? this.thread.held(message) : message;
-    const reply = await this.thread.request(this.sid, (id) => ({ t: 'send', id, sid: this.sid, envelope: { from: envelope.from, to: [...envelope.to] }, message: body }));
+    const reply = await this.thread.request(this.sid, (id) => ({ t: 'send', id, sid: this.sid, envelope: { from: envelope.from, to: [...envelope.to] }, message: body, ...(mayRetry ? { mayRetry } : {}) }));
     if (reply.t === 'uncomposed') return Object.assign(new Error(reply.message), reply.code ? { code: reply.code } : {});
     if (reply.t === 'lost') {
       this.#usable = false;
@@ -130,23 +133,18 @@ export class SessionThread {
 
   /**
    * Composes and DKIM-signs a message in the worker (on its own signing pool), ahead of its send: the main
-   * thread does neither, and the bytes do not cross back. Resolves once it is ready, or to the error (a bad key,
-   * fields outside what can be composed): nothing was sent. A worker that dies while preparing gets one retry
-   * on the next worker, as the signing pool retries a job once (then SIGNER_CRASHED). The caller passes the
-   * handle to a session's `sendComposing` and calls `forget` after its last send.
+   * thread does neither, and the bytes do not cross back. Nothing waits for it: the prepare goes to the worker
+   * with the next batch of requests, unanswered; the send that names the handle (a session's `sendComposing`)
+   * waits there for the bytes, and a compose or signing failure (a bad key, fields outside what can be composed,
+   * SIGNER_CRASHED) comes back as that send's error: nothing sent, the session as it was. A worker that replaced
+   * the one holding it prepares it again before its send ({@link held}); a worker that dies while the send waits
+   * fails that send as any send under way (a drop at the dot, retried). The worker drops it after its last send;
+   * the caller calls `forget` when no send took it.
    */
-  async prepare(message: MessageFields, keys: readonly SigningKey[], now: number): Promise<Prepared | Error> {
+  prepare(message: MessageFields, keys: readonly SigningKey[], now: number): Prepared {
     const prepared: Prepared = { pid: this.#nextPid++, message, keys, now, gen: 0 };
-    for (let lost = 0; ; lost++) {
-      const reply = await this.request(0, (id) => {
-        prepared.gen = this.#gen;
-        return { t: 'prepare', id, pid: prepared.pid, message, keys: this.#jobKeys(keys), now, reply: true };
-      });
-      if (reply.t === 'prepared') return prepared;
-      if (reply.t === 'uncomposed') return Object.assign(new Error(reply.message), reply.code ? { code: reply.code } : {});
-      if (reply.t !== 'lost') throw new Error(`session thread: unexpected reply ${reply.t}`);
-      if (lost > 0) return Object.assign(new Error('the SMTP session thread died twice while signing this message'), { code: 'SIGNER_CRASHED' });
-    }
+    this.held(prepared);
+    return prepared;
   }
 
   /** What a send names a prepared message by; a worker that did not prepare it (it replaced the one that did) prepares it first. */
@@ -154,12 +152,12 @@ export class SessionThread {
     this.#ensure();
     if (prepared.gen !== this.#gen) {
       prepared.gen = this.#gen;
-      this.#post({ t: 'prepare', id: 0, pid: prepared.pid, message: prepared.message, keys: this.#jobKeys(prepared.keys), now: prepared.now, reply: false });
+      this.#post({ t: 'prepare', pid: prepared.pid, message: prepared.message, keys: this.#jobKeys(prepared.keys), now: prepared.now });
     }
     return { pid: prepared.pid };
   }
 
-  /** The worker drops a prepared message (after its last send). */
+  /** The worker drops a prepared message that no send took (a send drops it, see sendComposing). */
   forget(prepared: Prepared): void {
     if (this.#worker && prepared.gen === this.#gen) this.#post({ t: 'forget', pid: prepared.pid });
   }

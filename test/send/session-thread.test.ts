@@ -9,7 +9,7 @@ import type { Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { WarmupError } from '../../src/util/errors.js';
 import { dkimRecordValue } from '../../src/dns/auth-records.js';
-import { startSink } from './servers.js';
+import { startRaw, startSink } from './servers.js';
 
 // This file's server address; clients bind 127.0.0.10-11.
 const SERVER = '127.0.0.83';
@@ -139,30 +139,76 @@ describe('SMTP sessions in the session thread', () => {
     expect(await verified(s.received[2]!.raw)).toEqual(['r1:pass', 'e1:pass']);
   });
 
-  it('a worker that dies while signing gets one retry on the next worker, then SIGNER_CRASHED; a prepared message survives a death before its send', async () => {
+  it('a worker that dies while a send waits for its prepared message fails that send as a drop at the dot (retried); a prepared message survives a death before its send and is dropped after it', async () => {
     const s = await sink();
     const thread = new SessionThread({ script: dying });
     cleanups.push(() => thread.close());
-    const crashed = await thread.prepare(fields('x', null, 'die@mx.test'), signingKeys, T0);
-    expect(crashed).toBeInstanceOf(Error);
-    expect((crashed as Error & { code?: string }).code).toBe('SIGNER_CRASHED');
-    // Prepared on one worker; that worker dies (a send under way kills it); the next worker prepares it again for its send.
-    const prepared = await thread.prepare(fields('Kept', null), signingKeys, T0);
-    if (prepared instanceof Error) throw prepared;
     const timeouts = { connect: 2000, greeting: 2000, socket: 2000 };
     const open = async () => {
       const o = await thread.open({ host: 'mx.test', address: SERVER, port: s.port, localAddress: '127.0.0.11', ehloName: 'mta11.example.com', tls: 'none', timeouts });
       if (!o.ok) throw new Error(o.failure.text);
       return o.session as RemoteSession;
     };
+    // The prepare and the send naming it go in one batch; the worker dies while preparing: as any send under way.
     const first = await open();
-    const lost = await first.send({ from: 'b@example.com', to: ['die@mx.test'] }, Buffer.from('Subject: x\r\n\r\nx\r\n'));
-    expect(lost.get('die@mx.test')).toMatchObject({ outcome: 'network', stage: 'dot' });
+    const lost = await first.sendComposing({ from: 'bounces@example.com', to: ['die@mx.test'] }, thread.prepare(fields('x', null, 'die@mx.test'), signingKeys, T0));
+    expect(lost instanceof Map && lost.get('die@mx.test')).toMatchObject({ outcome: 'network', stage: 'dot', final: false });
+    expect(first.usable).toBe(false);
+    // Prepared on one worker; that worker dies (a send under way kills it); the next worker prepares it again for its send.
     const second = await open();
-    const sent = await second.sendComposing({ from: 'bounces@example.com', to: ['seed-01@mx.test'] }, prepared);
+    const prepared = thread.prepare(fields('Kept', null), signingKeys, T0);
+    const killed = await second.send({ from: 'b@example.com', to: ['die@mx.test'] }, Buffer.from('Subject: x\r\n\r\nx\r\n'));
+    expect(killed.get('die@mx.test')).toMatchObject({ outcome: 'network', stage: 'dot' });
+    const third = await open();
+    const sent = await third.sendComposing({ from: 'bounces@example.com', to: ['seed-01@mx.test'] }, prepared);
     expect(sent instanceof Map && sent.get('seed-01@mx.test')).toMatchObject({ outcome: 'accepted' });
-    thread.forget(prepared);
-    second.quit();
     expect(await verified(s.received.at(-1)!.raw)).toEqual(['r1:pass', 'e1:pass']);
+    // Dropped after its last send: naming it again sends nothing.
+    const again = await third.sendComposing({ from: 'bounces@example.com', to: ['seed-01@mx.test'] }, prepared);
+    expect(again).toBeInstanceOf(Error);
+    expect((again as Error & { code?: string }).code).toBe('EPREPARED');
+    expect(third.usable).toBe(true);
+    third.quit();
+    expect(s.received).toHaveLength(1);
+  });
+
+  it('a signed message whose pooled connection was dropped before MAIL FROM was answered goes out once on a fresh one (the worker keeps it for that retry)', async () => {
+    let n = 0;
+    const s = await startRaw(SERVER, { mail: () => (n++ === 1 ? 'drop' : '250 2.1.0 Ok') });
+    cleanups.push(() => s.stop());
+    const m = mailer();
+    const signed = () => m.send(request(s.port, { message: { fields: fields('Signed', null) }, dkim, tls: 'none' }));
+    const [first] = await signed();
+    const [second] = await signed();
+    expect([first!.outcome, second!.outcome]).toEqual(['accepted', 'accepted']);
+    expect(second!.reused).toBe(false);
+    expect(s.clients.length).toBe(2);
+    expect(s.commands.filter((c) => c.startsWith('MAIL')).length).toBe(3);
+  });
+
+  it('a signing failure, with the prepare unanswered, gives the in-thread record (nothing sent) and leaves the pooled connection usable', async () => {
+    const s = await sink();
+    // A private key that parses (as the mailer checks before taking a connection) but cannot sign: the signing worker fails.
+    const x25519 = generateKeyPairSync('x25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const bad = { domainName: 'example.com', keySelector: 'x1', privateKey: x25519 };
+    const inThread = mailer({ sessionThread: false });
+    const threaded = mailer({ pool: { maxConnections: 1 } });
+    const signed = (m: Mailer, d: SendRequest['dkim']) => m.send(request(s.port, { message: { fields: fields('Signed', null) }, dkim: d }));
+    const [expected] = await signed(inThread, bad);
+    expect(expected).toMatchObject({ outcome: 'protocol', final: true, stage: 'connect', reused: false, tls: false });
+    const [first] = await signed(threaded, dkim);
+    expect(first).toMatchObject({ outcome: 'accepted', reused: false });
+    const [failed] = await signed(threaded, bad);
+    expect(failed).toEqual(expected);
+    // The connection the failed message held goes on: the next message reuses it.
+    const [next] = await signed(threaded, dkim);
+    expect(next).toMatchObject({ outcome: 'accepted', reused: true });
+    expect(s.received).toHaveLength(2);
+    expect(s.connections().total).toBe(1);
+    // A key that is no private key fails before any connection opens, as in-thread.
+    const fresh = mailer();
+    const [unusable] = await fresh.send(request(s.port, { localAddress: '127.0.0.11', message: { fields: fields('x', null) }, dkim: { domainName: 'example.com', keySelector: 's1', privateKey: 'not a key' } }));
+    expect(unusable).toMatchObject({ outcome: 'protocol', final: true, stage: 'connect' });
+    expect(s.connections().total).toBe(1);
   });
 });
