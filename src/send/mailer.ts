@@ -223,6 +223,8 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
         if (Buffer.isBuffer(message)) results = await session.send(request.envelope, message);
         else {
           const sent = await (session as RemoteSession).sendComposing(request.envelope, message, mayRetry);
+          // The latency leaves out the time the send waited in the worker for its signature.
+          at.t0 += (session as RemoteSession).waitedMs;
           sentLast = !(sent instanceof Map && mayRetry && [...sent.values()].every(isStaleConnection));
           if (sent instanceof Error) {
             // Nothing went out and the session is as it was: back to the pool.

@@ -38,7 +38,11 @@ export type SessionRequest =
 export type SessionReply =
   | { readonly t: 'opened'; readonly id: number; readonly ok: true; readonly secure: boolean }
   | { readonly t: 'opened'; readonly id: number; readonly ok: false; readonly failure: Classification }
-  | { readonly t: 'sent'; readonly id: number; readonly results: Array<[string, Classification]>; readonly usable: boolean; readonly secure: boolean }
+  | {
+    readonly t: 'sent'; readonly id: number; readonly results: Array<[string, Classification]>; readonly usable: boolean; readonly secure: boolean;
+    /** A prepared message: how long (ms) its send waited here for the bytes (signing), which is not network time. */
+    readonly waitedMs?: number;
+  }
   /** Composing (or signing) the fields failed: nothing was sent, the session is as it was. */
   | { readonly t: 'uncomposed'; readonly id: number; readonly code: string | undefined; readonly message: string }
   | { readonly t: 'ended'; readonly sid: number }
@@ -107,12 +111,16 @@ export function serveSessions(port: Pick<MessagePort, 'on' | 'postMessage'>, lev
           sent(results);
           return post({ t: 'sent', id: req.id, results, usable: false, secure: false });
         }
+        const t0 = pid === undefined ? 0 : performance.now();
         void bytesOf(req.message, prepared).then(
-          (message) => session.send(req.envelope, message).then((map) => {
-            const results = [...map];
-            sent(results);
-            post({ t: 'sent', id: req.id, results, usable: session.usable, secure: session.secure });
-          }),
+          (message) => {
+            const waitedMs = pid === undefined ? 0 : performance.now() - t0;
+            return session.send(req.envelope, message).then((map) => {
+              const results = [...map];
+              sent(results);
+              post({ t: 'sent', id: req.id, results, usable: session.usable, secure: session.secure, ...(waitedMs > 0 ? { waitedMs } : {}) });
+            });
+          },
           (error: unknown) => {
             sent(null);
             post(uncomposed(req.id, error));

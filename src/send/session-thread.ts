@@ -43,7 +43,10 @@ export class RemoteSession implements Session {
   constructor(private readonly thread: SessionThread, readonly sid: number, readonly address: string, secure: boolean) {
     this.#secure = secure;
   }
+  #waitedMs = 0;
   get usable(): boolean { return this.#usable; }
+  /** How long (ms) the last send waited in the worker for its prepared message's bytes (signing): not network time. */
+  get waitedMs(): number { return this.#waitedMs; }
   get secure(): boolean { return this.#secure; }
   /** The worker's session ended (the server closed it, an error, the worker died). */
   ended(): void { this.#usable = false; }
@@ -62,6 +65,7 @@ export class RemoteSession implements Session {
    */
   async sendComposing(envelope: { readonly from: string; readonly to: readonly string[] }, message: string | MessageFields | Prepared, mayRetry = false): Promise<Map<string, Classification> | Error> {
     const body = typeof message === 'object' && 'pid' in message ? this.thread.held(message) : message;
+    this.#waitedMs = 0;
     const reply = await this.thread.request(this.sid, (id) => ({ t: 'send', id, sid: this.sid, envelope: { from: envelope.from, to: [...envelope.to] }, message: body, ...(mayRetry ? { mayRetry } : {}) }));
     if (reply.t === 'uncomposed') return Object.assign(new Error(reply.message), reply.code ? { code: reply.code } : {});
     if (reply.t === 'lost') {
@@ -71,6 +75,7 @@ export class RemoteSession implements Session {
     if (reply.t !== 'sent') throw new Error(`session thread: unexpected reply ${reply.t}`);
     this.#usable &&= reply.usable;
     this.#secure = reply.secure;
+    this.#waitedMs = reply.waitedMs ?? 0;
     return new Map(reply.results);
   }
   quit(): void {

@@ -1,9 +1,11 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { dkimVerify } from 'mailauth';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSmtpMailer, type Mailer, type SendRequest, type SmtpMailerOptions } from '../../src/send/mailer.js';
 import { buildMessage } from '../../src/send/message.js';
+import { composeText } from '../../src/send/compose.js';
+import { dkimSignatures } from '../../src/send/dkim-sign.js';
 import { SessionThread, type RemoteSession } from '../../src/send/session-thread.js';
 import type { Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
@@ -184,6 +186,24 @@ describe('SMTP sessions in the session thread', () => {
     expect(second!.reused).toBe(false);
     expect(s.clients.length).toBe(2);
     expect(s.commands.filter((c) => c.startsWith('MAIL')).length).toBe(3);
+  });
+
+  it('records a latency that leaves out the time a send waited in the worker for its signatures', async () => {
+    const s = await sink();
+    const m = mailer({ pool: { maxConnections: 1 } });
+    const [warm] = await m.send(request(s.port));
+    expect(warm!.outcome).toBe('accepted');
+    // 24 RSA signatures: tens of milliseconds of signing, waited for on the open pooled connection.
+    const many = Array.from({ length: 24 }, (_, i) => ({ domainName: 'example.com', keySelector: `r${i}`, privateKey: rsaPem }));
+    const key = { domain: 'example.com', selector: 'r0', key: createPrivateKey(rsaPem) };
+    const t = performance.now();
+    dkimSignatures(composeText(fields('Slow', null)) as string, many.map(() => key), T0);
+    const signingMs = performance.now() - t;
+    const started = performance.now();
+    const [slow] = await m.send(request(s.port, { message: { fields: fields('Slow', null) }, dkim: many }));
+    const elapsedMs = performance.now() - started;
+    expect(slow).toMatchObject({ outcome: 'accepted', reused: true });
+    expect(elapsedMs - slow!.latencyMs).toBeGreaterThanOrEqual(signingMs / 2);
   });
 
   it('a signing failure, with the prepare unanswered, gives the in-thread record (nothing sent) and leaves the pooled connection usable', async () => {
