@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- route [--seconds S] [--messages M]`
+ * `npm run bench -- route [--seconds S] [--messages M] [--unix] [--lookups-only] [--floor] [--cli FILE] [--cpu-prof DIR]`
  *
  * Routing real mail through Postfix, measured against the production-MTA peer (test/peers/mta.sh,
  * started by up.sh or `bash test/peers/mta.sh start`):
@@ -12,7 +12,13 @@
  *    answers every lookup and records every delivery from the log; then the same Postfix with a
  *    static transport map (texthash) naming the same transport, measured in the same run.
  *    `ratio` = routed throughput / static throughput.
- * `--unix` puts the socketmap on a unix socket. `--lookups-only` skips part 2. The bench stops only the warmup process it started.
+ *    Per side, Postfix's own mean `delays=a/b/c/d` of the delivery lines (before the queue manager,
+ *    in it, connecting, transmitting), and the daemon's CPU per routed message (/proc).
+ * `--unix` puts the socketmap on a unix socket. `--lookups-only` skips part 2. `--floor` adds a
+ * third run: the same lookups answered by a process that only answers (`floorRatio`: what the
+ * round trip per recipient costs Postfix by itself). `--cli FILE` runs that bundled CLI (A/B of
+ * two builds), `--cpu-prof DIR` writes the daemon's V8 CPU profile. The bench stops only the
+ * processes it started.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
