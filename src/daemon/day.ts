@@ -50,7 +50,7 @@ export class PlanCalendar {
   at(now: number): { ctx: DayContext; sendingIps: ReadonlySet<string> } {
     if (this.#day === null || now < this.#from || now >= this.#to) this.#learn(now);
     const d = this.#day!;
-    return { ctx: { ...d, inWindow: now >= d.windowStart && now < d.windowEnd }, sendingIps: this.#sendingIps };
+    return { ctx: Object.assign({}, d, { inWindow: now >= d.windowStart && now < d.windowEnd }), sendingIps: this.#sendingIps };
   }
 
   #learn(now: number): void {

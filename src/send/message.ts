@@ -124,7 +124,7 @@ export function buildMessage(spec: MessageSpec, ctx: MessageContext): BuiltMessa
   if (unsubscribeMailto !== null && !/^mailto:\S+$/.test(unsubscribeMailto)) {
     throw new WarmupError('INVALID_UNSUBSCRIBE', `unsubscribe.mailto must be a mailto: URL (got ${JSON.stringify(unsubscribeMailto)})`);
   }
-  const vars = { ...base, unsubscribe_url: unsubscribeUrl };
+  const vars = Object.assign({}, base, { unsubscribe_url: unsubscribeUrl }); // not `{ ...base, ... }`: see mailer.ts (records)
 
   const fields: MessageFields = {
     from: { name: oneLine(spec.from.name ?? ''), address: fromAddress },

@@ -33,7 +33,7 @@ export async function deliverToRoute(mailer: Mailer, route: Route, request: Rout
   const all: AttemptRecord[] = [];
   for (const host of route.hosts) {
     for (const address of host.addresses) {
-      const records = await mailer.send({ ...request, host: host.host, address, port: host.port });
+      const records = await mailer.send(Object.assign({}, request, { host: host.host, address, port: host.port }));
       all.push(...records);
       if (!records.every(isConnectFailure)) return all;
     }
