@@ -37,8 +37,11 @@ describe('hard rejections within the day', () => {
         sink: { domains: ['sink.test'], seeds: ['rej@sink.test'] },
       },
     });
-    // The 12-hour window lasts 12 real seconds: 20 messages a lane, one every 36 plan minutes.
-    const run = await startDaemon(load(file), { from: '2026-12-01T07:59:00Z', speed: 3600 });
+    // The 12-hour window lasts 12 real seconds: 20 messages a lane, one every 36 plan minutes. The run starts 10 plan
+    // minutes (167 real ms) before the window: a start-up slower than that would open the days late, pro rata. A lane's
+    // last message may fall seconds before the window's end (171's sink lane: 19:59:51), and the daemon sends it up to
+    // two ticks after the end: at 250 real ms a tick, a pass up to half a real second late still sends the whole day.
+    const run = await startDaemon(load(file), { from: '2026-12-01T07:50:00Z', speed: 3600, tickMs: 250 });
     const days = await until('every lane\'s day decided', 60_000, async () => {
       const rows = await run.db.selectFrom('lane_days').innerJoin('lanes', 'lanes.id', 'lane_days.lane_id')
         .select(['lanes.ip', 'lanes.provider', 'lane_days.sent', 'lane_days.accepted', 'lane_days.bounced', 'lane_days.decision']).execute();
