@@ -40,7 +40,12 @@ export interface PlanParts {
   storeUrl?: string;
 }
 
-/** A plan in a temp dir with its own database; DKIM key generated for the run. */
+/**
+ * A plan in a temp dir with its own database; DKIM key generated for the run. The SMTP timeouts are
+ * generous: on a loaded machine the test process may not run for seconds, and a timer that expires
+ * meanwhile fires before the answer that did arrive is read (a greylisting retry recorded as a
+ * timeout). Tests of timeouts set their own (test/daemon/faults.test.ts).
+ */
 export function writePlan(parts: PlanParts): { file: string; dir: string; pem: string | null } {
   const dir = mkdtempSync(join(tmpdir(), `warmup-${parts.name}-`));
   let pem: string | null = null;
@@ -67,7 +72,7 @@ providers:
 ${providers}
 delivery:
   dns_servers: [${dnsServer}]
-  timeouts: { connect: 2s, greeting: 5s, command: 10s }
+  timeouts: { connect: 10s, greeting: 10s, command: 20s }
 ${(parts.delivery ?? []).map((l) => `  ${l}`).join('\n')}
 warnings: { ip_peak_per_day: 1 }
 dnsbl: { zones: [zen.dnsbl.test] }
@@ -110,7 +115,8 @@ export async function startDaemon(plan: Plan, opts: { from: string; speed: numbe
   await thread?.ready();
   // The clock starts once the database is open and migrated: `from` is when the daemon starts.
   const clock = acceleratedClock(Date.parse(opts.from), opts.speed);
-  const resolver = createDnsResolver({ servers: plan.delivery.dnsServers, timeoutMs: 1000, tries: 1 });
+  // A loaded machine may not read the loopback server's answer within a second (a dead lane's MX lookup recorded as a DNS failure).
+  const resolver = createDnsResolver({ servers: plan.delivery.dnsServers, timeoutMs: 5000, tries: 2 });
   const runtime = createRuntime({
     plan, store: opened.store, resolver, clock, log, tickMs: opts.tickMs ?? 50, speed: opts.speed, drainMs: opts.drainMs ?? 10_000,
     mailer: smtpMailer(plan, clock, log, opts.signer, thread ?? false),

@@ -42,7 +42,8 @@ describe('a per-client rate limit at the receiving MX', () => {
     // 127.0.0.28 ramps at 3 a day: under the MX's 5 a minute.
     const text = (await import('node:fs')).readFileSync(file, 'utf8').replace('  - address: 127.0.0.28\n    ehlo: mta28.warmup.test', '  - address: 127.0.0.28\n    ehlo: mta28.warmup.test\n    ramp: { daily: [3] }');
     (await import('node:fs')).writeFileSync(file, text);
-    const run = await startDaemon(load(file), { from: '2026-12-01T08:00:00Z', speed: 20_000 });
+    // The run starts an hour (0.18 real s) before the window: a slow start-up does not cut the day to a pro rata share.
+    const run = await startDaemon(load(file), { from: '2026-12-01T07:00:00Z', speed: 20_000 });
     await until('a retry of a rate-limited message after both days closed', 30_000, async () => {
       const r = await run.db.selectFrom('attempts').select('id').where('retry', '>', 0).executeTakeFirst();
       const open = await run.db.selectFrom('lane_days').select('lane_id').where('decision', 'is', null).executeTakeFirst();
