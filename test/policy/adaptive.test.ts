@@ -68,8 +68,10 @@ describe('operator control', () => {
     const io = memoryIo({}, process.cwd());
     expect(await main(['pause', '127.0.0.38/sink', '--plan', file, '--reason', 'checking the seeds'], io)).toBe(0);
     expect(io.stdout).toContain('paused lane 127.0.0.38/sink: 1 lane changed');
-    // Within one tick (50 ms) nothing new is created; give it a few ticks to be sure.
-    await new Promise((r) => setTimeout(r, 150));
+    // From the first tick that starts after the pause nothing new is created (that tick starting means the one under way
+    // at the pause has finished); give it a few ticks more to be sure. Waited for, not slept: a loaded machine ticks late.
+    const pausedAt = run.clock.now();
+    await until('a tick after the pause', 10_000, () => run.daemon.lastTickAt > pausedAt);
     const frozen = await sent();
     await new Promise((r) => setTimeout(r, 500));
     expect(await sent()).toBe(frozen);
