@@ -221,12 +221,17 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
         // gets one fresh connection, as nodemailer's own pool does.
         const mayRetry = at.reused && attempt === 0;
         let results: Map<string, Classification>;
-        if (Buffer.isBuffer(message)) results = await session.send(request.envelope, message);
-        else {
+        /** Every recipient got a stale connection's failure on a send that may go again (see isStaleConnection). */
+        let stale: boolean;
+        if (Buffer.isBuffer(message)) {
+          results = await session.send(request.envelope, message);
+          stale = mayRetry && [...results.values()].every(isStaleConnection);
+        } else {
           const sent = await (session as RemoteSession).sendComposing(request.envelope, message, mayRetry);
           // The latency leaves out the time the send waited in the worker for its signature.
           at.t0 += (session as RemoteSession).waitedMs;
-          sentLast = !(sent instanceof Map && mayRetry && [...sent.values()].every(isStaleConnection));
+          stale = sent instanceof Map && mayRetry && [...sent.values()].every(isStaleConnection);
+          sentLast = !stale;
           if (sent instanceof Error) {
             // Nothing went out and the session is as it was: back to the pool.
             lease.release(session, session.usable);
@@ -238,7 +243,7 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
           results = sent;
         }
         lease.release(session, session.usable);
-        if (mayRetry && [...results.values()].every(isStaleConnection)) continue;
+        if (stale) continue;
         return records((rcpt) => results.get(rcpt)!, Object.assign({}, at, { address: session.address, tls: session.secure }));
       }
     }
