@@ -33,6 +33,8 @@ export interface PlanParts {
   ramp?: string;
   /** YAML lines appended under `delivery:` */
   delivery?: string[];
+  /** The `delivery.timeouts` flow mapping (default: generous, see writePlan). */
+  timeouts?: string;
   /** extra top-level YAML */
   extra?: string;
   dkim?: boolean;
@@ -72,7 +74,7 @@ providers:
 ${providers}
 delivery:
   dns_servers: [${dnsServer}]
-  timeouts: { connect: 10s, greeting: 10s, command: 20s }
+  timeouts: ${parts.timeouts ?? '{ connect: 10s, greeting: 10s, command: 20s }'}
 ${(parts.delivery ?? []).map((l) => `  ${l}`).join('\n')}
 warnings: { ip_peak_per_day: 1 }
 dnsbl: { zones: [zen.dnsbl.test] }
