@@ -362,16 +362,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
     // reply shape kept beside the attempts rows: warmup status read one table row per deferral
     // of the day (most of its time on a big database); now O(lanes x distinct replies).
     async up(db: Kysely<unknown>) {
-      const t = types(db);
-      await db.schema.createTable('lane_replies')
-        .addColumn('lane_id', t.ref, (c) => c.notNull())
-        .addColumn('day', 'text', (c) => c.notNull())
-        .addColumn('outcome', 'text', (c) => c.notNull())
-        .addColumn('reply_key', 'text', (c) => c.notNull())
-        .addColumn('reply', 'text', (c) => c.notNull())
-        .addColumn('n', 'bigint', (c) => c.notNull().defaultTo(0))
-        .addPrimaryKeyConstraint('lane_replies_pk', ['lane_id', 'day', 'outcome', 'reply_key'])
-        .execute();
+      await laneRepliesTable(db, 'lane_replies', ['lane_id', 'day', 'outcome', 'reply_key']).execute();
       await fillLaneReplies(db as Kysely<Database>);
     },
     async down(db: Kysely<unknown>) {
@@ -427,7 +418,54 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.createIndex('messages_recipient_status').on('messages').columns(['recipient', 'status']).execute();
     },
   },
+  '0015_lane_replies_by_day': {
+    // Every reader of lane_replies asks for one day (`replyCounts`: a day's replies of the lanes
+    // shown, every lane in `warmup status`), but the table was keyed lane first: a day's rows lay one per lane
+    // across the whole primary-key index (and, where the rows were written lane by lane, the whole
+    // table), so the newest day of 512 lanes took ~400 page reads in a fresh process, 10 ms of a
+    // `warmup status` on a machine whose page faults and reads are dear. Keyed day first, and
+    // WITHOUT ROWID on SQLite (the rows live in their key's B-tree: one B-tree per upsert instead
+    // of a table and its index), a day's rows are a few neighbouring pages. The key's columns are
+    // the same, so the writes' `on conflict` target still names it. PostgreSQL keeps its heap:
+    // only the key's column order changes there.
+    async up(db: Kysely<unknown>) {
+      if (db.getExecutor().adapter instanceof PostgresAdapter) {
+        await sql`alter table "lane_replies" drop constraint "lane_replies_pk", add constraint "lane_replies_pk" primary key ("day", "lane_id", "outcome", "reply_key")`.execute(db);
+        return;
+      }
+      await rebuildLaneReplies(db, ['day', 'lane_id', 'outcome', 'reply_key'], true);
+    },
+    async down(db: Kysely<unknown>) {
+      if (db.getExecutor().adapter instanceof PostgresAdapter) {
+        await sql`alter table "lane_replies" drop constraint "lane_replies_pk", add constraint "lane_replies_pk" primary key ("lane_id", "day", "outcome", "reply_key")`.execute(db);
+        return;
+      }
+      await rebuildLaneReplies(db, ['lane_id', 'day', 'outcome', 'reply_key'], false);
+    },
+  },
 });
+
+/** The lane_replies table (migration 0012) as `name`, keyed by `key`. */
+function laneRepliesTable(db: Kysely<unknown>, name: string, key: string[]) {
+  const t = types(db);
+  return db.schema.createTable(name)
+    .addColumn('lane_id', t.ref, (c) => c.notNull())
+    .addColumn('day', 'text', (c) => c.notNull())
+    .addColumn('outcome', 'text', (c) => c.notNull())
+    .addColumn('reply_key', 'text', (c) => c.notNull())
+    .addColumn('reply', 'text', (c) => c.notNull())
+    .addColumn('n', 'bigint', (c) => c.notNull().defaultTo(0))
+    .addPrimaryKeyConstraint('lane_replies_pk', key as never);
+}
+
+/** SQLite: lane_replies again with the primary key `key` (and WITHOUT ROWID or not), its rows copied over. */
+async function rebuildLaneReplies(db: Kysely<unknown>, key: string[], withoutRowid: boolean): Promise<void> {
+  const table = laneRepliesTable(db, 'lane_replies_new', key);
+  await (withoutRowid ? table.modifyEnd(sql`without rowid`) : table).execute();
+  await sql`insert into "lane_replies_new" ("lane_id", "day", "outcome", "reply_key", "reply", "n") select "lane_id", "day", "outcome", "reply_key", "reply", "n" from "lane_replies"`.execute(db);
+  await db.schema.dropTable('lane_replies').execute();
+  await db.schema.alterTable('lane_replies_new').renameTo('lane_replies').execute();
+}
 
 /**
  * Counts the attempts already written into `lane_replies` (migration 0012), a lane at a

@@ -176,3 +176,50 @@ describe('migration 0014: the hot path\'s indexes hold only what their readers a
     await store.close();
   });
 });
+
+describe('migration 0015: lane_replies keyed day first', () => {
+  it('keeps every running count, stores a day\'s rows together (WITHOUT ROWID, key day first), and the writes still add to them', async () => {
+    const { addReplyTallies } = await import('../../src/store/reply-tallies.js');
+    const { db, path } = await olderFile('by-day.db', '0014_narrow_hot_indexes', 2);
+    const row = (laneId: number, day: string, outcome: string, reply: string, n: number) => ({ lane_id: laneId, day, outcome, reply_key: reply, reply, n });
+    await db.insertInto('lane_replies').values([
+      row(1, '2026-12-01', 'deferred', '421 slow', 3), row(1, '2026-12-02', 'deferred', '421 slow', 1),
+      row(2, '2026-12-01', 'bounced', '550 no', 2), row(2, '2026-12-02', 'timeout', '(timeout, no reply)', 4),
+    ]).execute();
+    const { replyCounts } = await import('../../src/store/replies.js');
+    const before = { one: await replyCounts(db, [1, 2], '2026-12-01'), two: await replyCounts(db, [1, 2], '2026-12-02') };
+    await db.destroy();
+    const store = await openSqlite(path);
+    const raw = new BetterSqlite3(path, { readonly: true });
+    const tableSql = raw.prepare("select sql from sqlite_master where type = 'table' and name = 'lane_replies'").pluck().get() as string;
+    expect(tableSql).toMatch(/primary key \("day", "lane_id", "outcome", "reply_key"\)\) without rowid$/);
+    expect(raw.prepare("select name from sqlite_master where name = 'lane_replies_new'").all()).toEqual([]);
+    expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+    // The day's counts of the lanes asked for: one seek of the key, day first.
+    const plan = raw.prepare(`explain query plan select "lane_id", "outcome", "reply", "n" from "lane_replies" where "lane_id" in (?, ?) and "day" = ?`).all(1, 2, '2026-12-01') as { detail: string }[];
+    expect(plan.map((p) => p.detail)).toEqual(['SEARCH lane_replies USING PRIMARY KEY (day=? AND lane_id=?)']);
+    raw.close();
+    expect(await store.store.replyCounts([1, 2], '2026-12-01')).toEqual(before.one);
+    expect(await store.store.replyCounts([1, 2], '2026-12-02')).toEqual(before.two);
+    expect(before.one.get(1)).toEqual([{ outcome: 'deferred', reply: '421 slow', n: 3 }]);
+    // A write adds to an existing count (the upsert's conflict target is the same key's columns) and starts new ones.
+    await addReplyTallies(store.db, [
+      { lane_id: 1, day: '2026-12-01', outcome: 'deferred', reply_key: '421 slow', reply: '421 slow', n: 2 },
+      { lane_id: 1, day: '2026-12-03', outcome: 'deferred', reply_key: '421 slow', reply: '421 slow', n: 1 },
+    ]);
+    expect((await store.store.replyCounts([1], '2026-12-01')).get(1)).toEqual([{ outcome: 'deferred', reply: '421 slow', n: 5 }]);
+    expect((await store.store.replyCounts([1], '2026-12-03')).get(1)).toEqual([{ outcome: 'deferred', reply: '421 slow', n: 1 }]);
+    await store.close();
+    // Down again: the lane-first rowid table of 0012, every count kept.
+    const { Kysely, Migrator, SqliteDialect } = await import('kysely');
+    const { migrations } = await import('../../src/store/migrations.js');
+    const back = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect((await new Migrator({ db: back, provider: { getMigrations: async () => ({ ...migrations }) } }).migrateTo('0014_narrow_hot_indexes')).error).toBeUndefined();
+    expect(await replyCounts(back, [1, 2], '2026-12-02')).toEqual(before.two);
+    expect((await replyCounts(back, [1], '2026-12-01')).get(1)).toEqual([{ outcome: 'deferred', reply: '421 slow', n: 5 }]);
+    await back.destroy();
+    const down = new BetterSqlite3(path, { readonly: true });
+    expect(down.prepare("select sql from sqlite_master where type = 'table' and name = 'lane_replies'").pluck().get()).toMatch(/primary key \("lane_id", "day", "outcome", "reply_key"\)\)$/);
+    down.close();
+  });
+});
