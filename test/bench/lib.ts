@@ -2,16 +2,20 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 
 /** The machine, for the figures' context. */
-export function machine(): { nproc: number; cpu: string; memGB: number; node: string; loadavg1: number } {
-  const model = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
+export function machine(): { nproc: number; cpu: string; memGB: number; node: string; openssl: string; avx512ifma: boolean; kernel: string; loadavg1: number } {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
   // The 1-minute load average: other work on the machine skews every figure, so it is printed with them.
   const loadavg1 = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-  return { nproc: cpus().length, cpu: model, memGB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg1 };
+  // OpenSSL 3 signs RSA with AVX-512 IFMA where the CPU has it: an RSA-2048 signature then costs less than half
+  // (0.30-0.35 ms against 0.72 on the machine before), which moves signedRatio's ceiling with it.
+  const avx512ifma = /^flags\s*:.*\bavx512ifma\b/m.test(cpuinfo);
+  return { nproc: cpus().length, cpu: model, memGB: Math.round(totalmem() / 2 ** 30), node: process.version, openssl: process.versions.openssl, avx512ifma, kernel: release(), loadavg1 };
 }
 
 /** A throwaway 2048-bit RSA DKIM key written as `dir/dkim.pem`; returns the PEM. */
