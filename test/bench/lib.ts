@@ -1,7 +1,7 @@
 /** Shared helpers of the benchmarks (not tests: they measure, they assert nothing). */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -32,6 +32,8 @@ export function result(figures: Record<string, unknown>): void {
 
 /** Starts a process we own; the caller stops exactly this PID. */
 export function start(cmd: string, args: readonly string[]): ChildProcess {
+  // A fresh machine has no Postfix yet: `npm test` installs the peers first (its pretest), a bench does not.
+  if (cmd.startsWith('/') && !existsSync(cmd)) throw new Error(`${cmd} is not installed: \`bash test/peers/install.sh\` installs the test peers (npm test runs it first)`);
   const child = spawn(cmd, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[${cmd.split('/').pop()}] ${d}`));
   return child;
