@@ -458,13 +458,20 @@ function laneRepliesTable(db: Kysely<unknown>, name: string, key: string[]) {
     .addPrimaryKeyConstraint('lane_replies_pk', key as never);
 }
 
-/** SQLite: lane_replies again with the primary key `key` (and WITHOUT ROWID or not), its rows copied over. */
+/**
+ * SQLite: lane_replies again with the primary key `key` (and WITHOUT ROWID or not), its rows copied over, in one
+ * transaction (kysely runs SQLite's migrations outside one): a crash or a kill mid-way leaves the old table whole,
+ * and the migration runs again at the next open.
+ */
 async function rebuildLaneReplies(db: Kysely<unknown>, key: string[], withoutRowid: boolean): Promise<void> {
-  const table = laneRepliesTable(db, 'lane_replies_new', key);
-  await (withoutRowid ? table.modifyEnd(sql`without rowid`) : table).execute();
-  await sql`insert into "lane_replies_new" ("lane_id", "day", "outcome", "reply_key", "reply", "n") select "lane_id", "day", "outcome", "reply_key", "reply", "n" from "lane_replies"`.execute(db);
-  await db.schema.dropTable('lane_replies').execute();
-  await db.schema.alterTable('lane_replies_new').renameTo('lane_replies').execute();
+  await db.transaction().execute(async (trx) => {
+    await trx.schema.dropTable('lane_replies_new').ifExists().execute();
+    const table = laneRepliesTable(trx, 'lane_replies_new', key);
+    await (withoutRowid ? table.modifyEnd(sql`without rowid`) : table).execute();
+    await sql`insert into "lane_replies_new" ("lane_id", "day", "outcome", "reply_key", "reply", "n") select "lane_id", "day", "outcome", "reply_key", "reply", "n" from "lane_replies"`.execute(trx);
+    await trx.schema.dropTable('lane_replies').execute();
+    await trx.schema.alterTable('lane_replies_new').renameTo('lane_replies').execute();
+  });
 }
 
 /**

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate, openSqlite } from '../../src/store/open.js';
 import { WarmupError } from '../../src/util/errors.js';
@@ -221,5 +222,30 @@ describe('migration 0015: lane_replies keyed day first', () => {
     const down = new BetterSqlite3(path, { readonly: true });
     expect(down.prepare("select sql from sqlite_master where type = 'table' and name = 'lane_replies'").pluck().get()).toMatch(/primary key \("lane_id", "day", "outcome", "reply_key"\)\)$/);
     down.close();
+  });
+});
+
+describe('migration 0015 interrupted', () => {
+  it('a failure before its last step leaves lane_replies as it was, and the migration runs whole at the next open', async () => {
+    const { migrations } = await import('../../src/store/migrations.js');
+    const { db, path } = await olderFile('by-day-broken.db', '0014_narrow_hot_indexes', 1);
+    await db.insertInto('lane_replies').values({ lane_id: 1, day: '2026-12-01', outcome: 'deferred', reply_key: '421 slow', reply: '421 slow', n: 3 }).execute();
+    // The rename, its last statement, fails (as a kill there would leave it, but with the transaction rolled back).
+    const failing = db.withPlugin({
+      transformQuery: (args) => { if (args.node.kind === 'AlterTableNode') throw new Error('injected failure'); return args.node; },
+      transformResult: async (args) => args.result,
+    });
+    await expect(migrations['0015_lane_replies_by_day']!.up(failing)).rejects.toThrow('injected failure');
+    const tables = (await sql<{ name: string; sql: string }>`select name, sql from sqlite_master where type = 'table' and name like 'lane_replies%'`.execute(db)).rows;
+    expect(tables.map((t) => t.name)).toEqual(['lane_replies']);
+    expect(tables[0]!.sql).not.toMatch(/without rowid/);
+    expect(await db.selectFrom('lane_replies').select(['day', 'n']).execute()).toEqual([{ day: '2026-12-01', n: 3 }]);
+    await db.destroy();
+    const store = await openSqlite(path);
+    expect((await store.store.replyCounts([1], '2026-12-01')).get(1)).toEqual([{ outcome: 'deferred', reply: '421 slow', n: 3 }]);
+    await store.close();
+    const raw = new BetterSqlite3(path, { readonly: true });
+    expect(raw.prepare("select sql from sqlite_master where type = 'table' and name = 'lane_replies'").pluck().get()).toMatch(/without rowid$/);
+    raw.close();
   });
 });
