@@ -24,9 +24,7 @@ async function recordingStore() {
 
 /** The indexes SQLite's plan for `sql` uses, from EXPLAIN QUERY PLAN (placeholders bound to null). */
 function indexesUsed(sqlite: BetterSqlite3.Database, sql: string): string[] {
-  const stmt = sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`);
-  const rows = stmt.all(...Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => null)) as { detail: string }[];
-  return rows.flatMap((r) => [...r.detail.matchAll(/USING (?:COVERING )?INDEX (\w+)/g)].map((m) => m[1]!));
+  return plainPlan(sqlite, sql).flatMap((detail) => [...detail.matchAll(/USING (?:COVERING )?INDEX (\w+)/g)].map((m) => m[1]!));
 }
 
 /** The query plan's lines. */
