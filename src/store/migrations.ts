@@ -9,9 +9,14 @@ import { NOT_ACCEPTED } from './replies.js';
 import { addReplyTallies, tallyReply, type ReplyTally } from './reply-tallies.js';
 import type { Database } from './schema.js';
 
+/** True when `db` runs on PostgreSQL (else SQLite). */
+function onPostgres(db: Kysely<unknown>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
 /** The column types that differ between the two engines, for the database `db` runs on. */
 export function types(db: Kysely<unknown>) {
-  const pg = db.getExecutor().adapter instanceof PostgresAdapter;
+  const pg = onPostgres(db);
   return {
     /**
      * A row id: SQLite's `integer primary key autoincrement` (what every
@@ -429,14 +434,14 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
     // the same, so the writes' `on conflict` target still names it. PostgreSQL keeps its heap:
     // only the key's column order changes there.
     async up(db: Kysely<unknown>) {
-      if (db.getExecutor().adapter instanceof PostgresAdapter) {
+      if (onPostgres(db)) {
         await sql`alter table "lane_replies" drop constraint "lane_replies_pk", add constraint "lane_replies_pk" primary key ("day", "lane_id", "outcome", "reply_key")`.execute(db);
         return;
       }
       await rebuildLaneReplies(db, ['day', 'lane_id', 'outcome', 'reply_key'], true);
     },
     async down(db: Kysely<unknown>) {
-      if (db.getExecutor().adapter instanceof PostgresAdapter) {
+      if (onPostgres(db)) {
         await sql`alter table "lane_replies" drop constraint "lane_replies_pk", add constraint "lane_replies_pk" primary key ("lane_id", "day", "outcome", "reply_key")`.execute(db);
         return;
       }
