@@ -122,6 +122,16 @@ export function readServiceSection(text: string, name: string): Record<string, s
   return found;
 }
 
+/**
+ * TLS as node-postgres takes it (Node's tls.connect options). `verify-ca` checks the chain
+ * only: `checkServerIdentity` accepts any name, as libpq's verify-ca does.
+ */
+export interface PgTls {
+  readonly rejectUnauthorized: boolean;
+  readonly ca?: string;
+  readonly checkServerIdentity?: () => undefined;
+}
+
 /** What a pool needs to connect; `password` is undefined when none was given (then ~/.pgpass applies). */
 export interface PgConnection {
   readonly host: string;
@@ -129,7 +139,7 @@ export interface PgConnection {
   readonly database: string;
   readonly user: string;
   readonly password: string | undefined;
-  readonly ssl: false | { readonly rejectUnauthorized: boolean; readonly ca?: string };
+  readonly ssl: false | PgTls;
   readonly applicationName: string;
   readonly connectTimeoutMs: number;
   /** The URL as shown in status, logs and errors: no password. */
@@ -177,11 +187,7 @@ export function resolvePgConnection(url: string, options: PgConnectionOptions = 
   const database = pick('dbname', 'PGDATABASE') ?? user;
   const sslmode = pick('sslmode', 'PGSSLMODE') ?? 'disable';
   const rootCert = pick('sslrootcert', 'PGSSLROOTCERT');
-  let ssl: PgConnection['ssl'] = false;
-  if (sslmode === 'require') ssl = { rejectUnauthorized: false };
-  else if (sslmode === 'verify-ca' || sslmode === 'verify-full') {
-    ssl = { rejectUnauthorized: true, ...(rootCert ? { ca: readFileSync(rootCert, 'utf8') } : {}) };
-  }
+  const ssl = tlsFor(sslmode, rootCert);
   const timeout = pick('connect_timeout', 'PGCONNECT_TIMEOUT');
   const hostPart = host.startsWith('/') ? encodeURIComponent(host) : host.includes(':') ? `[${host}]` : host;
   const shownParams = [serviceName ? `service=${encodeURIComponent(serviceName)}` : '', sslmode !== 'disable' ? `sslmode=${sslmode}` : ''].filter(Boolean).join('&');
@@ -191,4 +197,24 @@ export function resolvePgConnection(url: string, options: PgConnectionOptions = 
     connectTimeoutMs: timeout === undefined || Number(timeout) === 0 ? 10_000 : Number(timeout) * 1000,
     location: `postgres://${encodeURIComponent(user)}@${hostPart}:${port}/${encodeURIComponent(database)}${shownParams ? `?${shownParams}` : ''}`,
   };
+}
+
+/**
+ * The TLS of an sslmode, as libpq has it: `require` encrypts without checking the
+ * certificate (but checks the chain, as verify-ca, when a root certificate is named),
+ * `verify-ca` checks the chain and not the host name, `verify-full` both. `allow` and
+ * `prefer` connect without TLS (node-postgres cannot fall back from one to the other).
+ */
+function tlsFor(sslmode: string, rootCert: string | undefined): PgConnection['ssl'] {
+  if (sslmode !== 'require' && sslmode !== 'verify-ca' && sslmode !== 'verify-full') return false;
+  let ca: string | undefined;
+  if (rootCert !== undefined) {
+    try {
+      ca = readFileSync(rootCert, 'utf8');
+    } catch (e) {
+      throw new WarmupError('STORE_URL', `cannot read sslrootcert ${rootCert}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    }
+  }
+  if (sslmode === 'require' && ca === undefined) return { rejectUnauthorized: false };
+  return { rejectUnauthorized: true, ...(ca === undefined ? {} : { ca }), ...(sslmode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }) };
 }

@@ -15,7 +15,7 @@ set -euo pipefail
 
 # Peers are installed as they were proven to work (with recommends); the two tools without them
 # (Chromium alone pulls ~110 packages with recommends, ~25 without).
-PEER_PACKAGES="postfix dovecot-imapd dnsmasq-base rbldnsd postgrey swaks bind9-dnsutils bsdutils postgresql-15"
+PEER_PACKAGES="postfix dovecot-imapd dnsmasq-base rbldnsd postgrey swaks bind9-dnsutils bsdutils postgresql-15 openssl"
 TOOL_PACKAGES="chromium systemd"
 
 log() { echo "warmup-install: $*" >&2; }

@@ -32,7 +32,11 @@ export interface PeersInfo {
   dead: HostPort & { domain: string };
   imap: HostPort & { users: string[]; password: string };
   /** PostgreSQL 15 (user `warmup`, trust; `passwordUser` must log in with `password`). */
-  postgres: HostPort & { user: string; database: string; socketDir: string; url: string; passwordUser: string; password: string };
+  postgres: HostPort & {
+    user: string; database: string; socketDir: string; url: string; passwordUser: string; password: string;
+    /** TLS (sslmode tests): the CA that signed the server's certificate, one that did not, and the one name the certificate holds. */
+    tls: { ca: string; otherCa: string; serverName: string };
+  };
   postfix: { configDir: string; verdictsFile: string; logFile: string; junkClientIp: string };
   mailDir: string;
   dnsConfDir: string;

@@ -125,6 +125,24 @@ start_dovecot() {
   wait_ready dovecot 10 check_banner "$IMAP_ADDR" "$IMAP_PORT" "* OK"
 }
 
+# TLS for the sslmode tests (made once per state dir; keys never leave it): a CA of this run, a
+# server certificate signed by it and named db.warmup.test only (so verify-full on $PG_ADDR fails
+# on the name where verify-ca passes), and a second CA that signed nothing.
+pg_tls() {
+  local t="$PG_DIR/tls" ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  [ -f "$t/server.crt" ] && return 0
+  mkdir -p "$t"
+  { openssl req -x509 "${ec[@]}" -days 30 -subj "/CN=warmup test CA" -keyout "$t/ca.key" -out "$t/ca.crt" &&
+    openssl req -x509 "${ec[@]}" -days 30 -subj "/CN=warmup other CA" -keyout "$t/other-ca.key" -out "$t/other-ca.crt" &&
+    openssl req "${ec[@]}" -subj "/CN=db.warmup.test" -keyout "$t/server.key" -out "$t/server.csr" &&
+    printf 'subjectAltName=DNS:db.warmup.test\n' >"$t/server.ext" &&
+    openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial -days 30 \
+      -extfile "$t/server.ext" -out "$t/server.crt"; } >>"$LOGS/postgres-ctl.log" 2>&1 ||
+    fail_peer postgres "making the TLS certificates failed" "$LOGS/postgres-ctl.log"
+  chmod 600 "$t/server.key"
+  if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$t"; fi
+}
+
 # PostgreSQL 15: a private cluster in $PG_DIR (initdb once; a restart keeps its databases), on
 # $PG_ADDR:$PG_PORT and a unix socket in $PG_DIR. Each test file creates a database of its own
 # (createPostgresDatabase in peers.ts).
@@ -144,9 +162,10 @@ host all $PG_PASSWORD_USER 127.0.0.0/8 scram-sha-256
 host all all 127.0.0.0/8 trust
 EOF
   fi
+  pg_tls
   # Test data is disposable: no fsync. Each test file opens a pool of its own: room for many.
   as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$LOGS/postgres.log" -w -t 60 \
-    -o "-k $PG_DIR -c listen_addresses=$PG_ADDR -p $PG_PORT -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB" \
+    -o "-k $PG_DIR -c listen_addresses=$PG_ADDR -p $PG_PORT -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB -c ssl=on -c ssl_cert_file=$PG_DIR/tls/server.crt -c ssl_key_file=$PG_DIR/tls/server.key" \
     start </dev/null >>"$LOGS/postgres-ctl.log" 2>&1 9>&- || fail_peer postgres "pg_ctl start failed" "$LOGS/postgres.log"
   head -n 1 "$PG_DIR/data/postmaster.pid" | tr -dc 0-9 >"$PIDS/postgres.pid"
   wait_ready postgres 30 pg_isready -q -h "$PG_ADDR" -p "$PG_PORT" -U warmup -d postgres
@@ -161,7 +180,8 @@ EOF
 postgres_json() {
   cat <<EOF
 { "host": "$PG_ADDR", "port": $PG_PORT, "user": "warmup", "database": "warmup", "socketDir": "$PG_DIR",
-    "url": "postgres://warmup@$PG_ADDR:$PG_PORT/warmup", "passwordUser": "$PG_PASSWORD_USER", "password": "$PG_PASSWORD" }
+    "url": "postgres://warmup@$PG_ADDR:$PG_PORT/warmup", "passwordUser": "$PG_PASSWORD_USER", "password": "$PG_PASSWORD",
+    "tls": { "ca": "$PG_DIR/tls/ca.crt", "otherCa": "$PG_DIR/tls/other-ca.crt", "serverName": "db.warmup.test" } }
 EOF
 }
 
