@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ALL = 'postfix dovecot-imapd dnsmasq-base rbldnsd postgrey swaks bind9-dnsutils bsdutils postgresql-15 chromium systemd'.split(' ');
+const ALL = 'postfix dovecot-imapd dnsmasq-base rbldnsd postgrey swaks bind9-dnsutils bsdutils postgresql-15 openssl chromium systemd'.split(' ');
 
 /** A bin dir whose dpkg-query reports the packages listed in `installed`, and whose apt-get installs into it. */
 function shims(installed: string[]): { dir: string; calls: () => string[] } {
