@@ -42,7 +42,7 @@ const HZ = 100;
 const TOTAL = Number(values.messages ?? 90_000);
 const WINDOW_S = Number(values['window-seconds'] ?? 30);
 const SINK = { host: '127.0.0.122', port: 2526 };
-const HOSTS: Record<string, string[]> = { a: ['127.0.0.171', '127.0.0.172', '127.0.0.173'], b: ['127.0.0.174', '127.0.0.175', '127.0.0.176'], c: ['127.0.0.177', '127.0.0.178', '127.0.0.179'] };
+const HOSTS: Record<string, string[]> = { a: ['127.0.0.181', '127.0.0.182', '127.0.0.183'], b: ['127.0.0.184', '127.0.0.185', '127.0.0.186'], c: ['127.0.0.187', '127.0.0.188', '127.0.0.189'] };
 const IPS = Object.values(HOSTS).flat();
 const PER_LANE = Math.ceil(TOTAL / IPS.length);
 // The window is 30 plan minutes; the clock runs so that it lasts WINDOW_S real seconds.
