@@ -11,7 +11,8 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -81,7 +82,27 @@ async function releaseRunLock(): Promise<void> {
   await rm(lockDir, { recursive: true, force: true });
 }
 
+/**
+ * Every test file's temporary folders (os.tmpdir(): mkdtemp, daemons' state, plans) go into one
+ * folder of this run, removed at teardown: tests that kill a daemon or fail midway leave nothing
+ * behind in /tmp. Test workers and the processes they start inherit TMPDIR.
+ */
+let runTmp: string | null = null;
+
+async function makeRunTmp(): Promise<void> {
+  runTmp = await mkdtemp(path.join(tmpdir(), 'warmup-test-run-'));
+  // As /tmp itself: the peers' daemons (postfix, dovecot, postgres users) reach files tests put here.
+  await chmod(runTmp, 0o1777);
+  process.env.TMPDIR = runTmp;
+}
+
+async function removeRunTmp(): Promise<void> {
+  if (runTmp) await rm(runTmp, { recursive: true, force: true });
+  runTmp = null;
+}
+
 export async function setup(): Promise<void> {
+  await makeRunTmp();
   if (external) {
     if (!existsSync(path.join(dir, 'peers.json'))) {
       throw new Error(`WARMUP_PEERS=external but ${dir}/peers.json does not exist: start test/peers/up.sh first`);
@@ -95,15 +116,16 @@ export async function setup(): Promise<void> {
     await runScript('up.sh', Number(process.env.WARMUP_PEERS_START_TIMEOUT_MS ?? 120_000));
   } catch (err) {
     await releaseRunLock();
+    await removeRunTmp();
     throw err;
   }
 }
 
 export async function teardown(): Promise<void> {
-  if (external) return;
   try {
-    await runScript('down.sh', 60_000);
+    if (!external) await runScript('down.sh', 60_000);
   } finally {
     await releaseRunLock();
+    await removeRunTmp();
   }
 }
