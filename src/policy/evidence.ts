@@ -4,6 +4,7 @@
  * enhanced code), so an operator reads *why* without opening the attempts
  * table. Pure.
  */
+import { replyShape } from './reply-shape.js';
 
 /** One reply as seen (or a group of identical replies, with `count`). */
 export interface ReplySample {
@@ -30,19 +31,22 @@ export const EVIDENCE_LIMIT = 3;
 /**
  * The grouping key of a reply: replies that differ only by recipient address,
  * queue id or session token are the same answer (postgrey names the
- * recipient, Gmail appends a per-message id, Microsoft a timestamp).
+ * recipient, Gmail appends a per-message id, Microsoft a timestamp). Built on
+ * the shape replies are counted under ({@link replyShape}: addresses and queue
+ * ids blanked), so replies counted as one are grouped as one, and looser than
+ * it, as evidence is never stored: any other token with an `@`, timestamps,
+ * ids holding a digit and case go too.
  *
  * @example
  * replyKey('450 4.2.0 <a@x.test>: Recipient address rejected: Greylisted') === replyKey('450 4.2.0 <b@x.test>: Recipient address rejected: Greylisted')
  */
 export function replyKey(text: string): string {
-  return text
-    .replace(/<[^<>\s]*@[^<>\s]*>|[^\s<>@()[\]]+@[^\s<>@()[\]]+/g, '<addr>')
+  return replyShape(text)
+    .replace(/<…>|<[^<>\s]*@[^<>\s]*>|[^\s<>@()[\]]+@[^\s<>@()[\]]+/g, '<addr>')
+    .replace(/…/g, '<id>')
     .replace(/\b\d{4}-\d{2}-\d{2}T[\d:.]+Z\b/g, '<time>')
     // Ids: tokens of 8+ letters, digits, dots or dashes that hold a digit (not IPs: those stay).
     .replace(/\b(?=[\w.-]*\d)(?!\d{1,3}(?:\.\d{1,3}){3}\b)[\w.-]{8,}\b/g, '<id>')
-    .replace(/\s+/g, ' ')
-    .trim()
     .toLowerCase();
 }
 

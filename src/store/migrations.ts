@@ -5,7 +5,7 @@
  * {@link types} (SQLite's schema is exactly what existing files have).
  */
 import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
-import { NOT_ACCEPTED } from './replies.js';
+import { NOT_ACCEPTED } from '../policy/reply-shape.js';
 import { addReplyTallies, tallyReply, type ReplyTally } from './reply-tallies.js';
 import type { Database } from './schema.js';
 

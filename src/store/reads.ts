@@ -13,7 +13,7 @@ import { chunks } from '../util/chunks.js';
 import type { HoldRow } from './holds.js';
 import type { IpLeaseView } from './lease.js';
 import type { LaneQueue, LastReply, ReplyCount } from './replies.js';
-import { NOT_ACCEPTED, shapeOf } from './reply-shape.js';
+import { NOT_ACCEPTED, shapeOf } from '../policy/reply-shape.js';
 import type { Selectable } from 'kysely';
 import type { LaneDayRow, LaneRow, Outcome, RunsTable } from './schema.js';
 

@@ -9,8 +9,6 @@ import { sqlRows } from './prepared.js';
 import * as Reads from './reads.js';
 import type { Db, Outcome } from './schema.js';
 
-export { NOT_ACCEPTED, replyShape, shapeOf } from './reply-shape.js';
-
 /** The last attempt of a lane. */
 export interface LastReply {
   readonly at: number;

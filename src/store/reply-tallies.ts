@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { chunks } from '../util/chunks.js';
 import { execute, valuesList } from './prepared.js';
 import type { Db, Outcome } from './schema.js';
-import { shapeOf } from './replies.js';
+import { shapeOf } from '../policy/reply-shape.js';
 
 /** One running count of `lane_replies`: a lane-day's attempts with one outcome and reply shape. */
 export interface ReplyTally {
@@ -31,7 +31,7 @@ export function tallyReply(tallies: Map<string, ReplyTally>, a: { readonly laneI
   const id = `${a.laneId}|${a.day}|${a.outcome}|${reply}`;
   const t = tallies.get(id);
   if (t) t.n += n;
-  else tallies.set(id, { lane_id: a.laneId, day: a.day, outcome: a.outcome, reply_key: replyKey(reply), reply, n });
+  else tallies.set(id, { lane_id: a.laneId, day: a.day, outcome: a.outcome, reply_key: shapeDigest(reply), reply, n });
 }
 
 /**
@@ -52,8 +52,11 @@ export async function addReplyTallies(trx: Db, tallies: Iterable<ReplyTally>): P
 /** Tallies per upsert: 600 parameters, well under SQLite's and PostgreSQL's bounds. */
 const UPSERT_CHUNK = 100;
 
-/** The primary-key part naming a reply shape: a digest, so any length of reply fits an index entry. */
-export function replyKey(shape: string): string {
+/**
+ * `reply_key`, the primary-key part naming a reply shape: a digest, so any length of reply fits an
+ * index entry. Stored: it must stay what it is (test/store/reply-tallies.test.ts pins it).
+ */
+function shapeDigest(shape: string): string {
   crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
   return crypto.createHash('sha256').update(shape).digest('base64url').slice(0, 24);
 }

@@ -263,7 +263,7 @@ export interface LaneOutcomesTable {
 }
 
 /**
- * Non-accepted attempts per lane-day, outcome and reply shape (`replyShape`), kept in
+ * Non-accepted attempts per lane-day, outcome and reply shape (`replyShape`, src/policy/reply-shape.ts), kept in
  * step with the attempts rows: `warmup status` reads its reply columns from these
  * instead of each deferral's row. `reply_key` names the shape in the primary key
  * (a digest: a reply can be longer than PostgreSQL's index entries allow).

@@ -21,7 +21,7 @@ import type { Store, StoreKind, StoreOps } from './store.js';
 const MODULES: readonly object[] = [Lanes, Holds, Lease, Days, Messages, Runs, Events, Placements, Dnsbl, Routed, Replies];
 
 /** Exported functions of those modules that take no database (pure views): not operations. */
-const PURE = new Set(['summarize', 'holdView', 'replyShape', 'shapeOf', 'holdAddedCause', 'holdDroppedCause', 'routedKey', 'routedAttempt']);
+const PURE = new Set(['summarize', 'holdView', 'holdAddedCause', 'holdDroppedCause', 'routedKey', 'routedAttempt']);
 
 /** Names of the operations, as bound at run time (a test holds them equal to the interface's). */
 export const SQL_OPERATIONS: readonly string[] = Object.freeze(

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared settings and helpers for up.sh / down.sh. Sourced, not executed.
+# Shared settings and helpers for up.sh, down.sh and mta.sh. Sourced, not executed.
 
 PEERS_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DIR=${WARMUP_PEERS_DIR:-/tmp/warmup-peers}
@@ -49,6 +49,9 @@ as_pg() {
 PIDS="$DIR/pids"
 LOGS="$DIR/logs"
 PF="$DIR/postfix"
+# the production MTA of the routing tests (test/peers/mta.sh): its state and its config dir
+MTA="$DIR/mta"
+MTA_CF="$MTA/etc"
 MARKER="$DIR/.warmup-peers"
 
 log() { echo "warmup-peers: $*" >&2; }
@@ -77,17 +80,48 @@ wait_gone() {
   return 0
 }
 
+check_banner() { # HOST PORT PREFIX: the server on HOST:PORT greets with a line starting with PREFIX
+  timeout 3 bash -c '
+    exec 3<>"/dev/tcp/$0/$1" || exit 1
+    IFS= read -r -t 2 line <&3 || exit 1
+    case "$line" in "$2"*) exit 0 ;; *) exit 1 ;; esac' "$1" "$2" "$3"
+}
+
+# The two private Postfix instances, the MX (postfix: $PF, started by up.sh) and the production
+# MTA (mta: $MTA_CF, test/peers/mta.sh), are driven by the functions below, NAME naming which.
+
+# postfix_ctl NAME CONFIG-DIR CMD...: a postfix command under a pty so its complaints are visible
+# (no syslog here), into $LOGS/NAME-ctl.log.
+postfix_ctl() {
+  local name=$1 cf=$2; shift 2
+  script -qec "postfix -c $cf $*" /dev/null </dev/null >>"$LOGS/$name-ctl.log" 2>&1 9>&-
+}
+
+# start_postfix NAME CONFIG-DIR QUEUE-DIR: `postfix start`, then wait (10 s at most) for its master
+# and record that PID in $PIDS/NAME.pid. On failure: says why and returns 1 (the caller shows the log).
+start_postfix() {
+  local name=$1 cf=$2 queue=$3 deadline=$((SECONDS + 10)) pid=""
+  postfix_ctl "$name" "$cf" start || { log "$name: postfix start failed"; return 1; }
+  while :; do
+    pid=""
+    [ -s "$queue/pid/master.pid" ] && pid=$(tr -dc 0-9 <"$queue/pid/master.pid")
+    [ -n "$pid" ] && pid_alive "$pid" && break
+    [ "$SECONDS" -ge "$deadline" ] && { log "$name: no master.pid after 10s"; return 1; }
+    sleep 0.1
+  done
+  echo "$pid" >"$PIDS/$name.pid"
+}
+
 # stop_recorded NAME: stop the PID recorded in $PIDS/NAME.pid (only that PID).
 stop_recorded() {
   local name=$1 file="$PIDS/$1.pid" pid
   [ -f "$file" ] || return 0
   pid=$(tr -dc 0-9 <"$file")
   if [ -n "$pid" ] && pid_alive "$pid"; then
-    if [ "$name" = postfix ] && [ -f "$PF/main.cf" ]; then
-      postfix -c "$PF" stop >>"$LOGS/postfix-ctl.log" 2>&1 || true
-      wait_gone "$pid" 10 || true
-    elif [ "$name" = mta ] && [ -f "$DIR/mta/etc/main.cf" ]; then
-      postfix -c "$DIR/mta/etc" stop >>"$LOGS/mta-ctl.log" 2>&1 || true
+    local cf=""
+    case "$name" in postfix) cf=$PF ;; mta) cf=$MTA_CF ;; esac
+    if [ -n "$cf" ] && [ -f "$cf/main.cf" ]; then
+      postfix -c "$cf" stop >>"$LOGS/$name-ctl.log" 2>&1 || true
       wait_gone "$pid" 10 || true
     elif [ "$name" = postgres ] && [ -d "$PG_DIR/data" ]; then
       # fast shutdown: open sessions are cut (SIGTERM alone would wait for every client)

@@ -12,16 +12,10 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-MTA="$DIR/mta"
-MTA_CF="$MTA/etc"
 MTA_SUBMIT_ADDR=127.0.0.80
 MTA_SUBMIT_PORT=${WARMUP_MTA_PORT:-2525}
 # Sending IPs no other test uses: .150 is the "already warm" overflow IP, .151-.158 warm up.
 MTA_OVERFLOW_IP=127.0.0.150
-
-mta_ctl() { # a postfix command under a pty so its complaints are visible (no syslog here)
-  script -qec "postfix -c $MTA_CF $*" /dev/null </dev/null >>"$LOGS/mta-ctl.log" 2>&1 9>&-
-}
 
 mta_write_config() {
   mkdir -p "$MTA_CF" "$MTA/queue/etc" "$MTA/data" "$MTA/log" "$PIDS" "$LOGS"
@@ -113,44 +107,21 @@ JSON
   mv "$DIR/mta.json.tmp" "$DIR/mta.json"
 }
 
-mta_master_pid() {
-  local f="$MTA/queue/pid/master.pid"
-  [ -s "$f" ] && tr -dc 0-9 <"$f"
-}
-
+# start_mta: (re)write the config, start it (lib.sh's start_postfix), wait for its submission banner.
 start_mta() {
   mta_write_config
-  mta_ctl start || { log "production MTA: postfix start failed"; tail -n 20 "$LOGS/mta-ctl.log" >&2; return 1; }
-  local deadline=$((SECONDS + 10)) pid=""
-  while :; do
-    pid=$(mta_master_pid || true)
-    [ -n "$pid" ] && pid_alive "$pid" && break
-    [ "$SECONDS" -ge "$deadline" ] && { log "production MTA: no master.pid after 10s"; tail -n 20 "$LOGS/mta-ctl.log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "$pid" >"$PIDS/mta.pid"
-  deadline=$((SECONDS + 10))
-  until timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"; IFS= read -r -t 2 l <&3; [[ $l == 220* ]]' "$MTA_SUBMIT_ADDR" "$MTA_SUBMIT_PORT" 2>/dev/null; do
+  start_postfix mta "$MTA_CF" "$MTA/queue" || { tail -n 20 "$LOGS/mta-ctl.log" >&2; return 1; }
+  local deadline=$((SECONDS + 10))
+  until check_banner "$MTA_SUBMIT_ADDR" "$MTA_SUBMIT_PORT" 220 2>/dev/null; do
     [ "$SECONDS" -ge "$deadline" ] && { log "production MTA: no 220 on $MTA_SUBMIT_ADDR:$MTA_SUBMIT_PORT"; return 1; }
     sleep 0.1
   done
 }
 
-stop_mta() {
-  local pid
-  pid=""
-  [ -f "$PIDS/mta.pid" ] && pid=$(tr -dc 0-9 <"$PIDS/mta.pid")
-  if [ -n "$pid" ] && pid_alive "$pid"; then
-    postfix -c "$MTA_CF" stop >>"$LOGS/mta-ctl.log" 2>&1 || true
-    wait_gone "$pid" 10 || { kill -TERM "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null || true; }
-  fi
-  rm -f "$PIDS/mta.pid"
-}
-
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
-    start) take_lock; stop_mta; start_mta; log "production MTA up: submission $MTA_SUBMIT_ADDR:$MTA_SUBMIT_PORT, config $MTA_CF" ;;
-    stop) take_lock; stop_mta ;;
+    start) take_lock; stop_recorded mta; start_mta; log "production MTA up: submission $MTA_SUBMIT_ADDR:$MTA_SUBMIT_PORT, config $MTA_CF" ;;
+    stop) take_lock; stop_recorded mta ;;
     *) echo "usage: mta.sh start|stop" >&2; exit 2 ;;
   esac
 fi

@@ -51,7 +51,7 @@ export async function installWarmupConfig(mainCf: string, masterCf: string): Pro
   const chrooted = masterCf.replace(/^(\S+ unix - - )n( - \S+ smtp)$/gm, '$1y$2');
   await writeAtomic(path.join(m.configDir, 'main.cf'), `${await base('main.cf')}\n${mainCf}`);
   await writeAtomic(path.join(m.configDir, 'master.cf'), `${await base('master.cf')}\n${chrooted}`);
-  const check = await run('script', ['-qec', `postfix -c ${m.configDir} check`, '/dev/null']);
+  const check = await mtaCtl('check');
   // The chroot's own resolv.conf (test DNS) differs from the host's on purpose.
   const complaints = check.split('\n').filter((l) => l.trim() !== '' && !/queue\/etc\/\S+ and \/etc\/\S+ differ/.test(l));
   if (complaints.length > 0) throw new Error(`postfix check complained:\n${complaints.join('\n')}`);

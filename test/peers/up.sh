@@ -61,13 +61,6 @@ check_dig() { # SERVER PORT NAME TYPE EXPECTED-SUBSTRING
   dig +short +time=1 +tries=1 -p "$2" "@$1" "$3" "$4" | grep -qF -- "$5"
 }
 
-check_banner() { # HOST PORT PREFIX
-  timeout 3 bash -c '
-    exec 3<>"/dev/tcp/$0/$1" || exit 1
-    IFS= read -r -t 2 line <&3 || exit 1
-    case "$line" in "$2"*) exit 0 ;; *) exit 1 ;; esac' "$1" "$2" "$3"
-}
-
 check_connect() { # HOST PORT
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2"
 }
@@ -91,25 +84,8 @@ start_postgrey() {
   wait_ready postgrey 15 check_connect "$POSTGREY_ADDR" "$POSTGREY_PORT"
 }
 
-postfix_ctl() { # run a postfix command under a pty so its complaints are visible (no syslog here)
-  script -qec "postfix -c $PF $*" /dev/null </dev/null >>"$LOGS/postfix-ctl.log" 2>&1 9>&-
-}
-
-postfix_master_pid() {
-  local f="$DIR/postfix-queue/pid/master.pid"
-  [ -s "$f" ] && tr -dc 0-9 <"$f"
-}
-
-start_postfix() {
-  postfix_ctl start || fail_peer postfix "postfix start failed" "$LOGS/postfix-ctl.log"
-  local deadline=$((SECONDS + 10)) pid=""
-  while :; do
-    pid=$(postfix_master_pid || true)
-    [ -n "$pid" ] && pid_alive "$pid" && break
-    [ "$SECONDS" -ge "$deadline" ] && fail_peer postfix "no master.pid after 10s" "$LOGS/postfix-ctl.log"
-    sleep 0.1
-  done
-  echo "$pid" >"$PIDS/postfix.pid"
+start_mx() {
+  start_postfix postfix "$PF" "$DIR/postfix-queue" || fail_peer postfix "the MX did not start" "$LOGS/postfix-ctl.log"
   wait_ready postfix 10 check_banner "$MX_ADDR" "$MX_PORT" "220 "
   wait_ready postfix 10 check_banner "$RATE_ADDR" "$RATE_PORT" "220 "
   wait_ready postfix 10 check_banner "$GREY_ADDR" "$GREY_PORT" "220 "
@@ -200,7 +176,7 @@ start_peer() {
     dnsmasq) start_dnsmasq ;;
     rbldnsd) start_rbldnsd ;;
     postgrey) start_postgrey ;;
-    postfix) start_postfix ;;
+    postfix) start_mx ;;
     smtp-sink) start_smtp_sink ;;
     dovecot) start_dovecot ;;
     mta) start_mta || fail_peer mta "the production MTA did not start" "$LOGS/mta-ctl.log" ;;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evidenceLine, evidenceOf, replyKey, topReplies } from '../../src/policy/evidence.js';
+import { replyShape } from '../../src/policy/reply-shape.js';
 
 describe('replyKey', () => {
   it.each([
@@ -9,6 +10,13 @@ describe('replyKey', () => {
     ['Microsoft server names and timestamps', '550 5.7.1 block list (S3150). [AM4PEPF00027A60.eurprd04.prod.outlook.com 2025-03-04T10:11:12.345Z 08DD5A1B2C3D4E60]',
       '550 5.7.1 block list (S3150). [DM6NAM12FT055.eop-nam12.prod.protection.outlook.com 2025-03-05T11:00:00.000Z 08DD5A1B2C3D4E99]'],
   ])('groups replies that differ only by %s', (_what, a, b) => {
+    expect(replyKey(a)).toBe(replyKey(b));
+  });
+
+  it('groups replies that warmup status counts as one (their replyShape is the same)', () => {
+    const a = '451 4.3.0 <a@x.test>: queue file write error, queue id ABCDEFABCDEF';
+    const b = '451 4.3.0 <b@y.test>: queue file write error, queue id FEDCBAFEDCBA';
+    expect(replyShape(a)).toBe(replyShape(b));
     expect(replyKey(a)).toBe(replyKey(b));
   });
 

@@ -4,7 +4,8 @@
  * src/store/replies.ts row for row.
  */
 import type { ReplySample } from '../../policy/evidence.js';
-import { replyShape, type LastReply, type LaneQueue, type ReplyCount } from '../replies.js';
+import { shapeOf } from '../../policy/reply-shape.js';
+import type { LastReply, LaneQueue, ReplyCount } from '../replies.js';
 import { routedAttempt, routedKey, type LogPosition, type RoutedDelivery, type RoutedRecord } from '../routed.js';
 import type { Outcome } from '../schema.js';
 import { insertLaneDay, newLaneDay } from './days.js';
@@ -118,7 +119,7 @@ export function replyCounts(s: MemState, laneIds: readonly number[], day: string
     const rows = (s.repliesOfDay.get(dayKey(id, day)) ?? []).filter((r) => outcomes === undefined || outcomes.includes(r.outcome));
     const merged = new Map<string, ReplyCount>();
     for (const { first, n } of grouped(rows, (r) => [r.outcome, r.reply])) {
-      const reply = replyShape(first.reply ?? `(${first.outcome}, no reply)`);
+      const reply = shapeOf(first.outcome, first.reply);
       const key = `${first.outcome}|${reply}`;
       const before = merged.get(key);
       merged.set(key, { outcome: first.outcome, reply, n: (before?.n ?? 0) + n });
