@@ -46,6 +46,12 @@ export interface UnitOptions {
   readonly drainMs?: number;
   /** The plan's store is a PostgreSQL server (`store.url`): no `--db`, the plan names it. */
   readonly storeServer?: boolean;
+  /**
+   * The plan answers Postfix on this unix socket (`postfix.listen: unix:PATH`): its folder must be
+   * writable by the service (ProtectSystem=strict leaves nothing else writable) and reachable by
+   * Postfix. Under /run: a RuntimeDirectory; elsewhere the folder is named in ReadWritePaths.
+   */
+  readonly socketPath?: string | null;
 }
 
 const SAFE_PATH = /^\/[A-Za-z0-9._+@/-]*$/;
@@ -112,6 +118,7 @@ export function renderUnit(o: UnitOptions): string {
     'StateDirectoryMode=0700',
     'WorkingDirectory=/var/lib/warmup',
   ];
+  if (o.socketPath) lines.push(...socketLines(o.socketPath));
   if (o.credentials.length > 0) {
     lines.push('# Secrets: copied by systemd into $CREDENTIALS_DIRECTORY (readable by this service only).');
     for (const c of o.credentials) lines.push(`# ${c.key}${c.env ? ` (exported as ${c.env})` : ''}`, `LoadCredential=${c.name}:${c.source}`);
@@ -175,6 +182,23 @@ export function renderUnit(o: UnitOptions): string {
     '',
   );
   return lines.join('\n');
+}
+
+/**
+ * The lines that let the daemon make its socketmap socket (`postfix.listen: unix:PATH`): a folder
+ * under /run is a RuntimeDirectory (made at start, owned by the service user, 0755 so Postfix
+ * reaches the socket warmup makes 0666; removed at stop); any other folder must exist and is
+ * made writable with ReadWritePaths.
+ */
+function socketLines(socketPath: string): string[] {
+  checkPath('postfix.listen', socketPath);
+  const folder = socketPath.slice(0, socketPath.lastIndexOf('/'));
+  const comment = '# postfix.listen: the socketmap socket Postfix asks (its folder writable by the service).';
+  if (folder.startsWith('/run/') && folder.length > '/run/'.length) {
+    return [comment, `RuntimeDirectory=${folder.slice('/run/'.length)}`, 'RuntimeDirectoryMode=0755'];
+  }
+  if (folder === '' || folder === '/run') throw new WarmupError('UNIT_PATH', `postfix.listen: put the socket in a folder of its own (got "${socketPath}"), e.g. /run/warmup/socketmap`);
+  return [comment, `ReadWritePaths=${folder}`];
 }
 
 /** What `planSecrets` found: credentials for the unit, and advice for the operator. */

@@ -114,5 +114,15 @@ export function postfixConfig(plan: Plan, settings: PostfixSettings): PostfixCon
     '# the retry transport of the default master.cf answers deferred lookups; keep it:',
     '# retry unix - - n - - error',
   );
+  if (settings.listen.kind === 'unix') {
+    // Seen with Postfix 3.7: a chrooted trivial-rewrite resolves the socket's path inside queue_directory.
+    master.push(
+      `# warmup listens on a unix socket (${settings.listen.path}); the queue manager's lookups go through the`,
+      '# rewrite service (trivial-rewrite). Chrooted (its 5th column "y", Debian\'s default), it looks for the',
+      '# socket inside queue_directory and every delivery is deferred ("address resolver failure").',
+      '# Make the chroot column of your existing rewrite line "n":',
+      '# rewrite unix - - n - - trivial-rewrite',
+    );
+  }
   return { mainCf: `${main.join('\n')}\n`, masterCf: `${master.join('\n')}\n` };
 }

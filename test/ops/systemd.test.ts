@@ -39,8 +39,12 @@ store: { path: /var/lib/warmup/warmup.db }
 `;
 
 async function generate(...extra: string[]) {
+  return generateFor(securedPlan, ...extra);
+}
+
+async function generateFor(planText: string, ...extra: string[]) {
   const planFile = join(dir, 'plan.yaml');
-  writeFileSync(planFile, securedPlan);
+  writeFileSync(planFile, planText);
   const io = memoryIo({}, dir);
   const code = await main(['systemd', planFile, '--credentials-dir', creds, '--bin', bin, ...extra], io);
   return { code, unit: io.stdout, err: io.stderr };
@@ -121,6 +125,26 @@ describe('warmup systemd', () => {
     expect(io.stdout).not.toContain('LoadCredential');
   });
 
+  it('gives a plan answering Postfix on a unix socket under /run its RuntimeDirectory, and still verifies and rates 2.0 or lower', async () => {
+    const { code, unit, err } = await generateFor(`${securedPlan}postfix: { listen: "unix:/run/warmup/socketmap", log_file: /var/log/postfix/maillog }\n`);
+    expect(code, err).toBe(0);
+    expect(err).not.toContain('postfix.listen');
+    expect(unit).toContain('RuntimeDirectory=warmup\nRuntimeDirectoryMode=0755\n');
+    const r = await analyze(unit, 'socket');
+    expect(r.verify).toEqual({ code: 0, stderr: '' });
+    expect(r.exposure!).toBeLessThanOrEqual(2.0);
+    // On TCP (the default listen) there is nothing to add.
+    const inet = await generateFor(`${securedPlan}postfix: { listen: "127.0.0.1:10027", log_file: /var/log/postfix/maillog }\n`);
+    expect(inet.unit).not.toMatch(/RuntimeDirectory|ReadWritePaths/);
+  });
+
+  it('makes another socket folder writable, and warns when it does not exist', async () => {
+    const { code, unit, err } = await generateFor(`${securedPlan}postfix: { listen: "unix:/var/spool/warmup-nowhere/map", log_file: /var/log/postfix/maillog }\n`);
+    expect(code, err).toBe(0);
+    expect(unit).toContain('ReadWritePaths=/var/spool/warmup-nowhere\n');
+    expect(err).toContain('warning: postfix.listen: /var/spool/warmup-nowhere does not exist');
+  });
+
   it('refuses a relative --bin, and prints the unit for a plan whose credential does not exist yet, with a warning', async () => {
     const io = memoryIo({}, dir);
     expect(await main(['systemd', join(dir, 'plan.yaml'), '--bin', 'warmup'], io)).toBe(2);
@@ -152,6 +176,8 @@ describe('renderUnit', () => {
     ['a plan path with a space', { planPath: '/etc/warm up.yaml' }, 'UNIT_PATH'],
     ['a plan path with a quote', { planPath: "/etc/it's.yaml" }, 'UNIT_PATH'],
     ['a user name with a space', { user: 'mail warm' }, 'UNIT_USER'],
+    ['a socket right in /run', { socketPath: '/run/map' }, 'UNIT_PATH'],
+    ['a socket path with a space', { socketPath: '/run/warm up/map' }, 'UNIT_PATH'],
     ['a credential with a slash', { credentials: [{ name: 'a/b', source: '/etc/x', env: null, key: 'k' }] }, 'UNIT_CREDENTIAL'],
   ] as const)('refuses %s', (_, over, code) => {
     expect(() => renderUnit({ ...base, ...over } as UnitOptions)).toThrow(expect.objectContaining({ code }));

@@ -58,6 +58,15 @@ describe('warmup postfix output', () => {
     expect(cfg.masterCf).toContain('rewrite-smtpd unix - - n - - trivial-rewrite\n  -o transport_maps=\n');
   });
 
+  it('on a unix socket, says that the rewrite service must not be chrooted (it would look for the socket in the queue directory)', () => {
+    expect(cfg.masterCf).not.toContain('chroot');
+    const onUnix = planOf(withPostfix('  listen: unix:/run/warmup/socketmap\n  log_file: /var/log/postfix-warmup/maillog\n'));
+    const unixCfg = postfixConfig(onUnix, onUnix.postfix!);
+    expect(unixCfg.mainCf).toContain('transport_maps = socketmap:unix:/run/warmup/socketmap:warmup\n');
+    expect(unixCfg.masterCf).toContain('# rewrite unix - - n - - trivial-rewrite\n');
+    expect(unixCfg.masterCf).toContain('inside queue_directory');
+  });
+
   it('paces each transport for its fastest launch-day hour', () => {
     // gmail ramp flat [5, 10, 20]: launch day 20 over 9 hours, catch-up 2 -> 5 an hour -> a delivery every 720 s.
     const [p] = transportPaces(plan, plan.postfix!);

@@ -57,6 +57,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (plan.storeServer === null && plan.storePath !== UNIT_DB_PATH) {
     io.err(`warning: the plan's store is ${plan.storePath}; the unit uses ${UNIT_DB_PATH}. Set store.path to it so warmup status and report read the service's database.`);
   }
+  const listen = plan.postfix?.listen;
+  if (listen?.kind === 'unix' && !listen.path.startsWith('/run/') && !existsSync(listen.path.slice(0, listen.path.lastIndexOf('/')) || '/')) {
+    io.err(`warning: postfix.listen: ${listen.path.slice(0, listen.path.lastIndexOf('/'))} does not exist; the unit makes it writable (ReadWritePaths) but does not create it: create it, or put the socket under /run/warmup`);
+  }
   const planPath = values['plan-path'] ?? DEFAULT_PLAN_PATH;
   if (/^\/(home|root|run\/user)\//.test(planPath)) {
     io.err(`warning: ${planPath} is under a home folder, which ProtectHome=yes hides from the service: put the plan in /etc/warmup`);
@@ -65,6 +69,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     io.out(renderUnit({
       planName: plan.name, planPath, bin: values.bin ?? DEFAULT_BIN, user: values.user ?? null, credentials: secrets.credentials,
       storeServer: plan.storeServer !== null,
+      socketPath: plan.postfix?.listen.kind === 'unix' ? plan.postfix.listen.path : null,
     }));
   } catch (e) {
     if (e instanceof WarmupError) { io.err(`warmup systemd: ${e.message}`); throw new ExitError(2); }
