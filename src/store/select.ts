@@ -16,7 +16,8 @@ export type StoreTarget =
   | { readonly kind: 'sqlite'; readonly path: string }
   /** `passwordFile`: the plan's `store.password_file` (only for the plan's own URL, not a `--db` one). */
   | { readonly kind: 'postgres'; readonly url: string; readonly passwordFile: string | null }
-  | { readonly kind: 'memory' };
+  /** `placementMailboxes`: see `MemoryStoreOptions` (default: every recipient). */
+  | { readonly kind: 'memory'; readonly placementMailboxes?: readonly string[] };
 
 export interface StoreRequest extends OpenOptions {
   readonly plan: Plan;
@@ -55,7 +56,7 @@ export async function openTarget(target: StoreTarget, options: OpenOptions = {})
       ...(options.readonly !== undefined ? { readonly: options.readonly } : {}),
       ...(target.passwordFile !== null ? { passwordFile: target.passwordFile } : {}),
     });
-    case 'memory': return (await import('./memory/index.js')).memoryStore();
+    case 'memory': return (await import('./memory/index.js')).memoryStore({ placementMailboxes: target.placementMailboxes });
   }
 }
 

@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadPlanFile } from '../../src/plan/load.js';
+import { loadPlan, loadPlanFile } from '../../src/plan/load.js';
 import { defaultModels } from '../../src/simulate/model-file.js';
 import { simulatePlan } from '../../src/simulate/run.js';
 import { memoryStore } from '../../src/store/memory/index.js';
 import { openStore } from '../../src/store/open.js';
 import { createLogger } from '../../src/util/log.js';
+import { SIM_PLAN } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warmup-simulate-stores-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,6 +45,35 @@ describe('warmup simulate on the memory store', () => {
     } finally {
       await sqlite.close();
       await memory.close();
+    }
+  }, 600_000);
+
+  it('releases every message at its final outcome: a run to launch ends holding none, with the same result as SQLite', async () => {
+    // Three days of the test plan: the daemon stops at launch once its retries are done, so every message is final.
+    const loaded = loadPlan(SIM_PLAN.replace('launch: 2026-12-15', 'launch: 2026-12-04'), { file: '/nonexistent/sim-test.yaml' });
+    if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join('\n'));
+    const plan = loaded.plan;
+    const log = createLogger({ level: 'silent' });
+    const sqlite = await openStore(join(dir, 'release.db'), { durability: 'throwaway' });
+    // As `warmup simulate` opens it: no placement poller runs, so no accepted message waits for a placement.
+    const released = memoryStore({ placementMailboxes: [] });
+    const kept = memoryStore();
+    try {
+      const run = (store: typeof sqlite) => simulatePlan({ plan, models: defaultModels(plan), seed: 1, store, log });
+      const onSqlite = await run(sqlite);
+      const inMemory = await run(released);
+      expect(inMemory.ended).toBe('plan complete');
+      expect(inMemory).toEqual(onSqlite);
+      expect(inMemory.totals.messages).toBeGreaterThan(1000);
+      expect(await released.queueCounts(plan.name)).toEqual(new Map());
+      expect(released.heldMessages()).toBe(0);
+      // By default the store cannot know which mailboxes placements will be asked for: it keeps the accepted ones.
+      expect(await run(kept)).toEqual(onSqlite);
+      expect(kept.heldMessages()).toBe(onSqlite.totals.accepted);
+    } finally {
+      await sqlite.close();
+      await released.close();
+      await kept.close();
     }
   }, 600_000);
 });

@@ -56,7 +56,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     throw new ExitError(2);
   }
   // In memory unless asked to keep it; a file is repeatable from its seed, so it trades the crash safety of a real run for speed.
-  const store = await openTarget(asked ?? { kind: 'memory' }, { durability: 'throwaway' });
+  // A simulation runs no placement poller: the memory store releases each message at its final outcome.
+  const store = await openTarget(asked ?? { kind: 'memory', placementMailboxes: [] }, { durability: 'throwaway' });
   // Daemon logs go to stderr so that stdout stays the result (and valid JSON with --json).
   const log = createLogger({ level, destination: process.stderr }).child({ plan: plan.name, simulation: true });
   const began = performance.now();

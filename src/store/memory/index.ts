@@ -12,6 +12,14 @@
  * meanwhile wait their turn; those on the transaction's store run at once),
  * and undoes everything `fn` did if it throws. Every operation is atomic on
  * its own too.
+ *
+ * It keeps a message only while an operation can still read it: in flight,
+ * deferred, routed, or accepted and waiting for its placement. Past that only
+ * its Message-ID stays (the unique constraint), and what it counted is in the
+ * lane-day and per-lane tallies, so a simulation's memory follows the queue,
+ * not the number of messages sent. The one difference from SQL that follows:
+ * an attempt or a placement written for a released message is refused
+ * (STORE_RELEASED), where SQL would take it; the daemon never writes either.
  */
 import type { Store, StoreOps } from '../store.js';
 import * as Days from './days.js';
@@ -82,9 +90,34 @@ class Turn {
 
 type AnyOp = (s: MemState, ...a: unknown[]) => unknown;
 
-/** A new, empty in-memory store. */
-export function memoryStore(): Store {
+export interface MemoryStoreOptions {
+  /**
+   * The seed mailboxes whose placements will be asked (`pendingPlacements`):
+   * an accepted message to any other recipient is released at once.
+   * Default: every recipient, so an accepted message is held until its
+   * placement is recorded. `[]` for a run with no placement poller (a
+   * simulation). `pendingPlacements` for a mailbox not listed throws
+   * STORE_RELEASED rather than answer without the messages released.
+   */
+  readonly placementMailboxes?: readonly string[];
+}
+
+/** The in-memory store, with what it holds (tests and measurements). */
+export interface MemoryStore extends Store {
+  /** Messages held now: open, routed, or accepted awaiting a placement (the others were released). */
+  heldMessages(): number;
+}
+
+/**
+ * A new, empty in-memory store.
+ *
+ * @example
+ * // A simulation: no placement poller runs, so accepted messages are released at once.
+ * const store = memoryStore({ placementMailboxes: [] });
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const s = new MemState();
+  if (options.placementMailboxes !== undefined) s.placementMailboxes = new Set(options.placementMailboxes);
   const turn = new Turn();
 
   const run = (op: AnyOp, args: unknown[]): Promise<unknown> => {
@@ -111,8 +144,9 @@ export function memoryStore(): Store {
     ...(txOps as unknown as StoreOps), kind: 'memory', location: 'memory', close,
     transaction: (fn) => fn(tx),
   };
-  const root: Store = {
+  const root: MemoryStore = {
     ...(rootOps as unknown as StoreOps), kind: 'memory', location: 'memory', close,
+    heldMessages: () => s.messages.size,
     transaction: async (fn) => {
       await turn.take();
       try {

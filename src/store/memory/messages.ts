@@ -2,6 +2,11 @@
  * Messages and attempts in memory: src/store/messages.ts row for row. The
  * counters of lane_days move with the rows they count, inside the same
  * all-or-nothing operation.
+ *
+ * A message is held only while an operation can still read it (see
+ * `stillReadable`); then it is released and only its Message-ID stays, for
+ * the unique constraint. Every count a read returns lives in lane_days and
+ * the per-lane tallies, never in the messages, so releasing changes no answer.
  */
 import { attemptCounts, greylistOutcome } from '../../policy/counting.js';
 import { WarmupError } from '../../util/errors.js';
@@ -19,9 +24,9 @@ const isOpen = (status: MessageStatus): boolean => status === 'in_flight' || sta
  */
 export function insertMessage(s: MemState, values: Omit<MessageRow, 'id' | 'greylisted' | 'grey_suspect'>): MessageRow {
   laneOrThrow(s, values.lane_id, 'messages');
-  if (s.messageByMessageId.has(values.message_id)) throw constraintFailed(`UNIQUE messages.message_id (${values.message_id})`);
+  if (s.messageByMessageId.has(values.message_id) || s.releasedMessageIds.has(values.message_id)) throw constraintFailed(`UNIQUE messages.message_id (${values.message_id})`);
   const row: MessageRow = { id: s.nextId('messages'), ...values, greylisted: 0, grey_suspect: 0 };
-  s.push(s.messages, row);
+  s.mapSet(s.messages, row.id, row);
   s.mapSet(s.messageByMessageId, row.message_id, row);
   if (row.source === 'routed') s.push(s.routedMessages, row);
   if (isOpen(row.status)) s.setAdd(openSet(s, row.lane_id), row);
@@ -38,16 +43,53 @@ function openSet(s: MemState, laneId: number): Set<MessageRow> {
   return set;
 }
 
-/** Changes a message's columns, keeping the open-messages index in step with its status. */
+/** Changes a message's columns, keeping the open-messages index in step with its status; releases it once nothing can read it. */
 export function patchMessage(s: MemState, m: MessageRow, changes: Partial<MessageRow>): void {
   const was = m.status;
   s.patch(m, changes);
   if (was === m.status) return;
   if (m.status === 'deferred') s.setAdd(s.deferred, m);
   else if (was === 'deferred') s.setDelete(s.deferred, m);
-  if (isOpen(was) === isOpen(m.status)) return;
-  if (isOpen(m.status)) s.setAdd(openSet(s, m.lane_id), m);
-  else s.setDelete(openSet(s, m.lane_id), m);
+  if (isOpen(was) !== isOpen(m.status)) {
+    if (isOpen(m.status)) s.setAdd(openSet(s, m.lane_id), m);
+    else s.setDelete(openSet(s, m.lane_id), m);
+  }
+  releaseIfDone(s, m);
+}
+
+/**
+ * Whether an operation can still read a message: an open one (queues, retries,
+ * recovery), a routed one (`routedSince` counts every routed message, and a
+ * later delivery line looks its key up), and an accepted one with no placement
+ * yet to a mailbox whose placements may be asked (`pendingPlacements`).
+ * Nothing else reads a message row after its final outcome: the day's and
+ * lane's counts were moved when the outcome was recorded.
+ */
+function stillReadable(s: MemState, m: MessageRow): boolean {
+  if (isOpen(m.status) || m.source === 'routed') return true;
+  return m.status === 'accepted' && !s.placementByMessage.has(m.id) && (s.placementMailboxes === null || s.placementMailboxes.has(m.recipient));
+}
+
+/** Releases a message nothing can read any more, keeping its Message-ID (undoably, like every change). */
+export function releaseIfDone(s: MemState, m: MessageRow): void {
+  if (stillReadable(s, m) || s.messages.get(m.id) !== m) return;
+  s.mapDelete(s.messages, m.id);
+  s.mapDelete(s.messageByMessageId, m.message_id);
+  s.setAdd(s.releasedMessageIds, m.message_id);
+}
+
+/**
+ * The held message `id`, for a write that refers to it (`what`: the foreign key).
+ * @throws WarmupError STORE_RELEASED for a message released after its final outcome
+ *   (SQL would still take the write; the daemon never makes it), STORE_CONSTRAINT for one that never existed.
+ */
+export function heldMessage(s: MemState, id: number, what: string): MessageRow {
+  const m = s.messages.get(id);
+  if (m) return m;
+  if (Number.isInteger(id) && id >= 1 && id <= s.lastId('messages')) {
+    throw new WarmupError('STORE_RELEASED', `message ${id} reached its final outcome and the memory store released it: ${what} cannot refer to it`);
+  }
+  throw constraintFailed(`FOREIGN KEY ${what} -> messages.id (${id})`);
 }
 
 function noLaneDay(laneId: number, day: string): WarmupError {
@@ -118,7 +160,7 @@ export function claimDueRetries(s: MemState, now: number, lanes: ReadonlyArray<{
 
 export function returnUnsent(s: MemState, ids: readonly number[], now: number): void {
   for (const id of new Set(ids)) {
-    const m = s.messages[id - 1];
+    const m = s.messages.get(id);
     if (m && m.status === 'in_flight') patchMessage(s, m, { status: 'deferred', next_attempt_at: now });
   }
 }
@@ -132,8 +174,7 @@ export function recordAttempt(s: MemState, a: AttemptRecord, result: MessageResu
 }
 
 export function writeAttempt(s: MemState, a: AttemptRecord, result: MessageResult, routed = false): void {
-  const m = s.messages[a.messageId - 1];
-  if (!m) throw constraintFailed(`FOREIGN KEY attempts.message_id -> messages.id (${a.messageId})`);
+  const m = heldMessage(s, a.messageId, 'attempts.message_id');
   const id = s.nextId('attempts');
   if (a.outcome !== 'accepted') {
     const key = dayKey(a.laneId, a.day);

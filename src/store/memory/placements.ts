@@ -5,18 +5,27 @@
 import { spamCrossed, spamRate } from '../../policy/counting.js';
 import type { DnsblResultInput } from '../dnsbl.js';
 import type { DueEngagement, PendingPlacement, PlacementRecord, SpamCrossing } from '../placements.js';
+import { WarmupError } from '../../util/errors.js';
 import { insertEvent } from './events.js';
-import { cmp, constraintFailed, copy, dayKey, type DnsblRow, type MemState, type PlacementRow } from './state.js';
+import { heldMessage, releaseIfDone } from './messages.js';
+import { cmp, copy, dayKey, type DnsblRow, type MemState, type PlacementRow } from './state.js';
 
 export function pendingPlacements(s: MemState, plan: string, mailboxes: readonly string[]): PendingPlacement[] {
   if (mailboxes.length === 0) return [];
+  const declared = s.placementMailboxes;
+  const undeclared = declared === null ? undefined : mailboxes.find((mb) => !declared.has(mb));
+  if (undeclared !== undefined) {
+    // Its accepted messages were released: refuse rather than answer without them.
+    throw new WarmupError('STORE_RELEASED', `the memory store was opened without ${undeclared} among its placement mailboxes and released its accepted messages`);
+  }
   const wanted = new Set(mailboxes);
   const out: PendingPlacement[] = [];
-  for (const m of s.messages) {
+  for (const m of s.messages.values()) {
     if (m.status !== 'accepted' || !wanted.has(m.recipient) || s.placementByMessage.has(m.id) || s.lanes.get(m.lane_id)?.plan !== plan) continue;
     out.push({ id: m.id, lane_id: m.lane_id, day: m.day, recipient: m.recipient, message_id: m.message_id, created_at: m.created_at, finished_at: m.finished_at });
   }
-  return out;
+  // Held messages are in insertion order, which an undone release changes: SQL's order is by id.
+  return out.sort((a, b) => a.id - b.id);
 }
 
 export function recordPlacements(
@@ -31,16 +40,19 @@ export function recordPlacements(
       const row = s.laneDays.get(key);
       before.set(key, { laneId: r.laneId, day: r.day, inbox: row?.inbox ?? 0, spam: row?.spam ?? 0 });
     }
-    if (!s.messages[r.messageId - 1]) throw constraintFailed(`FOREIGN KEY placements.message_id -> messages.id (${r.messageId})`);
+    // A message with a placement may be released; the row below is skipped for it anyway.
+    const m = s.placementByMessage.has(r.messageId) ? null : heldMessage(s, r.messageId, 'placements.message_id');
     // Like SQL's sequences, a row skipped on conflict still takes its id.
     const id = s.nextId('placements');
-    if (s.placementByMessage.has(r.messageId)) continue;
+    if (m === null) continue;
     const row: PlacementRow = {
       id, message_id: r.messageId, lane_id: r.laneId, day: r.day, mailbox: r.mailbox, folder: r.folder, placement: r.placement,
       arrived_after_ms: r.arrivedAfterMs, checked_at: r.checkedAt, engage_at: r.engageAt, engaged_at: null, engaged: null,
     };
     s.push(s.placements, row);
     s.mapSet(s.placementByMessage, r.messageId, row);
+    s.mapSet(s.placedMessageIds, r.messageId, m.message_id);
+    releaseIfDone(s, m);
     written++;
     if (r.placement === 'other') continue;
     const day = s.laneDays.get(key);
@@ -72,7 +84,7 @@ export function dueEngagements(s: MemState, mailboxes: readonly string[], now: n
   const out: DueEngagement[] = [];
   for (const p of rows) {
     if (p.placement === 'missing' || p.folder === null) continue;
-    out.push({ id: p.id, mailbox: p.mailbox, folder: p.folder, placement: p.placement, message_id: s.messages[p.message_id - 1]!.message_id });
+    out.push({ id: p.id, mailbox: p.mailbox, folder: p.folder, placement: p.placement, message_id: s.placedMessageIds.get(p.message_id)! });
   }
   return out;
 }

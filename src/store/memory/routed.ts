@@ -42,7 +42,7 @@ function recordOne(s: MemState, d: RoutedDelivery): RoutedRecord {
     }
     daySent = day.sent;
     const row = insertMessage(s, {
-      lane_id: d.laneId, day: d.day, seq: day.sent, recipient: d.recipient, message_id: existing ? `${key}:${d.at}` : key, source: 'routed',
+      lane_id: d.laneId, day: d.day, seq: day.sent, recipient: d.recipient, message_id: existing || s.releasedMessageIds.has(key) ? `${key}:${d.at}` : key, source: 'routed',
       status: 'in_flight', attempts: 0, created_at: d.at, next_attempt_at: null, finished_at: null,
     });
     message = { id: row.id, day: d.day, attempts: 0 };

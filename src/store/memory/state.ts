@@ -7,6 +7,10 @@
  * Every change goes through `patch`/`insert`-like helpers that record how to
  * reverse it, so an operation or a transaction that throws leaves nothing
  * behind (see `atomically`).
+ *
+ * Messages are the one table that is not kept whole: a message no operation
+ * can read any more is released (see `releasable` in messages.ts), so a
+ * simulation's memory follows what is in flight, not what was ever sent.
  */
 import type { Selectable } from 'kysely';
 import { WarmupError } from '../../util/errors.js';
@@ -69,9 +73,17 @@ export class MemState {
   readonly daysOfLane = new Map<number, LaneDayRow[]>();
   /** Lane days with no decision yet (the day-end pass reads these every tick). */
   readonly undecided = new Set<LaneDayRow>();
-  /** messages[id - 1] (messages are never deleted). */
-  readonly messages: MessageRow[] = [];
+  /** The messages held, by id: open, awaiting a placement, or routed (the others are released). */
+  readonly messages = new Map<number, MessageRow>();
+  /** Message-ID -> message, for the messages held. */
   readonly messageByMessageId = new Map<string, MessageRow>();
+  /** Message-IDs of released messages: the unique constraint still holds them, and a routed delivery's key may be one. */
+  readonly releasedMessageIds = new Set<string>();
+  /**
+   * The seed mailboxes whose placements may be asked (null: every recipient).
+   * An accepted message to another recipient can never be a pending placement.
+   */
+  placementMailboxes: ReadonlySet<string> | null = null;
   /** Per lane, its messages in flight or deferred (every queue query reads only these). */
   readonly openByLane = new Map<number, Set<MessageRow>>();
   /** Deferred messages of every lane (the next retry due is read every tick). */
@@ -87,6 +99,8 @@ export class MemState {
   readonly dnsbl: DnsblRow[] = [];
   readonly placements: PlacementRow[] = [];
   readonly placementByMessage = new Map<number, PlacementRow>();
+  /** Message id -> Message-ID of a message with a placement (engagement reads it after the message is released). */
+  readonly placedMessageIds = new Map<number, string>();
   readonly holds = new Map<number, HoldRow>();
   readonly leases = new Map<string, LeaseRow>();
   /** `plan|ip` -> the IP's lease (a fleet). */
@@ -98,6 +112,11 @@ export class MemState {
   /** Records how to reverse a change. */
   onUndo(fn: () => void): void {
     this.undo?.push(fn);
+  }
+
+  /** The last id given in `table` (ids rolled back are given back). */
+  lastId(table: Table): number {
+    return this.#seq[table];
   }
 
   nextId(table: Table): number {
