@@ -4,6 +4,14 @@
  * building, no script: the report must open offline and print as is.
  */
 
+/** Above this many rows a table or a set of charts is folded (a `<details>` the reader opens). */
+export const FOLD = 24;
+
+/** Content folded in a `<details>` when `folded`, else shown as is. */
+export function fold(folded: boolean, summary: string, html: string): string {
+  return folded ? `<details class="fold"><summary>${esc(summary)}</summary>${html}</details>` : html;
+}
+
 /** Escapes text for HTML and SVG content and attribute values. */
 export function esc(text: string | number): string {
   return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

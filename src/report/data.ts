@@ -7,7 +7,9 @@ import type { Plan } from '../plan/types.js';
 import { launchReadiness, type Forecast } from '../policy/forecast.js';
 import { daysBetween, localTime } from '../schedule/calendar.js';
 import { previewPlan } from '../schedule/ramp.js';
+import { readFleetView } from '../store/fleet-view.js';
 import type { Store } from '../store/store.js';
+import { reportFleet, type ReportFleet } from './fleet.js';
 
 export interface ReportLaneDay {
   readonly day: string;
@@ -75,19 +77,22 @@ export interface ReportData {
   readonly events: readonly ReportEvent[];
   readonly dnsbl: readonly ReportDnsblDay[];
   readonly forecast: Forecast;
+  /** Which daemon sends from which IP, the fleet's takeovers, volume per host (see ./fleet.ts). */
+  readonly fleet: ReportFleet;
 }
 
 const DNSBL_RANK = { listed: 2, error: 1, clear: 0 } as const;
 
 /**
- * Reads the report's data for `plan` as of `now` (epoch ms). Open the
+ * Reads the report's data for `plan` as of `now` (epoch ms, the plan clock);
+ * `realNow` is the wall clock the fleet's heartbeats are aged against. Open the
  * database read-only (`openStore(path, { readonly: true })`): this only selects.
  */
-export async function loadReportData(store: Store, plan: Plan, now: number): Promise<ReportData> {
+export async function loadReportData(store: Store, plan: Plan, now: number, realNow: number): Promise<ReportData> {
   const today = localTime(now, plan.timezone).date;
   const ips = plan.ips.map((i) => i.address);
-  const [rows, lanes, events, dnsbl] = await Promise.all([
-    store.laneDays(plan.name), store.loadLanes(plan.name), store.listEvents(plan.name), store.dnsblHistory(ips),
+  const [rows, lanes, events, dnsbl, fleet] = await Promise.all([
+    store.laneDays(plan.name), store.loadLanes(plan.name), store.listEvents(plan.name), store.dnsblHistory(ips), readFleetView(store, plan, realNow),
   ]);
   const laneRows: ReportLaneDay[] = rows.map((r) => ({
     day: r.day, ip: r.ip, provider: r.provider, stage: r.stage, target: r.target, sent: r.sent, routed: r.routed, routedAccepted: r.routed_accepted, accepted: r.accepted,
@@ -122,6 +127,7 @@ export async function loadReportData(store: Store, plan: Plan, now: number): Pro
     events: events.map((e) => ({ at: e.at, day: dayOf(e.at), ip: e.ip, provider: e.provider, kind: e.kind, actor: e.actor, to: e.to_state, reason: reasonOf(e.cause) })),
     dnsbl: [...worst.values()].sort((a, b) => a.day.localeCompare(b.day) || a.ip.localeCompare(b.ip) || a.zone.localeCompare(b.zone)),
     forecast,
+    fleet: reportFleet(plan, fleet, events, laneRows, realNow, dayOf),
   };
 }
 

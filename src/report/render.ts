@@ -4,7 +4,8 @@
  * text out.
  */
 import { addDays, daysBetween, localStamp } from '../schedule/calendar.js';
-import { dayChart, esc, legend, statusGrid, type Marker, type Series } from './charts.js';
+import { dayChart, esc, fold, FOLD, legend, statusGrid, type Marker, type Series } from './charts.js';
+import { renderFleetSection } from './fleet.js';
 import type { ReportData, ReportLaneDay } from './data.js';
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#4b5563', '#ea580c'];
@@ -42,9 +43,6 @@ function volumeChart(id: string, d: ReportData, days: readonly string[], rows: r
   ];
   return `${legend(series)}${dayChart({ id, days, series, yLabel: 'messages', launchIndex: days.indexOf(d.plan.launch) })}`;
 }
-
-/** Above this many rows a table or a set of charts is folded (a `<details>` the reader opens). */
-const FOLD = 24;
 
 /** Lanes that need the operator, first: behind or paused for launch, not active, held on their last day, failing. */
 function attention(d: ReportData): Array<{ ip: string; provider: string; why: string[]; l: ReportData['forecast']['lanes'][number] }> {
@@ -104,11 +102,6 @@ function readiness(d: ReportData): string {
   const table = `<table class="readiness" data-table="readiness"><thead><tr><th>IP</th><th>provider</th><th>state</th><th>stage</th><th>stage at launch</th><th>launch capacity</th><th>launch target</th><th>pace</th><th>verdict</th><th>ready on</th></tr></thead><tbody>${rows}</tbody></table>`;
   return `<p class="ips">${ips}</p><table class="capacity" data-table="capacity"><thead><tr><th>provider</th><th>launch-day capacity</th></tr></thead><tbody>${caps}</tbody></table>`
     + fold(lanes.length > FOLD, `every lane (${lanes.length}), the ones not ready first`, table);
-}
-
-/** Content folded in a `<details>` when `folded`, else shown as is. */
-function fold(folded: boolean, summary: string, html: string): string {
-  return folded ? `<details class="fold"><summary>${esc(summary)}</summary>${html}</details>` : html;
 }
 
 /** Stage over time for one provider: each IP when few, else the lowest, median and highest IP. */
@@ -171,7 +164,8 @@ function eventMarkers(d: ReportData, days: readonly string[], keep: (e: ReportDa
 
 /**
  * The report page, problems first, readable at 6 lanes and at 300: summary cards, the lanes that
- * need attention, totals per provider, launch readiness (the full lane table folded when long),
+ * need attention, totals per provider, the fleet (one line for a single host), launch readiness
+ * (the full lane table folded when long),
  * then per provider the target against accepted and the stage over time, deferral and bounce
  * rates per provider, target against accepted per IP (folded when many), DNSBL history, placement
  * (when seeds were read), and the events grouped by day.
@@ -197,6 +191,7 @@ export function renderReport(d: ReportData): string {
 
   s.push(attentionSection(d));
   s.push(`<section><h2>Per provider</h2>${providerTable(d)}</section>`);
+  s.push(renderFleetSection(d.fleet, d.plan.timezone));
   s.push(`<section><h2>Launch readiness</h2><p class="note">Stage and capacity each lane reaches on launch day at the pace it has kept (share of days that advanced).</p>${readiness(d)}</section>`);
 
   s.push('<section><h2>Each provider: target against accepted, and stage over time</h2><p class="note">Bars: accepted; line: the day\'s target; dashes: the plan before adaptation. Stages: triangles mark events (hover for who and why; "+N" for more that day).</p>');

@@ -6,8 +6,11 @@
  * shows all nine IPs with their hosts; `kill -9` of one daemon gets its IPs
  * reported unattended within two heartbeats while the other two keep sending;
  * restarted, it takes its IPs back and recovers its own messages left in
- * flight, never the others'.
+ * flight, never the others'. `warmup report` shows the fleet: who sends from
+ * which IP, b's IPs unattended and taken back, and each host's volume.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/store/schema.js';
 import { until } from './harness.js';
@@ -83,6 +86,16 @@ describe.each(FLEET_STORES)('a fleet of three daemons on one $name database', (w
     await until('b to take its IPs back', 20_000, async () => (await leases()).filter((l) => l.host === 'b' && l.pid === b.child.pid && l.unattended_at === null).length === 3);
     const attended = await read(db, (d) => d.selectFrom('events').selectAll().where('kind', '=', 'ips_attended').execute());
     expect(attended.map((e) => JSON.parse(e.cause))).toEqual([expect.objectContaining({ ips: ipsOf('b'), host: 'b', pid: b.child.pid })]);
+    const fleetReport = async () => {
+      const out = join(dirname(plan.file), 'report.html');
+      const r = await cli(['report', plan.file, '--out', out]);
+      expect(r.code, r.err).toBe(0);
+      const html = readFileSync(out, 'utf8');
+      return html.slice(html.indexOf('<h2>Fleet</h2>'), html.indexOf('<h2>Launch readiness</h2>'));
+    };
+    const running = await fleetReport();
+    expect(running).toContain('3 hosts (a, b, c); now 3 daemons, 9 of 9 IPs attended.');
+    expect(running).toContain(`<td>b</td><td class="num">${b.child.pid}</td><td>${ipsOf('b').join(' ')}</td>`);
 
     for (const p of [a, b, c]) expect(await p.exited).toEqual({ code: 0, signal: null });
 
@@ -116,5 +129,14 @@ describe.each(FLEET_STORES)('a fleet of three daemons on one $name database', (w
     expect(full.length).toBeLessThanOrEqual(Math.ceil(span / (2 * 3_600_000)) + 1);
     // Clean stops gave every lease up.
     expect(await leases()).toEqual([]);
+
+    // The report after the run: nobody holds an IP now; b's IPs went unattended once and b took them
+    // back; each host's volume is its pinned IPs' (every message accepted, b's retries among its attempts).
+    const after = await fleetReport();
+    expect(after).toContain('3 hosts (a, b, c); now 0 daemons, 0 of 9 IPs attended');
+    expect(after).toContain('1 time unattended (3 IPs), 1 time taken back (3 IPs), 0 times taken over (0 IPs).');
+    for (const h of ['a', 'b', 'c']) {
+      expect(after).toMatch(new RegExp(`<tr><td>${h}</td><td>${ipsOf(h).join(' ').replaceAll('.', '\\.')}</td><td class="num">${3 * PER_LANE}</td><td class="num">\\d+</td><td class="num">${3 * PER_LANE}</td>`));
+    }
   }, 180_000);
 });

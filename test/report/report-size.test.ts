@@ -11,7 +11,10 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LaneForecast } from '../../src/policy/forecast.js';
+import type { Plan } from '../../src/plan/types.js';
+import { reportFleet } from '../../src/report/fleet.js';
 import { renderReport, type ReportData } from '../../src/report/index.js';
+import { fleetView } from '../../src/store/fleet-view.js';
 import { addDays, zonedInstant } from '../../src/schedule/calendar.js';
 import { ensureTool } from '../ops/tools.js';
 
@@ -61,6 +64,18 @@ function synthetic(ipCount: number, providers: string[], events: number): Report
       kind: kinds[i % kinds.length]!, actor: i % 2 ? 'policy' : 'rule:gmail-rate-limited', to: null, reason: '421 4.7.28 Our system has detected an unusual rate of unsolicited mail',
     };
   });
+  // A fleet of three hosts, the IPs dealt round; mta2 went silent on day 9 and mta3 took its IPs over.
+  const realNow = zonedInstant(done.at(-1)!, 23 * 60, zone);
+  const hostOf = (k: number) => (k % 3 === 1 ? 'mta3' : `mta${(k % 3) + 1}`);
+  const leases = ips.map((ip, k) => ({ ip, host: hostOf(k), pid: hostOf(k) === 'mta1' ? 100 : 102, acquiredAt: realNow - 86_400_000, heartbeatAt: realNow - 2_000, unattendedAt: null }));
+  const moved = ips.filter((_, k) => k % 3 === 1);
+  const at = zonedInstant(done[8]!, 11 * 60, zone);
+  const fleetEvents = [
+    { at, ip: null, provider: null, kind: 'ips_unattended', from_state: 'attended', to_state: 'unattended', actor: 'fleet:mta1', cause: JSON.stringify({ ips: moved, host: 'mta2', pid: 101 }) },
+    { at: at + 5_000, ip: null, provider: null, kind: 'ips_attended', from_state: 'unattended', to_state: 'attended', actor: 'fleet:mta3', cause: JSON.stringify({ ips: moved, host: 'mta3', pid: 102, from: moved.map((ip) => ({ ip, host: 'mta2', pid: 101 })) }) },
+  ];
+  const planIps = { ips: ips.map((address) => ({ address, hosts: null })) } as unknown as Plan;
+  const fleet = reportFleet(planIps, fleetView(planIps, leases, realNow), fleetEvents, laneDays, realNow, () => done[8]!);
   const capacity: Record<string, number> = {};
   for (const l of fl) capacity[l.provider] = (capacity[l.provider] ?? 0) + l.projectedVolume;
   return {
@@ -71,6 +86,7 @@ function synthetic(ipCount: number, providers: string[], events: number): Report
     laneDays, lanes, events: ev,
     dnsbl: ips.flatMap((ip, k) => done.map((day) => ({ day, ip, zone: 'zen.dnsbl.test', status: (k === 3 && day > '2026-12-05' ? 'listed' : 'clear') as 'listed' | 'clear' }))),
     forecast: { asOf: addDays(done.at(-1)!, 1), launch, lanes: fl, ips: ips.map((ip) => ({ ip, verdict: fl.some((l) => l.ip === ip && l.verdict !== 'ready') ? 'behind' : 'ready', capacity: {} })), capacity },
+    fleet,
   };
 }
 
@@ -101,7 +117,9 @@ describe.each([
     const at = (marker: string) => html.indexOf(marker);
     expect(at('<h2>Needs attention</h2>')).toBeGreaterThan(0);
     expect(at('<h2>Needs attention</h2>')).toBeLessThan(at('data-table="providers"'));
-    expect(at('data-table="providers"')).toBeLessThan(at('data-table="readiness"'));
+    expect(at('data-table="providers"')).toBeLessThan(at('<h2>Fleet</h2>'));
+    expect(at('<h2>Fleet</h2>')).toBeLessThan(at('data-table="readiness"'));
+    expect(html).toContain('3 hosts (mta1, mta2, mta3); now 2 daemons');
     expect(at('data-table="readiness"')).toBeLessThan(at('<svg'));
     expect(html).toMatch(/<th>sent<\/th><th>accepted<\/th><th>deferred<\/th><th>mbox-def<\/th><th>bounced<\/th><th>expired<\/th>/);
   });

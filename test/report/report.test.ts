@@ -21,7 +21,7 @@ let html: string;
 
 beforeAll(async () => {
   ({ store, path: dbPath } = await buildFixture(plan));
-  data = await loadReportData(store.store, plan, NOW);
+  data = await loadReportData(store.store, plan, NOW, NOW);
   html = renderReport(data);
 }, 60_000);
 afterAll(async () => {
@@ -42,6 +42,11 @@ describe('loadReportData', () => {
     expect(data.events[1]).toMatchObject({ day: '2026-12-04', actor: 'rule:yahoo-ta21', reason: 'deferral storm' });
     expect(data.forecast.lanes.find((l) => l.ip === '127.0.0.63' && l.provider === 'gmail')?.verdict).toBe('paused');
     expect(data.forecast.lanes.find((l) => l.ip === '127.0.0.64' && l.provider === 'gmail')?.verdict).toBe('ready');
+  });
+
+  it('reads a database no daemon of a fleet ever wrote to as a single host', () => {
+    expect(data.fleet).toMatchObject({ single: true, hosts: [], events: [] });
+    expect(html).toContain('data-fleet="single">Single host: no fleet data');
   });
 });
 

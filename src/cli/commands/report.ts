@@ -12,7 +12,8 @@ export const usage = `Usage: warmup report PLAN.yaml --out FILE.html [--db PATH|
 Writes one self-contained HTML page (inline CSS and SVG, nothing fetched when
 opened) to show where the warm-up stands: target against accepted per day per
 provider and per IP, deferral and bounce rates, stage over time with events,
-DNSBL history, seed placement and the launch readiness table.
+DNSBL history, seed placement, the launch readiness table and, for a fleet,
+which host sends from which IP, its takeovers and the volume per host.
 
   --out FILE     where to write the page (required)
   --db PATH|URL  database file or postgres:// URL (default: the plan's store); opened read-only
@@ -33,7 +34,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   try {
     // The database's own clock (its last run's plan time), so a simulated run reads as of its days.
     const now = at ?? await store.storeNow(plan.name, Date.now());
-    html = renderReport(await loadReportData(store, plan, now));
+    html = renderReport(await loadReportData(store, plan, now, Date.now()));
   } finally {
     await store.close();
   }

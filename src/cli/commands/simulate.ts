@@ -76,7 +76,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       const { loadReportData, renderReport } = await import('../../report/index.js');
       // As every view of a database: as of its own clock (the end of the simulated run).
       const asOf = await store.storeNow(plan.name, Date.now());
-      writeFileSync(resolve(io.cwd, values.report), renderReport(await loadReportData(store, plan, asOf)));
+      writeFileSync(resolve(io.cwd, values.report), renderReport(await loadReportData(store, plan, asOf, Date.now())));
     }
     if (values.json) io.out(JSON.stringify(result, null, 2));
     else io.out(formatSimulation(result, { wallMs }));

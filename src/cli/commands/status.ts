@@ -10,7 +10,8 @@ import { fit, jsonLine, jsonText, printable } from '../format.js';
 import { loadForReading } from '../load-reading.js';
 import { applyFilter, filterError, STATE_FILTERS, statusLanes, totalsBy, type StatusFilter } from '../status/model.js';
 import { renderQueue, renderStatus, type StatusView } from '../status/render.js';
-import { fleetView, renderFleet } from '../status/fleet.js';
+import { renderFleet } from '../status/fleet.js';
+import { readFleetView } from '../../store/fleet-view.js';
 
 export const usage = `Usage: warmup status PLAN.yaml [--day N] [--at ISO-INSTANT] [--db PATH|URL] [--json] [--watch [SECONDS]]
                      [--ip ADDR] [--provider NAME] [--state STATE] [--problems] [--queue] [--all]
@@ -103,7 +104,7 @@ async function once(plan: Plan, values: Options, io: CliIo): Promise<number> {
       holds,
     });
     // Which daemon of the fleet sends from which IP (a database from before fleets has no leases).
-    const fleet = fleetView(plan, await store.ipLeases(plan.name).catch(() => []), Date.now());
+    const fleet = await readFleetView(store, plan, Date.now());
     const view: StatusView = {
       plan, day: day ?? null, dayNumber: day ? daysBetween(plan.start, day) + 1 : null, now, clock,
       run: run ? { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, endReason: run.end_reason, speed: run.speed } : null,
