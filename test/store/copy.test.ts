@@ -5,10 +5,13 @@
  * back through `warmup status`, `warmup events` and the store's reads on both
  * sides. Each test makes its own database.
  */
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
@@ -18,12 +21,13 @@ import { defaultModels } from '../../src/simulate/model-file.js';
 import { simulatePlan } from '../../src/simulate/run.js';
 import { copySqliteToPostgres, type CopyOptions } from '../../src/store/copy.js';
 import { openStore } from '../../src/store/open.js';
-import { openPostgresStore } from '../../src/store/postgres.js';
+import { MIGRATION_LOCK_KEY, openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogger } from '../../src/util/log.js';
 import { createPostgresDatabase, pgQuery as query } from '../peers/peers.js';
 import { SIM_PLAN } from '../simulate/helpers.js';
 
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'warmup-copy-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const planFile = join(dir, 'sim-test.yaml');
@@ -133,7 +137,7 @@ describe('warmup store copy: a SQLite store into PostgreSQL', () => {
     expect(await same('status', planFile, '--json')).toMatch(/"lanes"/);
     await same('status', planFile, '--queue');
     await same('events', planFile, '--json');
-  });
+  }, 120_000);
 
   it('hands out the next ids after the copied ones: no insert collides', async () => {
     const before = await query<{ m: string }>(url, 'select (select max(id) from events) as m union all select (select max(id) from runs) union all select (select max(id) from messages)');
@@ -167,7 +171,7 @@ describe('warmup store copy: a SQLite store into PostgreSQL', () => {
     expect(after.events).toBe(before.events! - 1);
     expect(after.runs).toBe(before.runs! - 1);
     expect(result.tables.find((t) => t.table === 'events')!.nextId).toBe(after.events! + 1);
-  });
+  }, 120_000);
 });
 
 describe('warmup store copy: nothing written when it fails', () => {
@@ -182,6 +186,35 @@ describe('warmup store copy: nothing written when it fails', () => {
     expect(batches.length).toBeGreaterThan(3);
     expect(await tableCounts(url)).toEqual({});
   });
+
+  it('Ctrl-C of `warmup store copy` inside its transaction leaves a new database as it was', async () => {
+    const url = await createPostgresDatabase('copy_sigint');
+    const db = new URL(url).pathname.slice(1);
+    // Holding the migrations' lock stops the copy inside its transaction (begun, waiting to migrate).
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+      const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'store', 'copy', '--from', source, '--to', url], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      const waiting = `select count(*)::int as n from pg_stat_activity where datname = '${db}' and wait_event = 'advisory' and state = 'active'`;
+      let seen = false;
+      for (let i = 0; i < 600 && !seen; i++) {
+        seen = (await query<{ n: number }>(url, waiting))[0]!.n > 0;
+        if (!seen) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(seen).toBe(true);
+      child.kill('SIGINT');
+      expect(await exited).toBe('SIGINT');
+    } finally {
+      await holder.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+      await holder.end();
+    }
+    // The copy's server process finds its client gone and rolls back.
+    const left = `select count(*)::int as n from pg_stat_activity where datname = '${db}' and application_name = 'warmup'`;
+    for (let i = 0; i < 100 && (await query<{ n: number }>(url, left))[0]!.n > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await tableCounts(url)).toEqual({});
+  }, 120_000);
 
   it('a value PostgreSQL cannot hold (2^31 in an integer column) is named, and leaves the target as it was', async () => {
     const url = await createPostgresDatabase('copy_value');
