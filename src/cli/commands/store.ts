@@ -32,6 +32,9 @@ migrations of this warmup, and when the database already holds rows.
   --migrate-source  apply this warmup's pending migrations to the file first
   --json            print the result as JSON`;
 
+/** Rows between two progress lines of one table (a multiple of the copy's batch of 5,000). */
+const PROGRESS_ROWS = 250_000;
+
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {
     from: { type: 'string' }, to: { type: 'string' }, replace: { type: 'boolean' }, 'migrate-source': { type: 'boolean' }, json: { type: 'boolean' },
@@ -52,7 +55,11 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const result = await copySqliteToPostgres({
     from: path, to, replace: Boolean(values.replace), migrateSource: Boolean(values['migrate-source']),
     now: Date.now(), host: hostname().toLowerCase(), alive: pidAlive,
-    ...(values.json ? {} : { onTable: (t: string, rows: number) => io.err(`  ${t}: ${num(rows)} row${rows === 1 ? '' : 's'}`) }),
+    ...(values.json ? {} : {
+      onTable: (t: string, rows: number) => io.err(`  ${t}: ${num(rows)} row${rows === 1 ? '' : 's'}`),
+      // A store of millions of attempts takes minutes: a line now and then on the long tables.
+      onBatch: (t: string, rows: number) => { if (rows % PROGRESS_ROWS === 0) io.err(`  ${t}: ${num(rows)} rows so far`); },
+    }),
   });
   if (values.json) { io.out(JSON.stringify(result, null, 2)); return 0; }
   io.out(table(['table', 'rows', 'next id'], [
