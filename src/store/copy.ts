@@ -84,9 +84,6 @@ export async function copySqliteToPostgres(o: CopyOptions): Promise<CopyResult> 
   const { sqlite, migrated } = await openSource(o);
   let target: OpenedPostgres | undefined;
   try {
-    const leases = sourceLeases(sqlite);
-    const live = liveLeases(leases, { now: o.now, host: o.host, freshMs: LEASE_FRESH_MS, alive: o.alive });
-    if (live.length > 0) throw daemonRunning(o.from, live);
     target = await openTarget(o);
     return { ...await copyInto(sqlite, target, o), sourceMigrated: migrated };
   } finally {
@@ -95,12 +92,17 @@ export async function copySqliteToPostgres(o: CopyOptions): Promise<CopyResult> 
   }
 }
 
-/** The source read-only, at this version's migrations (migrated first only when asked). */
+/**
+ * The source read-only, with no daemon running on it, at this version's
+ * migrations (migrated first only when asked, and never under a daemon).
+ */
 async function openSource(o: CopyOptions): Promise<{ sqlite: BetterSqlite3.Database; migrated: boolean }> {
   let sqlite = openSqliteFile(o.from, { readonly: true });
   let gap;
   try {
     gap = migrationGap(appliedMigrations(sqlite, o.from), Object.keys(migrations));
+    const live = liveLeases(sourceLeases(sqlite), { now: o.now, host: o.host, freshMs: LEASE_FRESH_MS, alive: o.alive });
+    if (live.length > 0) throw daemonRunning(o.from, live);
   } catch (e) {
     sqlite.close();
     throw e;
@@ -120,16 +122,18 @@ async function openSource(o: CopyOptions): Promise<{ sqlite: BetterSqlite3.Datab
   return { sqlite, migrated: true };
 }
 
+function hasTable(sqlite: BetterSqlite3.Database, name: string): boolean {
+  return sqlite.prepare("select 1 from sqlite_master where type = 'table' and name = ?").get(name) !== undefined;
+}
+
 function appliedMigrations(sqlite: BetterSqlite3.Database, path: string): string[] {
-  const has = sqlite.prepare("select 1 from sqlite_master where type = 'table' and name = 'kysely_migration'").get();
-  if (!has) throw new WarmupError('STORE_COPY_SOURCE', `${path} is not a warmup database (it has no migrations table)`);
+  if (!hasTable(sqlite, 'kysely_migration')) throw new WarmupError('STORE_COPY_SOURCE', `${path} is not a warmup database (it has no migrations table)`);
   return (sqlite.prepare('select name from kysely_migration order by name').all() as Array<{ name: string }>).map((r) => r.name);
 }
 
-/** Every lease of the source (the plan's lease of older versions, and each IP's). */
+/** Every lease of the source (the plan's lease of older versions, and each IP's; a file from before fleets has no `ip_leases`). */
 function sourceLeases(sqlite: BetterSqlite3.Database): LeaseRow[] {
-  const rows = (t: string) => sqlite.prepare(`select * from ${quote(t)}`).all() as LeaseRow[];
-  return [...rows('leases'), ...rows('ip_leases')];
+  return ['leases', 'ip_leases'].filter((t) => hasTable(sqlite, t)).flatMap((t) => sqlite.prepare(`select * from ${quote(t)}`).all() as LeaseRow[]);
 }
 
 function daemonRunning(where: string, live: readonly LeaseRow[]): WarmupError {
@@ -256,7 +260,7 @@ function sourceTables(sqlite: BetterSqlite3.Database): Map<string, string[]> {
 
 /** SQLite's AUTOINCREMENT counters per table (absent before the first such table). */
 function sqliteSequences(sqlite: BetterSqlite3.Database): Map<string, number> {
-  if (!sqlite.prepare("select 1 from sqlite_master where type = 'table' and name = 'sqlite_sequence'").get()) return new Map();
+  if (!hasTable(sqlite, 'sqlite_sequence')) return new Map();
   return new Map((sqlite.prepare('select name, seq from sqlite_sequence').all() as Array<{ name: string; seq: number }>).map((r) => [r.name, Number(r.seq)]));
 }
 
