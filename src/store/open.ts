@@ -97,9 +97,13 @@ export function sqliteOver(sqlite: BetterSqlite3.Database, path: string, readonl
   return { db, path, store: sqlStore(db, 'sqlite', path, close), close };
 }
 
-/** Applies every pending migration; never throws (kysely's own contract). */
-export async function migrate(db: Kysely<Database>): Promise<{ error?: unknown; results?: MigrationResult[] }> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
+/**
+ * Applies every pending migration; never throws (kysely's own contract).
+ * `inOpenTransaction`: `db` is one connection inside a transaction the caller
+ * began (and commits or rolls back): the migrations begin none of their own.
+ */
+export async function migrate(db: Kysely<Database>, inOpenTransaction = false): Promise<{ error?: unknown; results?: MigrationResult[] }> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) }, ...(inOpenTransaction ? { disableTransactions: true } : {}) });
   return migrator.migrateToLatest();
 }
 

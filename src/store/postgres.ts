@@ -16,6 +16,11 @@ import type { Store } from './store.js';
 export interface PostgresStoreOptions extends PgConnectionOptions {
   /** A reader (status, events, report): no migration; a database never migrated is an error. */
   readonly readonly?: boolean;
+  /**
+   * A writer: false to leave the migrations to the caller (`warmup store copy`
+   * runs them inside its own transaction, see ./copy.ts); default true.
+   */
+  readonly migrate?: boolean;
   /** Connections in the pool (default 10). */
   readonly poolSize?: number;
   /** Called with errors of idle connections (the server restarted); the next query reports its own. */
@@ -81,7 +86,7 @@ export async function openPostgres(url: string, options: PostgresStoreOptions = 
       await db.destroy();
       throw new WarmupError('STORE_MISSING', `no warmup data in ${c.location}: has \`warmup start\` run with this plan?`);
     }
-  } else {
+  } else if (options.migrate !== false) {
     let error: unknown;
     try {
       error = await migrateLocked(db);

@@ -473,3 +473,15 @@ export async function createPostgresDatabase(name: string): Promise<string> {
   }
   return `postgres://${pgInfo.user}@${pgInfo.host}:${pgInfo.port}/${db}`;
 }
+
+/** Runs one query on the database at `url` (a client of its own) and returns its rows: raw checks of what a test wrote. */
+export async function pgQuery<T>(url: string, text: string): Promise<T[]> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(text)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}

@@ -12,20 +12,10 @@ import { migrations } from '../../src/store/migrations.js';
 import { openSqlite } from '../../src/store/open.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
-import { createPostgresDatabase, loadPeers } from '../peers/peers.js';
+import { createPostgresDatabase, loadPeers, pgQuery as query } from '../peers/peers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warmup-pg-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function query<T>(url: string, text: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(text)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
 
 /** The URL of a fresh database, as the password-only user. */
 function asPasswordUser(url: string, password?: string): string {

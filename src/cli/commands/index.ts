@@ -17,6 +17,7 @@ export const commands: Readonly<Record<string, Command>> = {
   resume: { summary: 'put paused lanes back in rotation', load: async () => (await import('./control.js')).resume },
   events: { summary: 'every state change with its cause', load: () => import('./events.js') },
   status: { summary: 'show each lane\'s stage, volumes and state from the database', load: () => import('./status.js') },
+  store: { summary: 'copy a SQLite store into PostgreSQL (store copy --from FILE --to URL): from one host to a fleet', load: () => import('./store.js') },
   systemd: { summary: 'print a hardened systemd unit that runs `warmup start`', load: () => import('./systemd.js') },
   report: { summary: 'write a self-contained HTML report (charts, launch readiness)', load: () => import('./report.js') },
   keygen: { summary: 'create a DKIM key and print its DNS record', load: () => import('./keygen.js') },

@@ -14,6 +14,7 @@ import type { Logger } from '../../util/log.js';
 import type { Store } from '../../store/store.js';
 import { ExitError, WarmupError } from '../../util/errors.js';
 import { createLogger } from '../../util/log.js';
+import { pidAlive } from '../../util/pid.js';
 import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
@@ -48,11 +49,6 @@ Logs are JSON lines on stdout (pino).`;
 
 /** Real ms between IP lease heartbeats (a lease silent for 1.5 of them is taken over). */
 const LEASE_HEARTBEAT_MS = 5_000;
-
-/** Whether a process of this host runs (signal 0 only checks; EPERM means it exists under another user). */
-function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
-}
 
 /**
  * The daemon's clock: the wall clock, or accelerated from the start instant. A daemon joining a
