@@ -117,3 +117,13 @@ function classifyDetail(status: Delivery['status'], detail: string, dsn: string 
     final: status !== 'deferred', mailboxSignal: false,
   };
 }
+
+/**
+ * True for the line Postfix's trivial-rewrite logs when a `transport_maps` lookup failed, e.g.
+ * `Dec  1 10:37:51 mta postfix/trivial-rewrite[23410]: warning: transport_maps lookup failure`
+ * (seen with Postfix 3.7 when warmup's socketmap cannot be reached). Every recipient resolved
+ * then waits deferred with `address resolver failure`: nothing bounces, but nothing leaves.
+ */
+export function isTransportMapsFailure(line: string): boolean {
+  return line.includes('transport_maps lookup failure') && /\/trivial-rewrite\[\d+\]: warning: /.test(line);
+}

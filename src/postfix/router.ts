@@ -13,7 +13,7 @@ import type { LogPosition, RoutedDelivery, RoutedRecord } from '../store/routed.
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { transportName } from './config.js';
-import { parseDeliveryLine } from './log-line.js';
+import { isTransportMapsFailure, parseDeliveryLine } from './log-line.js';
 import { ProviderFinder } from './providers.js';
 import { answerFor, chooseRoute, hourCap, type LaneRoom, type RouteDecision } from './route-policy.js';
 
@@ -41,7 +41,12 @@ export interface RouterCounters {
   notFound: number;
   temp: number;
   deliveries: number;
+  /** Lines of trivial-rewrite failing to ask transport_maps (Postfix could not reach warmup). */
+  resolverFailures: number;
 }
+
+/** Real milliseconds between two error lines about Postfix not reaching warmup (the count in between goes in the next). */
+const RESOLVER_FAILURE_LOG_MS = 60_000;
 
 export interface RouterOptions {
   readonly plan: Plan;
@@ -65,7 +70,9 @@ export class Router {
   readonly #deferred = new Map<string, number>();
   /** The plan-local date and the instants it spans: time-zone arithmetic once a day, not per lookup. */
   #day = { date: '', from: 0, until: 0 };
-  readonly counters: RouterCounters = { lookups: 0, lanes: 0, overflow: 0, deferred: 0, notFound: 0, temp: 0, deliveries: 0 };
+  readonly counters: RouterCounters = { lookups: 0, lanes: 0, overflow: 0, deferred: 0, notFound: 0, temp: 0, deliveries: 0, resolverFailures: 0 };
+  /** When the last error line about resolver failures went out (real time), and the failures since. */
+  #resolverLogged = { at: -Infinity, unsaid: 0 };
 
   constructor(options: RouterOptions) {
     this.#o = options;
@@ -140,12 +147,33 @@ export class Router {
    * transport becomes an attempt of its lane; every other line is ignored.
    * The deliveries and the position after the batch are recorded together.
    */
+  /**
+   * Postfix's rewrite service could not ask transport_maps: while that lasts every recipient waits
+   * deferred ("address resolver failure"), so it is said at error level, once a minute at most.
+   */
+  #resolverFailure(): void {
+    this.counters.resolverFailures++;
+    const r = this.#resolverLogged;
+    r.unsaid++;
+    const now = this.#realNow();
+    if (now - r.at < RESOLVER_FAILURE_LOG_MS) return;
+    this.#o.log.error({ failures: r.unsaid, total: this.counters.resolverFailures, socketmap: this.#o.settings.listen },
+      'Postfix could not ask warmup for transports (trivial-rewrite: "transport_maps lookup failure"): its mail waits deferred with "address resolver failure" until it can. '
+      + 'Check that transport_maps names the address warmup listens on (warmup postfix PLAN --main) and, on a unix socket, that the rewrite service is not chrooted. '
+      + 'Lines from while warmup was down say the same.');
+    r.at = now;
+    r.unsaid = 0;
+  }
+
   async onLogLines(lines: readonly string[], position: LogPosition): Promise<number> {
     const now = this.#o.clock.now();
     const ds: RoutedDelivery[] = [];
     for (const line of lines) {
       const d = parseDeliveryLine(line, this.#o.settings.syslogPrefix);
-      if (!d) continue;
+      if (!d) {
+        if (isTransportMapsFailure(line)) this.#resolverFailure();
+        continue;
+      }
       const domain = d.recipient.slice(d.recipient.lastIndexOf('@') + 1);
       let provider;
       try {

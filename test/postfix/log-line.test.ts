@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDeliveryLine } from '../../src/postfix/log-line.js';
+import { isTransportMapsFailure, parseDeliveryLine } from '../../src/postfix/log-line.js';
 
 // Lines as Postfix 3.7 wrote them here (maillog_file), and the texts it uses for failures.
 const SENT = 'Nov 30 05:31:01 app-mta postfix-warmup/127.0.0.151/smtp[26063]: 4jdCKt1nPVzJ9DH: to=<R1-i13@postfix.test>, relay=mx.postfix.test[127.0.0.53]:25, delay=3.7, delays=3.7/0.03/0/0, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as E4BE220CBC8)';
@@ -45,5 +45,15 @@ describe('parseDeliveryLine', () => {
   it('follows a custom syslog prefix', () => {
     expect(parseDeliveryLine(SENT.replace('postfix-warmup/', 'pf-wu/'), 'pf-wu')?.ip).toBe('127.0.0.151');
     expect(parseDeliveryLine(SENT, 'pf-wu')).toBeNull();
+  });
+});
+
+describe('isTransportMapsFailure', () => {
+  it('finds trivial-rewrite failing to ask transport_maps, and nothing else', () => {
+    // Both seen with Postfix 3.7 and a socketmap it could not reach (a chrooted rewrite service).
+    expect(isTransportMapsFailure('Dec 01 10:37:51 app-mta postfix/trivial-rewrite[23410]: warning: transport_maps lookup failure')).toBe(true);
+    expect(isTransportMapsFailure('2026-12-01T10:37:51.123456+00:00 mta postfix-out/trivial-rewrite[7]: warning: transport_maps lookup failure')).toBe(true);
+    expect(isTransportMapsFailure('Dec 01 10:37:52 app-mta postfix/error[23413]: D465621A5D5: to=<someone@example.test>, relay=none, delay=0.49, delays=0.23/0.14/0/0.12, dsn=4.3.0, status=deferred (address resolver failure)')).toBe(false);
+    expect(isTransportMapsFailure('Dec 01 10:37:52 app-mta postfix/smtpd[1]: warning: transport_maps lookup failure')).toBe(false);
   });
 });

@@ -6,9 +6,9 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadMta, mtaCtl, mtaLog, mtaQueue } from '../peers/mta.js';
+import { installWarmupConfig, loadMta, mtaCtl, mtaLog, mtaQueue } from '../peers/mta.js';
 import { readMaildir, setVerdicts } from '../peers/peers.js';
-import { cli, configureMta, emptyMtaQueue, lockMta, query, runId, startWarmup, submit, until, writeRoutingPlan, type Warmup } from './harness.js';
+import { cli, configureMta, emptyMtaQueue, lockMta, query, runId, SOCKETMAP_PORT, startWarmup, submit, until, writeRoutingPlan, type Warmup } from './harness.js';
 
 const today = new Date().toISOString().slice(0, 10);
 const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
@@ -169,5 +169,25 @@ describe('warming up with real traffic through the production Postfix', () => {
     await running.stop();
     running = null;
   }, 90_000);
+
+  it('says at error level that Postfix cannot reach it (transport_maps names a wrong address), while the mail waits deferred', async () => {
+    const id = runId();
+    const plan = writeRoutingPlan({ name: `unreach-${id}`, ips: ['127.0.0.151'], providers: { mxone: ['postfix.test'] }, ramp: '{ daily: [50] }', start: today });
+    // The operator's slip: main.cf names a port warmup does not listen on (nothing does).
+    const main = (await cli('postfix', plan.file, '--main')).replace(`socketmap:inet:127.0.0.1:${SOCKETMAP_PORT}:`, 'socketmap:inet:127.0.0.1:10119:');
+    expect(main).toContain(':10119:');
+    await installWarmupConfig(main, await cli('postfix', plan.file, '--master'));
+    await emptyMtaQueue();
+    running = await startWarmup(plan, midnight(today));
+    const rcpt = `un${id}@postfix.test`;
+    await submit([rcpt]);
+    const said = () => running!.output().split('\n').find((l) => l.includes('Postfix could not ask warmup for transports'));
+    await until('warmup to say that Postfix cannot reach it', 40_000, () => said() !== undefined);
+    expect(JSON.parse(said()!)).toMatchObject({ level: 50, failures: expect.any(Number), socketmap: { kind: 'inet', port: SOCKETMAP_PORT } });
+    await until('the message to wait deferred in Postfix', 30_000, async () => (await mtaQueue()).some((e) => e.recipient === rcpt && e.delayReason !== null));
+    expect((await mtaQueue()).find((e) => e.recipient === rcpt)!.delayReason).toMatch(/address resolver failure/);
+    expect(total(await delivered([rcpt]))).toBe(0);
+    await emptyMtaQueue();
+  }, 120_000);
 });
 
