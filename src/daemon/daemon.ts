@@ -116,6 +116,8 @@ export class Daemon {
   }
 
   get plan(): Plan { return this.#o.plan; }
+  /** This daemon's host name (in a fleet: `--host`); what routing keys its Postfix log position by. */
+  get host(): string { return this.#o.fleet?.host ?? hostname(); }
   get inFlight(): number { return this.#dispatch.size; }
   /** False when the last stop left sends under way at the drain deadline (their sockets may still be open). */
   get drained(): boolean { return !this.#dispatch.drainExpired; }
@@ -131,7 +133,7 @@ export class Daemon {
     this.#startedAt = now;
     await this.adopt(this.#o.fleet ? [...this.#o.fleet.held] : null);
     this.#lanes.add(await store.ensureLanes(plan.name, plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name }))), now), log);
-    this.#runId = await store.startRun({ plan: plan.name, planFile: plan.file, host: this.#o.fleet?.host ?? hostname(), pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
+    this.#runId = await store.startRun({ plan: plan.name, planFile: plan.file, host: this.host, pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
     // Days whose window ended while no daemon ran are decided now, not when the next one opens.
     await this.#days.decideEnded(now);
     log.info({ run: this.#runId, lanes: this.#lanes.all.length, at: new Date(now).toISOString(), speed: this.#o.speed }, 'warmup started');
@@ -225,7 +227,7 @@ export class Daemon {
    * exactly as on a seed send's reply.
    */
   recordRouted(ds: readonly q.RoutedDelivery[], position: q.LogPosition, now: number): Promise<q.RoutedRecord[]> {
-    return this.#dispatch.recordRouted(ds, position, now);
+    return this.#dispatch.recordRouted(this.host, ds, position, now);
   }
 
   /** Resolves when every send in flight has been recorded (simulation steps use it). */
