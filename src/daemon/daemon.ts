@@ -148,6 +148,12 @@ export class Daemon {
    */
   async adopt(ips: readonly string[] | null): Promise<void> {
     const recovered = await this.#o.store.recoverInFlight(this.#o.plan.name, this.#o.clock.now(), ips ?? undefined);
+    if (ips) {
+      // An IP this daemon held before (then lost) may have carried another daemon's sends and routed mail
+      // since: its day is read again from the store, which counts every host's, before it sends or routes.
+      const gained = new Set(ips);
+      for (const lane of this.#lanes.all) if (gained.has(lane.ip.address)) { lane.day = null; lane.pace = null; }
+    }
     // Days of IPs taken over are looked at by the next tick's day-end pass.
     this.#days.recheck();
     if (recovered > 0) {
@@ -198,12 +204,15 @@ export class Daemon {
    * The lanes of a provider as routing real mail sees them at `now` (plan-local `date`). The
    * lanes' state is re-read first when another process may have changed it
    * (at most every 50 ms of real time), so a hold stops new mail at the next lookup.
+   * In a fleet, only the lanes of the IPs this daemon holds a lease on: this host's Postfix
+   * cannot bind another host's IP, and a lease lost stops routing through its IP at the next lookup.
    */
   async routableLanes(provider: string, now: number, date: string): Promise<RoutableLane[]> {
     if (this.#lanes.readAgoMs > 50) await this.#lanes.reload();
     const key = hourKey(now);
     const out: RoutableLane[] = [];
     for (const lane of this.#lanes.ofProvider(provider)) {
+      if (!this.#mine(lane)) continue;
       const day = lane.day;
       const live = liveDay(day, date, now);
       out.push({
