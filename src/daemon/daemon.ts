@@ -116,6 +116,8 @@ export class Daemon {
   }
 
   get plan(): Plan { return this.#o.plan; }
+  /** This daemon's host name (in a fleet: `--host`); what routing keys its Postfix log position by. */
+  get host(): string { return this.#o.fleet?.host ?? hostname(); }
   get inFlight(): number { return this.#dispatch.size; }
   /** False when the last stop left sends under way at the drain deadline (their sockets may still be open). */
   get drained(): boolean { return !this.#dispatch.drainExpired; }
@@ -131,7 +133,7 @@ export class Daemon {
     this.#startedAt = now;
     await this.adopt(this.#o.fleet ? [...this.#o.fleet.held] : null);
     this.#lanes.add(await store.ensureLanes(plan.name, plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name }))), now), log);
-    this.#runId = await store.startRun({ plan: plan.name, planFile: plan.file, host: this.#o.fleet?.host ?? hostname(), pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
+    this.#runId = await store.startRun({ plan: plan.name, planFile: plan.file, host: this.host, pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
     // Days whose window ended while no daemon ran are decided now, not when the next one opens.
     await this.#days.decideEnded(now);
     log.info({ run: this.#runId, lanes: this.#lanes.all.length, at: new Date(now).toISOString(), speed: this.#o.speed }, 'warmup started');
@@ -146,6 +148,12 @@ export class Daemon {
    */
   async adopt(ips: readonly string[] | null): Promise<void> {
     const recovered = await this.#o.store.recoverInFlight(this.#o.plan.name, this.#o.clock.now(), ips ?? undefined);
+    if (ips) {
+      // An IP this daemon held before (then lost) may have carried another daemon's sends and routed mail
+      // since: its day is read again from the store, which counts every host's, before it sends or routes.
+      const gained = new Set(ips);
+      for (const lane of this.#lanes.all) if (gained.has(lane.ip.address)) { lane.day = null; lane.pace = null; }
+    }
     // Days of IPs taken over are looked at by the next tick's day-end pass.
     this.#days.recheck();
     if (recovered > 0) {
@@ -196,12 +204,15 @@ export class Daemon {
    * The lanes of a provider as routing real mail sees them at `now` (plan-local `date`). The
    * lanes' state is re-read first when another process may have changed it
    * (at most every 50 ms of real time), so a hold stops new mail at the next lookup.
+   * In a fleet, only the lanes of the IPs this daemon holds a lease on: this host's Postfix
+   * cannot bind another host's IP, and a lease lost stops routing through its IP at the next lookup.
    */
   async routableLanes(provider: string, now: number, date: string): Promise<RoutableLane[]> {
     if (this.#lanes.readAgoMs > 50) await this.#lanes.reload();
     const key = hourKey(now);
     const out: RoutableLane[] = [];
     for (const lane of this.#lanes.ofProvider(provider)) {
+      if (!this.#mine(lane)) continue;
       const day = lane.day;
       const live = liveDay(day, date, now);
       out.push({
@@ -225,7 +236,7 @@ export class Daemon {
    * exactly as on a seed send's reply.
    */
   recordRouted(ds: readonly q.RoutedDelivery[], position: q.LogPosition, now: number): Promise<q.RoutedRecord[]> {
-    return this.#dispatch.recordRouted(ds, position, now);
+    return this.#dispatch.recordRouted(this.host, ds, position, now);
   }
 
   /** Resolves when every send in flight has been recorded (simulation steps use it). */

@@ -110,8 +110,8 @@ export class Dispatch {
    * batch of its log, with the log position after it, in one transaction),
    * then lets the observers act on each exactly as on a seed send's reply.
    */
-  async recordRouted(ds: readonly q.RoutedDelivery[], position: q.LogPosition, now: number): Promise<q.RoutedRecord[]> {
-    const recs = await this.#o.store.recordRoutedDeliveries(this.#o.plan.name, ds, position, now);
+  async recordRouted(host: string, ds: readonly q.RoutedDelivery[], position: q.LogPosition, now: number): Promise<q.RoutedRecord[]> {
+    const recs = await this.#o.store.recordRoutedDeliveries(this.#o.plan.name, host, ds, position, now);
     for (const [i, d] of ds.entries()) {
       const rec = recs[i]!;
       const lane = this.#o.lanes.byId(d.laneId);

@@ -17,8 +17,13 @@ import { isTransportMapsFailure, parseDeliveryLine } from './log-line.js';
 import { ProviderFinder } from './providers.js';
 import { answerFor, chooseRoute, hourCap, type LaneRoom, type RouteDecision } from './route-policy.js';
 
-/** The daemon's side of routing: its lanes, and recording what Postfix delivered. */
+/**
+ * The daemon's side of routing: its lanes (in a fleet, only those of the IPs it holds a lease on), and
+ * recording what its host's Postfix delivered.
+ */
 export interface LaneSource {
+  /** The host whose Postfix this daemon answers and whose log it reads (a fleet keeps one log position per host). */
+  readonly host: string;
   routableLanes(provider: string, now: number, date: string): Promise<RoutableLane[]>;
   laneIdOf(ip: string, provider: string): number | null;
   recordRouted(ds: readonly RoutedDelivery[], position: LogPosition, now: number): Promise<RoutedRecord[]>;

@@ -25,8 +25,10 @@ export async function startPostfixRouting(o: {
 }): Promise<PostfixRouting> {
   const log = o.log.child({ component: 'postfix' });
   const router = new Router({ plan: o.plan, settings: o.settings, lanes: o.lanes, resolver: o.resolver, clock: o.clock, log });
-  router.rememberDeferred(await o.store.deferredRouted(o.plan.name));
-  const saved = await o.store.loadLogPosition(o.plan.name);
+  // This host's Postfix: its deferred messages and its log (in a fleet, each host keeps its own).
+  const host = o.lanes.host;
+  router.rememberDeferred(await o.store.deferredRouted(o.plan.name, host));
+  const saved = await o.store.loadLogPosition(o.plan.name, host);
   // A position in another file (the plan's log_file changed) says nothing about this one.
   const start = saved && saved.path === o.settings.logFile ? saved : null;
   const tailer = new LogTailer({
@@ -49,7 +51,7 @@ export async function startPostfixRouting(o: {
       await server.close();
       await tailer.stop();
       const at = tailer.position;
-      if (at) await o.store.saveLogPosition(o.plan.name, at, o.clock.now());
+      if (at) await o.store.saveLogPosition(o.plan.name, host, at, o.clock.now());
       log.info({ counters: router.counters }, 'stopped routing real mail');
     })()),
   };

@@ -9,7 +9,7 @@ import { arrayRows } from './array-rows.js';
 import { INSERT_CHUNK, writeAttempts } from './attempt-writes.js';
 import { rows, valuesList } from './prepared.js';
 import { addToLaneDays } from './postgres-batch.js';
-import { forUpdateSkipLocked, inTransaction } from './transaction.js';
+import { forUpdateSkipLocked, inTransaction, isPostgres } from './transaction.js';
 
 /**
  * Creates the next message of a lane's day, marked in flight, and counts it
@@ -119,10 +119,16 @@ export async function claimDueRetries(db: Db, now: number, lanes: ReadonlyArray<
     }
     const claimed: DueRetry[] = [];
     for (const l of wanted) {
+      const due = trx.selectFrom('messages').select('id')
+        .where('status', '=', 'deferred').where('next_attempt_at', '<=', now).where('lane_id', '=', l.laneId)
+        .orderBy('next_attempt_at').orderBy('id').limit(l.limit);
+      // PostgreSQL takes the ids first: planned as a nested loop, an `in (select ... limit n for update skip
+      // locked)` subquery is run again for each row the update reaches, and each run skips the rows the update
+      // itself just changed, so more than `limit` rows were claimed (seen once messages had another column).
+      const ids = isPostgres(trx) ? (await forUpdateSkipLocked(trx, due).execute()).map((r) => r.id) : null;
+      if (ids?.length === 0) continue;
       const rows = await trx.updateTable('messages').set({ status: 'in_flight' })
-        .where('id', 'in', (eb) => forUpdateSkipLocked(trx, eb.selectFrom('messages').select('id')
-          .where('status', '=', 'deferred').where('next_attempt_at', '<=', now).where('lane_id', '=', l.laneId)
-          .orderBy('next_attempt_at').orderBy('id').limit(l.limit)))
+        .where('id', 'in', ids ?? due)
         .where('status', '=', 'deferred')
         .returning(['id', 'lane_id', 'day', 'seq', 'recipient', 'message_id', 'attempts', 'created_at', 'next_attempt_at']).execute();
       rows.sort((a, b) => (a.next_attempt_at ?? 0) - (b.next_attempt_at ?? 0) || a.id - b.id);

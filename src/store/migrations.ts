@@ -4,7 +4,7 @@
  * on SQLite and on PostgreSQL 15: the few types that differ go through
  * {@link types} (SQLite's schema is exactly what existing files have).
  */
-import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
+import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type Migration, type RawBuilder } from 'kysely';
 import { NOT_ACCEPTED } from '../policy/reply-shape.js';
 import { addReplyTallies, tallyReply, type ReplyTally } from './reply-tallies.js';
 import type { Database } from './schema.js';
@@ -448,7 +448,69 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await rebuildLaneReplies(db, ['lane_id', 'day', 'outcome', 'reply_key'], false);
     },
   },
+  '0016_routing_per_host': {
+    // Routing real mail in a fleet: each host's daemon tails its own Postfix's log and its deferred
+    // messages wait in its own Postfix's queue, so the log position is keyed (plan, host) and a routed
+    // message names the host that logged it. What routing kept so far was one host's: the host of the
+    // plan's newest run (lower-cased, as `warmup start` names hosts), or '' for a plan never run.
+    async up(db: Kysely<unknown>) {
+      if (onPostgres(db)) {
+        // kysely runs PostgreSQL's migrations in a transaction already.
+        await routedHosts(db);
+        await sql`alter table "postfix_log" add column "host" text not null default ''`.execute(db);
+        await sql`update "postfix_log" set "host" = ${newestRunHost(sql`"postfix_log"."plan"`)}`.execute(db);
+        await sql`alter table "postfix_log" alter column "host" drop default, drop constraint "postfix_log_pkey", add constraint "postfix_log_pk" primary key ("plan", "host")`.execute(db);
+        return;
+      }
+      // SQLite cannot change a primary key: postfix_log is rebuilt, all of it in one transaction
+      // (kysely runs SQLite's migrations outside one), so a crash mid-way leaves the old schema whole.
+      await db.transaction().execute(async (trx) => {
+        await routedHosts(trx);
+        await trx.schema.dropTable('postfix_log_new').ifExists().execute();
+        await postfixLogTable(trx, 'postfix_log_new', true).execute();
+        await sql`insert into "postfix_log_new" ("plan", "host", "path", "inode", "offset", "updated_at") select "plan", ${newestRunHost(sql`"postfix_log"."plan"`)}, "path", "inode", "offset", "updated_at" from "postfix_log"`.execute(trx);
+        await trx.schema.dropTable('postfix_log').execute();
+        await trx.schema.alterTable('postfix_log_new').renameTo('postfix_log').execute();
+      });
+    },
+    async down(db: Kysely<unknown>) {
+      // One position per plan again: each plan keeps its most recently saved one.
+      const keep = sql`select "plan", "host", "path", "inode", "offset", "updated_at" from "postfix_log" p where not exists (select 1 from "postfix_log" q where q."plan" = p."plan" and (q."updated_at" > p."updated_at" or (q."updated_at" = p."updated_at" and q."host" > p."host")))`;
+      const rebuild = async (trx: Kysely<unknown>) => {
+        await trx.schema.dropTable('postfix_log_new').ifExists().execute();
+        await postfixLogTable(trx, 'postfix_log_new', false).execute();
+        await sql`insert into "postfix_log_new" ("plan", "path", "inode", "offset", "updated_at") select "plan", "path", "inode", "offset", "updated_at" from (${keep}) k`.execute(trx);
+        await trx.schema.dropTable('postfix_log').execute();
+        await trx.schema.alterTable('postfix_log_new').renameTo('postfix_log').execute();
+        await trx.schema.alterTable('messages').dropColumn('host').execute();
+      };
+      if (onPostgres(db)) await rebuild(db);
+      else await db.transaction().execute(rebuild);
+    },
+  },
 });
+
+/** The lower-cased host of the newest run of the plan `plan` (an SQL expression), '' when it never ran. */
+function newestRunHost(plan: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`coalesce((select lower("runs"."host") from "runs" where "runs"."plan" = ${plan} order by "runs"."id" desc limit 1), '')`;
+}
+
+/** Migration 0016: routed messages name the host whose Postfix logged them (so far: the plan's newest run's). */
+async function routedHosts(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('messages').addColumn('host', 'text').execute();
+  await sql`update "messages" set "host" = ${newestRunHost(sql`(select "lanes"."plan" from "lanes" where "lanes"."id" = "messages"."lane_id")`)} where "source" = 'routed'`.execute(db);
+}
+
+/** The postfix_log table (migration 0007) as `name`: keyed (plan, host) from migration 0016, by plan before. */
+function postfixLogTable(db: Kysely<unknown>, name: string, perHost: boolean) {
+  const t = db.schema.createTable(name).addColumn('plan', 'text', (c) => c.notNull());
+  return (perHost ? t.addColumn('host', 'text', (c) => c.notNull()) : t)
+    .addColumn('path', 'text', (c) => c.notNull())
+    .addColumn('inode', 'text', (c) => c.notNull())
+    .addColumn('offset', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint(perHost ? 'postfix_log_pk' : 'postfix_log_pkey', (perHost ? ['plan', 'host'] : ['plan']) as never);
+}
 
 /** The lane_replies table (migration 0012) as `name`, keyed by `key`. */
 function laneRepliesTable(db: Kysely<unknown>, name: string, key: string[]) {

@@ -56,10 +56,11 @@ export interface RoutedRecord {
 /**
  * Records one routed delivery and the log position after its line. A queue id
  * + recipient seen again on the same lane is a retry (not new volume); a
- * message Postfix re-routes to another lane is new volume there.
+ * message Postfix re-routes to another lane is new volume there. `host`: the
+ * fleet host whose Postfix logged it (each host tails its own log).
  */
-export async function recordRoutedDelivery(db: Db, plan: string, d: RoutedDelivery, position: LogPosition): Promise<RoutedRecord> {
-  return (await recordRoutedDeliveries(db, plan, [d], position))[0]!;
+export async function recordRoutedDelivery(db: Db, plan: string, host: string, d: RoutedDelivery, position: LogPosition): Promise<RoutedRecord> {
+  return (await recordRoutedDeliveries(db, plan, host, [d], position))[0]!;
 }
 
 /**
@@ -70,11 +71,11 @@ export async function recordRoutedDelivery(db: Db, plan: string, d: RoutedDelive
  * recipient + lane seen twice in one batch (a retry logged within the same read) starts a new
  * group, which sees the first one's message.
  */
-export async function recordRoutedDeliveries(db: Db, plan: string, ds: readonly RoutedDelivery[], position: LogPosition, now?: number): Promise<RoutedRecord[]> {
+export async function recordRoutedDeliveries(db: Db, plan: string, host: string, ds: readonly RoutedDelivery[], position: LogPosition, now?: number): Promise<RoutedRecord[]> {
   return inTransaction(db, async (trx) => {
     const out: RoutedRecord[] = [];
-    for (const group of distinctRuns(ds)) out.push(...await recordGroup(trx, group));
-    await saveLogPositionTx(trx, plan, position, now ?? ds.at(-1)?.at ?? 0);
+    for (const group of distinctRuns(ds)) out.push(...await recordGroup(trx, host, group));
+    await saveLogPositionTx(trx, plan, host, position, now ?? ds.at(-1)?.at ?? 0);
     return out;
   });
 }
@@ -94,11 +95,11 @@ function distinctRuns(ds: readonly RoutedDelivery[]): RoutedDelivery[][] {
   return runs;
 }
 
-/** Rows per statement of a group (the messages insert has 6 parameters a row). */
+/** Rows per statement of a group (the messages insert has 7 parameters a row). */
 const GROUP_CHUNK = 100;
 
-/** Deliveries with distinct routed keys: their messages, the lane-days' counts, their attempts. */
-async function recordGroup(trx: Db, ds: readonly RoutedDelivery[]): Promise<RoutedRecord[]> {
+/** Deliveries with distinct routed keys, logged by `host`: their messages, the lane-days' counts, their attempts. */
+async function recordGroup(trx: Db, host: string, ds: readonly RoutedDelivery[]): Promise<RoutedRecord[]> {
   const keys = ds.map(routedKey);
   const existing = new Map<string, { id: number; day: string; status: string; attempts: number }>();
   for (const part of chunks(keys, GROUP_CHUNK)) {
@@ -135,9 +136,9 @@ async function recordGroup(trx: Db, ds: readonly RoutedDelivery[]): Promise<Rout
   const ids = new Map<string, number>();
   for (const part of chunks([...created.values()], GROUP_CHUNK)) {
     const params: unknown[] = [];
-    for (const m of part) params.push(m.lane_id, m.day, m.seq, m.recipient, m.message_id, m.at);
+    for (const m of part) params.push(m.lane_id, m.day, m.seq, m.recipient, m.message_id, m.at, host);
     const inserted = await rows<{ id: number; message_id: string }>(trx,
-      `insert into "messages" ("lane_id", "day", "seq", "recipient", "message_id", "source", "status", "attempts", "created_at", "next_attempt_at", "finished_at") values ${valuesList("(?, ?, ?, ?, ?, 'routed', 'in_flight', 0, ?, null, null)", part.length)} returning "id", "message_id"`,
+      `insert into "messages" ("lane_id", "day", "seq", "recipient", "message_id", "source", "status", "attempts", "created_at", "next_attempt_at", "finished_at", "host") values ${valuesList("(?, ?, ?, ?, ?, 'routed', 'in_flight', 0, ?, null, null, ?)", part.length)} returning "id", "message_id"`,
       params);
     for (const r of inserted) ids.set(r.message_id, Number(r.id));
   }
@@ -168,25 +169,30 @@ export function routedAttempt(d: RoutedDelivery, message: { readonly id: number;
   };
 }
 
-async function saveLogPositionTx(trx: Db, plan: string, p: LogPosition, now: number): Promise<void> {
-  await trx.insertInto('postfix_log').values({ plan, path: p.path, inode: p.inode, offset: p.offset, updated_at: now })
-    .onConflict((oc) => oc.column('plan').doUpdateSet({ path: p.path, inode: p.inode, offset: p.offset, updated_at: now })).execute();
+async function saveLogPositionTx(trx: Db, plan: string, host: string, p: LogPosition, now: number): Promise<void> {
+  await trx.insertInto('postfix_log').values({ plan, host, path: p.path, inode: p.inode, offset: p.offset, updated_at: now })
+    .onConflict((oc) => oc.columns(['plan', 'host']).doUpdateSet({ path: p.path, inode: p.inode, offset: p.offset, updated_at: now })).execute();
 }
 
-/** Saves how far the log was read (after lines that recorded nothing). */
-export async function saveLogPosition(db: Db, plan: string, p: LogPosition, now: number): Promise<void> {
-  await saveLogPositionTx(db, plan, p, now);
+/** Saves how far `host`'s Postfix log was read (after lines that recorded nothing). */
+export async function saveLogPosition(db: Db, plan: string, host: string, p: LogPosition, now: number): Promise<void> {
+  await saveLogPositionTx(db, plan, host, p, now);
 }
 
-export async function loadLogPosition(db: Db, plan: string): Promise<LogPosition | null> {
-  const r = await db.selectFrom('postfix_log').select(['path', 'inode', 'offset']).where('plan', '=', plan).executeTakeFirst();
+/** How far `host` read its Postfix log (each host of a fleet tails its own), or null before its first read. */
+export async function loadLogPosition(db: Db, plan: string, host: string): Promise<LogPosition | null> {
+  const r = await db.selectFrom('postfix_log').select(['path', 'inode', 'offset']).where('plan', '=', plan).where('host', '=', host).executeTakeFirst();
   return r ? { path: r.path, inode: r.inode, offset: Number(r.offset) } : null;
 }
 
-/** Routed messages whose last try was deferred, per recipient: Postfix will ask for them again. */
-export async function deferredRouted(db: Db, plan: string): Promise<Array<{ recipient: string; lane_id: number }>> {
+/**
+ * Routed messages `host`'s Postfix logged as deferred, per recipient: that Postfix will ask for them again
+ * (another host's deferred messages wait in that host's queue).
+ */
+export async function deferredRouted(db: Db, plan: string, host: string): Promise<Array<{ recipient: string; lane_id: number }>> {
   return db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id').select(['messages.recipient', 'messages.lane_id'])
-    .where('lanes.plan', '=', plan).where('messages.source', '=', 'routed').where('messages.status', '=', 'deferred').orderBy('messages.id').execute();
+    .where('lanes.plan', '=', plan).where('messages.source', '=', 'routed').where('messages.status', '=', 'deferred').where('messages.host', '=', host)
+    .orderBy('messages.id').execute();
 }
 
 /** Routed messages counted per lane since `since` (this hour's room after a restart). */

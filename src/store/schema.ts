@@ -75,6 +75,8 @@ export interface MessagesTable {
   greylisted: Generated<number>;
   /** "Try again later" answers on its first try that only the retry that succeeds confirms as greylisting. */
   grey_suspect: Generated<number>;
+  /** A routed message: the fleet host whose Postfix logged it (its queue holds it while deferred). Null for seed sends. */
+  host: Generated<string | null>;
 }
 
 export type Outcome = 'accepted' | 'deferred' | 'bounced' | 'network' | 'timeout' | 'tls' | 'protocol' | 'dns' | 'interrupted';
@@ -246,9 +248,13 @@ export interface FleetClaimsTable {
   claimed_at: number;
 }
 
-/** Where warmup stopped reading Postfix's log: the file (by inode) and the byte after the last line read. */
+/**
+ * Where warmup stopped reading Postfix's log: the file (by inode) and the byte after the last line read,
+ * per host (each host of a fleet tails its own Postfix's log).
+ */
 export interface PostfixLogTable {
   plan: string;
+  host: string;
   path: string;
   inode: string;
   offset: number;

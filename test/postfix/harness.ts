@@ -3,6 +3,7 @@
  * as a real process, Postfix's config from `warmup postfix PLAN`, mail submitted like an application.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import nodemailer from 'nodemailer';
+import { encodeNetstring, NetstringDecoder } from '../../src/postfix/netstring.js';
 import { installWarmupConfig, loadMta } from '../peers/mta.js';
 import { until } from '../daemon/harness.js';
 
@@ -123,3 +125,23 @@ export async function lockMta(timeoutMs = 10 * 60_000): Promise<() => Promise<vo
 
 /** A run id for unique recipients: mailboxes and greylisting remember earlier runs. */
 export const runId = (): string => Date.now().toString(36);
+
+/** A Postfix-like client: one connection, requests one at a time. */
+export async function socketmapClient(connect: net.NetConnectOpts) {
+  const sock = net.connect(connect);
+  await new Promise<void>((r, j) => { sock.once('connect', r); sock.once('error', j); });
+  const dec = new NetstringDecoder();
+  const replies: string[] = [];
+  let wake: (() => void) | null = null;
+  sock.on('data', (c: Buffer) => { replies.push(...dec.push(c)); wake?.(); });
+  return {
+    async ask(req: string): Promise<string> {
+      sock.write(encodeNetstring(req));
+      while (replies.length === 0) await new Promise<void>((r) => { wake = r; });
+      return replies.shift()!;
+    },
+    raw: (b: string) => sock.write(b),
+    closed: () => new Promise<void>((r) => sock.once('close', () => r())),
+    end: () => sock.destroy(),
+  };
+}

@@ -1,33 +1,12 @@
-import net from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { encodeNetstring, NetstringDecoder } from '../../src/postfix/netstring.js';
 import { startSocketmapServer } from '../../src/postfix/socketmap-server.js';
+import { socketmapClient as client } from './harness.js';
 
 const log = pino({ level: 'silent' });
-
-/** A Postfix-like client: one connection, requests one at a time. */
-async function client(connect: net.NetConnectOpts) {
-  const sock = net.connect(connect);
-  await new Promise<void>((r, j) => { sock.once('connect', r); sock.once('error', j); });
-  const dec = new NetstringDecoder();
-  const replies: string[] = [];
-  let wake: (() => void) | null = null;
-  sock.on('data', (c: Buffer) => { replies.push(...dec.push(c)); wake?.(); });
-  return {
-    async ask(req: string): Promise<string> {
-      sock.write(encodeNetstring(req));
-      while (replies.length === 0) await new Promise<void>((r) => { wake = r; });
-      return replies.shift()!;
-    },
-    raw: (b: string) => sock.write(b),
-    closed: () => new Promise<void>((r) => sock.once('close', () => r())),
-    end: () => sock.destroy(),
-  };
-}
 
 describe('socketmap server', () => {
   it('answers each request of a connection in order with the handler\'s reply, a throw as TEMP', async () => {

@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate, openSqlite } from '../../src/store/open.js';
 import { WarmupError } from '../../src/util/errors.js';
+import { expectCarriedOver, seedBefore0016 } from './before-0016.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warmup-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -83,17 +84,23 @@ describe('migration 0006: lane states become holds', () => {
   });
 });
 
-/**
- * A SQLite file at `name` migrated up to `upTo` only, with lanes (127.0.0.2, .3, ...: `ips` of
- * them, gmail) and one message on lane 1: what an older warmup left, to write attempts into.
- */
-async function olderFile(name: string, upTo: string, ips: number) {
+/** A SQLite file at `name` migrated up to `upTo` only, empty. */
+async function migratedTo(name: string, upTo: string) {
   const { Kysely, Migrator, SqliteDialect } = await import('kysely');
   const { migrations } = await import('../../src/store/migrations.js');
   const path = join(dir, name);
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
   const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
   expect((await migrator.migrateTo(upTo)).error).toBeUndefined();
+  return { db, path, migrator };
+}
+
+/**
+ * A SQLite file at `name` migrated up to `upTo` only, with lanes (127.0.0.2, .3, ...: `ips` of
+ * them, gmail) and one message on lane 1: what an older warmup left, to write attempts into.
+ */
+async function olderFile(name: string, upTo: string, ips: number) {
+  const { db, path } = await migratedTo(name, upTo);
   const lane = (ip: string) => ({ plan: 'p', ip, provider: 'gmail', stage: 1, state: 'active', state_until: null, state_reason: null, rate_factor: 1, rate_until: null, max_connections: null, holds_in_row: 0, decided_day: null, updated_at: 1 });
   await db.insertInto('lanes').values(Array.from({ length: ips }, (_, i) => lane(`127.0.0.${i + 2}`))).execute();
   await db.insertInto('messages').values({ lane_id: 1, day: '2026-12-01', seq: 1, recipient: 'a@g.test', message_id: 'm1@x', status: 'deferred', attempts: 1, created_at: 1, next_attempt_at: null, finished_at: null }).execute();
@@ -247,5 +254,49 @@ describe('migration 0015 interrupted', () => {
     const raw = new BetterSqlite3(path, { readonly: true });
     expect(raw.prepare("select sql from sqlite_master where type = 'table' and name = 'lane_replies'").pluck().get()).toMatch(/without rowid$/);
     raw.close();
+  });
+});
+
+describe('migration 0016: routing keeps its Postfix log position per host', () => {
+  it('keys postfix_log by (plan, host) and names the host of routed messages, carrying what one host kept over', async () => {
+    const { db, path } = await migratedTo('per-host.db', '0015_lane_replies_by_day');
+    await seedBefore0016(db);
+    await db.destroy();
+    const store = await openSqlite(path);
+    await expectCarriedOver(store.store, store.db);
+    await store.close();
+    const raw = new BetterSqlite3(path, { readonly: true });
+    expect(raw.prepare("select sql from sqlite_master where type = 'table' and name = 'postfix_log'").pluck().get()).toMatch(/primary key \("plan", "host"\)\)$/);
+    expect(raw.prepare("select name from sqlite_master where name = 'postfix_log_new'").all()).toEqual([]);
+    expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+    raw.close();
+    // Down again: one position per plan, the most recently saved (mta2's, saved last).
+    const back = await migratedTo('per-host.db', '0015_lane_replies_by_day');
+    expect(await back.db.selectFrom('postfix_log').selectAll().orderBy('plan').execute()).toEqual([
+      { plan: 'p', path: '/var/log/postfix/maillog', inode: '9', offset: 1, updated_at: 5 },
+      { plan: 'q', path: '/var/log/postfix/maillog', inode: '78', offset: 10, updated_at: 4 },
+    ]);
+    expect(Object.keys(await back.db.selectFrom('messages').selectAll().executeTakeFirstOrThrow())).not.toContain('host');
+    await back.db.destroy();
+  });
+
+  it('a failure at its last step leaves messages and postfix_log as they were, and it runs whole at the next open', async () => {
+    const { migrations } = await import('../../src/store/migrations.js');
+    const { db, path } = await migratedTo('per-host-broken.db', '0015_lane_replies_by_day');
+    await seedBefore0016(db);
+    // The rename of the rebuilt table, its last statement, fails (the column added to messages before it too is rolled back).
+    const failing = db.withPlugin({
+      transformQuery: (args) => { if (args.node.kind === 'AlterTableNode' && args.node.renameTo) throw new Error('injected failure'); return args.node; },
+      transformResult: async (args) => args.result,
+    });
+    await expect(migrations['0016_routing_per_host']!.up(failing)).rejects.toThrow('injected failure');
+    const tables = (await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name like 'postfix_log%'`.execute(db)).rows;
+    expect(tables.map((t) => t.name)).toEqual(['postfix_log']);
+    expect(Object.keys(await db.selectFrom('messages').selectAll().executeTakeFirstOrThrow())).not.toContain('host');
+    expect(await db.selectFrom('postfix_log').select(['plan', 'offset']).orderBy('plan').execute()).toEqual([{ plan: 'p', offset: 4096 }, { plan: 'q', offset: 10 }]);
+    await db.destroy();
+    const store = await openSqlite(path);
+    await expectCarriedOver(store.store, store.db);
+    await store.close();
   });
 });

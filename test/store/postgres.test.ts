@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrations } from '../../src/store/migrations.js';
@@ -13,6 +14,7 @@ import { openSqlite } from '../../src/store/open.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
 import { createPostgresDatabase, loadPeers, pgQuery as query } from '../peers/peers.js';
+import { expectCarriedOver, seedBefore0016 } from './before-0016.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warmup-pg-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,6 +51,31 @@ describe('migrations on PostgreSQL 15', () => {
     const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(url)));
     await Promise.all(stores.map((s) => s.close()));
     expect((await query<{ n: number }>(url, 'select count(*)::int as n from kysely_migration'))[0]!.n).toBe(Object.keys(migrations).length);
+  });
+
+  it('migration 0016 keys the Postfix log position by (plan, host), carrying what one host kept over, and back', async () => {
+    const url = await createPostgresDatabase('pg_per_host');
+    const types = { getTypeParser: ((oid: number, format?: 'text') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser };
+    const older = () => {
+      const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1, types }) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+      return { db, migrator: new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } }) };
+    };
+    const before = older();
+    expect((await before.migrator.migrateTo('0015_lane_replies_by_day')).error).toBeUndefined();
+    await seedBefore0016(before.db);
+    const store = await openPostgresStore(url);
+    try {
+      await expectCarriedOver(store, before.db);
+    } finally {
+      await store.close();
+    }
+    const keys = await query<{ def: string }>(url, "select pg_get_constraintdef(oid) as def from pg_constraint where conrelid = 'postfix_log'::regclass and contype = 'p'");
+    expect(keys).toEqual([{ def: 'PRIMARY KEY (plan, host)' }]);
+    expect((await before.migrator.migrateTo('0015_lane_replies_by_day')).error).toBeUndefined();
+    expect(await before.db.selectFrom('postfix_log').select(['plan', 'inode', 'offset']).orderBy('plan').execute()).toEqual([
+      { plan: 'p', inode: '9', offset: 1 }, { plan: 'q', inode: '78', offset: 10 },
+    ]);
+    await before.db.destroy();
   });
 
   it('a reader of a database warmup never wrote is told so, and migrates nothing', async () => {

@@ -13,17 +13,17 @@ import { laneOrThrow } from './lanes.js';
 import { insertMessage, writeAttempt } from './messages.js';
 import { cmp, dayKey, type MemState } from './state.js';
 
-export function recordRoutedDelivery(s: MemState, plan: string, d: RoutedDelivery, position: LogPosition): RoutedRecord {
-  return recordRoutedDeliveries(s, plan, [d], position)[0]!;
+export function recordRoutedDelivery(s: MemState, plan: string, host: string, d: RoutedDelivery, position: LogPosition): RoutedRecord {
+  return recordRoutedDeliveries(s, plan, host, [d], position)[0]!;
 }
 
-export function recordRoutedDeliveries(s: MemState, plan: string, ds: readonly RoutedDelivery[], position: LogPosition, now?: number): RoutedRecord[] {
-  const out = ds.map((d) => recordOne(s, d));
-  saveLogPosition(s, plan, position, now ?? ds.at(-1)?.at ?? 0);
+export function recordRoutedDeliveries(s: MemState, plan: string, host: string, ds: readonly RoutedDelivery[], position: LogPosition, now?: number): RoutedRecord[] {
+  const out = ds.map((d) => recordOne(s, host, d));
+  saveLogPosition(s, plan, host, position, now ?? ds.at(-1)?.at ?? 0);
   return out;
 }
 
-function recordOne(s: MemState, d: RoutedDelivery): RoutedRecord {
+function recordOne(s: MemState, host: string, d: RoutedDelivery): RoutedRecord {
   const key = routedKey(d);
   const existing = s.messageByMessageId.get(key);
   let message: { id: number; day: string; attempts: number };
@@ -43,7 +43,7 @@ function recordOne(s: MemState, d: RoutedDelivery): RoutedRecord {
     daySent = day.sent;
     const row = insertMessage(s, {
       lane_id: d.laneId, day: d.day, seq: day.sent, recipient: d.recipient, message_id: existing || s.releasedMessageIds.has(key) ? `${key}:${d.at}` : key, source: 'routed',
-      status: 'in_flight', attempts: 0, created_at: d.at, next_attempt_at: null, finished_at: null,
+      status: 'in_flight', attempts: 0, created_at: d.at, next_attempt_at: null, finished_at: null, host,
     });
     message = { id: row.id, day: d.day, attempts: 0 };
     counted = true;
@@ -53,20 +53,20 @@ function recordOne(s: MemState, d: RoutedDelivery): RoutedRecord {
   return { counted, day: message.day, daySent };
 }
 
-export function saveLogPosition(s: MemState, plan: string, p: LogPosition, now: number): void {
-  const row = s.logPositions.get(plan);
+export function saveLogPosition(s: MemState, plan: string, host: string, p: LogPosition, now: number): void {
+  const row = s.logPositions.get(`${plan}|${host}`);
   const values = { path: p.path, inode: p.inode, offset: p.offset, updated_at: now };
   if (row) s.patch(row, values);
-  else s.mapSet(s.logPositions, plan, { plan, ...values });
+  else s.mapSet(s.logPositions, `${plan}|${host}`, { plan, host, ...values });
 }
 
-export function loadLogPosition(s: MemState, plan: string): LogPosition | null {
-  const r = s.logPositions.get(plan);
+export function loadLogPosition(s: MemState, plan: string, host: string): LogPosition | null {
+  const r = s.logPositions.get(`${plan}|${host}`);
   return r ? { path: r.path, inode: r.inode, offset: r.offset } : null;
 }
 
-export function deferredRouted(s: MemState, plan: string): Array<{ recipient: string; lane_id: number }> {
-  return s.routedMessages.filter((m) => m.status === 'deferred' && s.lanes.get(m.lane_id)?.plan === plan)
+export function deferredRouted(s: MemState, plan: string, host: string): Array<{ recipient: string; lane_id: number }> {
+  return s.routedMessages.filter((m) => m.status === 'deferred' && m.host === host && s.lanes.get(m.lane_id)?.plan === plan)
     .map((m) => ({ recipient: m.recipient, lane_id: m.lane_id }));
 }
 

@@ -107,6 +107,7 @@ export class MemState {
   readonly ipLeases = new Map<string, IpLeaseRow>();
   /** `plan|kind` -> a fleet's claim (periodic task, shared cursor). */
   readonly fleetClaims = new Map<string, FleetClaimRow>();
+  /** `plan|host` -> how far that host read its Postfix log. */
   readonly logPositions = new Map<string, LogRow>();
 
   /** Records how to reverse a change. */

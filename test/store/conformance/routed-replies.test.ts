@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RoutedDelivery } from '../../../src/store/routed.js';
 import { attempt, DAY, deferral, fourLanes, messages, openDay, PLAN, withStore } from './fixture.js';
+
+const HOST = 'mta1';
 import { STORES } from './stores.js';
 
 const delivery = (over: Partial<RoutedDelivery> = {}): RoutedDelivery => ({
@@ -14,44 +16,64 @@ describe.each(STORES)('$name store: routed mail and replies', ({ open }) => {
     await fourLanes(s);
     await openDay(s, 1);
     await messages(s, 1, 2);
-    expect(await s.loadLogPosition(PLAN)).toBeNull();
-    const deferred = await s.recordRoutedDelivery(PLAN, delivery({ outcome: 'deferred', code: 421, enhanced: '4.7.0', reply: '421 later', status: 'deferred' }), pos(100));
+    expect(await s.loadLogPosition(PLAN, HOST)).toBeNull();
+    const deferred = await s.recordRoutedDelivery(PLAN, HOST, delivery({ outcome: 'deferred', code: 421, enhanced: '4.7.0', reply: '421 later', status: 'deferred' }), pos(100));
     expect(deferred).toEqual({ counted: true, day: DAY, daySent: 3 });
-    expect(await s.loadLogPosition(PLAN)).toEqual(pos(100));
-    expect(await s.deferredRouted(PLAN)).toEqual([{ recipient: 'u@g.test', lane_id: 1 }]);
+    expect(await s.loadLogPosition(PLAN, HOST)).toEqual(pos(100));
+    expect(await s.deferredRouted(PLAN, HOST)).toEqual([{ recipient: 'u@g.test', lane_id: 1 }]);
     // The retry, on the next day: counted against the first day, not as new volume.
-    const [retry, other] = await s.recordRoutedDeliveries(PLAN, [
+    const [retry, other] = await s.recordRoutedDeliveries(PLAN, HOST, [
       delivery({ day: '2026-12-02', at: 600 }),
       delivery({ laneId: 2, day: '2026-12-02', queueId: 'Q2', recipient: 'v@y.test', at: 650, outcome: 'bounced', code: 550, enhanced: '5.1.1', reply: '550 no such user', status: 'bounced', mailboxSignal: true, rejection: 'hygiene' }),
     ], pos(200));
     expect(retry).toEqual({ counted: false, day: DAY, daySent: 0 });
     // Lane 2 never opened 2026-12-02: the day is opened without a target, at stage 1 at least.
     expect(other).toEqual({ counted: true, day: '2026-12-02', daySent: 1 });
-    expect(await s.loadLogPosition(PLAN)).toEqual(pos(200));
+    expect(await s.loadLogPosition(PLAN, HOST)).toEqual(pos(200));
     expect(await s.getLaneDay(2, '2026-12-02')).toMatchObject({ stage: 1, target: 0, spread_from: 650, spread_until: 650, sent: 1, routed: 1, bounced: 1, hygiene_bounced: 1, routed_bounced: 1 });
     expect(await s.getLaneDay(1, DAY)).toMatchObject({ sent: 3, routed: 1, accepted: 1, deferred: 1, retries: 1, routed_accepted: 1, routed_deferred: 1 });
     // Routed answers count in the day's replies like the daemon's own.
     expect(await s.replyCounts([1, 2], DAY)).toEqual(new Map([[1, [{ outcome: 'deferred', reply: '421 later', n: 1 }]]]));
     expect(await s.replyCounts([1, 2], '2026-12-02')).toEqual(new Map([[2, [{ outcome: 'bounced', reply: '550 no such user', n: 1 }]]]));
-    expect(await s.deferredRouted(PLAN)).toEqual([]);
+    expect(await s.deferredRouted(PLAN, HOST)).toEqual([]);
     // The same queue id and recipient again after it was delivered: a new message (Postfix reused the id).
-    expect(await s.recordRoutedDelivery(PLAN, delivery({ at: 700 }), pos(300))).toEqual({ counted: true, day: DAY, daySent: 4 });
+    expect(await s.recordRoutedDelivery(PLAN, HOST, delivery({ at: 700 }), pos(300))).toEqual({ counted: true, day: DAY, daySent: 4 });
     expect(await s.routedSince(PLAN, 0)).toEqual(new Map([[1, 2], [2, 1]]));
     expect(await s.routedSince(PLAN, 650)).toEqual(new Map([[1, 1], [2, 1]]));
     expect(await s.routedSince('other', 0)).toEqual(new Map());
     // Routed mail waits in Postfix's queue, not in warmup's.
     expect(await s.queueCounts(PLAN)).toEqual(new Map([[1, { inFlight: 2, retries: 0 }]]));
-    await s.saveLogPosition(PLAN, { path: '/var/log/mail.log.1', inode: '99999999999999999999', offset: 5 }, 800);
-    expect(await s.loadLogPosition(PLAN)).toEqual({ path: '/var/log/mail.log.1', inode: '99999999999999999999', offset: 5 });
-    await expect(s.recordRoutedDelivery(PLAN, delivery({ laneId: 99, queueId: 'Q9' }), pos(400))).rejects.toThrow();
-    expect(await s.loadLogPosition(PLAN)).toMatchObject({ offset: 5 });
+    await s.saveLogPosition(PLAN, HOST, { path: '/var/log/mail.log.1', inode: '99999999999999999999', offset: 5 }, 800);
+    expect(await s.loadLogPosition(PLAN, HOST)).toEqual({ path: '/var/log/mail.log.1', inode: '99999999999999999999', offset: 5 });
+    await expect(s.recordRoutedDelivery(PLAN, HOST, delivery({ laneId: 99, queueId: 'Q9' }), pos(400))).rejects.toThrow();
+    expect(await s.loadLogPosition(PLAN, HOST)).toMatchObject({ offset: 5 });
+  }));
+
+  it('keeps one log position and one set of deferred recipients per host (each host of a fleet tails its own Postfix)', () => withStore(open, async (s) => {
+    await fourLanes(s);
+    await openDay(s, 1);
+    await openDay(s, 2);
+    const deferredOn = (laneId: number, queueId: string, recipient: string) => delivery({ laneId, queueId, recipient, outcome: 'deferred', code: 421, enhanced: '4.7.0', reply: '421 later', status: 'deferred' });
+    await s.recordRoutedDeliveries(PLAN, 'a', [deferredOn(1, 'QA', 'u@g.test')], pos(100));
+    await s.recordRoutedDeliveries(PLAN, 'b', [deferredOn(2, 'QB', 'v@y.test')], { path: '/var/log/mail.log', inode: '456', offset: 70 });
+    expect(await s.loadLogPosition(PLAN, 'a')).toEqual(pos(100));
+    expect(await s.loadLogPosition(PLAN, 'b')).toEqual({ path: '/var/log/mail.log', inode: '456', offset: 70 });
+    expect(await s.loadLogPosition(PLAN, 'c')).toBeNull();
+    expect(await s.deferredRouted(PLAN, 'a')).toEqual([{ recipient: 'u@g.test', lane_id: 1 }]);
+    expect(await s.deferredRouted(PLAN, 'b')).toEqual([{ recipient: 'v@y.test', lane_id: 2 }]);
+    // Saving one host's position leaves the other's alone; each lane-day counts whichever host logged it.
+    await s.saveLogPosition(PLAN, 'a', pos(150), 600);
+    expect(await s.loadLogPosition(PLAN, 'b')).toMatchObject({ offset: 70 });
+    expect(await s.loadLogPosition(PLAN, 'a')).toEqual(pos(150));
+    expect([(await s.getLaneDay(1, DAY))?.routed, (await s.getLaneDay(2, DAY))?.routed]).toEqual([1, 1]);
+    expect(await s.loadLogPosition('other', 'a')).toBeNull();
   }));
 
   it('records a batch as one by one: a retry and a reused queue id within the batch, a lane-day never opened', () => withStore(open, async (s) => {
     await fourLanes(s);
     await openDay(s, 1);
     await messages(s, 1, 2);
-    const recs = await s.recordRoutedDeliveries(PLAN, [
+    const recs = await s.recordRoutedDeliveries(PLAN, HOST, [
       delivery({ at: 500, outcome: 'deferred', code: 421, enhanced: '4.7.0', reply: '421 later', status: 'deferred' }),
       delivery({ queueId: 'Q2', recipient: 'v@g.test', at: 510 }),
       // Q1's retry, logged within the same read: the message of the line before, not new volume.
@@ -67,9 +89,9 @@ describe.each(STORES)('$name store: routed mail and replies', ({ open }) => {
     ]);
     expect(await s.getLaneDay(1, DAY)).toMatchObject({ sent: 5, routed: 3, accepted: 3, deferred: 1, retries: 1, routed_accepted: 3, routed_deferred: 1 });
     expect(await s.getLaneDay(2, DAY)).toMatchObject({ stage: 1, target: 0, spread_from: 540, spread_until: 540, sent: 2, routed: 2, accepted: 1, bounced: 1, hygiene_bounced: 1, routed_accepted: 1, routed_bounced: 1 });
-    expect(await s.deferredRouted(PLAN)).toEqual([]);
+    expect(await s.deferredRouted(PLAN, HOST)).toEqual([]);
     expect(await s.routedSince(PLAN, 0)).toEqual(new Map([[1, 3], [2, 2]]));
-    expect(await s.loadLogPosition(PLAN)).toEqual(pos(900));
+    expect(await s.loadLogPosition(PLAN, HOST)).toEqual(pos(900));
     expect(await s.lastReplies([1, 2])).toEqual(new Map([
       [1, { at: 530, outcome: 'accepted', code: 250, reply: '250 2.0.0 ok' }],
       [2, { at: 550, outcome: 'bounced', code: 550, reply: '550 no such user' }],

@@ -35,7 +35,7 @@ describe.each(STORES)('$name store: transactions', ({ name, open }) => {
       await tx.openLaneDay({ lane_id: 2, day: DAY, stage: 5, target: 1, spread_from: 0, spread_until: 1 }, 500);
       await tx.startRun({ plan: PLAN, planFile: null, host: 'h', pid: 1, now: 500, speed: 1, realNow: 500 });
       await tx.acquireLease(PLAN, { host: 'h', pid: 1, token: 't', now: 500, staleMs: 10, alive: () => true });
-      await tx.saveLogPosition(PLAN, { path: '/l', inode: '1', offset: 1 }, 500);
+      await tx.saveLogPosition(PLAN, 'h', { path: '/l', inode: '1', offset: 1 }, 500);
       await tx.recordDnsblResults([{ ip: '127.0.0.2', zone: 'z', status: 'listed', answer: null, meaning: null, txt: null }], 500);
       throw new Error('boom');
     })).rejects.toThrow('boom');
@@ -46,7 +46,7 @@ describe.each(STORES)('$name store: transactions', ({ name, open }) => {
     expect(await s.getLaneDay(2, DAY)).toBeUndefined();
     expect(await s.lastRun(PLAN)).toBeUndefined();
     expect(await s.currentLease(PLAN)).toBeNull();
-    expect(await s.loadLogPosition(PLAN)).toBeNull();
+    expect(await s.loadLogPosition(PLAN, 'h')).toBeNull();
     expect(await s.latestDnsblResults(['127.0.0.2'])).toEqual([]);
     // The store still works, and the Message-ID the rolled-back insert used is free again.
     expect((await s.createMessages([{ laneId: 1, day: DAY, recipient: 'x@g.test', messageId: 'tx@x.test' }], 600))[0]!.seq).toBe(2);

@@ -145,7 +145,7 @@ describe('memory store: releasing messages', () => {
       await openDay(s, 1);
       const [m] = await s.createMessages([{ laneId: 1, day: DAY, recipient: 'u@g.test', messageId: routedKey(d) }], 5);
       await s.recordAttempt(attempt(m!.id, 1, { outcome: 'bounced', code: 550, enhanced: '5.1.1', reply: '550 no' }), { status: 'bounced', at: 20 });
-      const record = await s.recordRoutedDelivery(PLAN, d, { path: '/var/log/mail.log', inode: '1', offset: 10 });
+      const record = await s.recordRoutedDelivery(PLAN, 'h', d, { path: '/var/log/mail.log', inode: '1', offset: 10 });
       return { record, pending: await s.pendingPlacements(PLAN, ['u@g.test']), since: await s.routedSince(PLAN, 0) };
     });
     expect(r.memory).toEqual(r.sqlite);
