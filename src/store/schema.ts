@@ -75,6 +75,12 @@ export interface MessagesTable {
   greylisted: Generated<number>;
   /** "Try again later" answers on its first try that only the retry that succeeds confirms as greylisting. */
   grey_suspect: Generated<number>;
+  /**
+   * When its placement in a seed mailbox was recorded (plan time; found or given up as missing),
+   * null until then. The same fact as its placements row, kept here so that the partial index
+   * of accepted messages still to place (migration 0016) loses the message once it is placed.
+   */
+  placed_at: Generated<number | null>;
 }
 
 export type Outcome = 'accepted' | 'deferred' | 'bounced' | 'network' | 'timeout' | 'tls' | 'protocol' | 'dns' | 'interrupted';
