@@ -457,12 +457,14 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
     // reads what is new or still pending, and nothing it has placed or given up.
     async up(db: Kysely<unknown>) {
       await inOneTransaction(db, async (trx) => {
-        await trx.schema.alterTable('messages').addColumn('placed_at', 'bigint').execute();
+        // Each step can run again over itself (a file whose record of this migration was lost).
+        const messages = (await trx.introspection.getTables()).find((t) => t.name === 'messages');
+        if (!messages?.columns.some((c) => c.name === 'placed_at')) await trx.schema.alterTable('messages').addColumn('placed_at', 'bigint').execute();
         await sql`update "messages" set "placed_at" = (select "p"."checked_at" from "placements" "p" where "p"."message_id" = "messages"."id")
           where "id" in (select "message_id" from "placements")`.execute(trx);
         await trx.schema.dropIndex('messages_accepted_recipient').ifExists().execute();
         // `status` stays the second column for the reason 0014 gives (SQLite without statistics).
-        await sql`create index "messages_placement_pending" on "messages" ("recipient", "status") where "status" = 'accepted' and "placed_at" is null`.execute(trx);
+        await sql`create index if not exists "messages_placement_pending" on "messages" ("recipient", "status") where "status" = 'accepted' and "placed_at" is null`.execute(trx);
       });
     },
     async down(db: Kysely<unknown>) {
