@@ -23,8 +23,12 @@ export interface ImapSession {
   /** The server can MOVE (RFC 6851); without it engagement never moves (the fallback deletes). */
   readonly canMove: boolean;
   folders(): Promise<FolderInfo[]>;
-  /** Which of `messageIds` (bare) are in `folder`, by Message-ID or X-Warmup-Id header. */
-  find(folder: string, messageIds: readonly string[]): Promise<FoundMessage[]>;
+  /**
+   * Which of `messageIds` (bare) are in `folder`, by Message-ID or X-Warmup-Id header. With
+   * `since`, only messages that arrived on or after that (UTC) date are searched: the server
+   * then leaves the folder's older history unread instead of matching headers on all of it.
+   */
+  find(folder: string, messageIds: readonly string[], since?: Date): Promise<FoundMessage[]>;
   /** Applies the actions to the message in `folder`; returns what was done ([] when the message is not there any more). */
   engage(folder: string, messageId: string, actions: EngagementActions, inboxPath: string): Promise<string[]>;
   /** Logs out (or drops the connection when that fails). */
@@ -118,7 +122,7 @@ class FlowSession implements ImapSession {
     }));
   }
 
-  async find(folder: string, messageIds: readonly string[]): Promise<FoundMessage[]> {
+  async find(folder: string, messageIds: readonly string[], since?: Date): Promise<FoundMessage[]> {
     const lock = await this.#client.getMailboxLock(folder, { readOnly: true });
     try {
       const found: FoundMessage[] = [];
@@ -127,7 +131,8 @@ class FlowSession implements ImapSession {
         const byId = new Map(chunk.map((id) => [id.toLowerCase(), id]));
         const byToken = new Map(chunk.map((id) => [tokenOf(id).toLowerCase(), id]));
         const terms = chunk.flatMap(idTerms);
-        const uids = await this.#client.search({ or: terms }, { uid: true });
+        // SINCE and the OR tree are ANDed: the server checks the cheap arrival date first.
+        const uids = await this.#client.search(since ? { since, or: terms } : { or: terms }, { uid: true });
         if (!uids || uids.length === 0) continue;
         const seen = new Set<string>();
         for await (const m of this.#client.fetch(uids, { uid: true, internalDate: true, headers: ['message-id', 'x-warmup-id', 'received'] }, { uid: true })) {

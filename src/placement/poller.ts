@@ -78,6 +78,9 @@ interface MailboxState {
   lastCode: string | null;
 }
 
+/** Searched before the oldest pending message's creation: IMAP's SINCE is a date without time or zone. */
+const SINCE_MARGIN_MS = 86_400_000;
+
 const DEFAULT_TIMEOUTS: ImapTimeouts = { connectMs: 30_000, greetingMs: 16_000, socketMs: 120_000 };
 
 /**
@@ -144,7 +147,9 @@ export class PlacementPoller {
   async pollOnce(): Promise<PollSummary> {
     const { store, plan, clock } = this.#o;
     const at = clock.now();
-    const pending = await store.pendingPlacements(plan.name, this.#mailboxes.map((m) => m.seed.address));
+    // A mailbox backing off is not searched this poll: its messages are not read either.
+    const due = this.#mailboxes.filter((m) => !this.#backingOff(m.seed.address, at));
+    const pending = await store.pendingPlacements(plan.name, due.map((m) => m.seed.address));
     const byMailbox = new Map<string, q.PendingPlacement[]>();
     for (const p of pending) byMailbox.set(p.recipient, [...(byMailbox.get(p.recipient) ?? []), p]);
 
@@ -154,7 +159,7 @@ export class PlacementPoller {
     const worker = async (): Promise<void> => {
       for (let m = queue.shift(); m; m = queue.shift()) {
         if (this.#aborting) break;
-        const r = await this.#pollMailbox(m.seed, m.provider, byMailbox.get(m.seed.address) ?? []);
+        const r = await this.#pollMailbox(m.seed, m.provider, byMailbox.get(m.seed.address) ?? [], at);
         results.push(r.poll);
         crossings.push(...r.crossings);
       }
@@ -167,7 +172,13 @@ export class PlacementPoller {
     return { at, mailboxes: results, placed, crossings };
   }
 
-  async #pollMailbox(seed: Seed, provider: Provider, pending: q.PendingPlacement[]): Promise<{ poll: MailboxPoll; crossings: q.SpamCrossing[] }> {
+  /** Whether a mailbox is waiting out its backoff at `at` (the poll's start). */
+  #backingOff(address: string, at: number): boolean {
+    const retryAt = this.#state.get(address)?.retryAt ?? null;
+    return retryAt !== null && at < retryAt;
+  }
+
+  async #pollMailbox(seed: Seed, provider: Provider, pending: q.PendingPlacement[], at: number): Promise<{ poll: MailboxPoll; crossings: q.SpamCrossing[] }> {
     const { store, plan, clock } = this.#o;
     const access = seed.imap!;
     const log = this.#log.child({ mailbox: seed.address, provider: provider.name });
@@ -178,7 +189,7 @@ export class PlacementPoller {
     const poll = (status: MailboxPoll['status'], extra: Partial<MailboxPoll> = {}): MailboxPoll => ({
       ...base, status, error: null, failures: state.failures, retryAt: state.retryAt, ...extra,
     });
-    if (state.retryAt !== null && now < state.retryAt) return { poll: poll('backoff'), crossings: [] };
+    if (this.#backingOff(seed.address, at)) return { poll: poll('backoff'), crossings: [] };
     const engagement = provider.engagement;
     const dueFirst = engagement ? await store.dueEngagements([seed.address], now, 1) : [];
     if (pending.length === 0 && dueFirst.length === 0) return { poll: poll('idle'), crossings: [] };
@@ -195,9 +206,10 @@ export class PlacementPoller {
       const left = new Map(pending.map((p) => [p.message_id, p]));
       const records: q.PlacementRecord[] = [];
       const checkedAt = clock.now();
+      const since = this.#searchSince(pending, checkedAt);
       for (const folder of folders) {
         if (left.size === 0) break;
-        for (const f of await session.find(folder.path, [...left.keys()])) {
+        for (const f of await session.find(folder.path, [...left.keys()], since)) {
           const p = left.get(f.messageId);
           if (!p) continue;
           left.delete(f.messageId);
@@ -287,6 +299,29 @@ export class PlacementPoller {
   }
 
   /**
+   * The date from which a mailbox's folders are searched: none of our pending messages can
+   * have arrived before the oldest of them was created. Its plan time is taken to the
+   * servers' wall clock (as in #arrivedAfter), less a day for the date-only, time-zone-free
+   * SINCE of IMAP and for clock skew. Undefined when nothing is pending (nothing is searched).
+   */
+  #searchSince(pending: readonly q.PendingPlacement[], now: number): Date | undefined {
+    if (pending.length === 0) return undefined;
+    const oldest = Math.min(...pending.map((p) => p.created_at));
+    return new Date(this.#wallOf(oldest, now) - SINCE_MARGIN_MS);
+  }
+
+  /** Plan time `t` on the wall clock the IMAP servers stamp arrivals with. */
+  #wallOf(t: number, now: number): number {
+    return (this.#o.wallClock ?? Date.now)() - (now - t) / this.#speed();
+  }
+
+  /** How many times faster than real time plan time runs (1 for a manual clock). */
+  #speed(): number {
+    const real = this.#o.clock.realDelay(1000);
+    return real > 0 ? 1000 / real : 1;
+  }
+
+  /**
    * Arrival delay in plan time. The server stamps arrival on the wall clock, the
    * message's created_at is plan time: the wall-clock age of the arrival is
    * scaled by the clock's speed and taken back from plan "now", so an
@@ -295,9 +330,7 @@ export class PlacementPoller {
   #arrivedAfter(arrivedAt: number | null, createdAt: number, now: number): number | null {
     if (arrivedAt === null) return null;
     const wall = (this.#o.wallClock ?? Date.now)();
-    const real = this.#o.clock.realDelay(1000);
-    const speed = real > 0 ? 1000 / real : 1;
-    return Math.max(0, Math.round(now - (wall - arrivedAt) * speed - createdAt));
+    return Math.max(0, Math.round(now - (wall - arrivedAt) * this.#speed() - createdAt));
   }
 
   #sleep(ms: number): Promise<void> {

@@ -488,6 +488,33 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       else await db.transaction().execute(rebuild);
     },
   },
+  '0017_placement_pending': {
+    // Placement polling asks every few minutes for the accepted messages to the seed mailboxes
+    // whose placement is not known yet. messages_accepted_recipient (0014) held every accepted
+    // message, so each poll walked a seed's whole history in it and probed placements for each
+    // (14 days x thousands of seed messages, nearly all placed long ago). With `placed_at` set
+    // when the placement is recorded, the index holds only the messages still to place: a poll
+    // reads what is new or still pending, and nothing it has placed or given up.
+    async up(db: Kysely<unknown>) {
+      await inOneTransaction(db, async (trx) => {
+        // Each step can run again over itself (a file whose record of this migration was lost).
+        const messages = (await trx.introspection.getTables()).find((t) => t.name === 'messages');
+        if (!messages?.columns.some((c) => c.name === 'placed_at')) await trx.schema.alterTable('messages').addColumn('placed_at', 'bigint').execute();
+        await sql`update "messages" set "placed_at" = (select "p"."checked_at" from "placements" "p" where "p"."message_id" = "messages"."id")
+          where "id" in (select "message_id" from "placements")`.execute(trx);
+        await trx.schema.dropIndex('messages_accepted_recipient').ifExists().execute();
+        // `status` stays the second column for the reason 0014 gives (SQLite without statistics).
+        await sql`create index if not exists "messages_placement_pending" on "messages" ("recipient", "status") where "status" = 'accepted' and "placed_at" is null`.execute(trx);
+      });
+    },
+    async down(db: Kysely<unknown>) {
+      await inOneTransaction(db, async (trx) => {
+        await trx.schema.dropIndex('messages_placement_pending').execute();
+        await sql`create index "messages_accepted_recipient" on "messages" ("recipient", "status") where "status" = 'accepted'`.execute(trx);
+        await trx.schema.alterTable('messages').dropColumn('placed_at').execute();
+      });
+    },
+  },
 });
 
 /** The lower-cased host of the newest run of the plan `plan` (an SQL expression), '' when it never ran. */
@@ -510,6 +537,16 @@ function postfixLogTable(db: Kysely<unknown>, name: string, perHost: boolean) {
     .addColumn('offset', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint(perHost ? 'postfix_log_pk' : 'postfix_log_pkey', (perHost ? ['plan', 'host'] : ['plan']) as never);
+}
+
+/**
+ * Runs a migration's steps all or nothing. PostgreSQL's migrations already run in a transaction
+ * (kysely's migrator opens one where DDL is transactional); SQLite's run outside one, so a crash
+ * between two steps would leave a half-applied migration that fails at the next open.
+ */
+async function inOneTransaction(db: Kysely<unknown>, steps: (trx: Kysely<unknown>) => Promise<void>): Promise<void> {
+  if (onPostgres(db)) return steps(db);
+  await db.transaction().execute(steps);
 }
 
 /** The lane_replies table (migration 0012) as `name`, keyed by `key`. */

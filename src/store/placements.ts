@@ -21,14 +21,19 @@ export interface PendingPlacement {
   readonly finished_at: number | null;
 }
 
-/** Accepted messages of a plan to these mailboxes that have no placement row yet, oldest first. */
+/**
+ * Accepted messages of a plan to these mailboxes whose placement is not recorded yet, oldest
+ * first. It reads only those: the partial index messages_placement_pending (0017) holds an
+ * accepted message until {@link recordPlacements} sets its `placed_at`, so a poll's work follows
+ * what is new or still pending, not the mailboxes' history.
+ */
 export async function pendingPlacements(db: Db, plan: string, mailboxes: readonly string[]): Promise<PendingPlacement[]> {
   if (mailboxes.length === 0) return [];
   return db.selectFrom('messages').innerJoin('lanes', 'lanes.id', 'messages.lane_id')
-    .leftJoin('placements', 'placements.message_id', 'messages.id')
     .select(['messages.id', 'messages.lane_id', 'messages.day', 'messages.recipient', 'messages.message_id', 'messages.created_at', 'messages.finished_at'])
-    .where('lanes.plan', '=', plan).where('messages.status', '=', sql.lit('accepted')) // a literal: the partial index (0014)
-    .where('messages.recipient', 'in', [...mailboxes]).where('placements.id', 'is', null)
+    // Literals, as the partial index's own terms: SQLite picks a partial index only for those.
+    .where('messages.status', '=', sql.lit('accepted')).where('messages.placed_at', 'is', null)
+    .where('messages.recipient', 'in', [...mailboxes]).where('lanes.plan', '=', plan)
     .orderBy('messages.id').execute();
 }
 
@@ -63,8 +68,9 @@ export interface SpamCrossing {
  * Writes a batch of placements, moves the lane_days counters (inbox, spam,
  * missing; `other` is kept in placements only) and writes a `placement_spam`
  * event for each lane-day whose spam rate (spam / (inbox + spam)) crosses its
- * provider's `maxSpamRate` upwards, all in one transaction. A message that
- * already has a placement is skipped, so a batch may be written twice.
+ * provider's `maxSpamRate` upwards, and stamps each message's `placed_at` (it is
+ * not pending any more), all in one transaction. A message that already has a
+ * placement is skipped, so a batch may be written twice.
  */
 export async function recordPlacements(
   db: Db, plan: string, records: readonly PlacementRecord[], maxSpamRate: (provider: string) => number,
@@ -86,6 +92,8 @@ export async function recordPlacements(
         arrived_after_ms: r.arrivedAfterMs, checked_at: r.checkedAt, engage_at: r.engageAt, engaged_at: null, engaged: null,
       }).onConflict((oc) => oc.column('message_id').doNothing()).executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) continue;
+      // Out of the pending index: no later poll reads this message again.
+      await trx.updateTable('messages').set({ placed_at: r.checkedAt }).where('id', '=', r.messageId).execute();
       written++;
       const col = r.placement;
       if (col === 'other') continue;

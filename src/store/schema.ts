@@ -77,6 +77,12 @@ export interface MessagesTable {
   grey_suspect: Generated<number>;
   /** A routed message: the fleet host whose Postfix logged it (its queue holds it while deferred). Null for seed sends. */
   host: Generated<string | null>;
+  /**
+   * When its placement in a seed mailbox was recorded (plan time; found or given up as missing),
+   * null until then. The same fact as its placements row, kept here so that the partial index
+   * of accepted messages still to place (migration 0017) loses the message once it is placed.
+   */
+  placed_at: Generated<number | null>;
 }
 
 export type Outcome = 'accepted' | 'deferred' | 'bounced' | 'network' | 'timeout' | 'tls' | 'protocol' | 'dns' | 'interrupted';

@@ -8,11 +8,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import BetterSqlite3 from 'better-sqlite3';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/types.js';
 import { createSmtpMailer, type Mailer } from '../../src/send/mailer.js';
 import { buildMessage } from '../../src/send/message.js';
 import { openSqlite, type OpenedSqlite } from '../../src/store/open.js';
+import { pendingPlacements } from '../../src/store/placements.js';
+import type { Database } from '../../src/store/schema.js';
+import { Kysely, SqliteDialect } from 'kysely';
 import { createMessage, ensureLanes, openLaneDay, recordAttempt, type LaneRow } from '../../src/store/queries.js';
 import type { Clock } from '../../src/util/clock.js';
 import { createLogger, type Logger } from '../../src/util/log.js';
@@ -100,9 +104,10 @@ export async function openWorld(plan: Plan, clock: Clock): Promise<World> {
 /**
  * Sends one real warm-up message from `ip` to `to` through the Postfix MX and
  * records it as the daemon would (createMessage, then an accepted attempt).
- * With `send: false` only the rows are written (a message that never arrives).
+ * With `send: false` only the rows are written (a message that has not arrived);
+ * `deliver()` sends that same message through the MX later (a late arrival).
  */
-export async function sendWarmup(w: World, clock: Clock, ip: string, to: string, opts: { send?: boolean } = {}): Promise<{ id: number; messageId: string }> {
+export async function sendWarmup(w: World, clock: Clock, ip: string, to: string, opts: { send?: boolean } = {}): Promise<{ id: number; messageId: string; deliver: () => Promise<void> }> {
   const mx = loadPeers().mx;
   const lane = w.lanes.get(ip)!;
   const token = `pl${randomBytes(8).toString('hex')}`;
@@ -114,16 +119,47 @@ export async function sendWarmup(w: World, clock: Clock, ip: string, to: string,
   const messageId = built.messageId.slice(1, -1);
   const { id } = await createMessage(w.store.db, { laneId: lane.id, day: w.day, recipient: to, messageId, now: clock.now() });
   const startedAt = clock.now();
-  if (opts.send !== false) {
+  const deliver = async () => {
     const [rec] = await w.mailer.send({
       envelope: built.envelope, message: { fields: built.fields }, localAddress: ip, ehloName: `mta${ip.split('.')[3]}.warmup.test`,
       host: mx.hostname, address: mx.host, port: mx.port, tls: 'none',
     });
     if (rec?.outcome !== 'accepted') throw new Error(`send from ${ip} to ${to} not accepted: ${rec?.text}`);
-  }
+  };
+  if (opts.send !== false) await deliver();
   await recordAttempt(w.store.db, {
     messageId: id, laneId: lane.id, day: w.day, startedAt, latencyMs: 1, mxHost: mx.hostname, mxAddress: mx.host,
     outcome: 'accepted', code: 250, enhanced: '2.0.0', reply: '250 2.0.0 Ok', stage: 'data', retry: 0,
   }, { status: 'accepted', at: clock.now() });
-  return { id, messageId };
+  return { id, messageId, deliver };
+}
+
+/**
+ * The accepted messages to `mailboxes` that the store's pending-placement query walks: it
+ * records the SQL the store's query runs, asks SQLite's plan which index of `messages` it searches,
+ * and counts that index's entries for these recipients (a partial index holds only the rows its
+ * WHERE admits). This is what a poll reads from the store, whatever the query returns after
+ * its joins.
+ */
+export async function pendingReads(w: World, mailboxes: readonly string[]): Promise<number> {
+  const raw = new BetterSqlite3(w.plan.storePath, { readonly: true });
+  const texts: string[] = [];
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: {
+    close: () => {},
+    prepare: (sql: string) => { texts.push(sql); return raw.prepare(sql) as never; },
+  } }) });
+  try {
+    await pendingPlacements(db, w.plan.name, mailboxes);
+    if (texts.length !== 1) throw new Error(`expected one query, got ${texts.length}`);
+    const text = texts[0]!;
+    const plan = raw.prepare(`explain query plan ${text}`).all(...Array.from({ length: (text.match(/\?/g) ?? []).length }, () => null)) as { detail: string }[];
+    const index = plan.map((p) => /^SEARCH messages USING (?:COVERING )?INDEX (\w+)/.exec(p.detail)?.[1]).find((x) => x !== undefined);
+    if (!index) throw new Error(`the pending query does not search an index of messages: ${plan.map((p) => p.detail).join('; ')}`);
+    const sql = raw.prepare("select sql from sqlite_master where type = 'index' and name = ?").pluck().get(index) as string;
+    const where = / where (.*)$/is.exec(sql)?.[1] ?? '1';
+    return raw.prepare(`select count(*) from messages indexed by ${index} where recipient in (${mailboxes.map(() => '?').join(', ')}) and (${where})`).pluck().get(...mailboxes) as number;
+  } finally {
+    await db.destroy();
+    raw.close();
+  }
 }

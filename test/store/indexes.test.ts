@@ -3,7 +3,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { attemptOutcomeCounts, createMessages, recordAttempts } from '../../src/store/messages.js';
-import { pendingPlacements } from '../../src/store/placements.js';
+import { pendingPlacements, recordPlacements } from '../../src/store/placements.js';
 import { migrate } from '../../src/store/open.js';
 import { dayReplies, lastReplies, replyCounts } from '../../src/store/replies.js';
 import type { Database } from '../../src/store/schema.js';
@@ -84,12 +84,13 @@ describe('the indexes on attempts', () => {
   });
 });
 
-describe('the partial indexes of migration 0014', () => {
+describe('the partial indexes of migrations 0014 and 0016', () => {
   it('hold only the rows their readers ask for, and those readers use them', async () => {
     const { db, sqlite, texts } = await recordingStore();
     const sqlOf = (name: string) => sqlite.prepare("select sql from sqlite_master where type = 'index' and name = ?").pluck().get(name) as string | undefined;
     expect(sqlOf('messages_recipient_status')).toBeUndefined();
-    expect(sqlOf('messages_accepted_recipient')).toMatch(/where "status" = 'accepted'$/);
+    expect(sqlOf('messages_accepted_recipient')).toBeUndefined(); // narrowed again by 0016
+    expect(sqlOf('messages_placement_pending')).toMatch(/where "status" = 'accepted' and "placed_at" is null$/);
     expect(sqlOf('attempts_lane_day')).toMatch(/where "outcome" <> 'accepted'$/);
     // The day-end evidence (a lane-day's replies other than acceptances).
     await dayReplies(db, 1, '2026-12-01');
@@ -100,28 +101,32 @@ describe('the partial indexes of migration 0014', () => {
     await pendingPlacements(db, 'p', ['a@x.test', 'b@x.test']);
     const pending = texts.splice(0);
     expect(pending).toHaveLength(1);
-    expect(indexesUsed(sqlite, pending[0]!)).toContain('messages_accepted_recipient');
+    expect(indexesUsed(sqlite, pending[0]!)).toContain('messages_placement_pending');
     await db.destroy();
   });
 
-  it('a message in flight or an accepted attempt writes no entry into them', async () => {
+  it('a message in flight, an accepted attempt or a placed message has no entry in them', async () => {
     const { db, sqlite } = await recordingStore();
     await db.insertInto('lanes').values({ plan: 'p', ip: '127.0.0.2', provider: 'x', stage: 0, state: 'active', rate_factor: 1, holds_in_row: 0, updated_at: 0 }).execute();
     await db.insertInto('lane_days').values({ lane_id: 1, day: '2026-12-01', stage: 0, target: 10, spread_from: 0, spread_until: 1, decision: null, decided_at: null }).execute();
     const [m1, m2] = await createMessages(db, [
       { laneId: 1, day: '2026-12-01', recipient: 'a@x.test', messageId: 'm1@x.test' }, { laneId: 1, day: '2026-12-01', recipient: 'a@x.test', messageId: 'm2@x.test' },
     ], 1);
-    const entries = (index: string) => sqlite.prepare(`select count(*) from "${index === 'messages_accepted_recipient' ? 'messages' : 'attempts'}" indexed by ${index} where ${index === 'messages_accepted_recipient' ? `"recipient" = 'a@x.test' and "status" = 'accepted'` : `"lane_id" = 1 and "day" = '2026-12-01' and "outcome" <> 'accepted'`}`).pluck().get();
+    const entries = (index: string) => sqlite.prepare(`select count(*) from "${index === 'messages_placement_pending' ? 'messages' : 'attempts'}" indexed by ${index} where ${index === 'messages_placement_pending' ? `"recipient" = 'a@x.test' and "status" = 'accepted' and "placed_at" is null` : `"lane_id" = 1 and "day" = '2026-12-01' and "outcome" <> 'accepted'`}`).pluck().get();
     const attempt = (id: number, outcome: 'accepted' | 'deferred') => ({ messageId: id, laneId: 1, day: '2026-12-01', startedAt: 2, latencyMs: 1, mxHost: null, mxAddress: null, outcome, code: outcome === 'accepted' ? 250 : 451, enhanced: null, reply: outcome === 'accepted' ? '250 ok' : '451 later', stage: 'data', retry: 0 });
-    expect(entries('messages_accepted_recipient')).toBe(0);
+    expect(entries('messages_placement_pending')).toBe(0);
     await recordAttempts(db, [
       { attempt: attempt(m1!.id, 'accepted'), result: { status: 'accepted', at: 3 } },
       { attempt: attempt(m2!.id, 'deferred'), result: { status: 'deferred', nextAttemptAt: 10 } },
     ]);
-    expect(entries('messages_accepted_recipient')).toBe(1);
+    expect(entries('messages_placement_pending')).toBe(1);
     expect(entries('attempts_lane_day')).toBe(1);
     expect((await dayReplies(db, 1, '2026-12-01')).map((r) => r.text)).toEqual(['451 later']);
     expect((await pendingPlacements(db, 'p', ['a@x.test'])).map((p) => p.id)).toEqual([m1!.id]);
+    // Its placement recorded (found, or given up as missing), it leaves the index: no poll reads it again.
+    await recordPlacements(db, 'p', [{ messageId: m1!.id, laneId: 1, day: '2026-12-01', mailbox: 'a@x.test', folder: null, placement: 'missing', arrivedAfterMs: null, checkedAt: 9, engageAt: null }], () => 0.2);
+    expect(entries('messages_placement_pending')).toBe(0);
+    expect(await pendingPlacements(db, 'p', ['a@x.test'])).toEqual([]);
     await db.destroy();
   });
 });

@@ -159,7 +159,6 @@ describe('migration 0013: each lane\'s last attempt is kept', () => {
 describe('migration 0014: the hot path\'s indexes hold only what their readers ask for', () => {
   it('rebuilds the placement and evidence indexes as partial ones over the rows already written; the readers answer as before', async () => {
     const { dayReplies } = await import('../../src/store/replies.js');
-    const { pendingPlacements } = await import('../../src/store/placements.js');
     const { db, path } = await olderFile('narrow.db', '0013_lane_last', 1);
     await db.insertInto('messages').values([
       { lane_id: 1, day: '2026-12-01', seq: 2, recipient: 'a@g.test', message_id: 'm2@x', status: 'accepted', attempts: 1, created_at: 1, next_attempt_at: null, finished_at: 5 },
@@ -167,9 +166,11 @@ describe('migration 0014: the hot path\'s indexes hold only what their readers a
     ]).execute();
     const att = (messageId: number, outcome: string, reply: string) => ({ message_id: messageId, lane_id: 1, day: '2026-12-01', started_at: 4, latency_ms: 1, mx_host: null, mx_address: null, outcome, code: null, enhanced: null, reply, stage: null, retry: 0 });
     await db.insertInto('attempts').values([att(1, 'deferred', '451 later'), att(2, 'accepted', '250 ok')]).execute();
-    const before = { replies: await dayReplies(db, 1, '2026-12-01'), pending: await pendingPlacements(db, 'p', ['a@g.test', 'b@g.test']) };
+    const before = { replies: await dayReplies(db, 1, '2026-12-01') };
+    const { Migrator } = await import('kysely');
+    const { migrations } = await import('../../src/store/migrations.js');
+    expect((await new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } }).migrateTo('0014_narrow_hot_indexes')).error).toBeUndefined();
     await db.destroy();
-    const store = await openSqlite(path);
     const raw = new BetterSqlite3(path, { readonly: true });
     const sqlOf = (name: string) => raw.prepare("select sql from sqlite_master where type = 'index' and name = ?").pluck().get(name);
     expect(sqlOf('messages_recipient_status')).toBeUndefined();
@@ -177,9 +178,10 @@ describe('migration 0014: the hot path\'s indexes hold only what their readers a
     expect(sqlOf('attempts_lane_day')).toMatch(/where "outcome" <> 'accepted'$/);
     expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
     raw.close();
+    // The readers of today (their placement index is 0017's) answer as before.
+    const store = await openSqlite(path);
     expect(await store.store.dayReplies(1, '2026-12-01')).toEqual(before.replies);
-    expect(await store.store.pendingPlacements('p', ['a@g.test', 'b@g.test'])).toEqual(before.pending);
-    expect(before.pending.map((p) => p.message_id)).toEqual(['m2@x']);
+    expect((await store.store.pendingPlacements('p', ['a@g.test', 'b@g.test'])).map((p) => p.message_id)).toEqual(['m2@x']);
     expect(before.replies.map((r) => r.text)).toEqual(['451 later']);
     await store.close();
   });
@@ -297,6 +299,64 @@ describe('migration 0016: routing keeps its Postfix log position per host', () =
     await db.destroy();
     const store = await openSqlite(path);
     await expectCarriedOver(store.store, store.db);
+    await store.close();
+  });
+});
+
+describe('migration 0017: the placement index holds only the messages still to place', () => {
+  const older = async (name: string) => {
+    const { db, path } = await olderFile(name, '0016_routing_per_host', 1);
+    const msg = (seq: number, recipient: string, status: string) => ({ lane_id: 1, day: '2026-12-01', seq, recipient, message_id: `m${seq}@x`, status, attempts: 1, created_at: 1, next_attempt_at: null, finished_at: status === 'accepted' ? 5 : null });
+    // m2 placed, m3 accepted and not placed yet, m4 in flight, m5 to a recipient no poll asks for.
+    await db.insertInto('messages').values([msg(2, 'a@g.test', 'accepted'), msg(3, 'a@g.test', 'accepted'), msg(4, 'a@g.test', 'in_flight'), msg(5, 'z@g.test', 'accepted')]).execute();
+    await db.insertInto('placements').values({ message_id: 2, lane_id: 1, day: '2026-12-01', mailbox: 'a@g.test', folder: 'INBOX', placement: 'inbox', arrived_after_ms: 9, checked_at: 700, engage_at: null, engaged_at: null, engaged: null }).execute();
+    return { db, path };
+  };
+
+  it('stamps placed_at on the messages already placed, and pending reads only the others', async () => {
+    const { db, path } = await older('pending.db');
+    await db.destroy();
+    const store = await openSqlite(path);
+    expect(await store.db.selectFrom('messages').select(['message_id', 'placed_at']).orderBy('id').execute()).toEqual([
+      { message_id: 'm1@x', placed_at: null }, { message_id: 'm2@x', placed_at: 700 }, { message_id: 'm3@x', placed_at: null },
+      { message_id: 'm4@x', placed_at: null }, { message_id: 'm5@x', placed_at: null },
+    ]);
+    expect((await store.store.pendingPlacements('p', ['a@g.test'])).map((p) => p.message_id)).toEqual(['m3@x']);
+    await store.close();
+    const raw = new BetterSqlite3(path, { readonly: true });
+    const sqlOf = (name: string) => raw.prepare("select sql from sqlite_master where type = 'index' and name = ?").pluck().get(name);
+    expect(sqlOf('messages_accepted_recipient')).toBeUndefined();
+    expect(sqlOf('messages_placement_pending')).toMatch(/where "status" = 'accepted' and "placed_at" is null$/);
+    // Its entries for the seed: m3 only (m2 is placed, m4 in flight).
+    expect(raw.prepare(`select message_id from messages indexed by messages_placement_pending where recipient = 'a@g.test' and status = 'accepted' and placed_at is null`).pluck().all()).toEqual(['m3@x']);
+    expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+    raw.close();
+    // Down again: 0014's index, no placed_at.
+    const { Kysely, Migrator, SqliteDialect } = await import('kysely');
+    const { migrations } = await import('../../src/store/migrations.js');
+    const back = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect((await new Migrator({ db: back, provider: { getMigrations: async () => ({ ...migrations }) } }).migrateTo('0016_routing_per_host')).error).toBeUndefined();
+    await back.destroy();
+    const down = new BetterSqlite3(path, { readonly: true });
+    expect(down.prepare("select sql from sqlite_master where type = 'index' and name = 'messages_accepted_recipient'").pluck().get()).toMatch(/where "status" = 'accepted'$/);
+    expect(down.prepare('select name from pragma_table_info(\'messages\')').pluck().all()).not.toContain('placed_at');
+    down.close();
+  });
+
+  it('a failure at its last step leaves messages as they were (SQLite runs it in one transaction), and it runs whole at the next open', async () => {
+    const { migrations } = await import('../../src/store/migrations.js');
+    const { db, path } = await older('pending-broken.db');
+    const failing = db.withPlugin({
+      transformQuery: (args) => { if (args.node.kind === 'RawNode' && /create index/.test(JSON.stringify(args.node))) throw new Error('injected failure'); return args.node; },
+      transformResult: async (args) => args.result,
+    });
+    await expect(migrations['0017_placement_pending']!.up(failing)).rejects.toThrow('injected failure');
+    const columns = (await sql<{ name: string }>`select name from pragma_table_info('messages')`.execute(db)).rows.map((r) => r.name);
+    expect(columns).not.toContain('placed_at');
+    expect((await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'messages'`.execute(db)).rows.map((r) => r.name)).toContain('messages_accepted_recipient');
+    await db.destroy();
+    const store = await openSqlite(path);
+    expect((await store.store.pendingPlacements('p', ['a@g.test'])).map((p) => p.message_id)).toEqual(['m3@x']);
     await store.close();
   });
 });

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { migrations } from '../../src/store/migrations.js';
 import { openSqlite } from '../../src/store/open.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
+import type { Database } from '../../src/store/schema.js';
 import type { Store } from '../../src/store/store.js';
 import { createPostgresDatabase, loadPeers, pgQuery as query } from '../peers/peers.js';
 import { expectCarriedOver, seedBefore0016 } from './before-0016.js';
@@ -249,6 +250,40 @@ describe('several processes writing one database', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe('placement polling on PostgreSQL 15', () => {
+  it('the pending query reads the placement index, which holds only the messages still to place', async () => {
+    const { Kysely, PostgresDialect } = await import('kysely');
+    const { pendingPlacements } = await import('../../src/store/placements.js');
+    const { attempt, DAY, fourLanes, openDay, PLAN } = await import('./conformance/fixture.js');
+    const url = await createPostgresDatabase('pg_placement_pending');
+    const store = await openPostgresStore(url);
+    await fourLanes(store);
+    await openDay(store, 1);
+    const rows = await store.createMessages([1, 2, 3].map((i) => ({ laneId: 1, day: DAY, recipient: 'seed@g.test', messageId: `pp${i}@x.test` })), 5);
+    for (const r of rows) await store.recordAttempt(attempt(r.id, 1), { status: 'accepted', at: 10 });
+    await store.recordPlacements(PLAN, [1, 2].map((i) => ({ messageId: rows[i - 1]!.id, laneId: 1, day: DAY, mailbox: 'seed@g.test', folder: 'INBOX', placement: 'inbox' as const, arrivedAfterMs: 1, checkedAt: 20, engageAt: null })), () => 0.2);
+    await store.close();
+    // The SQL the store runs, explained with its actual row counts (sequential scans off: a table this small would be read whole).
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    const texts: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }), log: (e) => { texts.push(e.query); } });
+    try {
+      expect((await pendingPlacements(db, PLAN, ['seed@g.test'])).map((p) => p.message_id)).toEqual(['pp3@x.test']);
+      await c.query('set enable_seqscan = off');
+      const plan = ((await c.query(`explain (analyze, format json) ${texts[0]!.sql}`, [...texts[0]!.parameters])).rows as Array<{ 'QUERY PLAN': unknown }>)[0]!['QUERY PLAN'];
+      const scans: Array<{ 'Relation Name'?: string; 'Index Name'?: string; 'Actual Rows'?: number; Plans?: unknown[] }> = [];
+      const walk = (n: { Plans?: unknown[] }) => { scans.push(n as never); for (const k of n.Plans ?? []) walk(k as never); };
+      walk((plan as Array<{ Plan: never }>)[0]!.Plan);
+      const onMessages = scans.filter((s) => s['Relation Name'] === 'messages');
+      expect(onMessages.map((s) => [s['Index Name'], s['Actual Rows']])).toEqual([['messages_placement_pending', 1]]);
+    } finally {
+      await db.destroy();
+      await c.end();
     }
   });
 });

@@ -22,10 +22,10 @@ const isOpen = (status: MessageStatus): boolean => status === 'in_flight' || sta
  * unique. (lane, day, seq) is unique by construction: every seq is the lane-day's `sent`
  * counter, which only grows, and shrinks back only with the rows an undo removes.
  */
-export function insertMessage(s: MemState, values: Omit<MessageRow, 'id' | 'greylisted' | 'grey_suspect' | 'host'> & { host?: string | null }): MessageRow {
+export function insertMessage(s: MemState, values: Omit<MessageRow, 'id' | 'greylisted' | 'grey_suspect' | 'host' | 'placed_at'> & { host?: string | null }): MessageRow {
   laneOrThrow(s, values.lane_id, 'messages');
   if (s.messageByMessageId.has(values.message_id) || s.releasedMessageIds.has(values.message_id)) throw constraintFailed(`UNIQUE messages.message_id (${values.message_id})`);
-  const row: MessageRow = { id: s.nextId('messages'), ...values, greylisted: 0, grey_suspect: 0, host: values.host ?? null };
+  const row: MessageRow = { id: s.nextId('messages'), ...values, greylisted: 0, grey_suspect: 0, host: values.host ?? null, placed_at: null };
   s.mapSet(s.messages, row.id, row);
   s.mapSet(s.messageByMessageId, row.message_id, row);
   if (row.source === 'routed') s.push(s.routedMessages, row);

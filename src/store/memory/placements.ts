@@ -52,6 +52,7 @@ export function recordPlacements(
     s.push(s.placements, row);
     s.mapSet(s.placementByMessage, r.messageId, row);
     s.mapSet(s.placedMessageIds, r.messageId, m.message_id);
+    s.patch(m, { placed_at: r.checkedAt }); // as SQL's row has it, for a message still held (routed)
     releaseIfDone(s, m);
     written++;
     if (r.placement === 'other') continue;

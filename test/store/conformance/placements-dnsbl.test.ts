@@ -37,6 +37,14 @@ describe.each(STORES)('$name store: placements, engagement and DNSBL answers', (
     expect((await s.recordPlacements(PLAN, [rec(5, 1, 'spam')], () => 0.4)).crossings).toEqual([]);
     expect(await s.pendingPlacements(PLAN, ['seed1@g.test', 'seed2@g.test'])).toEqual([]);
     await expect(s.recordPlacements(PLAN, [rec(99, 1, 'inbox')], () => 0.4)).rejects.toThrow();
+    // A batch that fails is undone whole: its good message is still pending, and then placed once.
+    const [late] = await s.createMessages([mk(1, 6, 'seed2@g.test')], 40);
+    await s.recordAttempt(attempt(late!.id, 1), { status: 'accepted', at: 41 });
+    await expect(s.recordPlacements(PLAN, [rec(late!.id, 1, 'missing'), rec(99, 1, 'inbox')], () => 0.4)).rejects.toThrow();
+    expect((await s.pendingPlacements(PLAN, ['seed1@g.test', 'seed2@g.test'])).map((p) => p.id)).toEqual([late!.id]);
+    expect(await s.getLaneDay(1, DAY)).toMatchObject({ missing: 0 });
+    expect((await s.recordPlacements(PLAN, [rec(late!.id, 1, 'missing')], () => 0.4)).written).toBe(1);
+    expect(await s.pendingPlacements(PLAN, ['seed1@g.test', 'seed2@g.test'])).toEqual([]);
 
     // Engagement: due, not done, with a folder, oldest first, at most `limit`; a missing one is never due.
     expect(await s.dueEngagements([], 10_000, 10)).toEqual([]);
