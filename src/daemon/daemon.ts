@@ -117,7 +117,7 @@ export class Daemon {
 
   get plan(): Plan { return this.#o.plan; }
   /** This daemon's host name (in a fleet: `--host`); what routing keys its Postfix log position by. */
-  get host(): string { return this.#o.fleet?.host ?? hostname(); }
+  get host(): string { return (this.#o.fleet?.host ?? hostname()).toLowerCase(); }
   get inFlight(): number { return this.#dispatch.size; }
   /** False when the last stop left sends under way at the drain deadline (their sockets may still be open). */
   get drained(): boolean { return !this.#dispatch.drainExpired; }

@@ -148,11 +148,6 @@ export class Router {
   }
 
   /**
-   * Handles one batch of Postfix's log lines: each delivery of a warmup
-   * transport becomes an attempt of its lane; every other line is ignored.
-   * The deliveries and the position after the batch are recorded together.
-   */
-  /**
    * Postfix's rewrite service could not ask transport_maps: while that lasts every recipient waits
    * deferred ("address resolver failure"), so it is said at error level, once a minute at most.
    */
@@ -170,6 +165,12 @@ export class Router {
     r.unsaid = 0;
   }
 
+  /**
+   * Handles one batch of Postfix's log lines: each delivery of a warmup
+   * transport becomes an attempt of its lane; trivial-rewrite failing to ask
+   * transport_maps is counted and reported; every other line is ignored.
+   * The deliveries and the position after the batch are recorded together.
+   */
   async onLogLines(lines: readonly string[], position: LogPosition): Promise<number> {
     const now = this.#o.clock.now();
     const ds: RoutedDelivery[] = [];
