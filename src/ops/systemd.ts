@@ -52,12 +52,16 @@ export interface UnitOptions {
    * Postfix. Under /run: a RuntimeDirectory; elsewhere the folder is named in ReadWritePaths.
    */
   readonly socketPath?: string | null;
+  /** A fleet: the daemon's host name (`warmup start --host`), when it is not the machine's own. */
+  readonly host?: string | null;
 }
 
 const SAFE_PATH = /^\/[A-Za-z0-9._+@/-]*$/;
 const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const USER_NAME = /^[a-z_][a-z0-9_-]*\$?$/;
+/** A host name as `warmup start --host` takes it (lower case: start lower-cases it), safe in ExecStart unquoted. */
+const SAFE_HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
 /**
  * Paths go into ExecStart (and, with env secrets, into a `sh -c` string), so
@@ -87,7 +91,8 @@ export function renderUnit(o: UnitOptions): string {
   }
   const drainMs = o.drainMs ?? DAEMON_DRAIN_MS;
   const stopSec = Math.ceil(drainMs / 1000) + 30;
-  const start = o.storeServer ? `${o.bin} start ${o.planPath}` : `${o.bin} start ${o.planPath} --db ${UNIT_DB_PATH}`;
+  if (o.host && !SAFE_HOST.test(o.host)) throw new WarmupError('UNIT_HOST', `"${o.host}" is not a host name`);
+  const start = `${o.bin} start ${o.planPath}${o.storeServer ? '' : ` --db ${UNIT_DB_PATH}`}${o.host ? ` --host ${o.host}` : ''}`;
   const envSecrets = o.credentials.filter((c) => c.env !== null);
   // systemd cannot turn a credential into an environment variable, so a tiny
   // shell exports those the plan reads from the environment, then execs the

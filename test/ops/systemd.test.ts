@@ -138,6 +138,18 @@ describe('warmup systemd', () => {
     expect(inet.unit).not.toMatch(/RuntimeDirectory|ReadWritePaths/);
   });
 
+  it('passes a fleet host to warmup start, warns when the plan assigns it no IP, and still verifies', async () => {
+    const fleetPlan = securedPlan.replace('  - address: 127.0.0.2\n    ehlo: mta2.example.com\n', '  - address: 127.0.0.2\n    ehlo: mta2.example.com\n    host: mta1\n');
+    expect(fleetPlan).toContain('host: mta1');
+    const { code, unit, err } = await generateFor(fleetPlan, '--host', 'MTA1');
+    expect(code, err).toBe(0);
+    expect(unit).toMatch(/^ExecStart=.* start \/etc\/warmup\/plan\.yaml --db \/var\/lib\/warmup\/warmup\.db --host mta1'?$/m);
+    expect(err).not.toContain('--host');
+    expect((await analyze(unit, 'host')).verify).toEqual({ code: 0, stderr: '' });
+    const other = await generateFor(fleetPlan, '--host', 'mta9');
+    expect(other.err).toContain('warning: --host mta9: the plan assigns no IP to it');
+  });
+
   it('makes another socket folder writable, and warns when it does not exist', async () => {
     const { code, unit, err } = await generateFor(`${securedPlan}postfix: { listen: "unix:/var/spool/warmup-nowhere/map", log_file: /var/log/postfix/maillog }\n`);
     expect(code, err).toBe(0);
@@ -167,6 +179,8 @@ describe('renderUnit', () => {
     ['a named user and group', { user: 'mailwarm' }, 'User=mailwarm\nGroup=mailwarm\n'],
     ['empty capability sets', {}, 'CapabilityBoundingSet=\nAmbientCapabilities=\n'],
     ['the narrow address families', {}, 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\n'],
+    ['a fleet host name', { host: 'mta1.example.com' }, 'ExecStart=/usr/local/bin/warmup start /etc/warmup/plan.yaml --db /var/lib/warmup/warmup.db --host mta1.example.com\n'],
+    ['a fleet host on PostgreSQL', { host: 'mta2', storeServer: true }, 'ExecStart=/usr/local/bin/warmup start /etc/warmup/plan.yaml --host mta2\n'],
   ] as const)('writes %s', (_, over, expected) => {
     expect(renderUnit({ ...base, ...over })).toContain(expected);
   });
@@ -177,6 +191,8 @@ describe('renderUnit', () => {
     ['a plan path with a quote', { planPath: "/etc/it's.yaml" }, 'UNIT_PATH'],
     ['a user name with a space', { user: 'mail warm' }, 'UNIT_USER'],
     ['a socket right in /run', { socketPath: '/run/map' }, 'UNIT_PATH'],
+    ['a host name with a space', { host: 'mta 1' }, 'UNIT_HOST'],
+    ['a host name with a shell character', { host: 'mta1;reboot' }, 'UNIT_HOST'],
     ['a socket path with a space', { socketPath: '/run/warm up/map' }, 'UNIT_PATH'],
     ['a credential with a slash', { credentials: [{ name: 'a/b', source: '/etc/x', env: null, key: 'k' }] }, 'UNIT_CREDENTIAL'],
   ] as const)('refuses %s', (_, over, code) => {

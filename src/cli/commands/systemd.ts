@@ -10,7 +10,7 @@ import { parse, planArg } from '../args.js';
 import type { CliIo } from '../io.js';
 import { loadOrExit } from '../load.js';
 
-export const usage = `Usage: warmup systemd PLAN.yaml [--user NAME] [--bin PATH] [--plan-path PATH] [--credentials-dir DIR]
+export const usage = `Usage: warmup systemd PLAN.yaml [--user NAME] [--bin PATH] [--plan-path PATH] [--credentials-dir DIR] [--host NAME]
 
 Prints a hardened systemd unit that runs \`warmup start\` for this plan.
 
@@ -18,6 +18,8 @@ Prints a hardened systemd unit that runs \`warmup start\` for this plan.
   --bin PATH             the warmup executable on the host (default ${DEFAULT_BIN})
   --plan-path PATH       where the plan lives on the host (default ${DEFAULT_PLAN_PATH})
   --credentials-dir DIR  root-only folder systemd loads secrets from (default ${DEFAULT_CREDENTIALS_DIR})
+  --host NAME            a fleet: this host's name as the plan's ips[].host says it, passed
+                         to warmup start --host (default: none, the machine's host name)
 
 The database is ${UNIT_DB_PATH} (StateDirectory=warmup); set the plan's
 store.path to it so \`warmup status\` and \`warmup report\` read the same file.
@@ -30,7 +32,7 @@ Warnings go to stderr, the unit to stdout:
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {
-    user: { type: 'string' }, bin: { type: 'string' }, 'plan-path': { type: 'string' }, 'credentials-dir': { type: 'string' },
+    user: { type: 'string' }, bin: { type: 'string' }, 'plan-path': { type: 'string' }, 'credentials-dir': { type: 'string' }, host: { type: 'string' },
   }, usage, io);
   if (values.help) { io.out(usage); return 0; }
   const file = planArg(positionals, usage, io);
@@ -61,6 +63,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (listen?.kind === 'unix' && !listen.path.startsWith('/run/') && !existsSync(listen.path.slice(0, listen.path.lastIndexOf('/')) || '/')) {
     io.err(`warning: postfix.listen: ${listen.path.slice(0, listen.path.lastIndexOf('/'))} does not exist; the unit makes it writable (ReadWritePaths) but does not create it: create it, or put the socket under /run/warmup`);
   }
+  const host = values.host?.toLowerCase() ?? null;
+  if (host !== null && !plan.ips.some((ip) => ip.hosts?.includes(host))) {
+    io.err(`warning: --host ${host}: the plan assigns no IP to it (ips[].host); its daemon sends only from the floating IPs it can bind`);
+  }
   const planPath = values['plan-path'] ?? DEFAULT_PLAN_PATH;
   if (/^\/(home|root|run\/user)\//.test(planPath)) {
     io.err(`warning: ${planPath} is under a home folder, which ProtectHome=yes hides from the service: put the plan in /etc/warmup`);
@@ -70,6 +76,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       planName: plan.name, planPath, bin: values.bin ?? DEFAULT_BIN, user: values.user ?? null, credentials: secrets.credentials,
       storeServer: plan.storeServer !== null,
       socketPath: plan.postfix?.listen.kind === 'unix' ? plan.postfix.listen.path : null,
+      host,
     }));
   } catch (e) {
     if (e instanceof WarmupError) { io.err(`warmup systemd: ${e.message}`); throw new ExitError(2); }
