@@ -127,8 +127,14 @@ export async function acquireIpLeases(db: Db, plan: string, ips: readonly string
       const mine = row.token === claim.token;
       const stale = claim.now - holder.heartbeatAt > claim.staleMs || (row.host === claim.host && holder.pid !== claim.pid && !claim.alive(holder.pid));
       if (!mine && !stale) { held.push({ ip, holder }); continue; }
-      const r = await trx.updateTable('ip_leases').set(mine ? { heartbeat_at: claim.now, unattended_at: null } : values)
-        .where('plan', '=', plan).where('ip', '=', ip).where('token', '=', row.token).executeTakeFirst();
+      // Conditional on the row still being as read: the token, and for a takeover the heartbeat too.
+      // Its holder may renew between the read and this write (PostgreSQL re-checks the condition on
+      // the row the renewal committed); on the token alone the takeover went through anyway, and both
+      // daemons sent from the IP until the holder's next renewal.
+      let q = trx.updateTable('ip_leases').set(mine ? { heartbeat_at: claim.now, unattended_at: null } : values)
+        .where('plan', '=', plan).where('ip', '=', ip).where('token', '=', row.token);
+      if (!mine) q = q.where('heartbeat_at', '=', row.heartbeat_at);
+      const r = await q.executeTakeFirst();
       if (Number(r.numUpdatedRows) > 0) taken.push({ ip, from: mine ? null : holder });
       else held.push({ ip, holder });
     }
