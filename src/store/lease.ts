@@ -121,6 +121,12 @@ export async function acquireIpLeases(db: Db, plan: string, ips: readonly string
       if (!row) {
         const r = await trx.insertInto('ip_leases').values({ plan, ip, ...values }).onConflict((oc) => oc.columns(['plan', 'ip']).doNothing()).returning('ip').executeTakeFirst();
         if (r) taken.push({ ip, from: null });
+        else {
+          // Another daemon inserted it after this one read (PostgreSQL: its commit is visible to a new
+          // statement): name it, so a start that got no IP says who holds them rather than nobody.
+          const winner = await trx.selectFrom('ip_leases').selectAll().where('plan', '=', plan).where('ip', '=', ip).executeTakeFirst();
+          if (winner) held.push({ ip, holder: ipView(winner) });
+        }
         continue;
       }
       const holder = ipView(row);

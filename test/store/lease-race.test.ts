@@ -24,7 +24,7 @@ import type { RacerOp, RacerResult } from './lease-racer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
-const ROUNDS = 40;
+const ROUNDS = 32;
 const STALE_MS = 1500;
 const T0 = 1_000_000;
 const IPS = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
@@ -182,8 +182,10 @@ describe.each(TARGETS)('$name: separate processes racing for the same floating I
     return [holder, other];
   }
 
-  it('three processes acquiring free IPs at once: each IP goes to exactly one', () =>
-    rounds('free', true, async (_, plan) => [[a, a.acquire(plan, T0)], [b, b.acquire(plan, T0)], [c, c.acquire(plan, T0)]]), 30_000);
+  it('three processes acquiring free IPs at once: each IP goes to exactly one, and the others are told who holds it', () =>
+    rounds('free', true, async (_, plan) => [[a, a.acquire(plan, T0)], [b, b.acquire(plan, T0)], [c, c.acquire(plan, T0)]], (_, results) => {
+      for (const r of results) expect([...(r.taken ?? []).map((t) => t.ip), ...(r.held ?? [])].sort()).toEqual([...IPS].sort());
+    }), 30_000);
 
   it('a lease just gone stale (or held by a dead pid of the same host), taken over by two processes at once: each IP goes to exactly one', () => {
     // The silent holder: host z (heartbeat T0), or on even rounds a dead pid of host a itself.
