@@ -21,6 +21,10 @@ export function isPostgresUrl(s: string): boolean {
 const PARAMS = ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'service', 'application_name', 'connect_timeout'] as const;
 type Param = typeof PARAMS[number];
 const SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+/** libpq's sslmode values. */
+export type SslMode = typeof SSLMODES[number];
+/** libpq's default when neither the URL, the service nor PGSSLMODE names one. */
+export const DEFAULT_SSLMODE: SslMode = 'prefer';
 
 /** The URL with its password (user:PASSWORD@ or ?password=) replaced by `***`: fit to print. */
 export function redactUrl(s: string): string {
@@ -70,7 +74,7 @@ export function parsePostgresUrl(url: string): UrlParts {
     params[k as Param] = v;
   }
   if (params.port !== undefined && !/^\d{1,5}$/.test(params.port)) throw new WarmupError('STORE_URL', `port must be a number (got "${params.port}")`);
-  if (params.sslmode !== undefined && !(SSLMODES as readonly string[]).includes(params.sslmode)) {
+  if (params.sslmode !== undefined && !isSslMode(params.sslmode)) {
     throw new WarmupError('STORE_URL', `sslmode must be one of ${SSLMODES.join(', ')} (got "${params.sslmode}")`);
   }
   if (params.connect_timeout !== undefined && !/^\d+$/.test(params.connect_timeout)) {
@@ -139,7 +143,15 @@ export interface PgConnection {
   readonly database: string;
   readonly user: string;
   readonly password: string | undefined;
-  readonly ssl: false | PgTls;
+  /** The sslmode in force (the URL's, the service's, PGSSLMODE, else {@link DEFAULT_SSLMODE}). */
+  readonly sslmode: SslMode;
+  /**
+   * TLS of each way to connect, in the order libpq tries them: one for `disable`, `require`,
+   * `verify-*` (and any mode over a unix socket, where libpq ignores sslmode); two for `prefer`
+   * (TLS without checks, then in the clear) and `allow` (in the clear, then TLS without checks).
+   * When the second is tried is {@link fallsBack}'s to say.
+   */
+  readonly attempts: readonly [false | PgTls] | readonly [false | PgTls, false | PgTls];
   readonly applicationName: string;
   readonly connectTimeoutMs: number;
   /** The URL as shown in status, logs and errors: no password. */
@@ -185,28 +197,63 @@ export function resolvePgConnection(url: string, options: PgConnectionOptions = 
   const port = Number(pick('port', 'PGPORT') ?? 5432);
   const user = pick('user', 'PGUSER') ?? userInfo().username;
   const database = pick('dbname', 'PGDATABASE') ?? user;
-  const sslmode = pick('sslmode', 'PGSSLMODE') ?? 'disable';
+  const sslmode = pick('sslmode', 'PGSSLMODE') ?? DEFAULT_SSLMODE;
+  if (!isSslMode(sslmode)) throw new WarmupError('STORE_URL', `sslmode must be one of ${SSLMODES.join(', ')} (got "${sslmode}" from ${service.sslmode !== undefined ? `service "${serviceName}"` : 'PGSSLMODE'})`);
   const rootCert = pick('sslrootcert', 'PGSSLROOTCERT');
-  const ssl = tlsFor(sslmode, rootCert);
+  const attempts = attemptsFor(sslmode, rootCert, host.startsWith('/'));
   const timeout = pick('connect_timeout', 'PGCONNECT_TIMEOUT');
   const hostPart = host.startsWith('/') ? encodeURIComponent(host) : host.includes(':') ? `[${host}]` : host;
-  const shownParams = [serviceName ? `service=${encodeURIComponent(serviceName)}` : '', sslmode !== 'disable' ? `sslmode=${sslmode}` : ''].filter(Boolean).join('&');
+  const shownParams = [serviceName ? `service=${encodeURIComponent(serviceName)}` : '', sslmode !== DEFAULT_SSLMODE ? `sslmode=${sslmode}` : ''].filter(Boolean).join('&');
   return {
-    host, port, database, user, password, ssl,
+    host, port, database, user, password, sslmode, attempts,
     applicationName: pick('application_name', 'PGAPPNAME') ?? 'warmup',
     connectTimeoutMs: timeout === undefined || Number(timeout) === 0 ? 10_000 : Number(timeout) * 1000,
     location: `postgres://${encodeURIComponent(user)}@${hostPart}:${port}/${encodeURIComponent(database)}${shownParams ? `?${shownParams}` : ''}`,
   };
 }
 
+function isSslMode(s: string): s is SslMode {
+  return (SSLMODES as readonly string[]).includes(s);
+}
+
+/** Without TLS; TLS that checks nothing (what `prefer` and `allow` use when they encrypt, as libpq). */
+const PLAIN = false;
+const UNCHECKED: PgTls = Object.freeze({ rejectUnauthorized: false });
+
 /**
- * The TLS of an sslmode, as libpq has it: `require` encrypts without checking the
- * certificate (but checks the chain, as verify-ca, when a root certificate is named),
- * `verify-ca` checks the chain and not the host name, `verify-full` both. `allow` and
- * `prefer` connect without TLS (node-postgres cannot fall back from one to the other).
+ * The ways to connect of an sslmode, as libpq has them, in the order tried. `prefer`: TLS
+ * when the server offers it, in the clear when it refuses TLS; `allow`: in the clear, and
+ * TLS when the server rejects that; neither checks the certificate. A unix socket never
+ * carries TLS, so `prefer` and `allow` there are one plain attempt.
  */
-function tlsFor(sslmode: string, rootCert: string | undefined): PgConnection['ssl'] {
-  if (sslmode !== 'require' && sslmode !== 'verify-ca' && sslmode !== 'verify-full') return false;
+function attemptsFor(sslmode: SslMode, rootCert: string | undefined, unixSocket: boolean): PgConnection['attempts'] {
+  if (sslmode === 'prefer') return unixSocket ? [PLAIN] : [UNCHECKED, PLAIN];
+  if (sslmode === 'allow') return unixSocket ? [PLAIN] : [PLAIN, UNCHECKED];
+  return [tlsFor(sslmode, rootCert)];
+}
+
+/**
+ * Whether the first attempt's error is the one the sslmode answers with its second attempt.
+ * `prefer`: the server answered 'N' to the SSLRequest (node-postgres's "The server does not
+ * support SSL connections"). `allow`: the server refused the plaintext login with SQLSTATE
+ * 28000, invalid authorization (pg_hba.conf has no line for it, e.g. only `hostssl` ones:
+ * `no pg_hba.conf entry for host "...", user "...", database "...", no encryption`). libpq
+ * retries `allow` on any error of the login; 28000 is the one TLS can cure, and checking
+ * the code rather than the text holds whatever the server's lc_messages.
+ */
+export function fallsBack(sslmode: SslMode, err: unknown): boolean {
+  if (sslmode === 'prefer') return (err as Error | undefined)?.message === 'The server does not support SSL connections';
+  if (sslmode === 'allow') return (err as { code?: unknown } | undefined)?.code === '28000';
+  return false;
+}
+
+/**
+ * The TLS of a fixed sslmode, as libpq has it: `require` encrypts without checking the
+ * certificate (but checks the chain, as verify-ca, when a root certificate is named),
+ * `verify-ca` checks the chain and not the host name, `verify-full` both.
+ */
+function tlsFor(sslmode: SslMode, rootCert: string | undefined): false | PgTls {
+  if (sslmode !== 'require' && sslmode !== 'verify-ca' && sslmode !== 'verify-full') return PLAIN;
   let ca: string | undefined;
   if (rootCert !== undefined) {
     try {

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { WarmupError } from '../util/errors.js';
 import { migrate } from './open.js';
-import { redactIn, resolvePgConnection, type PgConnectionOptions } from './pg-url.js';
+import { fallsBack, redactIn, resolvePgConnection, type PgConnection, type PgConnectionOptions } from './pg-url.js';
 import { sqlStore } from './sql-store.js';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
@@ -25,6 +25,13 @@ export interface PostgresStoreOptions extends PgConnectionOptions {
   readonly poolSize?: number;
   /** Called with errors of idle connections (the server restarted); the next query reports its own. */
   readonly onIdleError?: (err: Error) => void;
+  /** Where the store says whether `sslmode=prefer` or `allow` connected with TLS (a pino logger fits). */
+  readonly log?: StoreLog;
+}
+
+/** The part of a logger the store uses. */
+export interface StoreLog {
+  info(fields: object, message: string): void;
 }
 
 /** Key of the session advisory lock migrations run under ("warmup" in ASCII). */
@@ -64,21 +71,41 @@ export interface OpenedPostgres {
 export async function openPostgres(url: string, options: PostgresStoreOptions = {}): Promise<OpenedPostgres> {
   const c = resolvePgConnection(url, options);
   const secrets = [c.password];
-  const pool = new pg.Pool({
-    host: c.host, port: c.port, database: c.database, user: c.user, ...(c.password !== undefined ? { password: c.password } : {}),
-    ssl: c.ssl, application_name: c.applicationName, connectionTimeoutMillis: c.connectTimeoutMs,
-    max: options.poolSize ?? 10, types: { getTypeParser },
-  });
-  pool.on('error', (err) => options.onIdleError?.(err));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const open = (ssl: PgConnection['attempts'][number]): Kysely<Database> => {
+    const pool = new pg.Pool({
+      host: c.host, port: c.port, database: c.database, user: c.user, ...(c.password !== undefined ? { password: c.password } : {}),
+      ssl, application_name: c.applicationName, connectionTimeoutMillis: c.connectTimeoutMs,
+      max: options.poolSize ?? 10, types: { getTypeParser },
+    });
+    pool.on('error', (err) => options.onIdleError?.(err));
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  };
+  // The sslmode is settled once, by the pool's first connection: every later one uses the same TLS.
+  const [first, second] = c.attempts;
+  let db = open(first);
   const fail = async (code: string, what: string, e: unknown): Promise<never> => {
     await db.destroy().catch(() => undefined);
     throw new WarmupError(code, redactIn(`${what}: ${(e as Error).message ?? String(e)}`, secrets), { cause: e });
   };
+  let tls = first !== false;
   try {
     await sql`select 1`.execute(db);
   } catch (e) {
-    return fail('STORE_OPEN', `cannot open database ${c.location}`, e);
+    if (second === undefined || !fallsBack(c.sslmode, e)) return fail('STORE_OPEN', `cannot open database ${c.location}`, e);
+    await db.destroy().catch(() => undefined);
+    db = open(second);
+    tls = second !== false;
+    try {
+      await sql`select 1`.execute(db);
+    } catch (e2) {
+      const firstRefusal = redactIn((e as Error).message, secrets);
+      return fail('STORE_OPEN', `cannot open database ${c.location} (${tls ? 'in the clear' : 'with TLS'}: ${firstRefusal}; then ${tls ? 'with TLS' : 'in the clear'})`, e2);
+    }
+  }
+  if (c.attempts.length === 2) {
+    options.log?.info({ store: c.location, sslmode: c.sslmode, tls },
+      tls ? (c.sslmode === 'allow' ? 'store connects with TLS: the server refused the connection in the clear' : 'store connects with TLS')
+        : (c.sslmode === 'prefer' ? 'store connects in the clear: the server refused TLS' : 'store connects in the clear'));
   }
   if (options.readonly) {
     const r = await sql<{ t: string | null }>`select to_regclass('kysely_migration')::text as t`.execute(db).catch((e) => fail('STORE_OPEN', `cannot read database ${c.location}`, e));

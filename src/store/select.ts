@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import type { Plan } from '../plan/types.js';
 import type { OpenOptions } from './open.js';
 import { isPostgresUrl } from './pg-url.js';
+import type { StoreLog } from './postgres.js';
 import type { Store } from './store.js';
 
 /** Where a store lives, by kind (`memory`: a new, empty store in this process, gone when it closes: simulation). */
@@ -19,7 +20,12 @@ export type StoreTarget =
   /** `placementMailboxes`: see `MemoryStoreOptions` (default: every recipient). */
   | { readonly kind: 'memory'; readonly placementMailboxes?: readonly string[] };
 
-export interface StoreRequest extends OpenOptions {
+/** How to open a target: the SQLite options, and for PostgreSQL where it logs the TLS its sslmode chose. */
+export interface TargetOptions extends OpenOptions {
+  readonly log?: StoreLog;
+}
+
+export interface StoreRequest extends TargetOptions {
   readonly plan: Plan;
   /** The command's `--db` value, when given: it overrides the plan's store. */
   readonly db?: string | undefined;
@@ -46,7 +52,7 @@ export function storeTarget(plan: Plan, db?: string, cwd?: string): StoreTarget 
  * Each engine's module is loaded only when asked for: `warmup status` on SQLite never loads
  * node-postgres (whose loading alone cost more than the rest of the command).
  */
-export async function openTarget(target: StoreTarget, options: OpenOptions = {}): Promise<Store> {
+export async function openTarget(target: StoreTarget, options: TargetOptions = {}): Promise<Store> {
   switch (target.kind) {
     case 'sqlite': return options.readonly
       // Read-only: better-sqlite3 alone for status's reads, kysely loaded only if another operation is asked for.
@@ -55,6 +61,7 @@ export async function openTarget(target: StoreTarget, options: OpenOptions = {})
     case 'postgres': return (await import('./postgres.js')).openPostgresStore(target.url, {
       ...(options.readonly !== undefined ? { readonly: options.readonly } : {}),
       ...(target.passwordFile !== null ? { passwordFile: target.passwordFile } : {}),
+      ...(options.log !== undefined ? { log: options.log } : {}),
     });
     case 'memory': return (await import('./memory/index.js')).memoryStore({ placementMailboxes: target.placementMailboxes });
   }

@@ -103,7 +103,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     log.warn({ failed: preflight.items.filter((i) => i.status === 'fail').map((i) => `${i.id} ${i.subject}`) }, 'starting despite a failed preflight (--force)');
   }
 
-  const store = await openStoreFor({ plan, db: values.db });
+  const store = await openStoreFor({ plan, db: values.db, log: log.child({ component: 'store' }) });
   const startAt = from ?? Date.now();
   // Events of the IP leases carry the plan clock once it runs (the start instant until then).
   let clock: Clock = manualClock(startAt);
