@@ -51,18 +51,22 @@ Logs are JSON lines on stdout (pino).`;
 const LEASE_HEARTBEAT_MS = 5_000;
 
 /**
- * The daemon's clock: the wall clock, or accelerated from the start instant. A daemon joining a
- * running fleet at the same --speed runs the fleet's (accelerated) clock instead, so that every
- * daemon of a rehearsal agrees on the plan time.
+ * The running fleet's (accelerated) clock, for a daemon joining it at the same --speed: every
+ * daemon of a rehearsal then agrees on the plan time (its --from is ignored). Null when there is
+ * none to join (no other live daemon, or a different speed).
  */
-async function startClock(store: Store, plan: string, o: { from: number | null; speed: number; startAt: number; fleetRuns: boolean }, log: Logger): Promise<Clock> {
+async function fleetClock(store: Store, plan: string, o: { from: number | null; speed: number; fleetRuns: boolean }, log: Logger): Promise<Clock | null> {
+  if ((o.from === null && o.speed === 1) || !o.fleetRuns) return null;
+  const run = await store.lastRun(plan);
+  if (!(run && run.ended_at === null && run.real_started_at !== null && run.speed === o.speed)) return null;
+  const now = await store.daemonNow(plan, Date.now());
+  log.info({ at: new Date(now).toISOString(), speed: o.speed }, 'joined the running fleet\'s clock (--from is ignored)');
+  return acceleratedClock(now, o.speed);
+}
+
+/** The daemon's own clock: the wall clock, or accelerated from the start instant. */
+function startClock(o: { from: number | null; speed: number; startAt: number }): Clock {
   if (o.from === null && o.speed === 1) return systemClock;
-  const run = o.fleetRuns ? await store.lastRun(plan) : undefined;
-  if (run && run.ended_at === null && run.real_started_at !== null && run.speed === o.speed) {
-    const now = await store.daemonNow(plan, Date.now());
-    log.info({ at: new Date(now).toISOString(), speed: o.speed }, 'joined the running fleet\'s clock (--from is ignored)');
-    return acceleratedClock(now, o.speed);
-  }
   return acceleratedClock(o.startAt, o.speed);
 }
 
@@ -104,12 +108,16 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
 
   const store = await openStoreFor({ plan, db: values.db });
-  const startAt = from ?? Date.now();
-  // Events of the IP leases carry the plan clock once it runs (the start instant until then).
-  let clock: Clock = manualClock(startAt);
   // Each IP is sent from by one daemon (its lease): a second one would re-queue the first one's sends.
   const others = (await store.ipLeases(plan.name)).filter((l) => l.unattendedAt === null && Date.now() - l.heartbeatAt <= heartbeatMs * STALE_HEARTBEATS
     && !(l.host === host && !pidAlive(l.pid)));
+  // Joining a running rehearsal: its clock from the first event on, so what this daemon records
+  // before it sends (lease events such as an ips_attended answering an ips_unattended, the
+  // start-up DNSBL check) follows the fleet's events in time, not its own --from.
+  const joinedClock = await fleetClock(store, plan.name, { from, speed, fleetRuns: others.length > 0 }, log);
+  const startAt = joinedClock?.now() ?? from ?? Date.now();
+  // Events of the IP leases carry the plan clock once it runs (the start instant until then).
+  let clock: Clock = joinedClock ?? manualClock(startAt);
   const fleet = new FleetMember({
     store, plan, host, pid: process.pid, token: randomBytes(16).toString('hex'), wanted, heartbeatMs, alive: pidAlive, clock: { now: () => clock.now(), realDelay: (ms) => clock.realDelay(ms) }, log,
   });
@@ -133,7 +141,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const claim = (now: number, intervalMs: number) => store.claimPeriodic(plan.name, 'dnsbl', now, intervalMs, host);
   await new DnsblMonitor({ plan, store, resolver, clock: manualClock(startAt), log }).checkAll(mine);
   await claim(startAt, plan.dnsbl.intervalMs);
-  clock = await startClock(store, plan.name, { from, speed, startAt, fleetRuns: others.length > 0 }, log);
+  clock = joinedClock ?? startClock({ from, speed, startAt });
 
   const runtime = createRuntime({
     plan, store, resolver, clock, log, tickMs, speed, fleet, services: ALL_SERVICES, env: io.env, alertsAfterId: firstEventId, dnsblClaim: claim,
