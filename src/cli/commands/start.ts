@@ -8,6 +8,7 @@ import { ALL_SERVICES, createRuntime } from '../../daemon/runtime.js';
 import { DnsblMonitor } from '../../dns/dnsbl-monitor.js';
 import { runPreflight } from '../../dns/preflight.js';
 import { renderPreflight } from './check.js';
+import { LEASE_FRESH_MS } from '../../store/copy-plan.js';
 import { openStoreFor } from '../../store/select.js';
 import { acceleratedClock, manualClock, systemClock, type Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/log.js';
@@ -37,8 +38,9 @@ and keeps checking every dnsbl.interval.
                      database): it sends from the IPs the plan assigns to NAME
                      (ips[].host) and those assigned to no host that it can bind
                      (default: the machine's host name)
-  --heartbeat MS     real milliseconds between IP lease heartbeats (default 5000);
-                     a daemon silent for 1.5 heartbeats is reported and replaced
+  --heartbeat MS     real milliseconds between IP lease heartbeats (default 5000,
+                     at most 30000; the same on every host of a fleet): a daemon
+                     silent for 1.5 heartbeats is reported and replaced
   --force            start even when the preflight fails
   --speed N          run the clock N times faster than real time (tests, rehearsals)
   --from INSTANT     start the clock at this instant, e.g. 2026-12-01T07:00:00Z
@@ -49,6 +51,8 @@ Logs are JSON lines on stdout (pino).`;
 
 /** Real ms between IP lease heartbeats (a lease silent for 1.5 of them is taken over). */
 const LEASE_HEARTBEAT_MS = 5_000;
+/** The longest --heartbeat: a running daemon's leases then never look older than LEASE_FRESH_MS (store copy's check). */
+const MAX_HEARTBEAT_MS = LEASE_FRESH_MS / 2;
 
 /**
  * The running fleet's (accelerated) clock, for a daemon joining it at the same --speed: every
@@ -84,7 +88,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const tickMs = values.tick === undefined ? 1000 : Number(values.tick);
   if (!(tickMs >= 10)) { io.err('warmup start: --tick must be at least 10 (ms)'); throw new ExitError(2); }
   const heartbeatMs = values.heartbeat === undefined ? LEASE_HEARTBEAT_MS : Number(values.heartbeat);
-  if (!(heartbeatMs >= 100)) { io.err('warmup start: --heartbeat must be at least 100 (ms)'); throw new ExitError(2); }
+  // At most 30 s: `warmup store copy` takes a lease renewed within 60 s for a running daemon.
+  if (!(heartbeatMs >= 100 && heartbeatMs <= MAX_HEARTBEAT_MS)) { io.err(`warmup start: --heartbeat must be between 100 and ${MAX_HEARTBEAT_MS} (ms; got ${values.heartbeat})`); throw new ExitError(2); }
   const host = (values.host ?? hostname()).toLowerCase();
   if (!isHostname(host)) { io.err(`warmup start: --host must be a host name (got "${host}")`); throw new ExitError(2); }
   const level = values['log-level'] ?? io.env.WARMUP_LOG_LEVEL ?? 'info';
