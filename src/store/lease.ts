@@ -1,24 +1,20 @@
 /**
- * The single-daemon lease: one row per plan naming the host and pid of the
- * daemon that runs it, with a heartbeat. A second `warmup start` of the same
- * plan on the same database finds a fresh lease and refuses; a lease whose
- * heartbeat stopped (kill -9, a crashed host), or whose process is gone on
- * this host, is taken over. Times are wall-clock milliseconds: the lease is
- * about real processes, not the daemon's (possibly accelerated) plan clock.
+ * A fleet's leases: one row per plan and IP naming the host and pid of the
+ * daemon that sends from it, with a heartbeat. A daemon wanting an IP a live
+ * daemon holds does not get it; a lease whose heartbeat stopped (kill -9, a
+ * crashed host), or whose process is gone on this host, is taken over. Also
+ * the fleet's once-only claims (periodic tasks, the alert cursor). Times of
+ * the leases are wall-clock milliseconds: they are about real processes, not
+ * the daemon's (possibly accelerated) plan clock.
+ *
+ * (The `leases` table, one lease per plan, is what daemons before fleets
+ * held; nothing writes it now, and `warmup store copy` still reads it.)
  */
 import type { Db } from './schema.js';
 import { sqlRows } from './prepared.js';
 import * as Reads from './reads.js';
 import { ipView } from './reads.js';
-import { forUpdate, inTransaction } from './transaction.js';
-
-/** Who holds a lease. */
-export interface LeaseHolder {
-  readonly host: string;
-  readonly pid: number;
-  readonly acquiredAt: number;
-  readonly heartbeatAt: number;
-}
+import { inTransaction } from './transaction.js';
 
 /** The caller asking for the lease. */
 export interface LeaseClaim {
@@ -34,51 +30,6 @@ export interface LeaseClaim {
   readonly alive: (pid: number) => boolean;
   /** The daemon's (possibly accelerated) clock, for the events an IP lease writes (default `now`). */
   readonly clockNow?: number;
-}
-
-export type LeaseResult =
-  | { readonly ok: true; readonly takenOver: LeaseHolder | null }
-  | { readonly ok: false; readonly holder: LeaseHolder };
-
-/** Takes the plan's lease unless a live daemon holds it; one transaction. */
-export async function acquireLease(db: Db, plan: string, claim: LeaseClaim): Promise<LeaseResult> {
-  return inTransaction(db, async (trx) => {
-    const row = await forUpdate(trx, trx.selectFrom('leases').selectAll().where('plan', '=', plan)).executeTakeFirst();
-    const holder: LeaseHolder | null = row ? { host: row.host, pid: row.pid, acquiredAt: row.acquired_at, heartbeatAt: row.heartbeat_at } : null;
-    if (row && holder) {
-      const mine = row.token === claim.token;
-      const stale = claim.now - row.heartbeat_at > claim.staleMs || (row.host === claim.host && row.pid !== claim.pid && !claim.alive(row.pid));
-      if (!mine && !stale) return { ok: false, holder };
-    }
-    const values = { host: claim.host, pid: claim.pid, acquired_at: claim.now, heartbeat_at: claim.now, token: claim.token };
-    if (row) await trx.updateTable('leases').set(values).where('plan', '=', plan).execute();
-    else {
-      // Two daemons starting at once both find no row: the second insert loses to the first's.
-      const r = await trx.insertInto('leases').values({ plan, ...values }).onConflict((oc) => oc.column('plan').doNothing()).executeTakeFirst();
-      if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) {
-        const now = await trx.selectFrom('leases').selectAll().where('plan', '=', plan).executeTakeFirstOrThrow();
-        return { ok: false, holder: { host: now.host, pid: now.pid, acquiredAt: now.acquired_at, heartbeatAt: now.heartbeat_at } };
-      }
-    }
-    return { ok: true, takenOver: row && row.token !== claim.token ? holder : null };
-  });
-}
-
-/** Moves the heartbeat on; false when the lease is no longer this token's (another daemon took it over). */
-export async function renewLease(db: Db, plan: string, token: string, now: number): Promise<boolean> {
-  const r = await db.updateTable('leases').set({ heartbeat_at: now }).where('plan', '=', plan).where('token', '=', token).executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
-}
-
-/** Gives the lease up (a clean stop), only if it is still this token's. */
-export async function releaseLease(db: Db, plan: string, token: string): Promise<void> {
-  await db.deleteFrom('leases').where('plan', '=', plan).where('token', '=', token).execute();
-}
-
-/** The plan's lease, if any (status shows who runs the plan). */
-export async function currentLease(db: Db, plan: string): Promise<LeaseHolder | null> {
-  const row = await db.selectFrom('leases').selectAll().where('plan', '=', plan).executeTakeFirst();
-  return row ? { host: row.host, pid: row.pid, acquiredAt: row.acquired_at, heartbeatAt: row.heartbeat_at } : null;
 }
 
 /** Who holds an IP of a fleet, as `warmup status` shows it. */
@@ -121,14 +72,26 @@ export async function acquireIpLeases(db: Db, plan: string, ips: readonly string
       if (!row) {
         const r = await trx.insertInto('ip_leases').values({ plan, ip, ...values }).onConflict((oc) => oc.columns(['plan', 'ip']).doNothing()).returning('ip').executeTakeFirst();
         if (r) taken.push({ ip, from: null });
+        else {
+          // Another daemon inserted it after this one read (PostgreSQL: its commit is visible to a new
+          // statement): name it, so a start that got no IP says who holds them rather than nobody.
+          const winner = await trx.selectFrom('ip_leases').selectAll().where('plan', '=', plan).where('ip', '=', ip).executeTakeFirst();
+          if (winner) held.push({ ip, holder: ipView(winner) });
+        }
         continue;
       }
       const holder = ipView(row);
       const mine = row.token === claim.token;
       const stale = claim.now - holder.heartbeatAt > claim.staleMs || (row.host === claim.host && holder.pid !== claim.pid && !claim.alive(holder.pid));
       if (!mine && !stale) { held.push({ ip, holder }); continue; }
-      const r = await trx.updateTable('ip_leases').set(mine ? { heartbeat_at: claim.now, unattended_at: null } : values)
-        .where('plan', '=', plan).where('ip', '=', ip).where('token', '=', row.token).executeTakeFirst();
+      // Conditional on the row still being as read: the token, and for a takeover the heartbeat too.
+      // Its holder may renew between the read and this write (PostgreSQL re-checks the condition on
+      // the row the renewal committed); on the token alone the takeover went through anyway, and both
+      // daemons sent from the IP until the holder's next renewal.
+      let q = trx.updateTable('ip_leases').set(mine ? { heartbeat_at: claim.now, unattended_at: null } : values)
+        .where('plan', '=', plan).where('ip', '=', ip).where('token', '=', row.token);
+      if (!mine) q = q.where('heartbeat_at', '=', row.heartbeat_at);
+      const r = await q.executeTakeFirst();
       if (Number(r.numUpdatedRows) > 0) taken.push({ ip, from: mine ? null : holder });
       else held.push({ ip, holder });
     }

@@ -9,7 +9,7 @@ import type { StoreOps } from './store.js';
 
 const OPERATIONS: Record<keyof StoreOps, true> = {
   laneDays: true, ensureLanes: true, loadLanes: true, laneGauges: true, setLaneShaping: true, addHold: true, removeHolds: true,
-  lapseHolds: true, listHolds: true, acquireLease: true, renewLease: true, releaseLease: true, currentLease: true,
+  lapseHolds: true, listHolds: true,
   acquireIpLeases: true, renewIpLeases: true, releaseIpLeases: true, ipLeases: true, reportUnattended: true,
   claimPeriodic: true, advanceCursor: true, fleetCursor: true, recordForecast: true,
   getLaneDay: true, previousLaneDay: true, openLaneDay: true, decideLaneDay: true, undecidedDays: true,

@@ -37,7 +37,7 @@ export type Ops<M> = {
 export type LaneOps = Ops<typeof Lanes>;
 /** Holds on lanes (operator, policy, dnsbl, rule, breaker) and the state they summarise. */
 export type HoldOps = Ops<typeof Holds>;
-/** The single-daemon lease (host, pid, heartbeat). */
+/** A fleet's IP leases (host, pid, heartbeat) and once-only claims. */
 export type LeaseOps = Ops<typeof Lease>;
 /** Lane days: opened with their target, decided once at day end. */
 export type DayOps = Ops<typeof Days>;

@@ -8,6 +8,12 @@
  * up.sh restarts everything). A run therefore holds an exclusive run lock ($DIR.run-lock, owned by
  * the vitest main process PID) from setup to teardown; a second run waits for it (at most
  * WARMUP_PEERS_WAIT_MS, default 15 min) and a lock whose owner died is taken over.
+ *
+ * External runs share the running peers with each other and with the run holding the lock, so
+ * the peers must not be restarted or stopped under them (users.ts): an external run registers as
+ * a user ($DIR.users/PID) and starts once no up.sh/down.sh is at work; a non-external run waits
+ * (same limit) until no user is left before up.sh, and at teardown leaves the peers running if
+ * users registered meanwhile (down.sh refuses: stopping the peers would fail those runs' tests).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,65 +21,67 @@ import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  PEERS_IN_USE_EXIT,
+  liveUsers,
+  pidAlive,
+  registerUser,
+  unregisterUser,
+  usersDir,
+  waitForNoUsers,
+  waitForPeersScripts,
+  waitWhile,
+} from './users.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const dir = process.env.WARMUP_PEERS_DIR ?? '/tmp/warmup-peers';
 const external = process.env.WARMUP_PEERS === 'external';
 const lockDir = `${dir}.run-lock`;
 const ownerFile = path.join(lockDir, 'owner');
+const users = usersDir(dir);
+const waitMs = Number(process.env.WARMUP_PEERS_WAIT_MS ?? 15 * 60_000);
 let holdingLock = false;
+let registered = false;
 
-function runScript(name: string, timeoutMs: number): Promise<void> {
+/**
+ * Runs test/peers/NAME: 'done', or 'in-use' when it refused because external runs use the peers.
+ * WARMUP_PEERS_FORCE is not passed on: a test run never overrides that refusal.
+ */
+function runScript(name: string, timeoutMs: number): Promise<'done' | 'in-use'> {
+  const env = { ...process.env };
+  delete env.WARMUP_PEERS_FORCE;
   return new Promise((resolve, reject) => {
     execFile(
       'bash',
       [path.join(HERE, name)],
-      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
       (err, _stdout, stderr) => {
-        if (err) reject(new Error(`test/peers/${name} failed (${err.killed ? 'timed out' : `exit ${err.code}`}):\n${stderr}`));
-        else resolve();
+        if (!err) resolve('done');
+        else if (err.code === PEERS_IN_USE_EXIT) resolve('in-use');
+        else reject(new Error(`test/peers/${name} failed (${err.killed ? 'timed out' : `exit ${err.code}`}):\n${stderr}`));
       },
     );
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function acquireRunLock(timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let announced = 0;
-  for (;;) {
-    try {
-      await mkdir(lockDir);
-      await writeFile(ownerFile, `${process.pid}\n`);
-      holdingLock = true;
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  await waitWhile(async () => {
+    for (;;) {
+      try {
+        await mkdir(lockDir);
+        await writeFile(ownerFile, `${process.pid}\n`);
+        holdingLock = true;
+        return null;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = Number((await readFile(ownerFile, 'utf8').catch(() => '')).trim());
+      // an owner that died, or a lock left without owner for 5 s (its creator died in between), is taken over
+      const stale = owner > 0 ? !pidAlive(owner) : Date.now() - ((await stat(lockDir).catch(() => undefined))?.mtimeMs ?? 0) > 5000;
+      if (!stale) return `test run pid ${owner} to release ${lockDir}`;
+      await rm(lockDir, { recursive: true, force: true });
     }
-    const owner = Number((await readFile(ownerFile, 'utf8').catch(() => '')).trim());
-    if (owner > 0 ? !alive(owner) : Date.now() - ((await stat(lockDir).catch(() => undefined))?.mtimeMs ?? 0) > 5000) {
-      await rm(lockDir, { recursive: true, force: true }); // owner died: take over
-      continue;
-    }
-    if (Date.now() >= deadline) {
-      throw new Error(
-        `test peers are in use by another test run (vitest pid ${owner}, lock ${lockDir}); gave up after ${timeoutMs} ms`,
-      );
-    }
-    if (Date.now() - announced > 30_000) {
-      announced = Date.now();
-      process.stderr.write(`warmup-peers: waiting for test run pid ${owner} to release ${lockDir}\n`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  }, { timeoutMs });
 }
 
 async function releaseRunLock(): Promise<void> {
@@ -101,31 +109,66 @@ async function removeRunTmp(): Promise<void> {
   runTmp = null;
 }
 
+/** An external run: register as a user, then wait for any up.sh/down.sh at work to finish. */
+async function joinExternal(): Promise<void> {
+  await registerUser(users);
+  registered = true;
+  await waitForPeersScripts(`${dir}.lock`, { timeoutMs: waitMs });
+  if (!existsSync(path.join(dir, 'peers.json'))) {
+    throw new Error(`WARMUP_PEERS=external but ${dir}/peers.json does not exist: start test/peers/up.sh first`);
+  }
+}
+
+/**
+ * A non-external run, holding the run lock: up.sh once no external run uses the peers. up.sh checks
+ * again under its own lock and refuses if one registered since: then wait and try again.
+ */
+async function startPeers(): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  // Packages are installed before vitest starts (npm's `pretest`: test/peers/install.sh), so up.sh
+  // only starts daemons: ~3 s idle; the limit allows for a machine loaded by other work.
+  const startMs = Number(process.env.WARMUP_PEERS_START_TIMEOUT_MS ?? 120_000);
+  do {
+    await waitForNoUsers(users, { timeoutMs: Math.max(0, deadline - Date.now()) });
+    if ((await runScript('up.sh', startMs)) === 'done') return;
+  } while (Date.now() < deadline);
+  throw new Error(`warmup-peers: gave up after ${waitMs} ms: external test runs kept using the peers (${users})`);
+}
+
+/** down.sh; if it refuses (external runs registered during this run), the peers stay up for them. */
+async function stopPeers(): Promise<void> {
+  if ((await runScript('down.sh', 60_000)) === 'done') return;
+  const live = await liveUsers(users);
+  process.stderr.write(
+    `warmup-peers: leaving the test peers running: external test runs (vitest pids ${live.join(', ')}) use them; ` +
+      `stop them with test/peers/down.sh once those runs are over\n`,
+  );
+}
+
+/** Undoes whatever setup got to: registration, run lock, the run's temporary folder. */
+async function leave(): Promise<void> {
+  if (registered) await unregisterUser(users);
+  registered = false;
+  await releaseRunLock();
+  await removeRunTmp();
+}
+
 export async function setup(): Promise<void> {
   await makeRunTmp();
-  if (external) {
-    if (!existsSync(path.join(dir, 'peers.json'))) {
-      throw new Error(`WARMUP_PEERS=external but ${dir}/peers.json does not exist: start test/peers/up.sh first`);
-    }
-    return;
-  }
-  await acquireRunLock(Number(process.env.WARMUP_PEERS_WAIT_MS ?? 15 * 60_000));
   try {
-    // Packages are installed before vitest starts (npm's `pretest`: test/peers/install.sh), so this
-    // only starts daemons: ~3 s idle; the limit allows for a machine loaded by other work.
-    await runScript('up.sh', Number(process.env.WARMUP_PEERS_START_TIMEOUT_MS ?? 120_000));
+    if (external) return await joinExternal();
+    await acquireRunLock(waitMs);
+    await startPeers();
   } catch (err) {
-    await releaseRunLock();
-    await removeRunTmp();
+    await leave();
     throw err;
   }
 }
 
 export async function teardown(): Promise<void> {
   try {
-    if (!external) await runScript('down.sh', 60_000);
+    if (holdingLock) await stopPeers();
   } finally {
-    await releaseRunLock();
-    await removeRunTmp();
+    await leave();
   }
 }

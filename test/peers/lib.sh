@@ -62,6 +62,31 @@ take_lock() {
   if ! flock -w 120 9; then log "could not lock $DIR.lock within 120s"; exit 1; fi
 }
 
+# External test runs (WARMUP_PEERS=external) register as users of the running peers: a file named
+# by the vitest main-process PID in $USERS (test/peers/users.ts). Exit status of a refusal:
+USERS="$DIR.users"
+PEERS_IN_USE=75
+
+# refuse_if_users: exit $PEERS_IN_USE, naming them, while live users exist (a dead user's file is
+# removed), unless WARMUP_PEERS_FORCE=1. Call it right after take_lock, before any daemon is
+# touched: a user registers and then waits for $DIR.lock to be free, so either it is seen here or it
+# starts after this script has finished.
+refuse_if_users() {
+  local f pid live=""
+  for f in "$USERS"/*; do
+    pid=${f##*/}
+    case "$pid" in "" | 0* | *[!0-9]*) continue ;; esac
+    if pid_alive "$pid"; then live="$live $pid"; else rm -f "$f"; fi
+  done
+  [ -z "$live" ] && return 0
+  if [ "${WARMUP_PEERS_FORCE:-}" = 1 ]; then
+    log "WARMUP_PEERS_FORCE=1: going on although external test runs use the peers (vitest pids:$live)"
+    return 0
+  fi
+  log "refusing: external test runs use the peers (vitest pids:$live, registered in $USERS); wait for them to finish, or override with WARMUP_PEERS_FORCE=1"
+  exit "$PEERS_IN_USE"
+}
+
 # pid_alive PID -> 0 if the process exists and is not a zombie
 pid_alive() {
   local pid=$1 state

@@ -120,8 +120,8 @@ start_mta() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
-    start) take_lock; stop_recorded mta; start_mta; log "production MTA up: submission $MTA_SUBMIT_ADDR:$MTA_SUBMIT_PORT, config $MTA_CF" ;;
-    stop) take_lock; stop_recorded mta ;;
+    start) take_lock; refuse_if_users; stop_recorded mta; start_mta; log "production MTA up: submission $MTA_SUBMIT_ADDR:$MTA_SUBMIT_PORT, config $MTA_CF" ;;
+    stop) take_lock; refuse_if_users; stop_recorded mta ;;
     *) echo "usage: mta.sh start|stop" >&2; exit 2 ;;
   esac
 fi

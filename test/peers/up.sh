@@ -4,6 +4,8 @@
 #   test/peers/up.sh                  stop recorded peers, wipe the state dir, start all
 #   test/peers/up.sh --restart NAME   restart one recorded peer (e.g. dnsmasq after new zone data)
 #
+# The first form refuses (exit 75) while external test runs use the peers (WARMUP_PEERS_FORCE=1 overrides).
+#
 # State dir: ${WARMUP_PEERS_DIR:-/tmp/warmup-peers}. See test/peers/README.md.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -437,6 +439,8 @@ EOF
 
 # ---------------------------------------------------------------- main
 take_lock
+# Not for --restart NAME: restarting one peer is what tests themselves do (peers.ts restartDnsmasq).
+[ -n "$RESTART" ] || refuse_if_users
 if [ -n "$RESTART" ]; then
   [ -f "$MARKER" ] || { log "no peers state in $DIR (run up.sh first)"; exit 1; }
   stop_recorded "$RESTART"

@@ -245,8 +245,8 @@ describe('several processes writing one database', () => {
       expect(await a.listHolds('p')).toHaveLength(2);
       expect((await a.listEvents('p')).filter((e) => e.kind === 'hold_added')).toHaveLength(2);
       const claim = (token: string) => ({ host: 'h', pid: 1, token, now: 10, staleMs: 1000, alive: () => true });
-      const results = await Promise.all([a.acquireLease('p', claim('t1')), b.acquireLease('p', claim('t2')), a.acquireLease('p', claim('t3'))]);
-      expect(results.filter((r) => r.ok)).toHaveLength(1);
+      const results = await Promise.all([a.acquireIpLeases('p', ['127.0.0.2'], claim('t1')), b.acquireIpLeases('p', ['127.0.0.2'], claim('t2')), a.acquireIpLeases('p', ['127.0.0.2'], claim('t3'))]);
+      expect(results.filter((r) => r.taken.length > 0)).toHaveLength(1);
     } finally {
       await a.close();
       await b.close();

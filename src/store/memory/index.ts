@@ -41,7 +41,6 @@ type MemOps = {
 const OPS: MemOps = {
   ensureLanes: Lanes.ensureLanes, loadLanes: Lanes.loadLanes, laneGauges: Lanes.laneGauges, setLaneShaping: Lanes.setLaneShaping,
   addHold: Lanes.addHold, removeHolds: Lanes.removeHolds, lapseHolds: Lanes.lapseHolds, listHolds: Lanes.listHolds,
-  acquireLease: Runs.acquireLease, renewLease: Runs.renewLease, releaseLease: Runs.releaseLease, currentLease: Runs.currentLease,
   acquireIpLeases: Fleet.acquireIpLeases, renewIpLeases: Fleet.renewIpLeases, releaseIpLeases: Fleet.releaseIpLeases, ipLeases: Fleet.ipLeases,
   reportUnattended: Fleet.reportUnattended, claimPeriodic: Fleet.claimPeriodic, advanceCursor: Fleet.advanceCursor, fleetCursor: Fleet.fleetCursor,
   recordForecast: Days.recordForecast,

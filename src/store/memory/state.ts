@@ -15,7 +15,7 @@
 import type { Selectable } from 'kysely';
 import { WarmupError } from '../../util/errors.js';
 import type {
-  DnsblResultsTable, EventsTable, FleetClaimsTable, HoldsTable, IpLeasesTable, LaneDayRow, LaneRow, LeasesTable, MessagesTable, Outcome, PlacementsTable, PostfixLogTable, RunsTable,
+  DnsblResultsTable, EventsTable, FleetClaimsTable, HoldsTable, IpLeasesTable, LaneDayRow, LaneRow, MessagesTable, Outcome, PlacementsTable, PostfixLogTable, RunsTable,
 } from '../schema.js';
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -24,7 +24,6 @@ export type HoldRow = Selectable<HoldsTable>;
 export type RunRow = Selectable<RunsTable>;
 export type DnsblRow = Selectable<DnsblResultsTable>;
 export type PlacementRow = Selectable<PlacementsTable>;
-export type LeaseRow = Selectable<LeasesTable>;
 export type IpLeaseRow = Selectable<IpLeasesTable>;
 export type FleetClaimRow = Selectable<FleetClaimsTable>;
 export type LogRow = Selectable<PostfixLogTable>;
@@ -102,7 +101,6 @@ export class MemState {
   /** Message id -> Message-ID of a message with a placement (engagement reads it after the message is released). */
   readonly placedMessageIds = new Map<number, string>();
   readonly holds = new Map<number, HoldRow>();
-  readonly leases = new Map<string, LeaseRow>();
   /** `plan|ip` -> the IP's lease (a fleet). */
   readonly ipLeases = new Map<string, IpLeaseRow>();
   /** `plan|kind` -> a fleet's claim (periodic task, shared cursor). */

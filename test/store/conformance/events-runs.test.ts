@@ -56,24 +56,4 @@ describe.each(STORES)('$name store: events, runs and the lease', ({ open }) => {
     expect(await s.startRun({ plan: PLAN, planFile: null, host: 'h', pid: 44, now: 9, speed: 1, realNow: 9 })).toBe(3);
     expect((await s.lastRun(PLAN))?.id).toBe(3);
   }));
-
-  it('gives the lease to one daemon at a time, takes over a stale one, and lets only its holder renew or release it', () => withStore(open, async (s) => {
-    const claim = (token: string, now: number, pid = 1, alive = true) => ({ host: 'h', pid, token, now, staleMs: 100, alive: () => alive });
-    expect(await s.currentLease(PLAN)).toBeNull();
-    expect(await s.acquireLease(PLAN, claim('a', 1000))).toEqual({ ok: true, takenOver: null });
-    expect(await s.acquireLease(PLAN, claim('a', 1010))).toEqual({ ok: true, takenOver: null });
-    expect(await s.acquireLease(PLAN, claim('b', 1050, 2))).toEqual({ ok: false, holder: { host: 'h', pid: 1, acquiredAt: 1010, heartbeatAt: 1010 } });
-    expect(await s.renewLease(PLAN, 'a', 1080)).toBe(true);
-    expect(await s.renewLease(PLAN, 'b', 1080)).toBe(false);
-    expect(await s.currentLease(PLAN)).toEqual({ host: 'h', pid: 1, acquiredAt: 1010, heartbeatAt: 1080 });
-    // The holder's process is gone on this host: taken over at once.
-    expect(await s.acquireLease(PLAN, claim('b', 1090, 2, false))).toEqual({ ok: true, takenOver: { host: 'h', pid: 1, acquiredAt: 1010, heartbeatAt: 1080 } });
-    // The heartbeat stopped: taken over.
-    expect(await s.acquireLease(PLAN, claim('c', 1191, 3))).toEqual({ ok: true, takenOver: { host: 'h', pid: 2, acquiredAt: 1090, heartbeatAt: 1090 } });
-    await s.releaseLease(PLAN, 'b');
-    expect(await s.currentLease(PLAN)).toMatchObject({ pid: 3 });
-    await s.releaseLease(PLAN, 'c');
-    expect(await s.currentLease(PLAN)).toBeNull();
-    expect(await s.renewLease(PLAN, 'c', 1200)).toBe(false);
-  }));
 });

@@ -34,7 +34,7 @@ describe.each(STORES)('$name store: transactions', ({ name, open }) => {
       await tx.setLaneShaping(1, { rate_factor: 0.5, rate_until: 900 }, 500);
       await tx.openLaneDay({ lane_id: 2, day: DAY, stage: 5, target: 1, spread_from: 0, spread_until: 1 }, 500);
       await tx.startRun({ plan: PLAN, planFile: null, host: 'h', pid: 1, now: 500, speed: 1, realNow: 500 });
-      await tx.acquireLease(PLAN, { host: 'h', pid: 1, token: 't', now: 500, staleMs: 10, alive: () => true });
+      await tx.acquireIpLeases(PLAN, ['127.0.0.2'], { host: 'h', pid: 1, token: 't', now: 500, staleMs: 10, alive: () => true });
       await tx.saveLogPosition(PLAN, 'h', { path: '/l', inode: '1', offset: 1 }, 500);
       await tx.recordDnsblResults([{ ip: '127.0.0.2', zone: 'z', status: 'listed', answer: null, meaning: null, txt: null }], 500);
       throw new Error('boom');
@@ -45,7 +45,7 @@ describe.each(STORES)('$name store: transactions', ({ name, open }) => {
     }).toEqual(before);
     expect(await s.getLaneDay(2, DAY)).toBeUndefined();
     expect(await s.lastRun(PLAN)).toBeUndefined();
-    expect(await s.currentLease(PLAN)).toBeNull();
+    expect(await s.ipLeases(PLAN)).toEqual([]);
     expect(await s.loadLogPosition(PLAN, 'h')).toBeNull();
     expect(await s.latestDnsblResults(['127.0.0.2'])).toEqual([]);
     // The store still works, and the Message-ID the rolled-back insert used is free again.
