@@ -39,8 +39,8 @@ and keeps checking every dnsbl.interval.
                      (ips[].host) and those assigned to no host that it can bind
                      (default: the machine's host name)
   --heartbeat MS     real milliseconds between IP lease heartbeats (default 5000,
-                     at most 30000; the same on every host of a fleet): a daemon
-                     silent for 1.5 heartbeats is reported and replaced
+                     at most 30000): a daemon silent for 1.5 of its heartbeats is
+                     reported and replaced
   --force            start even when the preflight fails
   --speed N          run the clock N times faster than real time (tests, rehearsals)
   --from INSTANT     start the clock at this instant, e.g. 2026-12-01T07:00:00Z
@@ -114,7 +114,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 
   const store = await openStoreFor({ plan, db: values.db });
   // Each IP is sent from by one daemon (its lease): a second one would re-queue the first one's sends.
-  const others = (await store.ipLeases(plan.name)).filter((l) => l.unattendedAt === null && Date.now() - l.heartbeatAt <= heartbeatMs * STALE_HEARTBEATS
+  const others = (await store.ipLeases(plan.name)).filter((l) => l.unattendedAt === null && Date.now() - l.heartbeatAt <= (l.staleMs ?? heartbeatMs * STALE_HEARTBEATS)
     && !(l.host === host && !pidAlive(l.pid)));
   // Joining a running rehearsal: its clock from the first event on, so what this daemon records
   // before it sends (lease events such as an ips_attended answering an ips_unattended, the
