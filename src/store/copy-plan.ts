@@ -128,6 +128,12 @@ function describe(value: unknown): string {
 }
 
 /** A lease row (`leases` or `ip_leases`): who holds it, since when it was renewed (wall-clock ms). */
+/**
+ * A lease renewed this recently (wall-clock ms) shows a running daemon: twelve of the default 5 s
+ * heartbeats, two of the longest `warmup start --heartbeat` allows.
+ */
+export const LEASE_FRESH_MS = 60_000;
+
 export interface LeaseRow {
   readonly plan: string;
   readonly ip?: string | undefined;

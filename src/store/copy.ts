@@ -15,7 +15,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { WarmupError } from '../util/errors.js';
-import { copyOrder, identityAfter, liveLeases, migrationGap, pgValue, schemaProblems, type ForeignKey, type LeaseRow, type PgColumn } from './copy-plan.js';
+import { copyOrder, identityAfter, LEASE_FRESH_MS, liveLeases, migrationGap, pgValue, schemaProblems, type ForeignKey, type LeaseRow, type PgColumn } from './copy-plan.js';
 import { migrations } from './migrations.js';
 import { migrate, openSqlite } from './open.js';
 import { redactIn } from './pg-url.js';
@@ -23,8 +23,6 @@ import { MIGRATION_LOCK_KEY, openPostgres, type OpenedPostgres } from './postgre
 import type { Database } from './schema.js';
 import { openSqliteFile } from './sqlite-driver.js';
 
-/** A lease renewed this recently (wall-clock ms) shows a running daemon: twelve of the default 5 s heartbeats. */
-export const LEASE_FRESH_MS = 60_000;
 
 export interface CopyOptions {
   /** The SQLite file (read-only). */

@@ -24,7 +24,10 @@ export interface LeaseClaim {
   readonly token: string;
   /** Wall-clock now (ms). */
   readonly now: number;
-  /** A heartbeat older than this is stale. */
+  /**
+   * This daemon's staleness window: kept with each lease it takes, by which every daemon judges
+   * that lease (a lease from before it was kept is judged by the reader's own).
+   */
   readonly staleMs: number;
   /** Whether a process of this host is running (a dead pid's lease is taken over at once). */
   readonly alive: (pid: number) => boolean;
@@ -41,6 +44,8 @@ export interface IpLeaseView {
   readonly heartbeatAt: number;
   /** When another daemon reported its heartbeat stopped, or null while attended. */
   readonly unattendedAt: number | null;
+  /** The holder's staleness window (ms), or null on a lease from before it was kept. */
+  readonly staleMs: number | null;
 }
 
 /** What {@link acquireIpLeases} got. */
@@ -66,7 +71,7 @@ export async function acquireIpLeases(db: Db, plan: string, ips: readonly string
     const rows = new Map((await trx.selectFrom('ip_leases').selectAll().where('plan', '=', plan).where('ip', 'in', [...ips]).execute()).map((r) => [r.ip, r]));
     const taken: Array<{ ip: string; from: IpLeaseView | null }> = [];
     const held: Array<{ ip: string; holder: IpLeaseView }> = [];
-    const values = { host: claim.host, pid: claim.pid, token: claim.token, acquired_at: claim.now, heartbeat_at: claim.now, unattended_at: null };
+    const values = { host: claim.host, pid: claim.pid, token: claim.token, acquired_at: claim.now, heartbeat_at: claim.now, unattended_at: null, stale_ms: claim.staleMs };
     for (const ip of ips) {
       const row = rows.get(ip);
       if (!row) {
@@ -82,7 +87,7 @@ export async function acquireIpLeases(db: Db, plan: string, ips: readonly string
       }
       const holder = ipView(row);
       const mine = row.token === claim.token;
-      const stale = claim.now - holder.heartbeatAt > claim.staleMs || (row.host === claim.host && holder.pid !== claim.pid && !claim.alive(holder.pid));
+      const stale = claim.now - holder.heartbeatAt > (holder.staleMs ?? claim.staleMs) || (row.host === claim.host && holder.pid !== claim.pid && !claim.alive(holder.pid));
       if (!mine && !stale) { held.push({ ip, holder }); continue; }
       // Conditional on the row still being as read: the token, and for a takeover the heartbeat too.
       // Its holder may renew between the read and this write (PostgreSQL re-checks the condition on
@@ -134,7 +139,8 @@ export function ipLeases(db: Db, plan: string): Promise<IpLeaseView[]> {
 }
 
 /**
- * Reports the IPs whose daemon stopped heartbeating (older than `staleMs`):
+ * Reports the IPs whose daemon stopped heartbeating (older than its own
+ * staleness window, or `staleMs` on a lease from before it was kept):
  * marks their leases unattended and writes one `ips_unattended` event per
  * silent daemon naming its IPs, all in one transaction. The mark is a
  * conditional write, so across a fleet each silence is reported once,
@@ -142,12 +148,13 @@ export function ipLeases(db: Db, plan: string): Promise<IpLeaseView[]> {
  */
 export async function reportUnattended(db: Db, plan: string, realNow: number, staleMs: number, clockNow: number, by: string): Promise<string[]> {
   return inTransaction(db, async (trx) => {
-    const silent = await trx.selectFrom('ip_leases').selectAll().where('plan', '=', plan).where('unattended_at', 'is', null)
-      .where('heartbeat_at', '<', realNow - staleMs).orderBy('ip').execute();
+    const silent = (await trx.selectFrom('ip_leases').selectAll().where('plan', '=', plan).where('unattended_at', 'is', null).orderBy('ip').execute())
+      .filter((row) => Number(row.heartbeat_at) < realNow - Number(row.stale_ms ?? staleMs));
     const byHolder = new Map<string, IpLeaseView[]>();
     for (const row of silent) {
+      // Conditional on the heartbeat read: a renewal in between means the daemon is not silent.
       const r = await trx.updateTable('ip_leases').set({ unattended_at: realNow }).where('plan', '=', plan).where('ip', '=', row.ip)
-        .where('token', '=', row.token).where('unattended_at', 'is', null).executeTakeFirst();
+        .where('token', '=', row.token).where('heartbeat_at', '=', row.heartbeat_at).where('unattended_at', 'is', null).executeTakeFirst();
       if (Number(r.numUpdatedRows) === 0) continue;
       const key = `${row.host} ${row.pid} ${row.token}`;
       byHolder.set(key, [...(byHolder.get(key) ?? []), ipView(row)]);

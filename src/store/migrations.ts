@@ -515,6 +515,19 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       });
     },
   },
+  '0018_lease_stale_ms': {
+    // Each daemon judged every IP lease by its own `--heartbeat`: one with 5 s took the IPs of a
+    // live one with 30 s (its renewals 20 s apart look stale at 7.5 s), and both sent from them.
+    // A lease now keeps its holder's staleness window, and every daemon judges it by that. Leases
+    // from before keep null: judged by the reader's window, as they were.
+    async up(db: Kysely<unknown>) {
+      const leases = (await db.introspection.getTables()).find((t) => t.name === 'ip_leases');
+      if (!leases?.columns.some((c) => c.name === 'stale_ms')) await db.schema.alterTable('ip_leases').addColumn('stale_ms', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('ip_leases').dropColumn('stale_ms').execute();
+    },
+  },
 });
 
 /** The lower-cased host of the newest run of the plan `plan` (an SQL expression), '' when it never ran. */

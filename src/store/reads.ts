@@ -223,14 +223,16 @@ function missingTable(e: unknown): boolean {
 }
 
 /** A row of `ip_leases` as callers see it. */
-export const ipView = (r: { ip: string; host: string; pid: number; acquired_at: number; heartbeat_at: number; unattended_at: number | null }): IpLeaseView => ({
+export const ipView = (r: { ip: string; host: string; pid: number; acquired_at: number; heartbeat_at: number; unattended_at: number | null; stale_ms?: number | null }): IpLeaseView => ({
   ip: r.ip, host: r.host, pid: Number(r.pid), acquiredAt: Number(r.acquired_at), heartbeatAt: Number(r.heartbeat_at),
   unattendedAt: r.unattended_at === null ? null : Number(r.unattended_at),
+  // A database read before migration 0018 (a read-only status) has no column: as a lease without it.
+  staleMs: r.stale_ms === undefined || r.stale_ms === null ? null : Number(r.stale_ms),
 });
 
 /** Every IP lease of a plan (by host, then IP). */
 export async function ipLeases(run: Rows, plan: string): Promise<IpLeaseView[]> {
-  const rows = await run<{ ip: string; host: string; pid: number; acquired_at: number; heartbeat_at: number; unattended_at: number | null }>(
+  const rows = await run<{ ip: string; host: string; pid: number; acquired_at: number; heartbeat_at: number; unattended_at: number | null; stale_ms?: number | null }>(
     'select * from "ip_leases" where "plan" = ? order by "host", "ip"', [plan]);
   return rows.map(ipView);
 }

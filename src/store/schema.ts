@@ -237,6 +237,12 @@ export interface IpLeasesTable {
   heartbeat_at: number;
   /** When another host reported the heartbeat stopped (the IP is unattended), or null. */
   unattended_at: number | null;
+  /**
+   * The holder's own staleness window (ms: 1.5 of its `--heartbeat`): every daemon judges this
+   * lease by it, whatever its own heartbeat. Null on leases from before migration 0018 (judged by
+   * the reader's own window, as then).
+   */
+  stale_ms: number | null;
 }
 
 /**

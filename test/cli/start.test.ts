@@ -28,4 +28,16 @@ describe('warmup start refuses', () => {
     expect(err!.stderr).toMatch(/plan\.yaml:\d+:\d+ ramps\.default\.daily\[1\]: must not decrease/);
     expect(existsSync(join(dir, 'warmup.db'))).toBe(false);
   }, 30_000);
+
+  it('a heartbeat over 30 s: exit 2 naming the limit, and no database written (store copy reads a lease older than 60 s as a stopped daemon)', async () => {
+    const { file, dir } = writePlan({ name: 'slow-beat', ips: ['127.0.0.23'], providers: { sink: { domains: ['sink.test'], seeds: ['r@sink.test'] } } });
+    const run = (beat: string) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', file, '--force', '--heartbeat', beat], { cwd: root })
+      .then(() => null, (e: { code: number; stderr: string }) => e);
+    for (const beat of ['30001', '60000', '99']) {
+      const err = await run(beat);
+      expect(err).toMatchObject({ code: 2 });
+      expect(err!.stderr).toContain(`warmup start: --heartbeat must be between 100 and 30000 (ms; got ${beat})`);
+    }
+    expect(existsSync(join(dir, 'warmup.db'))).toBe(false);
+  }, 60_000);
 });

@@ -4,7 +4,7 @@ import type { Plan } from '../../src/plan/types.js';
 
 const NOW = Date.parse('2026-11-30T09:12:05Z');
 const plan = { ips: ['127.0.0.2', '127.0.0.3', '127.0.0.5', '127.0.0.9'].map((address) => ({ address })) } as unknown as Plan;
-const lease = (ip: string, host: string, pid: number, ago: number, unattended = false) => ({ ip, host, pid, acquiredAt: NOW - 60_000, heartbeatAt: NOW - ago, unattendedAt: unattended ? NOW - 500 : null });
+const lease = (ip: string, host: string, pid: number, ago: number, unattended = false) => ({ ip, host, pid, acquiredAt: NOW - 60_000, heartbeatAt: NOW - ago, unattendedAt: unattended ? NOW - 500 : null, staleMs: 7_500 });
 
 describe('the fleet in warmup status', () => {
   it('groups the IP leases by daemon, marks the unattended ones and names the IPs nobody holds', () => {

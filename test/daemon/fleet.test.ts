@@ -86,6 +86,9 @@ describe.each(FLEET_STORES)('a fleet of three daemons on one $name database', (w
     await until('b to take its IPs back', 20_000, async () => (await leases()).filter((l) => l.host === 'b' && l.pid === b.child.pid && l.unattended_at === null).length === 3);
     const attended = await read(db, (d) => d.selectFrom('events').selectAll().where('kind', '=', 'ips_attended').execute());
     expect(attended.map((e) => JSON.parse(e.cause))).toEqual([expect.objectContaining({ ips: ipsOf('b'), host: 'b', pid: b.child.pid })]);
+    // Stamped on the fleet's clock that b joined, after the event it answers (not at b's own --from).
+    expect(attended[0]!.at).toBeGreaterThanOrEqual(unattended.at);
+    expect(attended[0]!.at).toBeGreaterThan(Date.parse(FROM));
     const fleetReport = async () => {
       const out = join(dirname(plan.file), 'report.html');
       const r = await cli(['report', plan.file, '--out', out]);

@@ -32,8 +32,8 @@ export const SNAPSHOT = {
     { id: 3, at: 1_765_000_001_500, ip: '127.0.0.3', zone: 'zen.dnsbl.test', status: 'error', answer: null, meaning: null, txt: null },
   ],
   leases: [
-    { ip: '127.0.0.2', host: 'mta-a', pid: 1, acquiredAt: 1_765_000_000_000, heartbeatAt: 1_765_000_009_000, unattendedAt: null },
-    { ip: '127.0.0.3', host: 'mta "b"', pid: 2, acquiredAt: 1_765_000_000_000, heartbeatAt: 1_765_000_012_000, unattendedAt: 1_765_000_011_000 },
+    { ip: '127.0.0.2', host: 'mta-a', pid: 1, acquiredAt: 1_765_000_000_000, heartbeatAt: 1_765_000_009_000, unattendedAt: null, staleMs: 7_500 },
+    { ip: '127.0.0.3', host: 'mta "b"', pid: 2, acquiredAt: 1_765_000_000_000, heartbeatAt: 1_765_000_012_000, unattendedAt: 1_765_000_011_000, staleMs: 7_500 },
   ],
   realNow: 1_765_000_010_250,
   now: 1_765_000_020_000,

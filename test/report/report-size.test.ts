@@ -67,7 +67,7 @@ function synthetic(ipCount: number, providers: string[], events: number): Report
   // A fleet of three hosts, the IPs dealt round; mta2 went silent on day 9 and mta3 took its IPs over.
   const realNow = zonedInstant(done.at(-1)!, 23 * 60, zone);
   const hostOf = (k: number) => (k % 3 === 1 ? 'mta3' : `mta${(k % 3) + 1}`);
-  const leases = ips.map((ip, k) => ({ ip, host: hostOf(k), pid: hostOf(k) === 'mta1' ? 100 : 102, acquiredAt: realNow - 86_400_000, heartbeatAt: realNow - 2_000, unattendedAt: null }));
+  const leases = ips.map((ip, k) => ({ ip, host: hostOf(k), pid: hostOf(k) === 'mta1' ? 100 : 102, acquiredAt: realNow - 86_400_000, heartbeatAt: realNow - 2_000, unattendedAt: null, staleMs: 7_500 }));
   const moved = ips.filter((_, k) => k % 3 === 1);
   const at = zonedInstant(done[8]!, 11 * 60, zone);
   const fleetEvents = [

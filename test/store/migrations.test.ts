@@ -360,3 +360,25 @@ describe('migration 0017: the placement index holds only the messages still to p
     await store.close();
   });
 });
+
+describe('migration 0018: a lease keeps its holder\'s staleness window', () => {
+  it('adds stale_ms; a lease from before keeps null and is judged by the reader\'s window; down drops it', async () => {
+    const { db, path } = await olderFile('lease-stale.db', '0017_placement_pending', 1);
+    await db.insertInto('ip_leases').values({ plan: 'p', ip: '127.0.0.2', host: 'a', pid: 1, token: 't', acquired_at: 1000, heartbeat_at: 1000, unattended_at: null }).execute();
+    await db.destroy();
+    const store = await openSqlite(path);
+    expect((await store.store.ipLeases('p')).map((l) => [l.ip, l.staleMs])).toEqual([['127.0.0.2', null]]);
+    // Judged by the reader's window (1.5 s), as before the migration.
+    expect(await store.store.reportUnattended('p', 2600, 1500, 2600, 'b')).toEqual(['127.0.0.2']);
+    await store.close();
+    const { Kysely, Migrator, SqliteDialect } = await import('kysely');
+    const { migrations } = await import('../../src/store/migrations.js');
+    const back = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect((await new Migrator({ db: back, provider: { getMigrations: async () => ({ ...migrations }) } }).migrateTo('0017_placement_pending')).error).toBeUndefined();
+    await back.destroy();
+    const down = new BetterSqlite3(path, { readonly: true });
+    expect(down.prepare('select name from pragma_table_info(\'ip_leases\')').pluck().all()).not.toContain('stale_ms');
+    expect(down.prepare('select ip from ip_leases').pluck().all()).toEqual(['127.0.0.2']);
+    down.close();
+  });
+});

@@ -8,6 +8,7 @@ import { ALL_SERVICES, createRuntime } from '../../daemon/runtime.js';
 import { DnsblMonitor } from '../../dns/dnsbl-monitor.js';
 import { runPreflight } from '../../dns/preflight.js';
 import { renderPreflight } from './check.js';
+import { LEASE_FRESH_MS } from '../../store/copy-plan.js';
 import { openStoreFor } from '../../store/select.js';
 import { acceleratedClock, manualClock, systemClock, type Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/log.js';
@@ -37,8 +38,9 @@ and keeps checking every dnsbl.interval.
                      database): it sends from the IPs the plan assigns to NAME
                      (ips[].host) and those assigned to no host that it can bind
                      (default: the machine's host name)
-  --heartbeat MS     real milliseconds between IP lease heartbeats (default 5000);
-                     a daemon silent for 1.5 heartbeats is reported and replaced
+  --heartbeat MS     real milliseconds between IP lease heartbeats (default 5000,
+                     at most 30000): a daemon silent for 1.5 of its heartbeats is
+                     reported and replaced
   --force            start even when the preflight fails
   --speed N          run the clock N times faster than real time (tests, rehearsals)
   --from INSTANT     start the clock at this instant, e.g. 2026-12-01T07:00:00Z
@@ -49,20 +51,26 @@ Logs are JSON lines on stdout (pino).`;
 
 /** Real ms between IP lease heartbeats (a lease silent for 1.5 of them is taken over). */
 const LEASE_HEARTBEAT_MS = 5_000;
+/** The longest --heartbeat: a running daemon's leases then never look older than LEASE_FRESH_MS (store copy's check). */
+const MAX_HEARTBEAT_MS = LEASE_FRESH_MS / 2;
 
 /**
- * The daemon's clock: the wall clock, or accelerated from the start instant. A daemon joining a
- * running fleet at the same --speed runs the fleet's (accelerated) clock instead, so that every
- * daemon of a rehearsal agrees on the plan time.
+ * The running fleet's (accelerated) clock, for a daemon joining it at the same --speed: every
+ * daemon of a rehearsal then agrees on the plan time (its --from is ignored). Null when there is
+ * none to join (no other live daemon, or a different speed).
  */
-async function startClock(store: Store, plan: string, o: { from: number | null; speed: number; startAt: number; fleetRuns: boolean }, log: Logger): Promise<Clock> {
+async function fleetClock(store: Store, plan: string, o: { from: number | null; speed: number; fleetRuns: boolean }, log: Logger): Promise<Clock | null> {
+  if ((o.from === null && o.speed === 1) || !o.fleetRuns) return null;
+  const run = await store.lastRun(plan);
+  if (!(run && run.ended_at === null && run.real_started_at !== null && run.speed === o.speed)) return null;
+  const now = await store.daemonNow(plan, Date.now());
+  log.info({ at: new Date(now).toISOString(), speed: o.speed }, 'joined the running fleet\'s clock (--from is ignored)');
+  return acceleratedClock(now, o.speed);
+}
+
+/** The daemon's own clock: the wall clock, or accelerated from the start instant. */
+function startClock(o: { from: number | null; speed: number; startAt: number }): Clock {
   if (o.from === null && o.speed === 1) return systemClock;
-  const run = o.fleetRuns ? await store.lastRun(plan) : undefined;
-  if (run && run.ended_at === null && run.real_started_at !== null && run.speed === o.speed) {
-    const now = await store.daemonNow(plan, Date.now());
-    log.info({ at: new Date(now).toISOString(), speed: o.speed }, 'joined the running fleet\'s clock (--from is ignored)');
-    return acceleratedClock(now, o.speed);
-  }
   return acceleratedClock(o.startAt, o.speed);
 }
 
@@ -80,7 +88,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const tickMs = values.tick === undefined ? 1000 : Number(values.tick);
   if (!(tickMs >= 10)) { io.err('warmup start: --tick must be at least 10 (ms)'); throw new ExitError(2); }
   const heartbeatMs = values.heartbeat === undefined ? LEASE_HEARTBEAT_MS : Number(values.heartbeat);
-  if (!(heartbeatMs >= 100)) { io.err('warmup start: --heartbeat must be at least 100 (ms)'); throw new ExitError(2); }
+  // At most 30 s: `warmup store copy` takes a lease renewed within 60 s for a running daemon.
+  if (!(heartbeatMs >= 100 && heartbeatMs <= MAX_HEARTBEAT_MS)) { io.err(`warmup start: --heartbeat must be between 100 and ${MAX_HEARTBEAT_MS} (ms; got ${values.heartbeat})`); throw new ExitError(2); }
   const host = (values.host ?? hostname()).toLowerCase();
   if (!isHostname(host)) { io.err(`warmup start: --host must be a host name (got "${host}")`); throw new ExitError(2); }
   const level = values['log-level'] ?? io.env.WARMUP_LOG_LEVEL ?? 'info';
@@ -104,12 +113,16 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
 
   const store = await openStoreFor({ plan, db: values.db, log: log.child({ component: 'store' }) });
-  const startAt = from ?? Date.now();
-  // Events of the IP leases carry the plan clock once it runs (the start instant until then).
-  let clock: Clock = manualClock(startAt);
   // Each IP is sent from by one daemon (its lease): a second one would re-queue the first one's sends.
-  const others = (await store.ipLeases(plan.name)).filter((l) => l.unattendedAt === null && Date.now() - l.heartbeatAt <= heartbeatMs * STALE_HEARTBEATS
+  const others = (await store.ipLeases(plan.name)).filter((l) => l.unattendedAt === null && Date.now() - l.heartbeatAt <= (l.staleMs ?? heartbeatMs * STALE_HEARTBEATS)
     && !(l.host === host && !pidAlive(l.pid)));
+  // Joining a running rehearsal: its clock from the first event on, so what this daemon records
+  // before it sends (lease events such as an ips_attended answering an ips_unattended, the
+  // start-up DNSBL check) follows the fleet's events in time, not its own --from.
+  const joinedClock = await fleetClock(store, plan.name, { from, speed, fleetRuns: others.length > 0 }, log);
+  const startAt = joinedClock?.now() ?? from ?? Date.now();
+  // Events of the IP leases carry the plan clock once it runs (the start instant until then).
+  let clock: Clock = joinedClock ?? manualClock(startAt);
   const fleet = new FleetMember({
     store, plan, host, pid: process.pid, token: randomBytes(16).toString('hex'), wanted, heartbeatMs, alive: pidAlive, clock: { now: () => clock.now(), realDelay: (ms) => clock.realDelay(ms) }, log,
   });
@@ -133,7 +146,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const claim = (now: number, intervalMs: number) => store.claimPeriodic(plan.name, 'dnsbl', now, intervalMs, host);
   await new DnsblMonitor({ plan, store, resolver, clock: manualClock(startAt), log }).checkAll(mine);
   await claim(startAt, plan.dnsbl.intervalMs);
-  clock = await startClock(store, plan.name, { from, speed, startAt, fleetRuns: others.length > 0 }, log);
+  clock = joinedClock ?? startClock({ from, speed, startAt });
 
   const runtime = createRuntime({
     plan, store, resolver, clock, log, tickMs, speed, fleet, services: ALL_SERVICES, env: io.env, alertsAfterId: firstEventId, dnsblClaim: claim,

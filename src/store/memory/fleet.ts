@@ -8,12 +8,12 @@ import { insertEvent } from './events.js';
 import { cmp, type FleetClaimRow, type IpLeaseRow, type MemState } from './state.js';
 
 const key = (plan: string, x: string): string => `${plan}|${x}`;
-const view = (r: IpLeaseRow): IpLeaseView => ({ ip: r.ip, host: r.host, pid: r.pid, acquiredAt: r.acquired_at, heartbeatAt: r.heartbeat_at, unattendedAt: r.unattended_at });
+const view = (r: IpLeaseRow): IpLeaseView => ({ ip: r.ip, host: r.host, pid: r.pid, acquiredAt: r.acquired_at, heartbeatAt: r.heartbeat_at, unattendedAt: r.unattended_at, staleMs: r.stale_ms });
 
 export function acquireIpLeases(s: MemState, plan: string, ips: readonly string[], claim: LeaseClaim): IpLeaseResult {
   const taken: Array<{ ip: string; from: IpLeaseView | null }> = [];
   const held: Array<{ ip: string; holder: IpLeaseView }> = [];
-  const values = { host: claim.host, pid: claim.pid, token: claim.token, acquired_at: claim.now, heartbeat_at: claim.now, unattended_at: null };
+  const values = { host: claim.host, pid: claim.pid, token: claim.token, acquired_at: claim.now, heartbeat_at: claim.now, unattended_at: null, stale_ms: claim.staleMs };
   for (const ip of ips) {
     const row = s.ipLeases.get(key(plan, ip));
     if (!row) {
@@ -23,7 +23,7 @@ export function acquireIpLeases(s: MemState, plan: string, ips: readonly string[
     }
     const holder = view(row);
     const mine = row.token === claim.token;
-    const stale = claim.now - row.heartbeat_at > claim.staleMs || (row.host === claim.host && row.pid !== claim.pid && !claim.alive(row.pid));
+    const stale = claim.now - row.heartbeat_at > (row.stale_ms ?? claim.staleMs) || (row.host === claim.host && row.pid !== claim.pid && !claim.alive(row.pid));
     if (!mine && !stale) { held.push({ ip, holder }); continue; }
     s.patch(row, mine ? { heartbeat_at: claim.now, unattended_at: null } : values);
     taken.push({ ip, from: mine ? null : holder });
@@ -60,7 +60,7 @@ export function ipLeases(s: MemState, plan: string): IpLeaseView[] {
 }
 
 export function reportUnattended(s: MemState, plan: string, realNow: number, staleMs: number, clockNow: number, by: string): string[] {
-  const silent = [...s.ipLeases.values()].filter((r) => r.plan === plan && r.unattended_at === null && r.heartbeat_at < realNow - staleMs).sort((a, b) => cmp(a.ip, b.ip));
+  const silent = [...s.ipLeases.values()].filter((r) => r.plan === plan && r.unattended_at === null && r.heartbeat_at < realNow - (r.stale_ms ?? staleMs)).sort((a, b) => cmp(a.ip, b.ip));
   const byHolder = new Map<string, IpLeaseView[]>();
   for (const row of silent) {
     const v = view(row);

@@ -12,7 +12,7 @@ describe.each(STORES)('$name store: a fleet\'s IP leases and claims', ({ open })
     // A second daemon gets nothing a live one holds.
     const b = await s.acquireIpLeases(PLAN, ['127.0.0.3', '127.0.0.4'], claim('b', 20, 'tb', 1100));
     expect(b.taken).toEqual([{ ip: '127.0.0.4', from: null }]);
-    expect(b.held).toEqual([{ ip: '127.0.0.3', holder: { ip: '127.0.0.3', host: 'a', pid: 10, acquiredAt: 1000, heartbeatAt: 1000, unattendedAt: null } }]);
+    expect(b.held).toEqual([{ ip: '127.0.0.3', holder: { ip: '127.0.0.3', host: 'a', pid: 10, acquiredAt: 1000, heartbeatAt: 1000, unattendedAt: null, staleMs: 1500 } }]);
     expect(await s.renewIpLeases(PLAN, 'ta', 2000)).toEqual(['127.0.0.2', '127.0.0.3']);
     expect(await s.renewIpLeases(PLAN, 'nobody', 2000)).toEqual([]);
     // b falls silent: reported once (one event naming its IPs), whoever asks.
@@ -37,6 +37,23 @@ describe.each(STORES)('$name store: a fleet\'s IP leases and claims', ({ open })
     expect((await s.ipLeases(PLAN)).map((l) => l.ip)).toEqual(['127.0.0.2', '127.0.0.4']);
     await s.releaseIpLeases(PLAN, 'ta');
     expect((await s.ipLeases(PLAN)).map((l) => l.ip)).toEqual(['127.0.0.2']);
+  }));
+
+  it('judges a lease by its holder\'s heartbeat, not the reader\'s: a slow-beating live daemon keeps its IPs', () => withStore(open, async (s) => {
+    // a beats every 20 s (stale after 30 s); b every second (stale after 1.5 s).
+    const slow = { ...claim('a', 10, 'ta', 1000), staleMs: 30_000 };
+    expect((await s.acquireIpLeases(PLAN, ['127.0.0.2'], slow)).taken.map((t) => t.ip)).toEqual(['127.0.0.2']);
+    expect((await s.ipLeases(PLAN)).map((l) => l.staleMs)).toEqual([30_000]);
+    // 10 s after a's heartbeat: late by b's window, not by a's. Neither reported nor taken.
+    expect(await s.reportUnattended(PLAN, 11_000, 1500, 110_000, 'b')).toEqual([]);
+    const b = await s.acquireIpLeases(PLAN, ['127.0.0.2'], claim('b', 20, 'tb', 11_000));
+    expect(b.taken).toEqual([]);
+    expect(b.held.map((h) => [h.ip, h.holder.host])).toEqual([['127.0.0.2', 'a']]);
+    // Past a's own window it is silent: reported, then taken over.
+    expect(await s.reportUnattended(PLAN, 31_500, 1500, 315_000, 'b')).toEqual(['127.0.0.2']);
+    expect((await s.acquireIpLeases(PLAN, ['127.0.0.2'], claim('b', 20, 'tb', 31_600))).taken.map((t) => [t.ip, t.from?.host])).toEqual([['127.0.0.2', 'a']]);
+    // Now b's lease, judged by b's window: a slow reader no longer waits 30 s for it.
+    expect(await s.reportUnattended(PLAN, 33_200, 30_000, 332_000, 'a')).toEqual(['127.0.0.2']);
   }));
 
   it('claims a periodic task once per interval and moves a shared cursor once', () => withStore(open, async (s) => {
