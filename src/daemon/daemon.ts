@@ -45,10 +45,11 @@ export interface DaemonOptions {
   /** Clock speed, recorded with the run. */
   readonly speed?: number;
   /**
-   * A fleet (src/daemon/fleet.ts): the IPs this daemon holds a lease on, the only ones it sends
-   * from and recovers messages of. Null: every IP of the plan (simulation, one daemon in tests).
+   * A fleet (src/daemon/fleet.ts): `held`, the IPs this daemon sends from now (none while its
+   * lease renewals are overdue); `leased`, those it holds a lease on, whose messages it recovers
+   * at start. Null: every IP of the plan (simulation, one daemon in tests).
    */
-  readonly fleet?: { readonly held: ReadonlySet<string>; readonly host: string } | null;
+  readonly fleet?: { readonly held: ReadonlySet<string>; readonly leased: ReadonlySet<string>; readonly host: string } | null;
   /**
    * Real milliseconds results wait to be committed together (default 2): one transaction per
    * group instead of one per answer. 0 commits what arrived in the same turn of the event loop
@@ -131,7 +132,7 @@ export class Daemon {
     const { plan, store, clock, log } = this.#o;
     const now = clock.now();
     this.#startedAt = now;
-    await this.adopt(this.#o.fleet ? [...this.#o.fleet.held] : null);
+    await this.adopt(this.#o.fleet ? [...this.#o.fleet.leased] : null);
     this.#lanes.add(await store.ensureLanes(plan.name, plan.ips.flatMap((ip) => plan.providers.map((p) => ({ ip: ip.address, provider: p.name }))), now), log);
     this.#runId = await store.startRun({ plan: plan.name, planFile: plan.file, host: this.host, pid: process.pid, now, speed: this.#o.speed, realNow: Date.now() });
     // Days whose window ended while no daemon ran are decided now, not when the next one opens.
@@ -189,7 +190,9 @@ export class Daemon {
     await this.#dispatch.sendNew(due, now);
     await this.#sendRetries(now, sinceLastTick);
     const undecided = await this.#days.decideEndedIfDue(now);
-    if (ctx.afterRamp && this.#dispatch.size === 0 && undecided === 0 && (await this.#o.store.pendingRetries(this.#o.plan.name, this.#lanes.all.filter((l) => this.#mine(l)).map((l) => l.row.id))) === 0) {
+    // Its lanes here are those it holds a lease on, sending now or not (renewals overdue): the warm-up is not complete for a pause.
+    const leased = this.#lanes.all.filter((l) => !this.#o.fleet || this.#o.fleet.leased.has(l.ip.address));
+    if (ctx.afterRamp && this.#dispatch.size === 0 && undecided === 0 && (await this.#o.store.pendingRetries(this.#o.plan.name, leased.map((l) => l.row.id))) === 0) {
       this.#o.log.info({ launch: this.#o.plan.launch }, 'launch day reached and nothing left to retry: the warm-up is complete');
       void this.stop('plan complete');
     }

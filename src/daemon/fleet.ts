@@ -41,6 +41,15 @@ export interface FleetOptions {
 export const STALE_HEARTBEATS = 1.5;
 
 /**
+ * A daemon whose last renewal is older than this many heartbeats sends from none of its IPs until
+ * one succeeds: before the others may take them over (STALE_HEARTBEATS), with a quarter of a
+ * heartbeat to spare for the hosts' clocks.
+ */
+export const OVERDUE_HEARTBEATS = 1.25;
+
+const NONE: ReadonlySet<string> = new Set();
+
+/**
  * The IPs a host sends from: those the plan assigns to it, and the floating
  * ones (no `host`) it can bind. Host names compare case-insensitively.
  */
@@ -81,8 +90,15 @@ export class FleetMember {
   }
 
   get host(): string { return this.#o.host; }
-  /** The IPs this daemon sends from now. */
-  get held(): ReadonlySet<string> { return this.#held; }
+  /**
+   * The IPs this daemon sends from now: none while its last successful renewal is overdue (the
+   * database failed or hung, the process stalled), since the others may soon take them over.
+   */
+  get held(): ReadonlySet<string> { return this.overdue ? NONE : this.#held; }
+  /** The IPs this daemon holds a lease on (as of its last renewal), overdue or not. */
+  get leased(): ReadonlySet<string> { return this.#held; }
+  /** Whether the last successful renewal is older than {@link OVERDUE_HEARTBEATS} heartbeats. */
+  get overdue(): boolean { return this.#now() - this.#renewedAt > this.#o.heartbeatMs * OVERDUE_HEARTBEATS; }
   get staleMs(): number { return this.#o.heartbeatMs * STALE_HEARTBEATS; }
 
   /** Takes the leases of the wanted IPs no live daemon holds (before anything is sent). */
@@ -93,11 +109,15 @@ export class FleetMember {
   }
 
   /**
-   * Starts the heartbeat. `onGain` runs for IPs taken over later (before any
-   * is sent from: the daemon recovers their messages left in flight);
-   * `onLoseAll` when another daemon took every IP of this one over.
+   * Starts the heartbeat, or gives a running one its hooks. `onGain` runs for
+   * IPs taken over later (before any is sent from: the daemon recovers their
+   * messages left in flight); `onLoseAll` when another daemon took every IP
+   * of this one over. `warmup start` starts it hookless right after
+   * {@link join}, so the leases stay renewed through its start-up (DNSBL
+   * checks may take seconds); IPs gained before the hooks are adopted by the
+   * daemon's start with the others.
    */
-  start(hooks: { onGain: (ips: string[]) => Promise<void>; onLoseAll: () => void }): void {
+  start(hooks: { onGain: (ips: string[]) => Promise<void>; onLoseAll: () => void } = { onGain: async () => {}, onLoseAll: () => {} }): void {
     this.#onGain = hooks.onGain;
     this.#onLoseAll = hooks.onLoseAll;
     if (this.#timer) return;
@@ -128,7 +148,17 @@ export class FleetMember {
     const { store, plan, log, heartbeatMs } = this.#o;
     const now = this.#now();
     if (now - this.#renewedAt >= heartbeatMs) {
-      const still = new Set(await store.renewIpLeases(plan.name, this.#o.token, now));
+      let renewed: string[];
+      try {
+        renewed = await store.renewIpLeases(plan.name, this.#o.token, now);
+      } catch (e) {
+        const overdue = this.#now() - this.#renewedAt > heartbeatMs * OVERDUE_HEARTBEATS;
+        log.error({ err: e, ips: [...this.#held], lastRenewedAgoMs: this.#now() - this.#renewedAt },
+          overdue ? 'IP lease renewal failed: not sending from these IPs until it succeeds (the fleet may take them over)' : 'IP lease renewal failed: retrying');
+        return;
+      }
+      const still = new Set(renewed);
+      if (this.overdue && still.size > 0) log.info({ ips: [...still] }, 'IP leases renewed again: sending from these IPs again');
       this.#renewedAt = now;
       const lost = [...this.#held].filter((ip) => !still.has(ip));
       for (const ip of lost) this.#held.delete(ip);

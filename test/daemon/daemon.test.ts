@@ -51,7 +51,7 @@ describe('routing real mail in a fleet', () => {
     const store = memoryStore();
     const clock = manualClock(Date.UTC(2026, 11, 1, 8)); // 09:00 in Paris: the window opens
     const daemon = new Daemon({
-      plan, store, log: createLogger({ level: 'silent' }), clock, resolver: createModelResolver(plan), writeGroupMs: 0, fleet: { held, host: 'a' },
+      plan, store, log: createLogger({ level: 'silent' }), clock, resolver: createModelResolver(plan), writeGroupMs: 0, fleet: { held, leased: held, host: 'a' },
       mailer: createModelMailer({ plan, receivers: new ModelledReceivers(defaultModels(plan), 1), clock }),
     });
     await daemon.start({ ticker: false, firstTick: true });

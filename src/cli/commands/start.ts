@@ -132,6 +132,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     io.err(`warmup start: plan "${plan.name}" is already running on ${describeHolders(joined.held, Date.now())}; stop it first`);
     throw new ExitError(1);
   }
+  // Renewed from now on: what follows before the daemon starts (DNSBL checks) may take seconds.
+  fleet.start();
   if (joined.held.length > 0) log.warn({ ips: joined.held.map((h) => h.ip), holders: describeHolders(joined.held, Date.now()) }, 'IPs held by another live daemon of the fleet: not sending from them');
   const mine = [...fleet.held];
   log.info({ ips: mine, store: store.location }, `sending from ${mine.length} of the plan's ${plan.ips.length} IPs`);
