@@ -4,6 +4,7 @@
  * Connecting to 127.0.0.90 therefore fails verify-full on the name, and verify-ca (which
  * checks the chain, not the name) passes with the right CA and fails with another.
  * `prefer` and `allow` fall back through a loopback proxy that refuses one way (./pg-tls-proxy.ts).
+ * Over the peer's unix socket every sslmode connects in the clear, as libpq's do.
  */
 import { sql } from 'kysely';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,12 +16,14 @@ import { startTlsProxy, type TlsProxy } from './pg-tls-proxy.js';
 let url = '';
 let tls: { ca: string; otherCa: string; serverName: string };
 let upstream: { host: string; port: number };
+let socketDir = '';
 
 beforeAll(async () => {
   url = await createPostgresDatabase('pg_tls');
   const pg = loadPeers().postgres;
   tls = pg.tls;
   upstream = { host: pg.host, port: pg.port };
+  socketDir = pg.socketDir;
 });
 
 /** Whether the store's connection is encrypted, as the server sees it. */
@@ -57,6 +60,26 @@ describe('sslmode against PostgreSQL with TLS', () => {
     for (const mode of ['prefer', 'allow']) {
       expect(resolvePgConnection(`postgres:///db?host=%2Ftmp&user=u&sslmode=${mode}`, { env: {} }).attempts).toEqual([false]);
       expect(resolvePgConnection(`postgres://u@127.0.0.90/db?sslmode=${mode}`, { env: {} }).attempts).toHaveLength(2);
+    }
+  });
+
+  it('every sslmode, verify-full too, connects in the clear over the unix socket and says so, as libpq ignores sslmode there', async () => {
+    const dbname = new URL(url).pathname.slice(1);
+    for (const mode of ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']) {
+      // An sslrootcert that cannot be read: libpq reads it only for TLS, so over a socket it is no error.
+      const target = `postgres:///${dbname}?host=${encodeURIComponent(socketDir)}&user=warmup&sslmode=${mode}&sslrootcert=%2Fnonexistent%2Fca.crt`;
+      const logs: object[] = [];
+      const { store, db } = await openPostgres(target, { poolSize: 1, log: { info: (fields, msg) => logs.push({ ...fields, msg }) } });
+      try {
+        const r = await sql<{ ssl: boolean; addr: string | null; n: number }>`select s.ssl, inet_client_addr()::text as addr, (select count(*) from kysely_migration)::int as n from pg_stat_ssl s where s.pid = pg_backend_pid()`.execute(db);
+        expect([mode, r.rows[0]]).toEqual([mode, { ssl: false, addr: null, n: expect.any(Number) }]);
+        // Who asked for certificate checks learns that the socket has none.
+        expect([mode, logs]).toEqual([mode, ['require', 'verify-ca', 'verify-full'].includes(mode)
+          ? [{ store: expect.stringContaining(encodeURIComponent(socketDir)), sslmode: mode, tls: false, msg: 'store connects in the clear over a unix socket: sslmode applies to TCP only, as in libpq' }]
+          : []]);
+      } finally {
+        await store.close();
+      }
     }
   });
 
