@@ -226,8 +226,8 @@ const UNCHECKED: PgTls = Object.freeze({ rejectUnauthorized: false });
 
 /**
  * The ways to connect of an sslmode, as libpq has them, in the order tried. `prefer`: TLS
- * when the server offers it, in the clear when it refuses TLS; `allow`: in the clear, and
- * TLS when the server rejects that; neither checks the certificate.
+ * when the server offers it, in the clear when it refuses TLS or the login with it; `allow`:
+ * in the clear, and TLS when the server rejects that; neither checks the certificate.
  *
  * A unix socket never carries TLS: libpq sends no SSLRequest there whatever the sslmode
  * (fe-connect.c: "Don't request SSL or GSSAPI over Unix sockets"), so `require` and
@@ -246,16 +246,24 @@ function attemptsFor(sslmode: SslMode, rootCert: string | undefined, unixSocket:
 /**
  * Whether the first attempt's error is the one the sslmode answers with its second attempt.
  * `prefer`: the server answered 'N' to the SSLRequest (node-postgres's "The server does not
- * support SSL connections"). `allow`: the server refused the plaintext login with SQLSTATE
- * 28000, invalid authorization (pg_hba.conf has no line for it, e.g. only `hostssl` ones:
- * `no pg_hba.conf entry for host "...", user "...", database "...", no encryption`). libpq
- * retries `allow` on any error of the login; 28000 is the one TLS can cure, and checking
- * the code rather than the text holds whatever the server's lc_messages.
+ * support SSL connections", see {@link refusedTls}), or refused the login over TLS with SQLSTATE
+ * 28000, invalid authorization (a `hostnossl` line for the user: `no pg_hba.conf entry for
+ * host "...", user "...", database "...", SSL encryption`). `allow`: the server refused the
+ * plaintext login with 28000 (only `hostssl` lines: `..., no encryption`). libpq retries on
+ * any error of the login; 28000 is the one the other encryption can cure (a wrong password,
+ * 28P01, stays wrong), and checking the code rather than the text holds whatever the
+ * server's lc_messages.
  */
 export function fallsBack(sslmode: SslMode, err: unknown): boolean {
-  if (sslmode === 'prefer') return (err as Error | undefined)?.message === 'The server does not support SSL connections';
-  if (sslmode === 'allow') return (err as { code?: unknown } | undefined)?.code === '28000';
+  const rejectedLogin = (err as { code?: unknown } | undefined)?.code === '28000';
+  if (sslmode === 'prefer') return refusedTls(err) || rejectedLogin;
+  if (sslmode === 'allow') return rejectedLogin;
   return false;
+}
+
+/** Whether the server answered 'N' to the SSLRequest (a server without TLS). */
+export function refusedTls(err: unknown): boolean {
+  return (err as Error | undefined)?.message === 'The server does not support SSL connections';
 }
 
 /**
