@@ -145,10 +145,13 @@ export interface PgConnection {
   readonly password: string | undefined;
   /** The sslmode in force (the URL's, the service's, PGSSLMODE, else {@link DEFAULT_SSLMODE}). */
   readonly sslmode: SslMode;
+  /** Whether `host` is a unix socket folder, where no sslmode asks for TLS (as in libpq). */
+  readonly unixSocket: boolean;
   /**
    * TLS of each way to connect, in the order libpq tries them: one for `disable`, `require`,
-   * `verify-*` (and any mode over a unix socket, where libpq ignores sslmode); two for `prefer`
-   * (TLS without checks, then in the clear) and `allow` (in the clear, then TLS without checks).
+   * `verify-*` (and for any mode over a unix socket: in the clear, as libpq ignores sslmode
+   * there); two for `prefer` (TLS without checks, then in the clear) and `allow` (in the
+   * clear, then TLS without checks).
    * When the second is tried is {@link fallsBack}'s to say.
    */
   readonly attempts: readonly [false | PgTls] | readonly [false | PgTls, false | PgTls];
@@ -200,12 +203,13 @@ export function resolvePgConnection(url: string, options: PgConnectionOptions = 
   const sslmode = pick('sslmode', 'PGSSLMODE') ?? DEFAULT_SSLMODE;
   if (!isSslMode(sslmode)) throw new WarmupError('STORE_URL', `sslmode must be one of ${SSLMODES.join(', ')} (got "${sslmode}" from ${service.sslmode !== undefined ? `service "${serviceName}"` : 'PGSSLMODE'})`);
   const rootCert = pick('sslrootcert', 'PGSSLROOTCERT');
-  const attempts = attemptsFor(sslmode, rootCert, host.startsWith('/'));
+  const unixSocket = host.startsWith('/');
+  const attempts = attemptsFor(sslmode, rootCert, unixSocket);
   const timeout = pick('connect_timeout', 'PGCONNECT_TIMEOUT');
-  const hostPart = host.startsWith('/') ? encodeURIComponent(host) : host.includes(':') ? `[${host}]` : host;
+  const hostPart = unixSocket ? encodeURIComponent(host) : host.includes(':') ? `[${host}]` : host;
   const shownParams = [serviceName ? `service=${encodeURIComponent(serviceName)}` : '', sslmode !== DEFAULT_SSLMODE ? `sslmode=${sslmode}` : ''].filter(Boolean).join('&');
   return {
-    host, port, database, user, password, sslmode, attempts,
+    host, port, database, user, password, sslmode, unixSocket, attempts,
     applicationName: pick('application_name', 'PGAPPNAME') ?? 'warmup',
     connectTimeoutMs: timeout === undefined || Number(timeout) === 0 ? 10_000 : Number(timeout) * 1000,
     location: `postgres://${encodeURIComponent(user)}@${hostPart}:${port}/${encodeURIComponent(database)}${shownParams ? `?${shownParams}` : ''}`,
@@ -222,29 +226,44 @@ const UNCHECKED: PgTls = Object.freeze({ rejectUnauthorized: false });
 
 /**
  * The ways to connect of an sslmode, as libpq has them, in the order tried. `prefer`: TLS
- * when the server offers it, in the clear when it refuses TLS; `allow`: in the clear, and
- * TLS when the server rejects that; neither checks the certificate. A unix socket never
- * carries TLS, so `prefer` and `allow` there are one plain attempt.
+ * when the server offers it, in the clear when it refuses TLS or the login with it; `allow`:
+ * in the clear, and TLS when the server rejects that; neither checks the certificate.
+ *
+ * A unix socket never carries TLS: libpq sends no SSLRequest there whatever the sslmode
+ * (fe-connect.c: "Don't request SSL or GSSAPI over Unix sockets"), so `require` and
+ * `verify-*` too connect in the clear, without error, and sslrootcert is not read (libpq
+ * reads it only to set up TLS). We follow it rather than refuse `verify-*` on a socket: the
+ * same service or PGSSLMODE then serves psql and warmup alike, and a local socket is
+ * authenticated by the kernel, not by a certificate. The store logs that choice.
  */
 function attemptsFor(sslmode: SslMode, rootCert: string | undefined, unixSocket: boolean): PgConnection['attempts'] {
-  if (sslmode === 'prefer') return unixSocket ? [PLAIN] : [UNCHECKED, PLAIN];
-  if (sslmode === 'allow') return unixSocket ? [PLAIN] : [PLAIN, UNCHECKED];
+  if (unixSocket) return [PLAIN];
+  if (sslmode === 'prefer') return [UNCHECKED, PLAIN];
+  if (sslmode === 'allow') return [PLAIN, UNCHECKED];
   return [tlsFor(sslmode, rootCert)];
 }
 
 /**
  * Whether the first attempt's error is the one the sslmode answers with its second attempt.
  * `prefer`: the server answered 'N' to the SSLRequest (node-postgres's "The server does not
- * support SSL connections"). `allow`: the server refused the plaintext login with SQLSTATE
- * 28000, invalid authorization (pg_hba.conf has no line for it, e.g. only `hostssl` ones:
- * `no pg_hba.conf entry for host "...", user "...", database "...", no encryption`). libpq
- * retries `allow` on any error of the login; 28000 is the one TLS can cure, and checking
- * the code rather than the text holds whatever the server's lc_messages.
+ * support SSL connections", see {@link refusedTls}), or refused the login over TLS with SQLSTATE
+ * 28000, invalid authorization (a `hostnossl` line for the user: `no pg_hba.conf entry for
+ * host "...", user "...", database "...", SSL encryption`). `allow`: the server refused the
+ * plaintext login with 28000 (only `hostssl` lines: `..., no encryption`). libpq retries on
+ * any error of the login; 28000 is the one the other encryption can cure (a wrong password,
+ * 28P01, stays wrong), and checking the code rather than the text holds whatever the
+ * server's lc_messages.
  */
 export function fallsBack(sslmode: SslMode, err: unknown): boolean {
-  if (sslmode === 'prefer') return (err as Error | undefined)?.message === 'The server does not support SSL connections';
-  if (sslmode === 'allow') return (err as { code?: unknown } | undefined)?.code === '28000';
+  const rejectedLogin = (err as { code?: unknown } | undefined)?.code === '28000';
+  if (sslmode === 'prefer') return refusedTls(err) || rejectedLogin;
+  if (sslmode === 'allow') return rejectedLogin;
   return false;
+}
+
+/** Whether the server answered 'N' to the SSLRequest (a server without TLS). */
+export function refusedTls(err: unknown): boolean {
+  return (err as Error | undefined)?.message === 'The server does not support SSL connections';
 }
 
 /**

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { WarmupError } from '../util/errors.js';
 import { migrate } from './open.js';
-import { fallsBack, redactIn, resolvePgConnection, type PgConnection, type PgConnectionOptions } from './pg-url.js';
+import { fallsBack, redactIn, refusedTls, resolvePgConnection, type PgConnection, type PgConnectionOptions, type SslMode } from './pg-url.js';
 import { sqlStore } from './sql-store.js';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
@@ -25,7 +25,10 @@ export interface PostgresStoreOptions extends PgConnectionOptions {
   readonly poolSize?: number;
   /** Called with errors of idle connections (the server restarted); the next query reports its own. */
   readonly onIdleError?: (err: Error) => void;
-  /** Where the store says whether `sslmode=prefer` or `allow` connected with TLS (a pino logger fits). */
+  /**
+   * Where the store says whether `sslmode=prefer` or `allow` connected with TLS, and that
+   * `require` or `verify-*` connect in the clear over a unix socket (a pino logger fits).
+   */
   readonly log?: StoreLog;
 }
 
@@ -88,10 +91,12 @@ export async function openPostgres(url: string, options: PostgresStoreOptions = 
     throw new WarmupError(code, redactIn(`${what}: ${(e as Error).message ?? String(e)}`, secrets), { cause: e });
   };
   let tls = first !== false;
+  let refusal: unknown;
   try {
     await sql`select 1`.execute(db);
   } catch (e) {
     if (second === undefined || !fallsBack(c.sslmode, e)) return fail('STORE_OPEN', `cannot open database ${c.location}`, e);
+    refusal = e;
     await db.destroy().catch(() => undefined);
     db = open(second);
     tls = second !== false;
@@ -102,10 +107,8 @@ export async function openPostgres(url: string, options: PostgresStoreOptions = 
       return fail('STORE_OPEN', `cannot open database ${c.location} (${tls ? 'in the clear' : 'with TLS'}: ${firstRefusal}; then ${tls ? 'with TLS' : 'in the clear'})`, e2);
     }
   }
-  if (c.attempts.length === 2) {
-    options.log?.info({ store: c.location, sslmode: c.sslmode, tls },
-      tls ? (c.sslmode === 'allow' ? 'store connects with TLS: the server refused the connection in the clear' : 'store connects with TLS')
-        : (c.sslmode === 'prefer' ? 'store connects in the clear: the server refused TLS' : 'store connects in the clear'));
+  if (c.attempts.length === 2 || (c.unixSocket && ASKS_FOR_TLS.includes(c.sslmode))) {
+    options.log?.info({ store: c.location, sslmode: c.sslmode, tls }, tlsMessage(c, tls, refusal));
   }
   if (options.readonly) {
     const r = await sql<{ t: string | null }>`select to_regclass('kysely_migration')::text as t`.execute(db).catch((e) => fail('STORE_OPEN', `cannot read database ${c.location}`, e));
@@ -123,6 +126,17 @@ export async function openPostgres(url: string, options: PostgresStoreOptions = 
     if (error) return fail('STORE_MIGRATION', `migrating ${c.location} failed`, error);
   }
   return { store: sqlStore(db, 'postgres', c.location, () => db.destroy()), db };
+}
+
+/** The sslmodes with which an operator asked for TLS: over a unix socket the store says it has none. */
+const ASKS_FOR_TLS: readonly SslMode[] = ['require', 'verify-ca', 'verify-full'];
+
+/** What the log says of the TLS the store settled on; `refusal` is the first attempt's error when it fell back. */
+function tlsMessage(c: PgConnection, tls: boolean, refusal: unknown): string {
+  if (c.unixSocket) return 'store connects in the clear over a unix socket: sslmode applies to TCP only, as in libpq';
+  if (refusal === undefined) return tls ? 'store connects with TLS' : 'store connects in the clear';
+  if (tls) return 'store connects with TLS: the server refused the connection in the clear';
+  return refusedTls(refusal) ? 'store connects in the clear: the server refused TLS' : 'store connects in the clear: the server refused the login with TLS';
 }
 
 /**
