@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { registerUser, usersDir } from './users.js';
+import { processStartTime, registerUser, usersDir } from './users.js';
 
 const children: ChildProcess[] = [];
 const savedEnv = { ...process.env };
@@ -69,6 +69,7 @@ describe('test/peers/global-setup.ts', () => {
     await vi.waitFor(() => expect(stderr.join('')).toContain(`waiting for external test runs (vitest pids ${user.pid})`), { timeout: 10_000 });
     expect(run.settled).toBe(false);
     expect(readFileSync(`${dir}.run-lock/owner`, 'utf8')).toBe(`${process.pid}\n`);
+    expect(readFileSync(`${dir}.run-lock/owner-start`, 'utf8')).toBe(`${processStartTime(process.pid)}\n`);
 
     user.kill('SIGKILL');
     // up.sh ran (and stopped at the shim's missing packages): it was not refused, the user was gone
@@ -102,5 +103,36 @@ describe('test/peers/global-setup.ts', () => {
     const { setup } = await import('./global-setup.js');
     await expect(setup()).rejects.toThrow(`WARMUP_PEERS=external but ${dir}/peers.json does not exist`);
     expect(readdirSync(usersDir(dir))).toEqual([]);
+  });
+
+  /** A run lock as another run left it: `owner` = its PID, `owner-start` its start time if given. */
+  function lockHeldBy(pid: number, startTime: string | null): void {
+    mkdirSync(`${dir}.run-lock`, { recursive: true });
+    if (startTime !== null) writeFileSync(`${dir}.run-lock/owner-start`, `${startTime}\n`);
+    writeFileSync(`${dir}.run-lock/owner`, `${pid}\n`);
+  }
+
+  for (const format of ['with', 'without'] as const) {
+    it(`waits for a run lock whose owner lives, ${format} its start time recorded`, async () => {
+      delete process.env.WARMUP_PEERS;
+      process.env.WARMUP_PEERS_WAIT_MS = '0';
+      const owner = idleProcess();
+      lockHeldBy(owner.pid, format === 'with' ? processStartTime(owner.pid) : null);
+      const { setup } = await import('./global-setup.js');
+      await expect(setup()).rejects.toThrow(`warmup-peers: gave up after 0 ms waiting for test run pid ${owner.pid} to release ${dir}.run-lock`);
+      expect(readFileSync(`${dir}.run-lock/owner`, 'utf8')).toBe(`${owner.pid}\n`);
+    });
+  }
+
+  it('takes over a run lock whose owner PID lives but started at another time (a reused PID)', async () => {
+    delete process.env.WARMUP_PEERS;
+    process.env.WARMUP_PEERS_WAIT_MS = '0';
+    const reused = idleProcess();
+    lockHeldBy(reused.pid, String(Number(processStartTime(reused.pid)) + 1));
+    const { setup } = await import('./global-setup.js');
+
+    // it took the lock and ran up.sh (which stopped at the shim's missing packages), then let go
+    await expect(setup()).rejects.toThrow(/^test\/peers\/up\.sh failed \(exit 1\):[\s\S]*missing Debian packages/);
+    expect(existsSync(`${dir}.run-lock`)).toBe(false);
   });
 });
