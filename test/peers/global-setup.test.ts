@@ -3,14 +3,16 @@
  * the peers: a dpkg-query shim that reports no package installed makes its up.sh fail at its
  * package check, before it could start or stop anything; users are real child processes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { registerUser, usersDir } from './users.js';
+import { processStartTime, registerUser, usersDir } from './users.js';
 
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 const children: ChildProcess[] = [];
 const savedEnv = { ...process.env };
 let dir = '';
@@ -69,6 +71,7 @@ describe('test/peers/global-setup.ts', () => {
     await vi.waitFor(() => expect(stderr.join('')).toContain(`waiting for external test runs (vitest pids ${user.pid})`), { timeout: 10_000 });
     expect(run.settled).toBe(false);
     expect(readFileSync(`${dir}.run-lock/owner`, 'utf8')).toBe(`${process.pid}\n`);
+    expect(readFileSync(`${dir}.run-lock/owner-start`, 'utf8')).toBe(`${processStartTime(process.pid)}\n`);
 
     user.kill('SIGKILL');
     // up.sh ran (and stopped at the shim's missing packages): it was not refused, the user was gone
@@ -101,6 +104,63 @@ describe('test/peers/global-setup.ts', () => {
     process.env.WARMUP_PEERS = 'external';
     const { setup } = await import('./global-setup.js');
     await expect(setup()).rejects.toThrow(`WARMUP_PEERS=external but ${dir}/peers.json does not exist`);
+    expect(readdirSync(usersDir(dir))).toEqual([]);
+  });
+
+  /** A run lock as another run left it: `owner` = its PID, `owner-start` its start time if given. */
+  function lockHeldBy(pid: number, startTime: string | null): void {
+    mkdirSync(`${dir}.run-lock`, { recursive: true });
+    if (startTime !== null) writeFileSync(`${dir}.run-lock/owner-start`, `${startTime}\n`);
+    writeFileSync(`${dir}.run-lock/owner`, `${pid}\n`);
+  }
+
+  for (const format of ['with', 'without'] as const) {
+    it(`waits for a run lock whose owner lives, ${format} its start time recorded`, async () => {
+      delete process.env.WARMUP_PEERS;
+      process.env.WARMUP_PEERS_WAIT_MS = '0';
+      const owner = idleProcess();
+      lockHeldBy(owner.pid, format === 'with' ? processStartTime(owner.pid) : null);
+      const { setup } = await import('./global-setup.js');
+      await expect(setup()).rejects.toThrow(`warmup-peers: gave up after 0 ms waiting for test run pid ${owner.pid} to release ${dir}.run-lock`);
+      expect(readFileSync(`${dir}.run-lock/owner`, 'utf8')).toBe(`${owner.pid}\n`);
+    });
+  }
+
+  it('takes over a run lock whose owner PID lives but started at another time (a reused PID)', async () => {
+    delete process.env.WARMUP_PEERS;
+    process.env.WARMUP_PEERS_WAIT_MS = '0';
+    const reused = idleProcess();
+    lockHeldBy(reused.pid, String(Number(processStartTime(reused.pid)) + 1));
+    const { setup } = await import('./global-setup.js');
+
+    // it took the lock and ran up.sh (which stopped at the shim's missing packages), then let go
+    await expect(setup()).rejects.toThrow(/^test\/peers\/up\.sh failed \(exit 1\):[\s\S]*missing Debian packages/);
+    expect(existsSync(`${dir}.run-lock`)).toBe(false);
+  });
+
+  it('an external run after down.sh fails saying to start the peers, and the stopped peers.json stays for post-mortems', async () => {
+    // a state dir as up.sh leaves it, whose one recorded "daemon" is a decoy process of ours
+    mkdirSync(path.join(dir, 'pids'), { recursive: true });
+    mkdirSync(path.join(dir, 'logs'));
+    writeFileSync(path.join(dir, '.warmup-peers'), '');
+    writeFileSync(path.join(dir, 'peers.json'), '{"dir":"decoy"}\n');
+    const decoy = idleProcess();
+    writeFileSync(path.join(dir, 'pids', 'dnsmasq.pid'), `${decoy.pid}\n`);
+    const exited = once(decoy, 'exit');
+    const env = { ...process.env, WARMUP_PEERS_FORCE: '' };
+    const code = await new Promise<number>((resolve) =>
+      execFile('bash', [path.join(HERE, 'down.sh')], { env, timeout: 20_000 }, (err) => resolve(err ? Number(err.code ?? 1) : 0)),
+    );
+    expect(code).toBe(0);
+    await exited; // down.sh did stop the recorded peers
+    expect(readdirSync(path.join(dir, 'pids'))).toEqual([]);
+
+    process.env.WARMUP_PEERS = 'external';
+    const { setup } = await import('./global-setup.js');
+    await expect(setup()).rejects.toThrow(
+      `WARMUP_PEERS=external but ${dir}/peers.json does not exist: start test/peers/up.sh first`,
+    );
+    expect(readFileSync(path.join(dir, 'peers.stopped.json'), 'utf8')).toBe('{"dir":"decoy"}\n');
     expect(readdirSync(usersDir(dir))).toEqual([]);
   });
 });

@@ -6,8 +6,10 @@
  * The peers live on fixed loopback addresses, so two test runs on one machine cannot use them at
  * the same time (rate-limit counters, greylisting and verdicts are per client IP, and a second
  * up.sh restarts everything). A run therefore holds an exclusive run lock ($DIR.run-lock, owned by
- * the vitest main process PID) from setup to teardown; a second run waits for it (at most
- * WARMUP_PEERS_WAIT_MS, default 15 min) and a lock whose owner died is taken over.
+ * the vitest main process: its PID in `owner`, its start time in `owner-start`) from setup to
+ * teardown; a second run waits for it (at most WARMUP_PEERS_WAIT_MS, default 15 min) and a lock
+ * whose owner died is taken over (also when its PID is alive but names a process started at another
+ * time: PIDs are reused).
  *
  * External runs share the running peers with each other and with the run holding the lock, so
  * the peers must not be restarted or stopped under them (users.ts): an external run registers as
@@ -25,6 +27,7 @@ import {
   PEERS_IN_USE_EXIT,
   liveUsers,
   pidAlive,
+  processStartTime,
   registerUser,
   unregisterUser,
   usersDir,
@@ -38,6 +41,7 @@ const dir = process.env.WARMUP_PEERS_DIR ?? '/tmp/warmup-peers';
 const external = process.env.WARMUP_PEERS === 'external';
 const lockDir = `${dir}.run-lock`;
 const ownerFile = path.join(lockDir, 'owner');
+const ownerStartFile = path.join(lockDir, 'owner-start');
 const users = usersDir(dir);
 const waitMs = Number(process.env.WARMUP_PEERS_WAIT_MS ?? 15 * 60_000);
 let holdingLock = false;
@@ -69,6 +73,9 @@ async function acquireRunLock(timeoutMs: number): Promise<void> {
     for (;;) {
       try {
         await mkdir(lockDir);
+        // the start time first, in a file of its own: checkouts whose global-setup predates it read
+        // `owner` as a bare PID, and a reader that sees `owner` sees `owner-start` too
+        await writeFile(ownerStartFile, `${processStartTime(process.pid) ?? ''}\n`);
         await writeFile(ownerFile, `${process.pid}\n`);
         holdingLock = true;
         return null;
@@ -76,8 +83,12 @@ async function acquireRunLock(timeoutMs: number): Promise<void> {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const owner = Number((await readFile(ownerFile, 'utf8').catch(() => '')).trim());
-      // an owner that died, or a lock left without owner for 5 s (its creator died in between), is taken over
-      const stale = owner > 0 ? !pidAlive(owner) : Date.now() - ((await stat(lockDir).catch(() => undefined))?.mtimeMs ?? 0) > 5000;
+      const ownerStart = (await readFile(ownerStartFile, 'utf8').catch(() => '')).trim();
+      // an owner that died (or whose PID now names a process started at another time), or a lock
+      // left without owner for 5 s (its creator died in between), is taken over
+      const stale = owner > 0
+        ? !pidAlive(owner, ownerStart)
+        : Date.now() - ((await stat(lockDir).catch(() => undefined))?.mtimeMs ?? 0) > 5000;
       if (!stale) return `test run pid ${owner} to release ${lockDir}`;
       await rm(lockDir, { recursive: true, force: true });
     }

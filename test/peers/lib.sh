@@ -63,7 +63,8 @@ take_lock() {
 }
 
 # External test runs (WARMUP_PEERS=external) register as users of the running peers: a file named
-# by the vitest main-process PID in $USERS (test/peers/users.ts). Exit status of a refusal:
+# by the vitest main-process PID in $USERS, holding its start time (empty in the older format;
+# test/peers/users.ts). Exit status of a refusal:
 USERS="$DIR.users"
 PEERS_IN_USE=75
 
@@ -72,11 +73,12 @@ PEERS_IN_USE=75
 # touched: a user registers and then waits for $DIR.lock to be free, so either it is seen here or it
 # starts after this script has finished.
 refuse_if_users() {
-  local f pid live=""
+  local f pid start live=""
   for f in "$USERS"/*; do
     pid=${f##*/}
     case "$pid" in "" | 0* | *[!0-9]*) continue ;; esac
-    if pid_alive "$pid"; then live="$live $pid"; else rm -f "$f"; fi
+    start=$(tr -dc 0-9 <"$f" 2>/dev/null) || start=""
+    if pid_started "$pid" "$start"; then live="$live $pid"; else rm -f "$f"; fi
   done
   [ -z "$live" ] && return 0
   if [ "${WARMUP_PEERS_FORCE:-}" = 1 ]; then
@@ -93,6 +95,26 @@ pid_alive() {
   [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
   state=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
   [ "$state" != Z ]
+}
+
+# proc_start_time PID: prints when PID started (field 22 of /proc/PID/stat, clock ticks since boot);
+# fails if it cannot be read. Field 2, the command, may hold spaces and ')': count after the last ')'.
+proc_start_time() {
+  local stat fields
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  read -r -a fields <<<"${stat##*)}"
+  [ -n "${fields[19]:-}" ] && echo "${fields[19]}"
+}
+
+# pid_started PID START -> 0 if pid_alive PID and, START given, PID started then (a PID reused by
+# another process after a crash is not the one recorded). Without START (older records), or if the
+# start time cannot be read, the PID alone decides: as users.ts pidAlive.
+pid_started() {
+  local now
+  pid_alive "$1" || return 1
+  [ -n "$2" ] || return 0
+  now=$(proc_start_time "$1") || return 0
+  [ "$now" = "$2" ]
 }
 
 # wait_gone PID SECONDS

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import {
   PEERS_IN_USE_EXIT,
   liveUsers,
   pidAlive,
+  processStartTime,
   registerUser,
   unregisterUser,
   usersDir,
@@ -75,6 +76,24 @@ describe('users of the shared peers', () => {
 
     await unregisterUser(dir, user.pid);
     expect(await liveUsers(dir)).toEqual([]);
+  });
+
+  it('counts a live PID started at another time (a reused PID) as dead, and an older file without start time by its PID', async () => {
+    const dir = path.join(tempDir(), 'peers.users');
+    const reused = idleProcess();
+    const older = idleProcess();
+    const wrong = String(Number(processStartTime(reused.pid)) + 1);
+    await registerUser(dir, reused.pid, wrong);
+    writeFileSync(path.join(dir, String(older.pid)), '');
+
+    expect(pidAlive(reused.pid)).toBe(true);
+    expect(await liveUsers(dir)).toEqual([older.pid]);
+    expect(readdirSync(dir)).toEqual([String(older.pid)]);
+
+    // the same process with its own start time is a user
+    await registerUser(dir, reused.pid);
+    expect(readFileSync(path.join(dir, String(reused.pid)), 'utf8')).toBe(`${processStartTime(reused.pid)}\n`);
+    expect(await liveUsers(dir)).toEqual([reused.pid, older.pid].sort((a, b) => a - b));
   });
 
   it('has no users before anyone registered (no users folder yet)', async () => {
@@ -160,11 +179,12 @@ describe('up.sh and down.sh while external runs use the peers', () => {
     });
   }
 
-  for (const name of ['up.sh', 'down.sh']) {
-    it(`${name} refuses, naming the users and the override, and touches no daemon`, async () => {
+  // a user file holds the user's start time; an older one is empty
+  for (const [name, format] of [['up.sh', 'current'], ['down.sh', 'current'], ['down.sh', 'older']] as const) {
+    it(`${name} refuses, naming the users and the override, and touches no daemon (${format} user file)`, async () => {
       const { dir, decoy, env } = stateDir();
       const user = idleProcess();
-      await registerUser(usersDir(dir), user.pid);
+      await registerUser(usersDir(dir), user.pid, format === 'older' ? null : undefined);
 
       const { code, stderr } = await script(name, env);
       expect(code).toBe(PEERS_IN_USE_EXIT);
@@ -187,6 +207,20 @@ describe('up.sh and down.sh while external runs use the peers', () => {
     expect(stderr).toContain('WARMUP_PEERS_FORCE=1: going on although external test runs use the peers');
     await exited;
     expect(existsSync(path.join(dir, 'pids', 'dnsmasq.pid'))).toBe(false);
+  });
+
+  it('down.sh is not held back by a live PID started at another time than its file says (a reused PID)', async () => {
+    const { dir, decoy, env } = stateDir();
+    const reused = idleProcess();
+    await registerUser(usersDir(dir), reused.pid, String(Number(processStartTime(reused.pid)) + 1));
+    const exited = once(decoy, 'exit');
+
+    const { code, stderr } = await script('down.sh', env);
+    expect(stderr).not.toContain('refusing');
+    expect(code).toBe(0);
+    await exited;
+    expect(pidAlive(reused.pid)).toBe(true);
+    expect(readdirSync(usersDir(dir))).toEqual([]);
   });
 
   it('down.sh is not held back by a dead user, whose file it removes', async () => {

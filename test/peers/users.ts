@@ -2,8 +2,10 @@
  * Who uses the shared test peers, so that nobody restarts or stops them under a running test.
  *
  * An external test run (WARMUP_PEERS=external) registers as a user for its whole duration: an
- * empty file named by its vitest main-process PID in `$WARMUP_PEERS_DIR.users/` (outside the state
- * dir, which up.sh wipes). A file whose PID is dead is ignored and removed by whoever sees it.
+ * file named by its vitest main-process PID in `$WARMUP_PEERS_DIR.users/` (outside the state dir,
+ * which up.sh wipes), holding that process's start time ({@link processStartTime}). A file whose PID
+ * is dead, or alive but started at another time (the PID was reused after a crash), is ignored and
+ * removed by whoever sees it; an empty file (older format) counts while its PID is alive.
  * up.sh and down.sh (lib.sh `refuse_if_users`) refuse to run while a live user exists, and a
  * non-external run waits for the users to go before it starts the peers (global-setup.ts).
  *
@@ -13,7 +15,8 @@
  * starts after up.sh has finished.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Exit status of up.sh / down.sh when they refuse because live users exist (lib.sh). */
@@ -24,20 +27,50 @@ export function usersDir(peersDir: string): string {
   return `${peersDir}.users`;
 }
 
-/** True if a process with this PID exists (EPERM: it exists but is not ours). */
-export function pidAlive(pid: number): boolean {
+/**
+ * When process `pid` started: field 22 of /proc/PID/stat (clock ticks since boot), as digits; null
+ * if it cannot be read (no such process, or no /proc). A PID names one process only together with
+ * it: PIDs are reused (pid_max is 32768 here), a start time is not, for the life of the machine.
+ */
+export function processStartTime(pid: number): string | null {
+  let stat: string;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
   }
+  // field 2 is the command in parentheses and may itself hold spaces and ')': fields 3.. follow the last ')'
+  const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3];
+  return start && /^[0-9]+$/.test(start) ? start : null;
 }
 
-/** Registers `pid` (default: this process) as a user of the peers. */
-export async function registerUser(dir: string, pid: number = process.pid): Promise<void> {
+/**
+ * True if a process with this PID exists (EPERM: it exists but is not ours) and, when `startTime`
+ * is given, started then ({@link processStartTime}): a reused PID is another process. Without a
+ * start time (older records), or where it cannot be read, the PID alone decides.
+ */
+export function pidAlive(pid: number, startTime?: string | null): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (!startTime) return true;
+  const now = processStartTime(pid);
+  return now === null || now === startTime;
+}
+
+/**
+ * Registers `pid` (default: this process) as a user of the peers, with its start time (tests pass
+ * another to stand for a reused PID).
+ */
+export async function registerUser(
+  dir: string,
+  pid: number = process.pid,
+  startTime: string | null = processStartTime(pid),
+): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, String(pid)), '');
+  await writeFile(path.join(dir, String(pid)), startTime === null ? '' : `${startTime}\n`);
 }
 
 /** Removes `pid`'s registration (no error if there is none). */
@@ -45,7 +78,10 @@ export async function unregisterUser(dir: string, pid: number = process.pid): Pr
   await rm(path.join(dir, String(pid)), { force: true });
 }
 
-/** The registered PIDs that are alive, ascending; dead users' files are removed on the way. */
+/**
+ * The registered PIDs that are alive (and started when their file says), ascending; dead users'
+ * files are removed on the way.
+ */
 export async function liveUsers(dir: string): Promise<number[]> {
   const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [] as string[];
@@ -55,7 +91,8 @@ export async function liveUsers(dir: string): Promise<number[]> {
   for (const name of names) {
     if (!/^[1-9][0-9]*$/.test(name)) continue;
     const pid = Number(name);
-    if (pidAlive(pid)) live.push(pid);
+    const startTime = (await readFile(path.join(dir, name), 'utf8').catch(() => '')).trim();
+    if (pidAlive(pid, startTime)) live.push(pid);
     else await rm(path.join(dir, name), { force: true });
   }
   return live.sort((a, b) => a - b);
