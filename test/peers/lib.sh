@@ -117,6 +117,22 @@ pid_started() {
   [ "$now" = "$2" ]
 }
 
+# record_pid NAME PID: $PIDS/NAME.pid holds "PID START" (START: its start time, see proc_start_time),
+# so a PID reused by another process after a crash or reboot is never taken for the peer and stopped.
+record_pid() {
+  echo "$2 $(proc_start_time "$2" || true)" >"$PIDS/$1.pid"
+}
+
+# recorded_pid NAME -> the PID recorded for NAME if that process still runs (pid_started), else nothing.
+# A file of an older up.sh holds the PID alone: the PID alone decides, as before.
+recorded_pid() {
+  local pid start
+  [ -f "$PIDS/$1.pid" ] || return 0
+  read -r pid start <"$PIDS/$1.pid" || true
+  case "$pid" in "" | *[!0-9]*) return 0 ;; esac
+  if pid_started "$pid" "${start:-}"; then echo "$pid"; fi
+}
+
 # wait_gone PID SECONDS
 wait_gone() {
   local pid=$1 deadline=$((SECONDS + $2))
@@ -156,15 +172,16 @@ start_postfix() {
     [ "$SECONDS" -ge "$deadline" ] && { log "$name: no master.pid after 10s"; return 1; }
     sleep 0.1
   done
-  echo "$pid" >"$PIDS/$name.pid"
+  record_pid "$name" "$pid"
 }
 
-# stop_recorded NAME: stop the PID recorded in $PIDS/NAME.pid (only that PID).
+# stop_recorded NAME: stop the PID recorded in $PIDS/NAME.pid (only that PID, and only while it is
+# the process recorded: a PID since reused by another process is left alone).
 stop_recorded() {
   local name=$1 file="$PIDS/$1.pid" pid
   [ -f "$file" ] || return 0
-  pid=$(tr -dc 0-9 <"$file")
-  if [ -n "$pid" ] && pid_alive "$pid"; then
+  pid=$(recorded_pid "$name")
+  if [ -n "$pid" ]; then
     local cf=""
     case "$name" in postfix) cf=$PF ;; mta) cf=$MTA_CF ;; esac
     if [ -n "$cf" ] && [ -f "$cf/main.cf" ]; then

@@ -31,7 +31,7 @@ ensure_packages() {
 start_daemon() {
   local name=$1; shift
   setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&- &
-  echo $! >"$PIDS/$name.pid"
+  record_pid "$name" $!
 }
 
 fail_peer() {
@@ -52,8 +52,8 @@ wait_ready() {
   local deadline=$((SECONDS + secs)) pid
   while :; do
     if "$@" >/dev/null 2>&1; then return 0; fi
-    pid=$(cat "$PIDS/$name.pid" 2>/dev/null || true)
-    pid_alive "$pid" || fail_peer "$name" "process $pid exited"
+    pid=$(recorded_pid "$name")
+    [ -n "$pid" ] || fail_peer "$name" "process $(cut -d' ' -f1 "$PIDS/$name.pid" 2>/dev/null) exited"
     [ "$SECONDS" -ge "$deadline" ] && fail_peer "$name" "not answering after ${secs}s"
     sleep 0.1
   done
@@ -145,7 +145,7 @@ EOF
   as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$LOGS/postgres.log" -w -t 60 \
     -o "-k $PG_DIR -c listen_addresses=$PG_ADDR -p $PG_PORT -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB -c ssl=on -c ssl_cert_file=$PG_DIR/tls/server.crt -c ssl_key_file=$PG_DIR/tls/server.key" \
     start </dev/null >>"$LOGS/postgres-ctl.log" 2>&1 9>&- || fail_peer postgres "pg_ctl start failed" "$LOGS/postgres.log"
-  head -n 1 "$PG_DIR/data/postmaster.pid" | tr -dc 0-9 >"$PIDS/postgres.pid"
+  record_pid postgres "$(head -n 1 "$PG_DIR/data/postmaster.pid" | tr -dc 0-9)"
   wait_ready postgres 30 pg_isready -q -h "$PG_ADDR" -p "$PG_PORT" -U warmup -d postgres
   local psql=("$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 -h "$PG_ADDR" -p "$PG_PORT" -U warmup -d postgres)
   if ! "${psql[@]}" -tAc "select 1 from pg_database where datname = 'warmup'" | grep -q 1; then

@@ -223,6 +223,21 @@ describe('up.sh and down.sh while external runs use the peers', () => {
     expect(readdirSync(usersDir(dir))).toEqual([]);
   });
 
+  it('down.sh stops a recorded daemon started when its file says, and leaves alone a PID since reused by another process', async () => {
+    const { dir, decoy, env } = stateDir();
+    const start = processStartTime(decoy.pid);
+    writeFileSync(path.join(dir, 'pids', 'dnsmasq.pid'), `${decoy.pid} ${start}\n`);
+    const reused = idleProcess();
+    writeFileSync(path.join(dir, 'pids', 'rbldnsd.pid'), `${reused.pid} ${Number(processStartTime(reused.pid)) + 1}\n`);
+    const exited = once(decoy, 'exit');
+
+    const { code } = await script('down.sh', env);
+    expect(code).toBe(0);
+    await exited;
+    expect(pidAlive(reused.pid)).toBe(true);
+    expect(readdirSync(path.join(dir, 'pids'))).toEqual([]);
+  });
+
   it('down.sh is not held back by a dead user, whose file it removes', async () => {
     const { dir, decoy, env } = stateDir();
     const dead = await deadPid();
