@@ -112,6 +112,7 @@ export class Daemon {
       plan, store, mailer: options.mailer, resolver: options.resolver, clock: options.clock, log: options.log,
       lanes: this.#lanes, rules: this.#rules, shaping: this.#shaping, writeGroupMs: this.#o.writeGroupMs,
       onWriteFailure: () => void this.stop('error'),
+      sendsFrom: (lane) => this.#mine(lane),
     });
     this.stopped = new Promise((resolve) => { this.#done = resolve; });
   }

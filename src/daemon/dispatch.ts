@@ -39,6 +39,8 @@ export interface DispatchOptions extends Pick<DaemonOptions, 'plan' | 'store' | 
   readonly writeGroupMs: number;
   /** Attempt writes kept failing: the daemon stops (with 'error'). */
   readonly onWriteFailure: () => void;
+  /** Whether this daemon sends from the lane's IP now (in a fleet: holds its lease, renewals not overdue). */
+  readonly sendsFrom: (lane: Lane) => boolean;
 }
 
 export class Dispatch {
@@ -83,11 +85,14 @@ export class Dispatch {
   async sendNew(due: readonly DueSend[], now: number): Promise<void> {
     if (due.length === 0) return;
     const rows = await this.#o.store.createMessages(due.map((d) => ({ laneId: d.lane.row.id, day: d.day.date, recipient: d.recipient, messageId: d.messageId })), now);
+    const unsent: number[] = [];
     rows.forEach(({ id, seq }, i) => {
       const d = due[i]!;
       d.day.sent = Math.max(d.day.sent, seq);
-      this.#send(d.lane, { id, day: d.day.date, seq, recipient: d.recipient, token: d.token, attempts: 0, createdAt: now });
+      if (this.#o.sendsFrom(d.lane)) this.#send(d.lane, { id, day: d.day.date, seq, recipient: d.recipient, token: d.token, attempts: 0, createdAt: now });
+      else unsent.push(id);
     });
+    await this.#giveBack(unsent);
   }
 
   /**
@@ -97,9 +102,13 @@ export class Dispatch {
    */
   async sendRetries(now: number, limits: ReadonlyArray<{ laneId: number; limit: number }>, maxAgeMs: number): Promise<void> {
     const { claimed, expired } = await this.#o.store.claimDueRetries(now, limits, maxAgeMs);
+    const unsent: number[] = [];
     for (const m of claimed) {
-      this.#send(this.#o.lanes.byId(m.lane_id)!, { id: m.id, day: m.day, seq: m.seq, recipient: m.recipient, token: tokenOf(m.message_id), attempts: m.attempts, createdAt: m.created_at });
+      const lane = this.#o.lanes.byId(m.lane_id)!;
+      if (this.#o.sendsFrom(lane)) this.#send(lane, { id: m.id, day: m.day, seq: m.seq, recipient: m.recipient, token: tokenOf(m.message_id), attempts: m.attempts, createdAt: m.created_at });
+      else unsent.push(m.id);
     }
+    await this.#giveBack(unsent);
     if (expired > 0) this.#o.log.warn({ expired }, 'retries past their expiry were expired, not sent');
     // What waits next decides when to look again.
     this.#nextRetry = await this.#o.store.nextRetryDue();
@@ -149,6 +158,21 @@ export class Dispatch {
     const unsent = [...this.#notStarted];
     await store.returnUnsent(unsent, clock.now()).catch((e: unknown) => log.error({ err: e }, 'returning unsent messages failed'));
     log.warn({ in_flight: this.#inFlight.size - unsent.length, returned: unsent.length }, 'drain period over: unsent messages returned to the retry queue; sends under way are recorded as interrupted by the next start');
+  }
+
+  /**
+   * Messages written for lanes whose IP this daemon no longer sends from go back to the retry
+   * queue unsent. The tick chose the lanes before the write, and the write may have waited out a
+   * network partition from the database: meanwhile the lease renewals went overdue, and another
+   * daemon may have taken the IP over and be sending from it (it, or this daemon once its
+   * renewals work again, sends them).
+   */
+  async #giveBack(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    const { store, clock, log } = this.#o;
+    log.warn({ returned: ids.length }, 'messages written for IPs this daemon no longer sends from (lease renewals overdue or taken over meanwhile): returned to the retry queue unsent');
+    await store.returnUnsent(ids, clock.now()).catch((e: unknown) => log.error({ err: e }, 'returning unsent messages failed'));
+    this.wakeRetries();
   }
 
   /** Send -> record -> observers for one message, in the background. */

@@ -5,7 +5,9 @@ import { loadPlan } from '../../src/plan/load.js';
 import { createModelMailer, createModelResolver } from '../../src/simulate/mailer.js';
 import { defaultModels } from '../../src/simulate/model-file.js';
 import { ModelledReceivers } from '../../src/simulate/receivers.js';
+import type { Mailer } from '../../src/send/mailer.js';
 import { memoryStore } from '../../src/store/memory/index.js';
+import type { Store } from '../../src/store/store.js';
 import { manualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { fixtureDir, validText } from '../plan/helpers.js';
@@ -77,6 +79,63 @@ describe('routing real mail in a fleet', () => {
     const day = (await store.getLaneDay(laneId, '2026-12-01'))!;
     expect(day.routed).toBe(3);
     expect(lane).toMatchObject({ ip: mine, carried: day.sent });
+    await daemon.stop('SIGTERM');
+  });
+});
+
+describe('a fleet daemon whose message write outlasts its lease', () => {
+  it('sends none of the messages for an IP it no longer sends from once the write returns, and returns them to the retry queue', async () => {
+    const loaded = loadPlan(validText, { file: `${fixtureDir}plan.yaml` });
+    if (!loaded.ok) throw new Error('fixture must load');
+    const plan = loaded.plan;
+    const mine = plan.ips[0]!.address;
+    const held = new Set([mine]);
+    const real = memoryStore();
+    // The write of a tick's messages waits (a network partition from the database) until released.
+    let release: () => void = () => {};
+    let writing: () => void = () => {};
+    const written = new Promise<void>((r) => { writing = r; });
+    let gate: Promise<void> | null = null;
+    const store = new Proxy(real, {
+      get(target, name, receiver) {
+        if (name === 'createMessages' && gate) {
+          const wait = gate;
+          return async (...args: Parameters<Store['createMessages']>) => { writing(); await wait; return target.createMessages(...args); };
+        }
+        return Reflect.get(target, name, receiver) as unknown;
+      },
+    }) as Store;
+    const clock = manualClock(Date.UTC(2026, 11, 1, 8)); // 09:00 in Paris: the window opens
+    const model = createModelMailer({ plan, receivers: new ModelledReceivers(defaultModels(plan), 1), clock });
+    const sentFrom: string[] = [];
+    const mailer: Mailer = { send: (r) => { sentFrom.push(r.localAddress ?? ''); return model.send(r); }, close: () => model.close() };
+    const daemon = new Daemon({
+      plan, store, log: createLogger({ level: 'silent' }), clock, resolver: createModelResolver(plan), writeGroupMs: 0, fleet: { held, leased: held, host: 'a' }, mailer,
+    });
+    await daemon.start({ ticker: false, firstTick: true });
+    await daemon.settle();
+    const before = sentFrom.length;
+    // Four hours later the lane has sends due; the tick chooses them, and their write hangs.
+    gate = new Promise<void>((r) => { release = r; });
+    clock.set(Date.UTC(2026, 11, 1, 12));
+    const tick = daemon.tick();
+    await written;
+    // Meanwhile the lease renewals went overdue (or another daemon took the IP over): held is empty.
+    held.delete(mine);
+    gate = null;
+    release();
+    await tick;
+    await daemon.settle();
+    expect(sentFrom.length).toBe(before);
+    const laneIds = plan.providers.map((p) => daemon.laneIdOf(mine, p.name)).filter((id): id is number => id !== null);
+    expect(await real.pendingRetries(plan.name, laneIds)).toBeGreaterThan(0);
+    // Held again (a renewal succeeded): the returned messages are sent, from this daemon's IP only.
+    held.add(mine);
+    await daemon.tick();
+    await daemon.settle();
+    expect(sentFrom.length).toBeGreaterThan(before);
+    expect(new Set(sentFrom)).toEqual(new Set([mine]));
+    expect(await real.pendingRetries(plan.name, laneIds)).toBe(0);
     await daemon.stop('SIGTERM');
   });
 });
